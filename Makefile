@@ -1,0 +1,134 @@
+# slimnas — build, test, run, bench, install.
+#
+#   make            build ./slimnas (installs missing Debian packages first)
+#   make run        build and start the explorer on the bundled default search
+#   make test       build and run every test; ends with "N passed, N failed"
+#   make check-asan the tests under AddressSanitizer + UBSan
+#   make check-tsan the threaded tests under ThreadSanitizer
+#   make bench      training/inference throughput as JSON
+#   make install PREFIX=/usr/local
+#   make CC=clang   works too
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+BUILD   ?= build
+OPT     ?= -O3 -march=native -fno-math-errno -ffp-contract=fast
+SAN     ?=
+
+# Debian packages the build, the tests and the default run need.
+DEB_PKGS := build-essential pkg-config libncurses-dev libcjson-dev \
+            libopenblas-dev libreadline-dev zlib1g-dev libcmocka-dev \
+            dataset-fashion-mnist tmux
+
+PKGS := ncursesw libcjson openblas readline zlib
+# Flags come from pkg-config (plain -l flags where a .pc file is missing),
+# written to $(BUILD)/flags.mk once the packages are there; make builds that
+# file first and restarts, so a fresh machine needs one command.
+FLAGS_MK := $(BUILD)/flags.mk
+ifeq ($(filter clean,$(MAKECMDGOALS)),)
+-include $(FLAGS_MK)
+endif
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+CPPFLAGS += -Iinclude -D_DEFAULT_SOURCE -D_XOPEN_SOURCE=700 $(DEP_CFLAGS)
+CFLAGS   += -std=c11 $(WARN) $(OPT) -g $(SAN)
+LDFLAGS  += $(SAN)
+
+LIB_SRC  := $(filter-out src/cli/main.c,$(wildcard src/*/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+MAIN_OBJ := $(BUILD)/src/cli/main.o
+LIB      := $(BUILD)/libslimnas.a
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH_BIN := $(BUILD)/bench/bench
+DEPS_OK  := $(BUILD)/.deps-ok
+
+.PHONY: all run test check check-asan check-tsan bench bench-search \
+        install deps clean
+
+all: slimnas
+
+.DELETE_ON_ERROR:
+
+# ---- dependencies -----------------------------------------------------
+# Installs what is missing, with sudo when not root, and says what.
+deps: $(DEPS_OK)
+$(DEPS_OK):
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' \
+	    || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "slimnas: installing missing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing \
+	    || { echo "slimnas: apt-get failed; install by hand:$$missing" >&2; exit 1; }; \
+	fi
+	@mkdir -p $(BUILD) && touch $@
+
+pc_cflags = $(filter-out -D_DEFAULT_SOURCE -D_XOPEN_SOURCE=%,$(shell pkg-config --cflags $(1) 2>/dev/null))
+pc_libs   = $(or $(shell pkg-config --libs $(1) 2>/dev/null),$(2))
+$(FLAGS_MK): $(DEPS_OK) Makefile
+	@echo 'DEP_CFLAGS := $(foreach p,$(PKGS),$(call pc_cflags,$(p)))' > $@
+	@echo 'DEP_LIBS := $(call pc_libs,ncursesw,-lncursesw -ltinfo) $(call pc_libs,libcjson,-lcjson) $(call pc_libs,openblas,-lopenblas) $(call pc_libs,readline,-lreadline) $(call pc_libs,zlib,-lz) -lpthread -lm' >> $@
+	@echo 'TEST_LIBS := $(call pc_libs,cmocka,-lcmocka)' >> $@
+
+# ---- build ------------------------------------------------------------
+# Object rules depend on the deps stamp only for ordering (pkg-config must
+# see the packages), so a rebuild of the stamp does not rebuild everything.
+$(BUILD)/%.o: %.c | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/slimnas: $(MAIN_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
+
+# ./slimnas is the default build's binary; sanitizer builds keep theirs.
+slimnas: $(BUILD)/slimnas
+	@[ "$(BUILD)" = build ] && cp $< $@ || true
+
+$(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests -o $@ $< $(LIB) $(DEP_LIBS) $(TEST_LIBS)
+
+$(BENCH_BIN): bench/bench.c $(LIB) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(DEP_LIBS)
+
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)
+
+# ---- run, test, check -------------------------------------------------
+run: slimnas
+	./slimnas
+
+test: $(BUILD)/slimnas $(TEST_BIN)
+	@SLIMNAS=$(BUILD)/slimnas tests/run_tests.sh $(TEST_BIN)
+
+check: test
+
+check-asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer" \
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" \
+	  ASAN_OPTIONS=detect_leaks=1 test
+
+check-tsan:
+	$(MAKE) BUILD=build-tsan OPT="-O1" SAN="-fsanitize=thread" \
+	  TSAN_ONLY=1 test
+
+bench: $(BENCH_BIN) slimnas
+	@$(BENCH_BIN)
+
+# ---- install ----------------------------------------------------------
+install: slimnas
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/slimnas/themes \
+	  $(DESTDIR)$(PREFIX)/share/slimnas/samples
+	install -m 755 slimnas $(DESTDIR)$(PREFIX)/bin/slimnas
+	cp -r themes/. $(DESTDIR)$(PREFIX)/share/slimnas/themes/
+	cp -r samples/. $(DESTDIR)$(PREFIX)/share/slimnas/samples/
+
+clean:
+	rm -rf build build-asan build-tsan slimnas

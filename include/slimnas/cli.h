@@ -1,0 +1,55 @@
+/* slimnas/cli.h — the `slimnas` subcommands and their option parsing.
+ *
+ * Every subcommand is one entry of a table (name, one-line summary, usage,
+ * option list, run function); `slimnas --help`, `slimnas CMD --help` and
+ * the error for an unknown command read that table. Exit codes: 0 success,
+ * 1 failure (bad file, failed check), 2 usage error (unknown command or
+ * option, missing or malformed argument). */
+#ifndef SLIMNAS_CLI_H
+#define SLIMNAS_CLI_H
+
+#include "slimnas/util.h"
+
+/* One option of a subcommand. */
+typedef struct sn_cli_opt {
+    const char *name;  /* long name without dashes: "input" for --input */
+    char short_name;   /* 'o' for -o, or 0 */
+    const char *arg;   /* metavar ("HxWxC") or NULL for a flag */
+    const char *help;
+} sn_cli_opt;
+
+typedef struct sn_cli_cmd {
+    const char *name;
+    const char *summary;    /* one line for `slimnas --help` */
+    const char *usage;      /* "slimnas new KIND --input HxWxC ..." */
+    const char *details;    /* paragraph(s) after the option list, or NULL */
+    const sn_cli_opt *opts; /* terminated by {0} */
+    int (*run)(int argc, char **argv);
+} sn_cli_cmd;
+
+/* Parsed command line of one subcommand. */
+typedef struct sn_cli_args {
+    int n_pos;
+    const char *pos[16];      /* positional arguments */
+    const sn_cli_cmd *cmd;
+    const char *val[64];      /* value by option index; "" for a set flag */
+} sn_cli_args;
+
+/* Parses argv (argv[0] is the subcommand name). On --help prints the
+ * command's help and returns 1; on error prints "slimnas CMD: ..." and
+ * returns 2; 0 on success. */
+int sn_cli_parse(const sn_cli_cmd *cmd, int argc, char **argv,
+                 sn_cli_args *a);
+const char *sn_cli_get(const sn_cli_args *a, const char *name);
+int sn_cli_flag(const sn_cli_args *a, const char *name);
+/* Prints "slimnas CMD: msg" to stderr, returns 2. */
+int sn_cli_usage_error(const sn_cli_cmd *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void sn_cli_print_help(const sn_cli_cmd *cmd, FILE *f);
+
+int sn_cli_main(int argc, char **argv);
+
+/* The command table lives in src/cli/commands.c. */
+extern const sn_cli_cmd *const sn_cli_commands[];
+
+#endif

@@ -1,0 +1,101 @@
+/* slimnas/util.h — the bottom layer: errors, memory, files, time, random
+ * numbers, crc32 and the worker pool every other module uses.
+ *
+ * Errors from user input travel as a return value (-1 or NULL) plus an
+ * sn_error holding one human sentence, usually "file:line:col: what is wrong".
+ * Programmer errors use SN_ASSERT, which aborts with file:line.
+ */
+#ifndef SLIMNAS_UTIL_H
+#define SLIMNAS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define SN_VERSION "0.1.0"
+
+/* ---- errors ---------------------------------------------------------- */
+
+typedef struct sn_error {
+    char msg[512];
+} sn_error;
+
+/* Formats into e->msg (e may be NULL) and returns -1, so a caller can write
+ * `return sn_errf(e, "%s: bad magic", path);`. */
+int sn_errf(sn_error *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Prefixes e->msg with the formatted text (for adding context). */
+void sn_err_prefix(sn_error *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#define SN_ASSERT(cond)                                                        \
+    do {                                                                       \
+        if (!(cond)) sn_assert_fail(#cond, __FILE__, __LINE__);                \
+    } while (0)
+_Noreturn void sn_assert_fail(const char *what, const char *file, int line);
+
+/* ---- memory ---------------------------------------------------------- */
+
+/* All abort with a message on out-of-memory (nothing sensible to recover). */
+void *sn_xmalloc(size_t n);
+void *sn_xcalloc(size_t n, size_t size);
+void *sn_xrealloc(void *p, size_t n);
+char *sn_xstrdup(const char *s);
+/* 64-byte aligned, zero-filled float buffer; free with sn_free_aligned. */
+float *sn_falloc(size_t count);
+void sn_free_aligned(void *p);
+
+/* ---- files ----------------------------------------------------------- */
+
+/* Reads a whole file ("-" is stdin) into a NUL-terminated buffer. */
+int sn_read_file(const char *path, char **data, size_t *len, sn_error *e);
+/* Write-temp, fsync, rename: the file is either old or new, never torn.
+ * A full disk is reported, and the old file stays. */
+int sn_write_atomic(const char *path, const void *data, size_t len,
+                    sn_error *e);
+/* Converts a byte offset in text into 1-based line and column. */
+void sn_text_position(const char *text, size_t offset, int *line, int *col);
+
+/* ---- checksums, time, parsing ---------------------------------------- */
+
+uint32_t sn_crc32(uint32_t crc, const void *data, size_t len); /* zlib's */
+double sn_now(void); /* monotonic seconds */
+
+/* "20k" -> 20000, "1.5M" -> 1500000, "300" -> 300. -1 on bad input. */
+int sn_parse_size(const char *s, int64_t *out);
+/* "40s", "30m", "2h", "90" (seconds) -> seconds. -1 on bad input. */
+int sn_parse_duration(const char *s, double *out);
+/* 80720 -> "80,720" into buf. */
+const char *sn_fmt_int(char *buf, size_t n, int64_t v);
+/* 80720 -> "80.7k", 11529354 -> "11.5M". */
+const char *sn_fmt_si(char *buf, size_t n, double v);
+
+/* ---- random numbers (xoshiro-style, deterministic per seed) ---------- */
+
+typedef struct sn_rng {
+    uint64_t s[4];
+} sn_rng;
+
+void sn_rng_seed(sn_rng *r, uint64_t seed);
+uint64_t sn_rng_u64(sn_rng *r);
+double sn_rng_uniform(sn_rng *r);            /* [0, 1) */
+int sn_rng_int(sn_rng *r, int n);            /* [0, n) */
+double sn_rng_normal(sn_rng *r);             /* N(0, 1) */
+
+/* ---- worker pool ----------------------------------------------------- */
+
+/* One process-wide pool. sn_threads_init(0) picks the number of online
+ * cores. OpenBLAS is set to one thread while the pool runs work: ops
+ * parallelise over samples/channels themselves and call sgemm per chunk. */
+void sn_threads_init(int n);
+int sn_threads_count(void);
+void sn_threads_shutdown(void);
+
+/* Calls fn(ctx, begin, end, tid) on disjoint chunks covering [0, n), one
+ * chunk per worker (tid in [0, sn_threads_count())), and returns when all
+ * are done. Runs inline when n is small or the pool has one thread. Not
+ * re-entrant: fn must not call sn_parallel_for. */
+typedef void (*sn_task_fn)(void *ctx, int64_t begin, int64_t end, int tid);
+void sn_parallel_for(int64_t n, sn_task_fn fn, void *ctx);
+
+#endif

@@ -1,0 +1,47 @@
+/* ops_internal.h — the per-op functions the op table (ops.c) points at.
+ * Each op family lives in its own file:
+ *   conv.c      conv2d (im2col + sgemm, 1x1 as plain sgemm, depthwise direct)
+ *   dense.c     dense
+ *   norm.c      batch norm
+ *   simple.c    relu, relu6, dropout, add, concat, flatten, input
+ *   pool.c      max pool, average pool, global average pool
+ * Reference (naive) kernels used as test oracles are in ref.c and
+ * declared in nn_ref.h. */
+#ifndef SLIMNAS_OPS_INTERNAL_H
+#define SLIMNAS_OPS_INTERNAL_H
+
+#include "slimnas/nn.h"
+
+#define SN_DECLARE_OP(x)                                                       \
+    int x##_infer(const sn_attr *a, const sn_shape *in, int n_in,              \
+                  sn_shape *out, sn_error *e);                                 \
+    int x##_tensors(const sn_attr *a, const sn_shape *in, int n_in,            \
+                    sn_tensor_desc t[SN_MAX_TENSORS]);                         \
+    int64_t x##_macs(const sn_attr *a, const sn_shape *in, int n_in,           \
+                     sn_shape out);                                            \
+    int64_t x##_flops_ak(const sn_attr *a, const sn_shape *in, int n_in,       \
+                         sn_shape out);                                        \
+    size_t x##_cache_bytes(const sn_attr *a, const sn_shape *in, int n_in,     \
+                           sn_shape out, int n);                               \
+    size_t x##_work_floats(const sn_attr *a, const sn_shape *in, int n_in,     \
+                           sn_shape out, int n);                               \
+    void x##_init(const sn_attr *a, const sn_shape *in, int n_in,              \
+                  float *const *tensor, sn_rng *rng);                          \
+    void x##_forward(const sn_op_args *x);                                     \
+    void x##_backward(const sn_op_args *x);
+
+SN_DECLARE_OP(input)
+SN_DECLARE_OP(conv)
+SN_DECLARE_OP(dense)
+SN_DECLARE_OP(bn)
+SN_DECLARE_OP(relu)
+SN_DECLARE_OP(relu6)
+SN_DECLARE_OP(maxpool)
+SN_DECLARE_OP(avgpool)
+SN_DECLARE_OP(gap)
+SN_DECLARE_OP(dropout)
+SN_DECLARE_OP(add)
+SN_DECLARE_OP(concat)
+SN_DECLARE_OP(flatten)
+
+#endif

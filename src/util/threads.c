@@ -1,0 +1,119 @@
+/* threads.c — one process-wide worker pool for data-parallel loops.
+ *
+ * The caller runs chunk 0 itself; workers 1..T-1 wait for a new generation.
+ * A worker spins briefly before sleeping on a condition variable, so the
+ * back-to-back regions of one training step cost microseconds, while an
+ * idle pool uses no CPU (spinning forever is pathological on a shared
+ * 2-core machine). */
+#include "slimnas/util.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define MAX_THREADS 64
+#define SPIN_ROUNDS 20000
+
+extern void openblas_set_num_threads(int);
+
+typedef struct pool {
+    int n;
+    pthread_t th[MAX_THREADS];
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    atomic_uint gen;      /* bumped once per region */
+    atomic_int pending;   /* workers still busy in this region */
+    int quit;
+    sn_task_fn fn;
+    void *ctx;
+    int64_t total;
+} pool;
+
+static pool P = {.n = 1, .mu = PTHREAD_MUTEX_INITIALIZER,
+                 .cv = PTHREAD_COND_INITIALIZER};
+
+static void chunk(int64_t total, int n, int tid, int64_t *b, int64_t *e) {
+    *b = total * tid / n;
+    *e = total * (tid + 1) / n;
+}
+
+static void *worker(void *arg) {
+    int tid = (int)(intptr_t)arg;
+    unsigned seen = atomic_load(&P.gen);
+    for (;;) {
+        int spins = 0;
+        while (atomic_load_explicit(&P.gen, memory_order_acquire) == seen &&
+               spins < SPIN_ROUNDS)
+            spins++;
+        if (atomic_load_explicit(&P.gen, memory_order_acquire) == seen) {
+            pthread_mutex_lock(&P.mu);
+            while (atomic_load(&P.gen) == seen && !P.quit)
+                pthread_cond_wait(&P.cv, &P.mu);
+            pthread_mutex_unlock(&P.mu);
+        }
+        pthread_mutex_lock(&P.mu);
+        int quit = P.quit;
+        pthread_mutex_unlock(&P.mu);
+        if (quit) return NULL;
+        seen = atomic_load(&P.gen);
+        int64_t b, e;
+        chunk(P.total, P.n, tid, &b, &e);
+        if (b < e) P.fn(P.ctx, b, e, tid);
+        atomic_fetch_sub_explicit(&P.pending, 1, memory_order_release);
+    }
+}
+
+void sn_threads_init(int n) {
+    if (n <= 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        n = c > 0 ? (int)c : 1;
+    }
+    if (n > MAX_THREADS) n = MAX_THREADS;
+    sn_threads_shutdown();
+    openblas_set_num_threads(1);
+    P.quit = 0;
+    P.n = n;
+    for (int i = 1; i < n; i++)
+        pthread_create(&P.th[i], NULL, worker, (void *)(intptr_t)i);
+}
+
+int sn_threads_count(void) { return P.n; }
+
+void sn_threads_shutdown(void) {
+    if (P.n <= 1) {
+        P.n = 1;
+        return;
+    }
+    pthread_mutex_lock(&P.mu);
+    P.quit = 1;
+    atomic_fetch_add(&P.gen, 1);
+    pthread_cond_broadcast(&P.cv);
+    pthread_mutex_unlock(&P.mu);
+    for (int i = 1; i < P.n; i++) pthread_join(P.th[i], NULL);
+    P.n = 1;
+    P.quit = 0;
+}
+
+void sn_parallel_for(int64_t n, sn_task_fn fn, void *ctx) {
+    if (n <= 0) return;
+    if (P.n <= 1 || n == 1) {
+        fn(ctx, 0, n, 0);
+        return;
+    }
+    pthread_mutex_lock(&P.mu);
+    P.fn = fn;
+    P.ctx = ctx;
+    P.total = n;
+    atomic_store(&P.pending, P.n - 1);
+    atomic_fetch_add_explicit(&P.gen, 1, memory_order_release);
+    pthread_cond_broadcast(&P.cv);
+    pthread_mutex_unlock(&P.mu);
+    int64_t b, e;
+    chunk(n, P.n, 0, &b, &e);
+    if (b < e) fn(ctx, b, e, 0);
+    long spins = 0;
+    while (atomic_load_explicit(&P.pending, memory_order_acquire) > 0)
+        if (++spins > SPIN_ROUNDS) sched_yield();
+}
