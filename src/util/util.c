@@ -30,7 +30,13 @@ void sn_err_prefix(sn_error *e, const char *fmt, ...) {
     vsnprintf(pre, sizeof pre, fmt, ap);
     va_end(ap);
     memcpy(old, e->msg, sizeof old);
-    snprintf(e->msg, sizeof e->msg, "%s%s", pre, old);
+    size_t n = strlen(pre);
+    if (n >= sizeof e->msg) n = sizeof e->msg - 1;
+    memcpy(e->msg, pre, n);
+    size_t m = strnlen(old, sizeof old - 1);
+    if (m > sizeof e->msg - 1 - n) m = sizeof e->msg - 1 - n;
+    memcpy(e->msg + n, old, m);
+    e->msg[n + m] = 0;
 }
 
 _Noreturn void sn_assert_fail(const char *what, const char *file, int line) {
