@@ -43,7 +43,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BUILD)/bench/bench
 DEPS_OK  := $(BUILD)/.deps-ok
 
-.PHONY: all run test check check-asan check-tsan bench bench-search \
+.PHONY: all run test check check-asan check-tsan bench bench-torch bench-search \
         install deps clean
 
 all: slimnas
@@ -78,28 +78,32 @@ $(FLAGS_MK): $(DEPS_OK) Makefile
 # see the packages), so a rebuild of the stamp does not rebuild everything.
 $(BUILD)/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@echo "  AR      $@"
+	@ar rcs $@ $^
 
 $(BUILD)/slimnas: $(MAIN_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
 
 # ./slimnas is the default build's binary; sanitizer builds keep theirs.
 slimnas: $(BUILD)/slimnas
 	@[ "$(BUILD)" = build ] && cp $< $@ || true
 
-$(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB) | $(DEPS_OK)
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(LIB) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests -o $@ $< $(LIB) $(DEP_LIBS) $(TEST_LIBS)
+	@echo "  TEST    $@"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) -Itests -MMD -MP -o $@ $< $(LIB) $(DEP_LIBS) $(TEST_LIBS)
 
 $(BENCH_BIN): bench/bench.c $(LIB) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(DEP_LIBS)
 
--include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_BIN:=.d)
 
 # ---- run, test, check -------------------------------------------------
 run: slimnas
@@ -121,6 +125,15 @@ check-tsan:
 
 bench: $(BENCH_BIN) slimnas
 	@$(BENCH_BIN)
+
+# The same networks in PyTorch, for a side-by-side comparison (not in CI;
+# needs Debian's python3-torch, installed here on demand).
+bench-torch:
+	@dpkg-query -W -f='$${Status}' python3-torch 2>/dev/null | grep -q 'ok installed' || \
+	  { echo "slimnas: installing python3-torch"; \
+	    if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	    $$SUDO apt-get install -y -qq python3-torch; }
+	@OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/torch_bench.py
 
 # ---- install ----------------------------------------------------------
 install: slimnas

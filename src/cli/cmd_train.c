@@ -1,0 +1,410 @@
+/* cmd_train.c — `slimnas train` and `slimnas eval`. */
+#include <cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "slimnas/cli.h"
+#include "slimnas/train.h"
+
+/* Options shared by every command that opens a dataset. */
+#define DATA_OPTS                                                              \
+    {"data", 'd', "SPEC",                                                      \
+     "dataset: fashion-mnist, mnist:DIR, idx:DIR, cifar10:DIR, synthetic:N"}, \
+    {"val-split", 0, "F", "fraction of training images for validation (0.1)"}, \
+    {"max-train", 0, "N", "train on a seeded subset of N images"},            \
+    {"augment", 0, "on|off", "crop+flip augmentation (default: on for CIFAR-10)"}, \
+    {"threads", 'j', "T", "worker threads (default: all cores)"}
+
+static const sn_cli_opt train_opts[] = {
+    DATA_OPTS,
+    {"epochs", 'e', "N", "epochs (default 1)"},
+    {"batch", 'b', "N", "batch size (default 128)"},
+    {"lr", 0, "RATE", "learning rate (default 0.05)"},
+    {"optimizer", 0, "sgd|adamw", "optimiser (default sgd, momentum 0.9)"},
+    {"momentum", 0, "M", "SGD momentum (default 0.9)"},
+    {"nesterov", 0, NULL, "Nesterov momentum"},
+    {"schedule", 0, "constant|cosine|step", "learning-rate schedule (cosine)"},
+    {"warmup", 0, "EPOCHS", "linear warm-up epochs (default 0)"},
+    {"weight-decay", 0, "WD", "decoupled weight decay (default 1e-4)"},
+    {"label-smoothing", 0, "S", "label smoothing (default 0)"},
+    {"seed", 0, "S", "seed for initialisation, order, dropout (default 1)"},
+    {"weights", 'w', "IN.bin", "start from these weights"},
+    {"save", 's', "OUT.bin", "save the trained weights"},
+    {"json", 0, NULL, "print the result as JSON"},
+    {0}};
+
+static const sn_cli_opt eval_opts[] = {
+    DATA_OPTS,
+    {"weights", 'w', "W.bin", "weights to evaluate (required)"},
+    {"split", 0, "test|val|train", "split to evaluate (default test)"},
+    {"batch", 'b', "N", "batch size (default 256)"},
+    {"json", 0, NULL, "print the result as JSON"},
+    {0}};
+
+static int cmd_train(int argc, char **argv);
+static int cmd_eval(int argc, char **argv);
+
+const sn_cli_cmd sn_cmd_train = {
+    "train", "train a graph on a dataset",
+    "slimnas train GRAPH.json --data SPEC [--epochs N] [options]",
+    "Prints a progress bar on a terminal (plain lines otherwise) and ends "
+    "with\nvalidation and test accuracy. A NaN/Inf loss stops training "
+    "(exit 1,\nstatus \"diverged\").",
+    train_opts, cmd_train};
+
+const sn_cli_cmd sn_cmd_eval = {
+    "eval", "evaluate trained weights: accuracy and confusion matrix",
+    "slimnas eval GRAPH.json --weights W.bin --data SPEC [--json]", NULL,
+    eval_opts, cmd_eval};
+
+static int parse_int(const sn_cli_cmd *c, const char *name, const char *v,
+                     long lo, long hi, long *out) {
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (!*v || *end || x < lo || x > hi)
+        return sn_cli_usage_error(c, "--%s needs an integer in [%ld, %ld], "
+                                     "got '%s'", name, lo, hi, v);
+    *out = x;
+    return 0;
+}
+
+static int parse_float(const sn_cli_cmd *c, const char *name, const char *v,
+                       double lo, double hi, double *out) {
+    char *end;
+    double x = strtod(v, &end);
+    if (!*v || *end || !(x >= lo && x <= hi))
+        return sn_cli_usage_error(c, "--%s needs a number in [%g, %g], got "
+                                     "'%s'", name, lo, hi, v);
+    *out = x;
+    return 0;
+}
+
+/* Reads the dataset options; opens nothing. Returns 0 or 2. */
+static int data_opts(const sn_cli_args *a, sn_data_opts *o) {
+    *o = sn_data_opts_default();
+    const char *v;
+    double f = 0;
+    long l = 0;
+    if ((v = sn_cli_get(a, "val-split"))) {
+        if (parse_float(a->cmd, "val-split", v, 0, 0.9, &f)) return 2;
+        o->val_split = f;
+    }
+    if ((v = sn_cli_get(a, "max-train"))) {
+        int64_t n;
+        if (sn_parse_size(v, &n) != 0 || n < 1)
+            return sn_cli_usage_error(a->cmd, "--max-train needs a count "
+                                              "like 5000 or 5k, got '%s'", v);
+        o->max_train = n;
+    }
+    if ((v = sn_cli_get(a, "augment"))) {
+        if (!strcmp(v, "on")) o->augment = 1;
+        else if (!strcmp(v, "off")) o->augment = 0;
+        else return sn_cli_usage_error(a->cmd, "--augment takes on or off");
+    }
+    if ((v = sn_cli_get(a, "threads"))) {
+        if (parse_int(a->cmd, "threads", v, 1, 64, &l)) return 2;
+        sn_threads_init((int)l);
+    } else {
+        sn_threads_init(0);
+    }
+    return 0;
+}
+
+static sn_data *open_data(const sn_cli_args *a, const sn_data_opts *o) {
+    const char *spec = sn_cli_get(a, "data");
+    sn_error e;
+    sn_data *d = sn_data_open(spec, o, &e);
+    if (!d) fprintf(stderr, "slimnas %s: %s\n", a->cmd->name, e.msg);
+    return d;
+}
+
+typedef struct bar_ctx {
+    int tty;
+    int last_epoch;
+    double last_draw;
+} bar_ctx;
+
+static void fmt_time(char *b, size_t n, double s) {
+    if (s < 0) s = 0;
+    int t = (int)(s + 0.5);
+    if (t >= 3600) snprintf(b, n, "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(b, n, "%d:%02d", t / 60, t % 60);
+}
+
+static void on_progress(void *ctx, const sn_progress *p) {
+    bar_ctx *b = ctx;
+    double now = sn_now();
+    int end_of_epoch = p->batch == p->batches;
+    if (!b->tty) return; /* plain output prints one line per epoch below */
+    if (!end_of_epoch && now - b->last_draw < 0.1) return;
+    b->last_draw = now;
+    const int width = 30;
+    int fill = (int)((double)p->batch / p->batches * width);
+    char bar[64], eta[32];
+    for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+    bar[width] = 0;
+    fmt_time(eta, sizeof eta, p->eta);
+    fprintf(stderr,
+            "\repoch %d/%d [%s] %5d/%d  loss %.4f  acc %5.2f%%  %6.0f img/s  "
+            "eta %s ",
+            p->epoch + 1, p->epochs, bar, p->batch, p->batches, p->loss,
+            100 * p->acc, p->img_s, eta);
+    if (end_of_epoch) fprintf(stderr, "\n");
+    fflush(stderr);
+}
+
+static int cmd_train(int argc, char **argv) {
+    sn_cli_args a;
+    int rc = sn_cli_parse(&sn_cmd_train, argc, argv, &a);
+    if (rc) return rc == 1 ? 0 : rc;
+    if (a.n_pos != 1)
+        return sn_cli_usage_error(&sn_cmd_train, "expected one GRAPH.json");
+    if (!sn_cli_get(&a, "data"))
+        return sn_cli_usage_error(&sn_cmd_train, "--data SPEC is required");
+    sn_train_opts o = sn_train_opts_default();
+    const char *v;
+    long l = 0;
+    double f = 0;
+    const sn_cli_cmd *c = &sn_cmd_train;
+    if ((v = sn_cli_get(&a, "epochs"))) {
+        if (parse_int(c, "epochs", v, 1, SN_MAX_EPOCHS, &l)) return 2;
+        o.epochs = (int)l;
+    }
+    if ((v = sn_cli_get(&a, "batch"))) {
+        if (parse_int(c, "batch", v, 1, 65536, &l)) return 2;
+        o.batch = (int)l;
+    }
+    if ((v = sn_cli_get(&a, "lr"))) {
+        if (parse_float(c, "lr", v, 1e-9, 100, &f)) return 2;
+        o.lr = (float)f;
+    }
+    if ((v = sn_cli_get(&a, "momentum"))) {
+        if (parse_float(c, "momentum", v, 0, 0.999, &f)) return 2;
+        o.momentum = (float)f;
+    }
+    if ((v = sn_cli_get(&a, "weight-decay"))) {
+        if (parse_float(c, "weight-decay", v, 0, 1, &f)) return 2;
+        o.weight_decay = (float)f;
+    }
+    if ((v = sn_cli_get(&a, "label-smoothing"))) {
+        if (parse_float(c, "label-smoothing", v, 0, 0.99, &f)) return 2;
+        o.label_smoothing = (float)f;
+    }
+    if ((v = sn_cli_get(&a, "warmup"))) {
+        if (parse_float(c, "warmup", v, 0, SN_MAX_EPOCHS, &f)) return 2;
+        o.warmup_epochs = (float)f;
+    }
+    if ((v = sn_cli_get(&a, "seed"))) {
+        if (parse_int(c, "seed", v, 0, 2147483647L, &l)) return 2;
+        o.seed = (uint64_t)l;
+    }
+    o.nesterov = sn_cli_flag(&a, "nesterov");
+    if ((v = sn_cli_get(&a, "optimizer"))) {
+        if (!strcmp(v, "sgd")) o.optimizer = SN_OPT_SGD;
+        else if (!strcmp(v, "adamw")) {
+            o.optimizer = SN_OPT_ADAMW;
+            if (!sn_cli_get(&a, "lr")) o.lr = 1e-3f;
+        } else return sn_cli_usage_error(c, "--optimizer takes sgd or adamw");
+    }
+    if ((v = sn_cli_get(&a, "schedule"))) {
+        if (!strcmp(v, "constant")) o.schedule = SN_SCHED_CONSTANT;
+        else if (!strcmp(v, "cosine")) o.schedule = SN_SCHED_COSINE;
+        else if (!strcmp(v, "step")) o.schedule = SN_SCHED_STEP;
+        else return sn_cli_usage_error(c, "--schedule takes constant, cosine "
+                                          "or step");
+    }
+    sn_data_opts dopt;
+    if ((rc = data_opts(&a, &dopt))) return rc;
+    dopt.seed = o.seed;
+
+    sn_error e;
+    sn_graph *g = sn_graph_load(a.pos[0], &e);
+    if (!g) {
+        fprintf(stderr, "slimnas train: %s\n", e.msg);
+        return 1;
+    }
+    sn_data *d = open_data(&a, &dopt);
+    if (!d) {
+        sn_graph_free(g);
+        return 1;
+    }
+    int status = 1;
+    sn_weights *w = NULL;
+    if (sn_train_check_fit(g, d, &e) != 0) {
+        fprintf(stderr, "slimnas train: %s\n", e.msg);
+        goto out;
+    }
+    if ((v = sn_cli_get(&a, "weights"))) {
+        w = sn_weights_load(g, v, &e);
+        if (!w) {
+            fprintf(stderr, "slimnas train: %s\n", e.msg);
+            goto out;
+        }
+    } else {
+        w = sn_weights_new(g);
+        sn_weights_init(w, g, o.seed);
+    }
+    int json = sn_cli_flag(&a, "json");
+    char desc[256], num[32];
+    fprintf(stderr, "%s: %s params, %d threads\n",
+            sn_data_describe(d, desc, sizeof desc),
+            sn_fmt_int(num, sizeof num, sn_graph_params(g)),
+            sn_threads_count());
+    bar_ctx bar = {.tty = isatty(2), .last_epoch = -1};
+    o.progress = on_progress;
+    o.progress_ctx = &bar;
+    sn_train_result r;
+    if (sn_train(g, w, d, &o, &r, &e) != 0) {
+        fprintf(stderr, "slimnas train: %s\n", e.msg);
+        goto out;
+    }
+    if (!bar.tty || json)
+        for (int i = 0; i < r.epochs_done; i++)
+            fprintf(stderr, "epoch %d/%d  loss %.4f  train acc %.2f%%  val "
+                            "acc %.2f%%\n",
+                    i + 1, o.epochs, r.epoch_loss[i], 100 * r.epoch_acc[i],
+                    100 * r.epoch_val_acc[i]);
+    if (r.status == SN_TRAIN_DIVERGED) {
+        fprintf(stderr, "slimnas train: diverged (loss became NaN/Inf) in "
+                        "epoch %d; try a smaller --lr\n", r.epochs_done + 1);
+        if (json) printf("{\"status\": \"diverged\"}\n");
+        sn_train_result_free(&r);
+        goto out;
+    }
+    sn_eval_result te;
+    if (sn_evaluate(g, w, d, SN_SPLIT_TEST, 256, NULL, &te, &e) != 0) {
+        fprintf(stderr, "slimnas train: %s\n", e.msg);
+        sn_train_result_free(&r);
+        goto out;
+    }
+    if (json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "status", sn_train_status_name(r.status));
+        cJSON_AddNumberToObject(j, "epochs", r.epochs_done);
+        cJSON_AddNumberToObject(j, "train_loss", r.train_loss);
+        cJSON_AddNumberToObject(j, "val_acc", r.val_acc);
+        cJSON_AddNumberToObject(j, "test_acc", te.acc);
+        cJSON_AddNumberToObject(j, "seconds", r.seconds);
+        cJSON_AddNumberToObject(j, "img_s", r.img_s);
+        char *s = cJSON_Print(j);
+        printf("%s\n", s);
+        free(s);
+        cJSON_Delete(j);
+    } else {
+        printf("trained %d epochs in %.1f s (%.0f img/s): val acc %.2f%%, "
+               "test acc %.2f%%\n",
+               r.epochs_done, r.seconds, r.img_s, 100 * r.val_acc,
+               100 * te.acc);
+    }
+    sn_eval_result_free(&te);
+    sn_train_result_free(&r);
+    status = 0;
+    if ((v = sn_cli_get(&a, "save"))) {
+        if (sn_weights_save(w, g, v, &e) != 0) {
+            fprintf(stderr, "slimnas train: %s\n", e.msg);
+            status = 1;
+        } else {
+            fprintf(stderr, "saved %s\n", v);
+        }
+    }
+out:
+    if (w) sn_weights_free(w);
+    sn_data_free(d);
+    sn_graph_free(g);
+    sn_threads_shutdown();
+    return status;
+}
+
+static int cmd_eval(int argc, char **argv) {
+    sn_cli_args a;
+    int rc = sn_cli_parse(&sn_cmd_eval, argc, argv, &a);
+    if (rc) return rc == 1 ? 0 : rc;
+    const sn_cli_cmd *c = &sn_cmd_eval;
+    if (a.n_pos != 1) return sn_cli_usage_error(c, "expected one GRAPH.json");
+    if (!sn_cli_get(&a, "data"))
+        return sn_cli_usage_error(c, "--data SPEC is required");
+    const char *wpath = sn_cli_get(&a, "weights");
+    if (!wpath) return sn_cli_usage_error(c, "--weights W.bin is required");
+    sn_split split = SN_SPLIT_TEST;
+    const char *v;
+    if ((v = sn_cli_get(&a, "split"))) {
+        if (!strcmp(v, "test")) split = SN_SPLIT_TEST;
+        else if (!strcmp(v, "val")) split = SN_SPLIT_VAL;
+        else if (!strcmp(v, "train")) split = SN_SPLIT_TRAIN;
+        else return sn_cli_usage_error(c, "--split takes test, val or train");
+    }
+    long batch = 256;
+    if ((v = sn_cli_get(&a, "batch")) &&
+        parse_int(c, "batch", v, 1, 65536, &batch))
+        return 2;
+    sn_data_opts dopt;
+    if ((rc = data_opts(&a, &dopt))) return rc;
+    sn_error e;
+    sn_graph *g = sn_graph_load(a.pos[0], &e);
+    if (!g) {
+        fprintf(stderr, "slimnas eval: %s\n", e.msg);
+        return 1;
+    }
+    int status = 1;
+    sn_data *d = NULL;
+    sn_weights *w = sn_weights_load(g, wpath, &e);
+    if (!w) {
+        fprintf(stderr, "slimnas eval: %s\n", e.msg);
+        goto out;
+    }
+    d = open_data(&a, &dopt);
+    if (!d) goto out;
+    sn_eval_result r;
+    if (sn_evaluate(g, w, d, split, (int)batch, NULL, &r, &e) != 0) {
+        fprintf(stderr, "slimnas eval: %s\n", e.msg);
+        goto out;
+    }
+    int k = r.classes;
+    if (sn_cli_flag(&a, "json")) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "split", sn_split_name(split));
+        cJSON_AddNumberToObject(j, "n", (double)r.n);
+        cJSON_AddNumberToObject(j, "loss", r.loss);
+        cJSON_AddNumberToObject(j, "accuracy", r.acc);
+        cJSON *pc = cJSON_AddArrayToObject(j, "class_accuracy");
+        cJSON *cm = cJSON_AddArrayToObject(j, "confusion");
+        for (int i = 0; i < k; i++) {
+            cJSON_AddItemToArray(pc, cJSON_CreateNumber(r.class_acc[i]));
+            cJSON *row = cJSON_CreateArray();
+            for (int jj = 0; jj < k; jj++)
+                cJSON_AddItemToArray(
+                    row, cJSON_CreateNumber((double)r.confusion[i * k + jj]));
+            cJSON_AddItemToArray(cm, row);
+        }
+        char *s = cJSON_Print(j);
+        printf("%s\n", s);
+        free(s);
+        cJSON_Delete(j);
+    } else {
+        printf("%s split: %lld images, accuracy %.2f%%, loss %.4f\n\n",
+               sn_split_name(split), (long long)r.n, 100 * r.acc, r.loss);
+        printf("confusion matrix (rows: true class, columns: predicted)\n");
+        printf("%-14s", "");
+        for (int jj = 0; jj < k; jj++) printf("%6d", jj);
+        printf("   acc\n");
+        for (int i = 0; i < k; i++) {
+            char name[15];
+            snprintf(name, sizeof name, "%d %s", i, sn_data_class_name(d, i));
+            printf("%-14s", name);
+            for (int jj = 0; jj < k; jj++)
+                printf("%6lld", (long long)r.confusion[i * k + jj]);
+            if (r.class_acc[i] >= 0) printf("  %5.1f%%\n", 100 * r.class_acc[i]);
+            else printf("     -\n");
+        }
+    }
+    sn_eval_result_free(&r);
+    status = 0;
+out:
+    if (d) sn_data_free(d);
+    if (w) sn_weights_free(w);
+    sn_graph_free(g);
+    sn_threads_shutdown();
+    return status;
+}
