@@ -24,6 +24,7 @@ typedef struct pool {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     atomic_uint gen;      /* bumped once per region */
+    unsigned start_gen;   /* gen when the workers were created */
     atomic_int pending;   /* workers still busy in this region */
     int quit;
     sn_task_fn fn;
@@ -41,7 +42,9 @@ static void chunk(int64_t total, int n, int tid, int64_t *b, int64_t *e) {
 
 static void *worker(void *arg) {
     int tid = (int)(intptr_t)arg;
-    unsigned seen = atomic_load(&P.gen);
+    /* Start from the generation before creation: a region posted before
+     * this thread first runs must still be seen as new. */
+    unsigned seen = P.start_gen;
     for (;;) {
         int spins = 0;
         while (atomic_load_explicit(&P.gen, memory_order_acquire) == seen &&
@@ -75,6 +78,7 @@ void sn_threads_init(int n) {
     openblas_set_num_threads(1);
     P.quit = 0;
     P.n = n;
+    P.start_gen = atomic_load(&P.gen);
     for (int i = 1; i < n; i++)
         pthread_create(&P.th[i], NULL, worker, (void *)(intptr_t)i);
 }
