@@ -1,0 +1,344 @@
+/* pool.c — max pool, average pool, global average pool.
+ *
+ * Every (sample, channel) plane is pooled independently, so the N*C planes
+ * are the unit of work for the pool. Windows are clipped to the input;
+ * max pool treats padding as -inf (it never wins), average pool as zeros
+ * that count in the divisor (PyTorch's count_include_pad=True default, and
+ * with floor-mode output sizes the divisor is always K*K). */
+#include "ops_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Below this many input floats a pass runs on the calling thread. */
+#define PAR_MIN_FLOATS (1 << 15)
+
+static void run_planes(int64_t planes, int64_t floats, sn_task_fn fn,
+                       void *ctx) {
+    if (floats >= PAR_MIN_FLOATS)
+        sn_parallel_for(planes, fn, ctx);
+    else if (planes > 0)
+        fn(ctx, 0, planes, 0);
+}
+
+static int check_input(const char *op, const sn_shape *in, int n_in,
+                       sn_error *e) {
+    if (n_in != 1)
+        return sn_errf(e, "%s takes exactly 1 input, got %d", op, n_in);
+    if (in[0].c < 1 || in[0].h < 1 || in[0].w < 1)
+        return sn_errf(e, "%s: input shape %dx%dx%d (CxHxW) must be at "
+                          "least 1 in every dimension",
+                       op, in[0].c, in[0].h, in[0].w);
+    return 0;
+}
+
+/* Shape rule shared by max and average pool (PyTorch floor mode). */
+static int window_infer(const char *op, const sn_attr *a, const sn_shape *in,
+                        int n_in, sn_shape *out, sn_error *e) {
+    if (check_input(op, in, n_in, e)) return -1;
+    if (a->k < 1)
+        return sn_errf(e, "%s: kernel %d must be at least 1", op, a->k);
+    if (a->stride < 1)
+        return sn_errf(e, "%s: stride %d must be at least 1", op, a->stride);
+    if (a->pad < 0)
+        return sn_errf(e, "%s: padding %d must not be negative", op, a->pad);
+    /* PyTorch's rule; it also guarantees every window holds at least one
+     * real element, so a max pool never outputs -inf. */
+    if (2 * a->pad > a->k)
+        return sn_errf(e, "%s: padding %d is more than half the kernel %d",
+                       op, a->pad, a->k);
+    int hp = in[0].h + 2 * a->pad, wp = in[0].w + 2 * a->pad;
+    if (a->k > hp || a->k > wp)
+        return sn_errf(e, "%s: kernel %d does not fit the input %dx%d (HxW) "
+                          "with padding %d",
+                       op, a->k, in[0].h, in[0].w, a->pad);
+    out->c = in[0].c;
+    out->h = (hp - a->k) / a->stride + 1;
+    out->w = (wp - a->k) / a->stride + 1;
+    return 0;
+}
+
+#define NO_PARAMS(x)                                                           \
+    int x##_tensors(const sn_attr *a, const sn_shape *in, int n_in,            \
+                    sn_tensor_desc t[SN_MAX_TENSORS]) {                        \
+        return 0;                                                              \
+    }                                                                          \
+    int64_t x##_macs(const sn_attr *a, const sn_shape *in, int n_in,           \
+                     sn_shape out) {                                           \
+        return 0;                                                              \
+    }                                                                          \
+    void x##_init(const sn_attr *a, const sn_shape *in, int n_in,              \
+                  float *const *tensor, sn_rng *rng) {}                        \
+    size_t x##_work_floats(const sn_attr *a, const sn_shape *in, int n_in,     \
+                           sn_shape out, int n) {                              \
+        return 0;                                                              \
+    }
+
+typedef struct plane_ctx {
+    const sn_op_args *x;
+} plane_ctx;
+
+/* ---- max pool ----------------------------------------------------------- */
+
+int maxpool_infer(const sn_attr *a, const sn_shape *in, int n_in,
+                  sn_shape *out, sn_error *e) {
+    return window_infer("maxpool", a, in, n_in, out, e);
+}
+NO_PARAMS(maxpool)
+
+/* thop (mid-2019) multiplies the output size by torch.prod of
+ * [kernel_size]; with an integer kernel size that is K, not K*K. */
+int64_t maxpool_flops_ak(const sn_attr *a, const sn_shape *in, int n_in,
+                         sn_shape out) {
+    return (int64_t)a->k * sn_shape_size(out);
+}
+
+/* The argmax of every output element: an int32 offset into its input
+ * plane (y * W + x). */
+size_t maxpool_cache_bytes(const sn_attr *a, const sn_shape *in, int n_in,
+                           sn_shape out, int n) {
+    return (size_t)(sn_shape_size(out) * n) * sizeof(int32_t);
+}
+
+/* The common 2x2 stride-2 unpadded pool: four loads and branch-free
+ * selects per output (a tie keeps the earlier element, as the general loop
+ * does; NaN is not propagated here, it still reaches the loss through
+ * the other paths of the network). */
+static void maxpool_2x2_plane(const float *in, float *out, int32_t *arg,
+                              int W, int OH, int OW) {
+    for (int oy = 0; oy < OH; oy++) {
+        const float *r0 = in + (int64_t)2 * oy * W, *r1 = r0 + W;
+        int base = 2 * oy * W;
+        for (int ox = 0; ox < OW; ox++) {
+            float v0 = r0[2 * ox], v1 = r0[2 * ox + 1];
+            float v2 = r1[2 * ox], v3 = r1[2 * ox + 1];
+            int i01 = v1 > v0 ? 1 : 0, i23 = v3 > v2 ? W + 1 : W;
+            float m01 = v1 > v0 ? v1 : v0, m23 = v3 > v2 ? v3 : v2;
+            int take23 = m23 > m01;
+            out[oy * OW + ox] = take23 ? m23 : m01;
+            arg[oy * OW + ox] = base + 2 * ox + (take23 ? i23 : i01);
+        }
+    }
+}
+
+static void maxpool_fwd_task(void *p, int64_t b, int64_t e, int tid) {
+    const sn_op_args *x = ((const plane_ctx *)p)->x;
+    const sn_attr *a = x->attr;
+    int H = x->in_shape[0].h, W = x->in_shape[0].w;
+    int OH = x->out_shape.h, OW = x->out_shape.w;
+    if (a->k == 2 && a->stride == 2 && a->pad == 0) {
+        for (int64_t pl = b; pl < e; pl++)
+            maxpool_2x2_plane(x->in[0] + pl * H * W, x->out + pl * OH * OW,
+                              (int32_t *)x->cache + pl * OH * OW, W, OH, OW);
+        return;
+    }
+    for (int64_t pl = b; pl < e; pl++) {
+        const float *in = x->in[0] + pl * H * W;
+        float *out = x->out + pl * OH * OW;
+        int32_t *arg = (int32_t *)x->cache + pl * OH * OW;
+        for (int oy = 0; oy < OH; oy++) {
+            int y0 = oy * a->stride - a->pad, y1 = y0 + a->k;
+            if (y0 < 0) y0 = 0;
+            if (y1 > H) y1 = H;
+            for (int ox = 0; ox < OW; ox++) {
+                int x0 = ox * a->stride - a->pad, x1 = x0 + a->k;
+                if (x0 < 0) x0 = 0;
+                if (x1 > W) x1 = W;
+                /* First maximum wins on ties, like PyTorch. */
+                int best = y0 * W + x0;
+                float bv = in[best];
+                for (int yy = y0; yy < y1; yy++)
+                    for (int xx = x0; xx < x1; xx++) {
+                        float v = in[yy * W + xx];
+                        if (v > bv || v != v) { /* NaN propagates */
+                            bv = v;
+                            best = yy * W + xx;
+                        }
+                    }
+                out[oy * OW + ox] = bv;
+                arg[oy * OW + ox] = best;
+            }
+        }
+    }
+}
+
+static void maxpool_bwd_task(void *p, int64_t b, int64_t e, int tid) {
+    const sn_op_args *x = ((const plane_ctx *)p)->x;
+    int64_t HW = (int64_t)x->in_shape[0].h * x->in_shape[0].w;
+    int64_t OHW = (int64_t)x->out_shape.h * x->out_shape.w;
+    for (int64_t pl = b; pl < e; pl++) {
+        float *din = x->din[0] + pl * HW;
+        const float *dout = x->dout + pl * OHW;
+        const int32_t *arg = (const int32_t *)x->cache + pl * OHW;
+        for (int64_t i = 0; i < OHW; i++) din[arg[i]] += dout[i];
+    }
+}
+
+void maxpool_forward(const sn_op_args *x) {
+    plane_ctx c = {x};
+    int64_t planes = (int64_t)x->n * x->in_shape[0].c;
+    run_planes(planes, planes * x->in_shape[0].h * x->in_shape[0].w,
+               maxpool_fwd_task, &c);
+}
+
+void maxpool_backward(const sn_op_args *x) {
+    if (!x->din[0]) return;
+    plane_ctx c = {x};
+    int64_t planes = (int64_t)x->n * x->in_shape[0].c;
+    run_planes(planes, planes * x->in_shape[0].h * x->in_shape[0].w,
+               maxpool_bwd_task, &c);
+}
+
+/* ---- average pool ------------------------------------------------------- */
+
+int avgpool_infer(const sn_attr *a, const sn_shape *in, int n_in,
+                  sn_shape *out, sn_error *e) {
+    return window_infer("avgpool", a, in, n_in, out, e);
+}
+NO_PARAMS(avgpool)
+
+/* thop (mid-2019) counts avg pool as (adds + 1 division) per output with
+ * adds = torch.prod([kernel_size]) = K for an integer kernel size: K + 1
+ * per output element. This is the figure that reproduces the reference
+ * DenseNet total (273,725,142 with its 2x2 transition pools: 3 each). */
+int64_t avgpool_flops_ak(const sn_attr *a, const sn_shape *in, int n_in,
+                         sn_shape out) {
+    return (int64_t)(a->k + 1) * sn_shape_size(out);
+}
+size_t avgpool_cache_bytes(const sn_attr *a, const sn_shape *in, int n_in,
+                           sn_shape out, int n) {
+    return 0;
+}
+
+static void avgpool_fwd_task(void *p, int64_t b, int64_t e, int tid) {
+    const sn_op_args *x = ((const plane_ctx *)p)->x;
+    const sn_attr *a = x->attr;
+    int H = x->in_shape[0].h, W = x->in_shape[0].w;
+    int OH = x->out_shape.h, OW = x->out_shape.w;
+    float inv = 1.0f / (float)(a->k * a->k);
+    for (int64_t pl = b; pl < e; pl++) {
+        const float *in = x->in[0] + pl * H * W;
+        float *out = x->out + pl * OH * OW;
+        for (int oy = 0; oy < OH; oy++) {
+            int y0 = oy * a->stride - a->pad, y1 = y0 + a->k;
+            if (y0 < 0) y0 = 0;
+            if (y1 > H) y1 = H;
+            for (int ox = 0; ox < OW; ox++) {
+                int x0 = ox * a->stride - a->pad, x1 = x0 + a->k;
+                if (x0 < 0) x0 = 0;
+                if (x1 > W) x1 = W;
+                float s = 0.0f;
+                for (int yy = y0; yy < y1; yy++)
+                    for (int xx = x0; xx < x1; xx++) s += in[yy * W + xx];
+                out[oy * OW + ox] = s * inv;
+            }
+        }
+    }
+}
+
+static void avgpool_bwd_task(void *p, int64_t b, int64_t e, int tid) {
+    const sn_op_args *x = ((const plane_ctx *)p)->x;
+    const sn_attr *a = x->attr;
+    int H = x->in_shape[0].h, W = x->in_shape[0].w;
+    int OH = x->out_shape.h, OW = x->out_shape.w;
+    float inv = 1.0f / (float)(a->k * a->k);
+    for (int64_t pl = b; pl < e; pl++) {
+        float *din = x->din[0] + pl * H * W;
+        const float *dout = x->dout + pl * OH * OW;
+        for (int oy = 0; oy < OH; oy++) {
+            int y0 = oy * a->stride - a->pad, y1 = y0 + a->k;
+            if (y0 < 0) y0 = 0;
+            if (y1 > H) y1 = H;
+            for (int ox = 0; ox < OW; ox++) {
+                int x0 = ox * a->stride - a->pad, x1 = x0 + a->k;
+                if (x0 < 0) x0 = 0;
+                if (x1 > W) x1 = W;
+                float g = dout[oy * OW + ox] * inv;
+                for (int yy = y0; yy < y1; yy++)
+                    for (int xx = x0; xx < x1; xx++) din[yy * W + xx] += g;
+            }
+        }
+    }
+}
+
+void avgpool_forward(const sn_op_args *x) {
+    plane_ctx c = {x};
+    int64_t planes = (int64_t)x->n * x->in_shape[0].c;
+    run_planes(planes, planes * x->in_shape[0].h * x->in_shape[0].w,
+               avgpool_fwd_task, &c);
+}
+
+void avgpool_backward(const sn_op_args *x) {
+    if (!x->din[0]) return;
+    plane_ctx c = {x};
+    int64_t planes = (int64_t)x->n * x->in_shape[0].c;
+    run_planes(planes, planes * x->in_shape[0].h * x->in_shape[0].w,
+               avgpool_bwd_task, &c);
+}
+
+/* ---- global average pool ------------------------------------------------ */
+
+int gap_infer(const sn_attr *a, const sn_shape *in, int n_in, sn_shape *out,
+              sn_error *e) {
+    if (check_input("gap", in, n_in, e)) return -1;
+    *out = (sn_shape){in[0].c, 1, 1};
+    return 0;
+}
+NO_PARAMS(gap)
+/* thop (mid-2019) had no counter for AdaptiveAvgPool2d: 0. */
+int64_t gap_flops_ak(const sn_attr *a, const sn_shape *in, int n_in,
+                     sn_shape out) {
+    return 0;
+}
+size_t gap_cache_bytes(const sn_attr *a, const sn_shape *in, int n_in,
+                       sn_shape out, int n) {
+    return 0;
+}
+
+/* Sum with 8 independent float lanes (vectorises; each lane adds only
+ * HW/8 terms, and the lanes meet in double), so a 32x32 plane keeps close
+ * to float precision. */
+static double plane_sum(const float *x, int64_t n) {
+    float acc[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) acc[l] += x[i + l];
+    double s = 0;
+    for (; i < n; i++) s += x[i];
+    for (int l = 0; l < 8; l++) s += acc[l];
+    return s;
+}
+
+static void gap_fwd_task(void *p, int64_t b, int64_t e, int tid) {
+    const sn_op_args *x = ((const plane_ctx *)p)->x;
+    int64_t HW = (int64_t)x->in_shape[0].h * x->in_shape[0].w;
+    for (int64_t pl = b; pl < e; pl++)
+        x->out[pl] = (float)(plane_sum(x->in[0] + pl * HW, HW) / (double)HW);
+}
+
+static void gap_bwd_task(void *p, int64_t b, int64_t e, int tid) {
+    const sn_op_args *x = ((const plane_ctx *)p)->x;
+    int64_t HW = (int64_t)x->in_shape[0].h * x->in_shape[0].w;
+    float inv = 1.0f / (float)HW;
+    for (int64_t pl = b; pl < e; pl++) {
+        float *din = x->din[0] + pl * HW;
+        float g = x->dout[pl] * inv;
+        for (int64_t i = 0; i < HW; i++) din[i] += g;
+    }
+}
+
+/* Output {C,1,1} per sample: plane pl of the input is output element pl. */
+void gap_forward(const sn_op_args *x) {
+    plane_ctx c = {x};
+    int64_t planes = (int64_t)x->n * x->in_shape[0].c;
+    run_planes(planes, planes * x->in_shape[0].h * x->in_shape[0].w,
+               gap_fwd_task, &c);
+}
+
+void gap_backward(const sn_op_args *x) {
+    if (!x->din[0]) return;
+    plane_ctx c = {x};
+    int64_t planes = (int64_t)x->n * x->in_shape[0].c;
+    run_planes(planes, planes * x->in_shape[0].h * x->in_shape[0].w,
+               gap_bwd_task, &c);
+}
