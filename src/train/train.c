@@ -69,6 +69,12 @@ static void sleep_ms(int ms) {
     nanosleep(&ts, NULL);
 }
 
+static int grads_finite(const float *g, int64_t n) {
+    float acc = 0; /* NaN or Inf anywhere makes the sum NaN or Inf */
+    for (int64_t i = 0; i < n; i++) acc += g[i] * 0.0f;
+    return acc == 0.0f;
+}
+
 static int flag(const atomic_int *f) { return f && atomic_load(f); }
 
 int sn_evaluate(const sn_graph *g, sn_weights *w, const sn_data *d,
@@ -202,6 +208,13 @@ int sn_train(const sn_graph *g, sn_weights *w, const sn_data *d,
             }
             sn_exec_zero_grad(ex);
             sn_exec_backward(ex, dl);
+            /* ReLU and max pool map NaN to a number, so a broken weight
+             * deep in the network may not reach the loss; its gradient
+             * does reach the parameters below it. */
+            if (!grads_finite(sn_exec_grads(ex), w->n_params)) {
+                status = SN_TRAIN_DIVERGED;
+                break;
+            }
             sn_optim_step(&opt, w->params, sn_exec_grads(ex), w->decay_mask);
             step++;
             images += n;
