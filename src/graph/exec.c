@@ -1,0 +1,258 @@
+/* exec.c — running a graph forward and backward on batches.
+ *
+ * Everything is planned and allocated once in sn_exec_new (nothing is
+ * allocated per batch):
+ *   - one activation buffer per node, max_batch samples each, kept from
+ *     forward to backward (backward kernels read their inputs and outputs);
+ *   - gradient buffers for activations, shared between nodes whose
+ *     gradients are never live at the same time: node i's gradient lives
+ *     from the backward of its last reader (the first to write it, going
+ *     backwards) to its own backward, and a slot is reused as soon as that
+ *     interval ends. ResNet-like graphs need about a quarter of the memory
+ *     of one buffer per node;
+ *   - each op's cache (forward -> backward), one shared work buffer (the
+ *     largest any op asks for), and the parameter gradients, which mirror
+ *     w->params so the optimiser sees one flat array.
+ * The op argument blocks (sn_op_args) are filled once too; forward and
+ * backward only set the batch size and the training flag. */
+#include "slimnas/graph.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph_internal.h"
+
+#define ALIGN_FLOATS 16
+
+typedef struct xnode {
+    sn_op_args a;
+    const float *in[SN_MAX_IN];
+    float *din[SN_MAX_IN];
+    sn_shape in_shape[SN_MAX_IN];
+    float *tensor[SN_MAX_TENSORS];
+    float *grad[SN_MAX_TENSORS];
+    int64_t size;    /* floats per sample of the output */
+    float *act;      /* [max_batch * size] */
+    float *dact;     /* [max_batch * size], may share memory; NULL: none */
+    int last_use;    /* last node reading this one; -1 for none */
+} xnode;
+
+struct sn_exec {
+    const sn_graph *g;
+    sn_weights *w;
+    int n_nodes, max_batch, n; /* n: batch of the last forward */
+    xnode *x;
+    float *act_mem, *grad_mem, *work, *pgrad;
+    void **cache;
+    sn_rng rng;
+};
+
+static int64_t round_up(int64_t x) {
+    return (x + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+}
+
+/* Assigns gradient slots by liveness over the backward order; returns the
+ * total floats and sets each node's offset (or -1: no gradient needed). */
+static int64_t plan_grads(sn_exec *ex, int64_t *off) {
+    int n = ex->n_nodes;
+    int64_t *slot_cap = sn_xcalloc((size_t)n, sizeof *slot_cap);
+    int *slot_free = sn_xcalloc((size_t)n, sizeof *slot_free);
+    int *slot_of = sn_xmalloc((size_t)n * sizeof *slot_of);
+    int n_slots = 0;
+    for (int i = 0; i < n; i++) slot_of[i] = -1;
+    /* Going backwards over j = n-1 .. 1: at j, gradients of j's inputs
+     * (first write if j is their last reader) must exist; after j, j's own
+     * gradient is dead. The output's gradient exists from the start. */
+    for (int j = n - 1; j >= 1; j--) {
+        int need[SN_MAX_IN + 1], nn = 0;
+        if (j == n - 1) need[nn++] = j;
+        const sn_node *nd = &ex->g->nodes[j];
+        for (int k = 0; k < nd->n_in; k++) {
+            int i = nd->in[k];
+            if (i >= 1 && ex->x[i].last_use == j && slot_of[i] < 0) {
+                int dup = 0;
+                for (int q = 0; q < nn; q++) dup |= need[q] == i;
+                if (!dup) need[nn++] = i;
+            }
+        }
+        for (int q = 0; q < nn; q++) {
+            int i = need[q];
+            int64_t want = round_up(ex->x[i].size * ex->max_batch);
+            /* Best fit among free slots; else grow the largest free one;
+             * else open a new slot. */
+            int best = -1, largest = -1;
+            for (int s = 0; s < n_slots; s++) {
+                if (!slot_free[s]) continue;
+                if (slot_cap[s] >= want &&
+                    (best < 0 || slot_cap[s] < slot_cap[best]))
+                    best = s;
+                if (largest < 0 || slot_cap[s] > slot_cap[largest])
+                    largest = s;
+            }
+            int s = best >= 0 ? best : largest >= 0 ? largest : n_slots++;
+            if (slot_cap[s] < want) slot_cap[s] = want;
+            slot_free[s] = 0;
+            slot_of[i] = s;
+        }
+        if (slot_of[j] >= 0) slot_free[slot_of[j]] = 1;
+    }
+    int64_t total = 0;
+    int64_t *slot_off = sn_xcalloc((size_t)(n_slots ? n_slots : 1),
+                                   sizeof *slot_off);
+    for (int s = 0; s < n_slots; s++) {
+        slot_off[s] = total;
+        total += slot_cap[s];
+    }
+    for (int i = 0; i < n; i++)
+        off[i] = slot_of[i] >= 0 ? slot_off[slot_of[i]] : -1;
+    free(slot_off);
+    free(slot_cap);
+    free(slot_free);
+    free(slot_of);
+    return total;
+}
+
+sn_exec *sn_exec_new(const sn_graph *g, sn_weights *w, int max_batch) {
+    SN_ASSERT(g->n_nodes >= 2 && w->n_nodes == g->n_nodes && max_batch >= 1);
+    sn_exec *ex = sn_xcalloc(1, sizeof *ex);
+    int n = g->n_nodes;
+    ex->g = g;
+    ex->w = w;
+    ex->n_nodes = n;
+    ex->max_batch = max_batch;
+    ex->x = sn_xcalloc((size_t)n, sizeof *ex->x);
+    ex->cache = sn_xcalloc((size_t)n, sizeof *ex->cache);
+    sn_rng_seed(&ex->rng, 0x5EEDull);
+
+    int64_t act_total = 0;
+    int64_t *act_off = sn_xmalloc((size_t)n * sizeof *act_off);
+    int *last = sn_xmalloc((size_t)n * sizeof *last);
+    sn_graph_last_uses(g, last);
+    for (int i = 0; i < n; i++) {
+        xnode *x = &ex->x[i];
+        x->size = sn_shape_size(g->nodes[i].out);
+        x->last_use = last[i];
+        act_off[i] = act_total;
+        act_total += round_up(x->size * max_batch);
+    }
+    ex->act_mem = sn_falloc((size_t)act_total);
+    int64_t *grad_off = sn_xmalloc((size_t)n * sizeof *grad_off);
+    int64_t grad_total = plan_grads(ex, grad_off);
+    ex->grad_mem = sn_falloc((size_t)grad_total);
+    ex->pgrad = sn_falloc((size_t)w->n_params);
+
+    size_t work = 0;
+    for (int i = 0; i < n; i++) {
+        const sn_node *nd = &g->nodes[i];
+        const sn_op_desc *op = sn_op_get(nd->op);
+        xnode *x = &ex->x[i];
+        x->act = ex->act_mem + act_off[i];
+        x->dact = grad_off[i] >= 0 ? ex->grad_mem + grad_off[i] : NULL;
+        for (int k = 0; k < nd->n_in; k++) {
+            x->in_shape[k] = g->nodes[nd->in[k]].out;
+            x->in[k] = ex->x[nd->in[k]].act;
+        }
+        for (int t = 0; t < w->n_tensors[i]; t++) {
+            x->tensor[t] = sn_weights_tensor(w, i, t);
+            if (w->desc[i][t].trainable)
+                x->grad[t] = ex->pgrad + w->offset[i][t];
+        }
+        size_t cb = op->cache_bytes(&nd->attr, x->in_shape, nd->n_in, nd->out,
+                                    max_batch);
+        if (cb) ex->cache[i] = sn_falloc((cb + sizeof(float) - 1) /
+                                         sizeof(float));
+        size_t wf = op->work_floats(&nd->attr, x->in_shape, nd->n_in, nd->out,
+                                    max_batch);
+        if (wf > work) work = wf;
+    }
+    ex->work = sn_falloc(work);
+    for (int i = 0; i < n; i++) {
+        const sn_node *nd = &g->nodes[i];
+        xnode *x = &ex->x[i];
+        for (int k = 0; k < nd->n_in; k++)
+            x->din[k] = nd->in[k] >= 1 ? ex->x[nd->in[k]].dact : NULL;
+        sn_op_args *a = &x->a;
+        a->attr = &nd->attr;
+        a->n_in = nd->n_in;
+        a->in_shape = x->in_shape;
+        a->out_shape = nd->out;
+        a->in = x->in;
+        a->out = x->act;
+        a->tensor = x->tensor;
+        a->grad = x->grad;
+        a->din = x->din;
+        a->dout = x->dact;
+        a->cache = ex->cache[i];
+        a->work = ex->work;
+        a->rng = &ex->rng;
+    }
+    free(last);
+    free(act_off);
+    free(grad_off);
+    return ex;
+}
+
+void sn_exec_free(sn_exec *ex) {
+    if (!ex) return;
+    for (int i = 0; i < ex->n_nodes; i++) sn_free_aligned(ex->cache[i]);
+    free(ex->cache);
+    sn_free_aligned(ex->act_mem);
+    sn_free_aligned(ex->grad_mem);
+    sn_free_aligned(ex->work);
+    sn_free_aligned(ex->pgrad);
+    free(ex->x);
+    free(ex);
+}
+
+const float *sn_exec_forward(sn_exec *ex, const float *x, int n,
+                             int training) {
+    SN_ASSERT(n >= 1 && n <= ex->max_batch);
+    ex->n = n;
+    /* The input is copied: backward of the first layers reads it, and the
+     * caller's batch buffer may be refilled meanwhile. */
+    memcpy(ex->x[0].act, x, (size_t)(ex->x[0].size * n) * sizeof(float));
+    for (int i = 1; i < ex->n_nodes; i++) {
+        sn_op_args *a = &ex->x[i].a;
+        a->n = n;
+        a->training = training;
+        sn_op_get(ex->g->nodes[i].op)->forward(a);
+    }
+    return ex->x[ex->n_nodes - 1].act;
+}
+
+void sn_exec_zero_grad(sn_exec *ex) {
+    memset(ex->pgrad, 0, (size_t)ex->w->n_params * sizeof(float));
+}
+
+void sn_exec_backward(sn_exec *ex, const float *dlogits) {
+    int n = ex->n, last = ex->n_nodes - 1;
+    SN_ASSERT(n >= 1);
+    memcpy(ex->x[last].dact, dlogits,
+           (size_t)(ex->x[last].size * n) * sizeof(float));
+    for (int j = last; j >= 1; j--) {
+        const sn_node *nd = &ex->g->nodes[j];
+        xnode *x = &ex->x[j];
+        /* This node is the first (backwards) to write the gradients of the
+         * inputs it reads last; they start from zero here. */
+        for (int k = 0; k < nd->n_in; k++) {
+            int i = nd->in[k];
+            if (i >= 1 && ex->x[i].last_use == j)
+                memset(ex->x[i].dact, 0,
+                       (size_t)(ex->x[i].size * n) * sizeof(float));
+        }
+        if (!x->dact) continue; /* feeds nothing: its gradient is zero */
+        x->a.n = n;
+        sn_op_get(nd->op)->backward(&x->a);
+    }
+}
+
+float *sn_exec_grads(sn_exec *ex) { return ex->pgrad; }
+
+const float *sn_exec_output(const sn_exec *ex, int node) {
+    SN_ASSERT(node >= 0 && node < ex->n_nodes);
+    return ex->x[node].act;
+}
+
+void sn_exec_set_seed(sn_exec *ex, uint64_t seed) {
+    sn_rng_seed(&ex->rng, seed);
+}
