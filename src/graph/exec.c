@@ -45,7 +45,28 @@ struct sn_exec {
     float *act_mem, *grad_mem, *work, *pgrad;
     void **cache;
     sn_rng rng;
+    /* SLIMNAS_PROFILE=1: seconds per node, printed when the exec is freed */
+    double *t_fwd, *t_bwd;
+    int64_t prof_fwd, prof_bwd;
 };
+
+static void profile_print(const sn_exec *ex) {
+    double tf = 0, tb = 0;
+    for (int i = 0; i < ex->n_nodes; i++) tf += ex->t_fwd[i], tb += ex->t_bwd[i];
+    if (tf + tb <= 0) return;
+    fprintf(stderr, "profile: %lld forward, %lld backward passes (ms per pass)\n",
+            (long long)ex->prof_fwd, (long long)ex->prof_bwd);
+    fprintf(stderr, "%4s %-16s %-8s %9s %9s %6s\n", "#", "name", "op", "fwd",
+            "bwd", "%");
+    for (int i = 1; i < ex->n_nodes; i++) {
+        const sn_node *nd = &ex->g->nodes[i];
+        double f = ex->prof_fwd ? ex->t_fwd[i] / ex->prof_fwd * 1e3 : 0;
+        double b = ex->prof_bwd ? ex->t_bwd[i] / ex->prof_bwd * 1e3 : 0;
+        fprintf(stderr, "%4d %-16s %-8s %9.3f %9.3f %5.1f%%\n", i, nd->name,
+                sn_op_get(nd->op)->name, f, b,
+                100 * (ex->t_fwd[i] + ex->t_bwd[i]) / (tf + tb));
+    }
+}
 
 static int64_t round_up(int64_t x) {
     return (x + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
@@ -123,6 +144,11 @@ sn_exec *sn_exec_new(const sn_graph *g, sn_weights *w, int max_batch) {
     ex->x = sn_xcalloc((size_t)n, sizeof *ex->x);
     ex->cache = sn_xcalloc((size_t)n, sizeof *ex->cache);
     sn_rng_seed(&ex->rng, 0x5EEDull);
+    const char *prof = getenv("SLIMNAS_PROFILE");
+    if (prof && *prof && strcmp(prof, "0") != 0) {
+        ex->t_fwd = sn_xcalloc((size_t)n, sizeof(double));
+        ex->t_bwd = sn_xcalloc((size_t)n, sizeof(double));
+    }
 
     int64_t act_total = 0;
     int64_t *act_off = sn_xmalloc((size_t)n * sizeof *act_off);
@@ -194,6 +220,11 @@ sn_exec *sn_exec_new(const sn_graph *g, sn_weights *w, int max_batch) {
 
 void sn_exec_free(sn_exec *ex) {
     if (!ex) return;
+    if (ex->t_fwd) {
+        profile_print(ex);
+        free(ex->t_fwd);
+        free(ex->t_bwd);
+    }
     for (int i = 0; i < ex->n_nodes; i++) sn_free_aligned(ex->cache[i]);
     free(ex->cache);
     sn_free_aligned(ex->act_mem);
@@ -211,11 +242,14 @@ const float *sn_exec_forward(sn_exec *ex, const float *x, int n,
     /* The input is copied: backward of the first layers reads it, and the
      * caller's batch buffer may be refilled meanwhile. */
     memcpy(ex->x[0].act, x, (size_t)(ex->x[0].size * n) * sizeof(float));
+    if (ex->t_fwd) ex->prof_fwd++;
     for (int i = 1; i < ex->n_nodes; i++) {
         sn_op_args *a = &ex->x[i].a;
         a->n = n;
         a->training = training;
+        double t0 = ex->t_fwd ? sn_now() : 0;
         sn_op_get(ex->g->nodes[i].op)->forward(a);
+        if (ex->t_fwd) ex->t_fwd[i] += sn_now() - t0;
     }
     return ex->x[ex->n_nodes - 1].act;
 }
@@ -227,6 +261,7 @@ void sn_exec_zero_grad(sn_exec *ex) {
 void sn_exec_backward(sn_exec *ex, const float *dlogits) {
     int n = ex->n, last = ex->n_nodes - 1;
     SN_ASSERT(n >= 1);
+    if (ex->t_bwd) ex->prof_bwd++;
     memcpy(ex->x[last].dact, dlogits,
            (size_t)(ex->x[last].size * n) * sizeof(float));
     for (int j = last; j >= 1; j--) {
@@ -242,7 +277,9 @@ void sn_exec_backward(sn_exec *ex, const float *dlogits) {
         }
         if (!x->dact) continue; /* feeds nothing: its gradient is zero */
         x->a.n = n;
+        double t0 = ex->t_bwd ? sn_now() : 0;
         sn_op_get(nd->op)->backward(&x->a);
+        if (ex->t_bwd) ex->t_bwd[j] += sn_now() - t0;
     }
 }
 
