@@ -126,6 +126,16 @@ check-tsan:
 bench: $(BENCH_BIN) slimnas
 	@$(BENCH_BIN)
 
+# bo against random with the same budget, 3 seeds on Fashion-MNIST; prints
+# both hypervolumes and their medians (not in CI: about 30 minutes).
+# BENCH_SEARCH_ARGS="--budget 2m --seeds 1" to change.
+$(BUILD)/bench/bench_search: bench/bench_search.c $(LIB) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(DEP_LIBS)
+
+bench-search: $(BUILD)/bench/bench_search
+	@$(BUILD)/bench/bench_search $(BENCH_SEARCH_ARGS)
+
 # The same networks in PyTorch, for a side-by-side comparison (not in CI;
 # needs Debian's python3-torch, installed here on demand).
 bench-torch:

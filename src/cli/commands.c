@@ -2,10 +2,22 @@
  * Each command is defined in its own cmd_*.c file. */
 #include "slimnas/cli.h"
 
-extern const sn_cli_cmd sn_cmd_new, sn_cmd_stats;
+extern const sn_cli_cmd sn_cmd_new, sn_cmd_stats, sn_cmd_train, sn_cmd_eval;
+extern const sn_cli_cmd sn_cmd_morph;
+extern const sn_cli_cmd sn_cmd_ui;
+extern const sn_cli_cmd sn_cmd_search, sn_cmd_show, sn_cmd_resume,
+    sn_cmd_fork;
 
 const sn_cli_cmd *const sn_cli_commands[] = {
+    &sn_cmd_ui,
     &sn_cmd_new,
     &sn_cmd_stats,
+    &sn_cmd_train,
+    &sn_cmd_eval,
+    &sn_cmd_morph,
+    &sn_cmd_search,
+    &sn_cmd_show,
+    &sn_cmd_resume,
+    &sn_cmd_fork,
     NULL,
 };

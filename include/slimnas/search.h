@@ -1,0 +1,420 @@
+/* slimnas/search.h — multi-objective architecture search over network
+ * morphisms: settings, candidates, the Pareto front and its hypervolume,
+ * the graph kernel and Gaussian process, the strategies (bo, evolution,
+ * random), and the durable run directory with resume and fork.
+ *
+ * A search is single-threaded: one sn_search belongs to one thread at a
+ * time (the engine, include/slimnas/engine.h, runs it in a background
+ * thread and publishes snapshots). The simplest driver:
+ *
+ *   sn_search_settings s = sn_settings_default();
+ *   snprintf(s.data, sizeof s.data, "synthetic:400");
+ *   s.max_candidates = 10;
+ *   sn_search *se = sn_search_create("runs/demo", &s, &err);  // new run
+ *   sn_data *d = sn_data_open(s.data, &dopts_from_settings, &err);
+ *   sn_search_attach_data(se, d, NULL);   // NULL: no full set for --final
+ *   while (sn_search_step(se, NULL, &err) == 1)
+ *       ;                                  // one candidate per call
+ *   sn_search_free(se);
+ *
+ * One step is three calls, so that a driver can train without holding its
+ * locks (what the engine does):
+ *   sn_search_next(se, &job)     propose a child (cheap; may record
+ *                                infeasible children without training)
+ *   sn_job_run(job, data, ctl)   train it: touches only the job
+ *   sn_search_finish(se, job)    record it: files, log line, front
+ *
+ * ---- objectives and the front ----------------------------------------
+ * Accuracy (validation, after the candidate's k epochs) is maximised; one
+ * or two size metrics (params, flops = multiply-accumulates, memory =
+ * peak activation bytes at batch 1) are minimised. Only candidates with
+ * status done that satisfy the CURRENT hard limits belong to the front.
+ *
+ * Hypervolume. Reference point: size R_m for each size metric m and
+ * accuracy A0 = chance (1 / classes). Both are fixed when the run gets its
+ * data and stored in settings.json ("hv_ref"), so hypervolumes compare
+ * within a run and between runs of the same settings (bo against random):
+ *   R_m = 10 x the hard limit on m when one is set, else 10 x the largest
+ *   root's size on m.
+ * Sizes are on a log scale spanning three decades below R:
+ *   x = log10(R_m / s) / 3, clipped to [0, 1]
+ * (so every size below R/1000 counts as R/1000: a 20-parameter network is
+ * not worth more than a 500-parameter one), accuracy as a = acc - A0.
+ * The hypervolume is the measure of the union of boxes [0,x]x[0,a] (2-D,
+ * one size objective) or [0,x1]x[0,x2]x[0,a] (3-D, two size objectives)
+ * over the front: a value in [0, 1 - A0].
+ *
+ * ---- run directory ---------------------------------------------------
+ *   runs/NAME/settings.json      the settings (sn_settings_to_json), the
+ *                                hypervolume references and, for a fork,
+ *                                its origin
+ *   runs/NAME/cand/ID.json       graph of candidate ID (every candidate)
+ *   runs/NAME/cand/ID.bin        its weights after training (done only)
+ *   runs/NAME/cand/ID.final.bin  weights after --final retraining
+ *   runs/NAME/results.log        one JSON object per line, append-only,
+ *                                fsync'd after every line:
+ *     {"id":3,"parent":1,"morph":"wider:4:32","op":"wider conv2 16->32",
+ *      "status":"done","params":..,"flops":..,"memory":..,"val_acc":0.81,
+ *      "train_loss":..,"epochs":1,"seconds":2.1,"elapsed":41.0,
+ *      "hypervolume":0.31,"curve_loss":[..],"curve_val":[..]}
+ *   and, for --final retraining, {"final":3,"val_acc":..,"test_acc":..,
+ *   "epochs":10,"seconds":..}.
+ * The tree is the log's parent fields. Candidate ids are dense and in log
+ * order (line k of candidate records is id k). Files are written with
+ * sn_write_atomic (temp, fsync, rename) and the candidate's files before
+ * its log line, so a kill -9 at any moment loses at most the candidate in
+ * flight; a last line without its newline (a torn append) is dropped on
+ * resume. Any other damage (missing settings, a corrupt log line, a graph
+ * or weight file that is missing, truncated or fails its CRC) is an error
+ * naming the file, and the line for the log.
+ */
+#ifndef SLIMNAS_SEARCH_H
+#define SLIMNAS_SEARCH_H
+
+#include <stdatomic.h>
+
+#include "slimnas/data.h"
+#include "slimnas/graph.h"
+#include "slimnas/morph.h"
+#include "slimnas/train.h"
+
+/* ---- enums ----------------------------------------------------------- */
+
+typedef enum sn_objective {
+    SN_OBJ_PARAMS, /* trainable parameters */
+    SN_OBJ_FLOPS,  /* multiply-accumulates per image (SN_FLOPS_MACS) */
+    SN_OBJ_MEMORY, /* peak activation bytes, inference, batch 1 */
+    SN_OBJ_COUNT
+} sn_objective;
+
+typedef enum sn_strategy {
+    SN_STRAT_BO,        /* GP + expected hypervolume improvement */
+    SN_STRAT_EVOLUTION, /* LEMONADE-style: sparse regions of the front */
+    SN_STRAT_RANDOM,    /* random morph of a random done candidate */
+    SN_STRAT_COUNT
+} sn_strategy;
+
+typedef enum sn_cand_status {
+    SN_CAND_QUEUED,     /* proposed, waiting for the training slot */
+    SN_CAND_TRAINING,
+    SN_CAND_DONE,
+    SN_CAND_DIVERGED,   /* NaN/Inf loss; never a parent */
+    SN_CAND_INFEASIBLE, /* breaks a hard limit; never trained */
+    SN_CAND_FAILED,     /* morph or training error (message in the log) */
+    SN_CAND_COUNT
+} sn_cand_status;
+
+const char *sn_objective_name(sn_objective o);    /* "params" ... */
+int sn_objective_from_name(const char *s);        /* -1 if unknown */
+const char *sn_strategy_name(sn_strategy s);      /* "bo" ... */
+int sn_strategy_from_name(const char *s);
+const char *sn_cand_status_name(sn_cand_status s); /* "done" ... */
+int sn_cand_status_from_name(const char *s);
+
+/* ---- settings ---------------------------------------------------------- */
+
+#define SN_SEARCH_MAX_OBJ 2
+#define SN_SEARCH_PATH_LEN 256
+
+typedef struct sn_search_settings {
+    /* data and performance estimation */
+    char data[SN_SEARCH_PATH_LEN]; /* dataset spec (sn_data_open) */
+    double val_split;      /* validation fraction (0.1) */
+    int64_t max_train;     /* training subset for candidates (0 = all) */
+    int epochs;            /* epochs per candidate (default 1) */
+    int batch;             /* 128 */
+    double lr;             /* SGD + cosine, from sn_train_opts_default */
+    double weight_decay;
+    /* objectives: accuracy plus n_obj size metrics */
+    int n_obj;                            /* 1 or 2 */
+    sn_objective obj[SN_SEARCH_MAX_OBJ];  /* default {params} */
+    /* hard limits, 0 = none; checked before training */
+    int64_t max_params, max_flops, max_memory;
+    /* strategy and operator rates (relative weights, 0 bans) */
+    sn_strategy strategy;                 /* default bo */
+    double rates[SN_MORPH_COUNT];         /* by sn_morph_id */
+    int pinned;         /* -1, or an sn_morph_id drawn exclusively */
+    /* budget; 0 = unlimited. The search stops at whichever comes first. */
+    double budget;      /* seconds of search time (resumes add up) */
+    int max_candidates; /* candidate records (infeasible ones count) */
+    /* final retraining */
+    int final_n;        /* retrain this many front members (0 = none) */
+    int final_epochs;   /* 10 */
+    /* roots: comma-separated KIND[:WIDTH[:DEPTH]] (default
+     * "cnn:16,mobile_tiny"); a root over a limit is narrowed (width
+     * halved) until it fits */
+    char bases[128];
+    uint64_t seed;
+    /* fixed at creation (see the hypervolume above); 0 = not yet set */
+    double hv_ref[SN_OBJ_COUNT];
+    double hv_ref_acc; /* chance accuracy, -1 = not yet set */
+    /* a fork: the run and candidate it started from ("" / -1 otherwise) */
+    char origin_run[SN_SEARCH_PATH_LEN];
+    int origin_cand;
+} sn_search_settings;
+
+sn_search_settings sn_settings_default(void);
+
+/* One settable key. The command line (--KEY VALUE), config files
+ * ({"KEY": VALUE}), settings.json and the engine's `set KEY VALUE` all
+ * use this table:
+ *   data, val-split, max-train, epochs, batch, lr, weight-decay,
+ *   objective (params|flops|memory, or two joined by ','),
+ *   max-params, max-flops, max-memory (k/M suffixes, 0 or none = no limit),
+ *   strategy (bo|evolution|random), budget (s/m/h, 0 = none),
+ *   max-candidates, final, final-epochs, bases, seed,
+ *   rate.OP (OP an operator name: rate.wider 2), pin (OP or none).
+ * `live` keys may change while a search runs (limits, objective,
+ * strategy, budget, max-candidates, epochs, max-train... see the table);
+ * the others are fixed when a run starts (data, val-split, seed, bases). */
+typedef struct sn_setting_info {
+    const char *key;
+    const char *arg;  /* metavar: "N", "SIZE", "DURATION", ... */
+    const char *help;
+    int live;
+} sn_setting_info;
+
+/* The table, terminated by {0}; rate.* is one entry "rate.OP". */
+extern const sn_setting_info sn_setting_keys[];
+
+/* Sets one key from text. All-or-nothing: -1 with a sentence ("max-params:
+ * '5q' is not a size like 20k or 1.5M") and s unchanged on error. */
+int sn_settings_set(sn_search_settings *s, const char *key,
+                    const char *value, sn_error *e);
+/* The current value as text ("20k" -> "20000", "30m" -> "1800s"). */
+void sn_settings_get(const sn_search_settings *s, const char *key,
+                     char *buf, size_t n);
+/* 1 when the key may change while a search runs; -1 unknown key. */
+int sn_settings_is_live(const char *key);
+/* Reads {"key": value, ...} (numbers, strings, "rates": {"wider": 2})
+ * over s; unknown keys and bad values are "FILE:LINE:COL: ..." errors
+ * and leave s unchanged. */
+int sn_settings_from_json(sn_search_settings *s, const char *text,
+                          size_t len, const char *file, sn_error *e);
+int sn_settings_load(sn_search_settings *s, const char *path, sn_error *e);
+char *sn_settings_to_json(const sn_search_settings *s); /* malloc'd */
+/* Checks ranges (epochs >= 1, n_obj 1..2 and distinct, ...). */
+int sn_settings_check(const sn_search_settings *s, sn_error *e);
+/* Data options the settings imply (seed, val_split, max_train). full = 1
+ * for the full training set (--final). */
+sn_data_opts sn_settings_data_opts(const sn_search_settings *s, int full);
+/* 1 when a size triple satisfies every hard limit of s. */
+int sn_settings_fits(const sn_search_settings *s, int64_t params,
+                     int64_t flops, int64_t memory);
+
+/* ---- candidates -------------------------------------------------------- */
+
+#define SN_CAND_OP_LEN 192   /* "wider conv2 16->32; deeper after relu3" */
+#define SN_CAND_MORPH_LEN 96 /* "wider:4:32;deeper:7:3" */
+
+/* What is known about a candidate (one record of the tree). */
+typedef struct sn_cand_info {
+    int id;
+    int parent;                 /* -1 for a root */
+    sn_cand_status status;
+    char op[SN_CAND_OP_LEN];    /* human: "root cnn:16", "wider conv2 .." */
+    char morph[SN_CAND_MORPH_LEN]; /* replayable: "wider:4:32" ("" root) */
+    int64_t params, flops, memory;
+    double val_acc;             /* -1 until done */
+    double test_acc;            /* -1 unless retrained by --final */
+    double final_val_acc;       /* -1 unless retrained by --final */
+    double train_loss;          /* last epoch, -1 unknown */
+    int epochs;                 /* epochs trained in this candidate */
+    double seconds;             /* training time */
+    double elapsed;             /* search time spent when it finished */
+    double hypervolume;         /* front's hypervolume right after it */
+    int on_front;               /* member of the current front */
+    int depth;                  /* morph steps from its root */
+} sn_cand_info;
+
+/* ---- Pareto front and hypervolume (pure functions) ---------------------- */
+
+/* A point for the front: acc maximised, x[0..dim) maximised (already
+ * mapped sizes, see sn_hv_x). */
+typedef struct sn_hv_point {
+    double acc;
+    double x[SN_SEARCH_MAX_OBJ];
+} sn_hv_point;
+
+#define SN_HV_DECADES 3.0
+/* x = log10(ref / size) / SN_HV_DECADES, clipped to [0, 1]. */
+double sn_hv_x(double size, double ref);
+/* Indices of the non-dominated points (a point dominates another when it
+ * is >= in every coordinate and > in one; exact duplicates keep the
+ * first). Writes them to idx sorted by x[0] descending (smallest size
+ * first) and returns how many. */
+int sn_pareto_front(const sn_hv_point *p, int n, int dim, int *idx);
+/* Hypervolume of the union of boxes [0,x]x[0,acc] over the n points,
+ * dim 1 (2-D) or 2 (3-D); dominated points may be included. Negative
+ * coordinates count as 0. */
+double sn_hypervolume(const sn_hv_point *p, int n, int dim);
+/* Hypervolume improvement of adding point q to the set. */
+double sn_hv_improvement(const sn_hv_point *p, int n, int dim,
+                         const sn_hv_point *q);
+/* Expected hypervolume improvement of adding a point at the known sizes
+ * q->x whose accuracy is Gaussian N(mu, sigma^2); closed form (the
+ * improvement is piecewise linear in accuracy). sigma 0: exact. */
+double sn_hv_expected_improvement(const sn_hv_point *p, int n, int dim,
+                                  const sn_hv_point *q, double mu,
+                                  double sigma);
+
+/* ---- graph kernel and Gaussian process (AutoKeras) ----------------------
+ * A graph's descriptor lists its conv, dense and pooling layers in order
+ * (widths, kernels, strides, paddings, groups) and its skip connections
+ * (each extra input of an add or concat: start rank u, length delta,
+ * type). d(a, b) = D_l + lambda D_s: D_l the edit distance of the layer
+ * lists (insert/delete 1; a matched pair 1 for different types, else
+ * the mean relative difference of its attributes), D_s the optimal
+ * (Hungarian) matching of skip connections (unmatched 1; a matched pair
+ * (|du| + |ddelta|) / (max u + max delta), 1 for add against concat). */
+typedef struct sn_graph_desc sn_graph_desc;
+
+sn_graph_desc *sn_graph_desc_new(const sn_graph *g);
+void sn_graph_desc_free(sn_graph_desc *d);
+double sn_graph_distance(const sn_graph_desc *a, const sn_graph_desc *b,
+                         double lambda);
+/* Hungarian algorithm: the minimum-cost perfect matching of an n x n cost
+ * matrix (row-major); assign[i] = column of row i. Returns the cost. */
+double sn_hungarian(const double *cost, int n, int *assign);
+
+/* GP over graphs predicting validation accuracy. The kernel is
+ * k(a, b) = amp * exp(-rho(a, b)^2), rho the Euclidean distance (scaled
+ * by 1/sqrt(m)) between Bourgain embeddings into R^m: coordinate j of a
+ * graph is its minimum distance to the j-th random subset of the
+ * training graphs (subsets of sizes 2^i, ceil(ln n) of each, seeded), so
+ * the kernel matrix is positive semi-definite for training and new
+ * graphs alike. Prior mean = mean of y, amp = variance of y (at least
+ * 1e-4), jitter 1e-10 on the diagonal (raised x10 until Cholesky works). */
+typedef struct sn_gp sn_gp;
+
+/* x must outlive the GP (it keeps the pointers). */
+sn_gp *sn_gp_fit(const sn_graph_desc *const *x, const double *y, int n,
+                 double lambda, sn_error *e);
+/* The same with the n x n distance matrix already computed (a search
+ * keeps it up to date incrementally). */
+sn_gp *sn_gp_fit_dist(const sn_graph_desc *const *x, const double *y, int n,
+                      const double *dist, double lambda, sn_error *e);
+void sn_gp_free(sn_gp *gp);
+void sn_gp_predict(const sn_gp *gp, const sn_graph_desc *x, double *mean,
+                   double *sd);
+/* The n x n training kernel matrix (without jitter) into k, row-major. */
+void sn_gp_kernel_matrix(const sn_gp *gp, double *k);
+/* Minimum distance from x to the training graphs (duplicate check). */
+double sn_gp_min_distance(const sn_gp *gp, const sn_graph_desc *x);
+
+/* ---- the search ---------------------------------------------------------- */
+
+typedef struct sn_search sn_search;
+typedef struct sn_job sn_job;
+
+/* Creates runs/NAME (parents made as needed; an existing non-empty
+ * directory is an error), writes settings.json, builds the roots (not
+ * trained yet: each becomes the first jobs). */
+sn_search *sn_search_create(const char *dir, const sn_search_settings *s,
+                            sn_error *e);
+/* Opens an existing run to continue it: settings, log, tree, front,
+ * budget spent; every trained candidate's weight file is checked (CRC),
+ * and a torn last log line is cut off the file. */
+sn_search *sn_search_open(const char *dir, sn_error *e);
+/* Reads a run without touching it (for show): no weight checks, a torn
+ * last line is ignored, not cut. Do not step or attach data to it. */
+sn_search *sn_search_load(const char *dir, sn_error *e);
+/* Makes dst a new run rooted at candidate `cand` of run src (its graph
+ * and weights become candidate 0 of dst, already trained: its record is
+ * copied with parent -1 and op "fork of SRC#ID"); s are the new run's
+ * settings (origin_run/origin_cand are filled in). Does not open it. */
+int sn_search_fork(const char *src, int cand, const char *dst,
+                   const sn_search_settings *s, sn_error *e);
+void sn_search_free(sn_search *se);
+
+/* The data candidates train on (settings' max_train subset) and, for
+ * --final, the full training set (may be NULL: final then uses `train`).
+ * Both must outlive the search; checked against the graphs' shape. */
+int sn_search_attach_data(sn_search *se, const sn_data *train,
+                          const sn_data *full, sn_error *e);
+
+const char *sn_search_dir(const sn_search *se);
+const sn_search_settings *sn_search_settings_get(const sn_search *se);
+/* Live changes (see sn_settings_is_live): recomputes the front. */
+int sn_search_set(sn_search *se, const char *key, const char *value,
+                  sn_error *e);
+/* Queues a user morph ("OP[:POS[:ARG]]", sn_morph_parse) of done
+ * candidate `cand`; it runs before the strategy's next proposal. -1 for
+ * an unknown or untrained candidate or a morph that does not apply. A
+ * child over a limit is recorded as infeasible when its turn comes. */
+int sn_search_enqueue(sn_search *se, int cand, const char *morph,
+                      sn_error *e);
+int sn_search_queue_len(const sn_search *se);
+/* Item i of the user queue: parent id and morph text. */
+void sn_search_queue_item(const sn_search *se, int i, int *parent,
+                          const char **morph);
+
+int sn_search_count(const sn_search *se);              /* records */
+const sn_cand_info *sn_search_cand(const sn_search *se, int id);
+/* Graph of a candidate (owned by the search, immutable). */
+const sn_graph *sn_search_graph(const sn_search *se, int id);
+/* Current front: ids, smallest first; returns the count. */
+int sn_search_front(const sn_search *se, const int **ids);
+double sn_search_hypervolume(const sn_search *se);
+double sn_search_elapsed(const sn_search *se); /* search seconds spent */
+/* A warning from opening or stepping (torn last log line dropped, a
+ * queued morph that no longer applies), "" if none. */
+const char *sn_search_warning(const sn_search *se);
+/* Per-epoch training loss and validation accuracy of a done candidate
+ * (n = epochs); NULL arrays when unknown. */
+void sn_search_curve(const sn_search *se, int id, const double **loss,
+                     const double **val, int *n);
+/* 1 when the budget (time or candidates) is used up. */
+int sn_search_exhausted(const sn_search *se);
+
+/* Proposes the next candidate: a root not yet trained, the user queue,
+ * else the strategy. Infeasible children from the queue are recorded
+ * (status infeasible, log line) and the next proposal is tried. Returns
+ * 1 with *job, 0 when the budget is used up or nothing can be proposed
+ * (no done candidate has a feasible morph), -1 on error. */
+int sn_search_next(sn_search *se, sn_job **job, sn_error *e);
+
+/* Controls for one training run: trainer flags and progress callback. */
+typedef struct sn_job_ctl {
+    const atomic_int *stop, *pause; /* read between batches; may be NULL */
+    sn_progress_fn progress;        /* after every batch; may be NULL */
+    void *progress_ctx;
+} sn_job_ctl;
+
+/* What a job is about to train (for a snapshot before training). */
+const sn_cand_info *sn_job_info(const sn_job *job);
+const sn_graph *sn_job_graph(const sn_job *job);
+/* Trains the job's graph (touches only the job and the read-only data).
+ * Returns 0 (the job has a result: done, diverged or failed) or 1 when
+ * ctl->stop was raised (the job must be abandoned). */
+int sn_job_run(sn_job *job, const sn_data *d, const sn_job_ctl *ctl);
+/* Why a job failed (status failed after sn_job_run), "" otherwise. */
+const char *sn_job_error(const sn_job *job);
+/* Time the job spent paused inside ctl->progress (a driver that blocks
+ * there to pause): not counted as training time or budget. */
+void sn_job_exclude_time(sn_job *job, double seconds);
+/* Records a run job: weights, graph, log line, front. Frees the job.
+ * -1 when a file cannot be written (the job is freed anyway). */
+int sn_search_finish(sn_search *se, sn_job *job, sn_error *e);
+/* Drops a job without a record (stop, quit): its id is reused. */
+void sn_search_abandon(sn_search *se, sn_job *job);
+/* next + run (on the attached data) + finish. 1 when a candidate was
+ * recorded, 0 when the budget is used up, -1 on error. */
+int sn_search_step(sn_search *se, const sn_job_ctl *ctl, sn_error *e);
+
+/* --final: retrains the n front members (spread over the front by size,
+ * smallest and largest included) on the full training set for
+ * final_epochs from their weights, evaluates test accuracy, writes
+ * ID.final.bin and a "final" log line for each. progress_fn (may be NULL)
+ * is told before each one starts. Returns the number retrained, -1 on
+ * error. Members already retrained are skipped (resumable). */
+typedef void (*sn_final_fn)(void *ctx, int id, int k, int n);
+int sn_search_final(sn_search *se, int n, const sn_job_ctl *ctl,
+                    sn_final_fn fn, void *ctx, sn_error *e);
+
+/* Loads the trained weights of a candidate from the run directory
+ * (final weights when final = 1 and they exist). */
+sn_weights *sn_search_load_weights(const sn_search *se, int id, int final,
+                                   sn_error *e);
+
+#endif

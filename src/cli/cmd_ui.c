@@ -1,0 +1,234 @@
+/* cmd_ui.c — `slimnas ui`: the explorer (plain `slimnas` runs it too).
+ *
+ *   slimnas ui                    the default search in runs/<data>-<time>
+ *   slimnas ui runs/NAME          open an existing run (paused)
+ *   slimnas ui --data SPEC [...]  a new search with these settings
+ *
+ * Settings options are the keys of search.h's table (--max-params 20k,
+ * --strategy evolution, --rate.prune 2 ...), applied over the defaults
+ * and a --config file, so they are parsed here by hand rather than from
+ * a fixed option list. Without a terminal on stdout the search runs
+ * headless and says so. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "slimnas/cli.h"
+#include "slimnas/tui.h"
+
+static const sn_cli_opt OPTS[] = {
+    {"data", 'd', "SPEC", "dataset of a new search (fashion-mnist, cifar10, "
+                          "synthetic:N)"},
+    {"run", 'r', "DIR", "run directory of a new search (default "
+                        "runs/DATA-DATE-TIME)"},
+    {"config", 'c', "FILE", "settings of a new search from a JSON file"},
+    {"KEY", 0, "VALUE", "any search setting: --max-params 20k, --budget 10m, "
+                        "--strategy evolution ..."},
+    {"theme", 't', "NAME", "colour theme (default, light, solarized, mono, or "
+                           "a path)"},
+    {"ascii", 0, NULL, "plain ASCII drawing even on a UTF-8 terminal"},
+    {"headless", 0, NULL, "no explorer: one line per finished candidate"},
+    {"threads", 'j', "T", "worker threads (default: all cores)"},
+    {0}};
+
+static int run_ui(int argc, char **argv);
+
+const sn_cli_cmd sn_cmd_ui = {
+    .name = "ui",
+    .summary = "the explorer: watch and steer a search (the default command)",
+    .usage = "slimnas ui [runs/NAME] [--data SPEC] [--run DIR] [--KEY VALUE "
+             "...] [--theme NAME]",
+    .details =
+        "With no run and no --data it starts the default search: "
+        "Fashion-MNIST when\ninstalled (else synthetic data), the params "
+        "objective, bo, a 30-minute budget.\nA run given by name is opened "
+        "paused (space resumes it). Quitting stops the\nsearch cleanly; the "
+        "run stays resumable. Keys: ? in the explorer, or README.\nThemes "
+        "are looked up in ./themes, ~/.config/slimnas/themes and the install\n"
+        "directory; NO_COLOR=1 drops colours. Command history lives in\n"
+        "$XDG_STATE_HOME/slimnas/history (~/.local/state/slimnas/history).",
+    .opts = OPTS,
+    .run = run_ui,
+};
+
+#define FASHION_FILE "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
+
+static int exists(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+/* runs/<data>-YYYYmmdd-HHMMSS, made unique with -2, -3 ... */
+static void default_dir(const char *data, char *buf, size_t n) {
+    char name[64];
+    size_t l = strcspn(data, ":/");
+    if (l == 0 || l >= sizeof name) l = 0;
+    snprintf(name, sizeof name, "%.*s", (int)l, data);
+    if (!name[0]) snprintf(name, sizeof name, "search");
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    char ts[32];
+    strftime(ts, sizeof ts, "%Y%m%d-%H%M%S", &tm);
+    snprintf(buf, n, "runs/%s-%s", name, ts);
+    for (int k = 2; exists(buf) && k < 1000; k++)
+        snprintf(buf, n, "runs/%s-%s-%d", name, ts, k);
+}
+
+static const char *opt_value(int argc, char **argv, int *i, const char *arg,
+                             const char *name) {
+    const char *eq = strchr(arg, '=');
+    if (eq) return eq + 1;
+    if (*i + 1 >= argc) {
+        sn_cli_usage_error(&sn_cmd_ui, "option '%s' needs a value", name);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+static int run_ui(int argc, char **argv) {
+    const char *run = NULL, *data = NULL, *dir = NULL, *config = NULL;
+    const char *threads = NULL;
+    sn_tui_opts o = sn_tui_opts_default();
+    int headless = 0;
+    const char *keys[64], *vals[64];
+    int nset = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            sn_cli_print_help(&sn_cmd_ui, stdout);
+            printf("\nsettings (--KEY VALUE):\n");
+            for (int k = 0; sn_setting_keys[k].key; k++)
+                printf("  --%-16s %-8s %s\n", sn_setting_keys[k].key,
+                       sn_setting_keys[k].arg, sn_setting_keys[k].help);
+            return 0;
+        }
+        if (a[0] != '-' || !a[1]) {
+            if (run) return sn_cli_usage_error(&sn_cmd_ui, "one run at a time");
+            run = a;
+            continue;
+        }
+        char name[96];
+        const char *nm = a + (a[1] == '-' ? 2 : 1);
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(nm, "="), nm);
+        const char *v;
+        if (!strcmp(name, "ascii")) o.ascii = 1;
+        else if (!strcmp(name, "headless")) headless = 1;
+        else if (!strcmp(name, "theme") || !strcmp(name, "t")) {
+            if (!(o.theme = opt_value(argc, argv, &i, a, "--theme"))) return 2;
+        } else if (!strcmp(name, "run") || !strcmp(name, "r")) {
+            if (!(dir = opt_value(argc, argv, &i, a, "--run"))) return 2;
+        } else if (!strcmp(name, "data") || !strcmp(name, "d")) {
+            if (!(data = opt_value(argc, argv, &i, a, "--data"))) return 2;
+        } else if (!strcmp(name, "config") || !strcmp(name, "c")) {
+            if (!(config = opt_value(argc, argv, &i, a, "--config"))) return 2;
+        } else if (!strcmp(name, "threads") || !strcmp(name, "j")) {
+            if (!(threads = opt_value(argc, argv, &i, a, "--threads"))) return 2;
+        } else if (a[1] == '-' && sn_settings_is_live(name) >= 0) {
+            if (!(v = opt_value(argc, argv, &i, a, a))) return 2;
+            if (nset == 64)
+                return sn_cli_usage_error(&sn_cmd_ui, "too many settings");
+            keys[nset] = strdup(name); /* a may hold "=VALUE" */
+            vals[nset++] = v;
+        } else {
+            return sn_cli_usage_error(&sn_cmd_ui, "unknown option '%s'", a);
+        }
+    }
+    int rc = 0;
+    sn_error e;
+    sn_search_settings s = sn_settings_default();
+    if (run && (data || dir || config || nset)) {
+        rc = sn_cli_usage_error(&sn_cmd_ui,
+                                "settings apply to new runs; open %s and "
+                                "use ':set KEY VALUE' instead",
+                                run);
+        goto done;
+    }
+    if (!run) {
+        if (config && sn_settings_load(&s, config, &e)) {
+            fprintf(stderr, "slimnas ui: %s\n", e.msg);
+            rc = 1;
+            goto done;
+        }
+        for (int k = 0; k < nset; k++)
+            if (sn_settings_set(&s, keys[k], vals[k], &e)) {
+                rc = sn_cli_usage_error(&sn_cmd_ui, "--%s", e.msg);
+                goto done;
+            }
+        if (data) {
+            if (sn_settings_set(&s, "data", data, &e)) {
+                rc = sn_cli_usage_error(&sn_cmd_ui, "--data: %s", e.msg);
+                goto done;
+            }
+        } else if (!config) {
+            /* the default search */
+            const char *spec = exists(FASHION_FILE) ? "fashion-mnist"
+                                                    : "synthetic:2000";
+            if (!exists(FASHION_FILE))
+                fprintf(stderr, "slimnas ui: Fashion-MNIST is not installed "
+                                "(Debian package dataset-fashion-mnist); "
+                                "searching synthetic data\n");
+            sn_settings_set(&s, "data", spec, NULL);
+        }
+        if (sn_settings_check(&s, &e)) {
+            rc = sn_cli_usage_error(&sn_cmd_ui, "%s", e.msg);
+            goto done;
+        }
+    }
+    int tty = isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
+    if (!tty || headless) {
+        if (!headless)
+            fprintf(stderr, "slimnas ui: stdout is not a terminal; running "
+                            "headless (one line per finished candidate)\n");
+    } else {
+        sn_tui_prepare(); /* before any thread starts */
+    }
+    if (threads) {
+        char *end;
+        long t = strtol(threads, &end, 10);
+        if (!*threads || *end || t < 1 || t > 64) {
+            rc = sn_cli_usage_error(&sn_cmd_ui, "--threads needs 1..64");
+            goto done;
+        }
+        sn_threads_init((int)t);
+    } else {
+        sn_threads_init(0);
+    }
+    char dbuf[SN_SEARCH_PATH_LEN];
+    if (!run && !dir) {
+        default_dir(s.data, dbuf, sizeof dbuf);
+        dir = dbuf;
+    }
+    sn_engine *en = sn_engine_new();
+    int h = run ? sn_engine_open(en, run, tty && !headless, &e)
+                : sn_engine_start(en, dir, &s, 0, &e);
+    if (h < 0) {
+        fprintf(stderr, "slimnas ui: %s\n", e.msg);
+        sn_engine_free(en);
+        rc = 1;
+        goto done;
+    }
+    const sn_snapshot *snap = sn_engine_snapshot(en, h);
+    char where[SN_SEARCH_PATH_LEN];
+    snprintf(where, sizeof where, "%s", snap->dir);
+    sn_snapshot_release(snap);
+    if (!tty || headless) {
+        rc = sn_tui_headless(en, h, stdout) ? 1 : 0;
+    } else if (sn_tui_run(en, h, &o, &e)) {
+        fprintf(stderr, "slimnas ui: %s\n", e.msg);
+        rc = 1;
+    }
+    int n = sn_engine_count(en);
+    sn_engine_free(en); /* stops every search; runs stay resumable */
+    if (tty && !headless) {
+        printf("run saved in %s ('slimnas ui %s' continues it)\n", where,
+               where);
+        if (n > 1) printf("%d runs in this session (forks included)\n", n);
+    }
+done:
+    for (int k = 0; k < nset; k++) free((void *)keys[k]);
+    return rc;
+}

@@ -1,0 +1,465 @@
+/* kernel.c — the AutoKeras graph kernel and a Gaussian process over
+ * graphs.
+ *
+ * Descriptor: the conv, dense and pooling nodes in topological order
+ * (ReLU, BN, dropout, flatten, add and concat carry no width and are left
+ * out), and the skip connections: every input of an add or concat other
+ * than its main one (the input reached through the most layers). A skip
+ * starts at its fork point (walking back from the branch input through
+ * nodes with one reader until a node read by several), so u = number of
+ * layers up to the fork point, delta = layers from there to the merge.
+ *
+ * Distance d = D_l + lambda D_s (REFERENCES.md): D_l is a Levenshtein
+ * distance over the layer lists with insert/delete 1 and substitution
+ * cost 1 between types, else the mean relative difference |a-b|/max(a,b)
+ * of the attributes (conv: filters, kernel, stride, groups; dense:
+ * units; pools: padding, kernel, stride); D_s matches skips optimally
+ * (Hungarian) with cost (|du| + |ddelta|) / (max u + max delta) for two
+ * skips of the same type, 1 for add against concat, 1 per unmatched.
+ *
+ * GP: see search.h. The Bourgain embedding makes the kernel an RBF on
+ * vectors, hence positive semi-definite for any set of graphs, including
+ * graphs seen only at prediction time (the embedding of a new graph uses
+ * the same subsets of training graphs). */
+#include "slimnas/search.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { L_CONV, L_DENSE, L_MAXPOOL, L_AVGPOOL };
+enum { S_ADD, S_CONCAT };
+
+typedef struct layer {
+    int type;
+    int n_attr;
+    double attr[4];
+} layer;
+
+typedef struct skip {
+    int type;
+    double u, delta;
+} skip;
+
+struct sn_graph_desc {
+    int n_layers, n_skips;
+    layer *layers;
+    skip *skips;
+};
+
+static int is_layer(sn_op_kind op) {
+    return op == SN_OP_CONV || op == SN_OP_DENSE || op == SN_OP_MAXPOOL ||
+           op == SN_OP_AVGPOOL;
+}
+
+sn_graph_desc *sn_graph_desc_new(const sn_graph *g) {
+    int n = g->n_nodes;
+    sn_graph_desc *d = sn_xcalloc(1, sizeof *d);
+    d->layers = sn_xcalloc((size_t)n + 1, sizeof *d->layers);
+    /* rank[i]: layers among nodes 0..i; depth[i]: most layers on a path
+     * from the input to node i (inclusive). */
+    int *rank = sn_xcalloc((size_t)n, sizeof *rank);
+    int *depth = sn_xcalloc((size_t)n, sizeof *depth);
+    int *readers = sn_xcalloc((size_t)n, sizeof *readers);
+    int count = 0, n_skip = 0;
+    for (int i = 0; i < n; i++) {
+        const sn_node *nd = &g->nodes[i];
+        int best = 0;
+        for (int k = 0; k < nd->n_in; k++) {
+            readers[nd->in[k]]++;
+            if (depth[nd->in[k]] > best) best = depth[nd->in[k]];
+        }
+        depth[i] = best + (is_layer(nd->op) ? 1 : 0);
+        if (is_layer(nd->op)) {
+            layer *l = &d->layers[count++];
+            const sn_attr *a = &nd->attr;
+            switch (nd->op) {
+            case SN_OP_CONV:
+                *l = (layer){L_CONV, 4, {a->out, a->k, a->stride, a->groups}};
+                break;
+            case SN_OP_DENSE:
+                *l = (layer){L_DENSE, 1, {a->out, 0, 0, 0}};
+                break;
+            default:
+                *l = (layer){nd->op == SN_OP_MAXPOOL ? L_MAXPOOL : L_AVGPOOL,
+                             3, {a->pad, a->k, a->stride, 0}};
+                break;
+            }
+        }
+        rank[i] = count;
+        if ((nd->op == SN_OP_ADD || nd->op == SN_OP_CONCAT) && nd->n_in > 1)
+            n_skip += nd->n_in - 1;
+    }
+    d->n_layers = count;
+    d->skips = sn_xcalloc((size_t)n_skip + 1, sizeof *d->skips);
+    for (int i = 0; i < n; i++) {
+        const sn_node *nd = &g->nodes[i];
+        if (!((nd->op == SN_OP_ADD || nd->op == SN_OP_CONCAT) && nd->n_in > 1))
+            continue;
+        int main_k = 0;
+        for (int k = 1; k < nd->n_in; k++)
+            if (depth[nd->in[k]] > depth[nd->in[main_k]]) main_k = k;
+        int v = i > 0 ? rank[i - 1] : 0; /* layers before the merge */
+        for (int k = 0; k < nd->n_in; k++) {
+            if (k == main_k) continue;
+            int x = nd->in[k];
+            while (x > 0 && readers[x] == 1 && g->nodes[x].n_in > 0)
+                x = g->nodes[x].in[0];
+            double u = rank[x];
+            double delta = v - u;
+            if (delta < 0) delta = 0;
+            d->skips[d->n_skips++] =
+                (skip){nd->op == SN_OP_ADD ? S_ADD : S_CONCAT, u, delta};
+        }
+    }
+    free(rank);
+    free(depth);
+    free(readers);
+    return d;
+}
+
+void sn_graph_desc_free(sn_graph_desc *d) {
+    if (!d) return;
+    free(d->layers);
+    free(d->skips);
+    free(d);
+}
+
+static double rel(double a, double b) {
+    double m = fmax(fabs(a), fabs(b));
+    return m > 0 ? fabs(a - b) / m : 0;
+}
+
+static double layer_cost(const layer *a, const layer *b) {
+    if (a->type != b->type) return 1;
+    double s = 0;
+    for (int k = 0; k < a->n_attr; k++) s += rel(a->attr[k], b->attr[k]);
+    return a->n_attr ? s / a->n_attr : 0;
+}
+
+static double layers_distance(const sn_graph_desc *a, const sn_graph_desc *b) {
+    int n = a->n_layers, m = b->n_layers;
+    double *prev = sn_xmalloc((size_t)(m + 1) * sizeof *prev);
+    double *cur = sn_xmalloc((size_t)(m + 1) * sizeof *cur);
+    for (int j = 0; j <= m; j++) prev[j] = j;
+    for (int i = 1; i <= n; i++) {
+        cur[0] = i;
+        for (int j = 1; j <= m; j++) {
+            double sub = prev[j - 1] + layer_cost(&a->layers[i - 1],
+                                                  &b->layers[j - 1]);
+            double del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = fmin(sub, fmin(del, ins));
+        }
+        double *t = prev;
+        prev = cur;
+        cur = t;
+    }
+    double d = prev[m];
+    free(prev);
+    free(cur);
+    return d;
+}
+
+static double skip_cost(const skip *a, const skip *b) {
+    if (a->type != b->type) return 1;
+    double den = fmax(a->u, b->u) + fmax(a->delta, b->delta);
+    if (den <= 0) return 0;
+    return (fabs(a->u - b->u) + fabs(a->delta - b->delta)) / den;
+}
+
+/* Minimum-cost assignment with row/column potentials (the O(n^3)
+ * shortest-augmenting-path form of the Hungarian algorithm), 1-based
+ * internally. */
+double sn_hungarian(const double *cost, int n, int *assign) {
+    if (n <= 0) return 0;
+    double *u = sn_xcalloc((size_t)n + 1, sizeof *u);
+    double *v = sn_xcalloc((size_t)n + 1, sizeof *v);
+    double *minv = sn_xmalloc(((size_t)n + 1) * sizeof *minv);
+    int *p = sn_xcalloc((size_t)n + 1, sizeof *p);   /* column -> row */
+    int *way = sn_xcalloc((size_t)n + 1, sizeof *way);
+    char *used = sn_xmalloc((size_t)n + 1);
+    for (int i = 1; i <= n; i++) {
+        p[0] = i;
+        int j0 = 0;
+        for (int j = 0; j <= n; j++) minv[j] = INFINITY;
+        memset(used, 0, (size_t)n + 1);
+        do {
+            used[j0] = 1;
+            int i0 = p[j0], j1 = 0;
+            double delta = INFINITY;
+            for (int j = 1; j <= n; j++) {
+                if (used[j]) continue;
+                double c = cost[(size_t)(i0 - 1) * n + (j - 1)] - u[i0] - v[j];
+                if (c < minv[j]) {
+                    minv[j] = c;
+                    way[j] = j0;
+                }
+                if (minv[j] < delta) {
+                    delta = minv[j];
+                    j1 = j;
+                }
+            }
+            for (int j = 0; j <= n; j++) {
+                if (used[j]) {
+                    u[p[j]] += delta;
+                    v[j] -= delta;
+                } else {
+                    minv[j] -= delta;
+                }
+            }
+            j0 = j1;
+        } while (p[j0] != 0);
+        do {
+            int j1 = way[j0];
+            p[j0] = p[j1];
+            j0 = j1;
+        } while (j0);
+    }
+    double total = 0;
+    for (int j = 1; j <= n; j++) {
+        int i = p[j];
+        if (assign) assign[i - 1] = j - 1;
+        total += cost[(size_t)(i - 1) * n + (j - 1)];
+    }
+    free(u);
+    free(v);
+    free(minv);
+    free(p);
+    free(way);
+    free(used);
+    return total;
+}
+
+static double skips_distance(const sn_graph_desc *a, const sn_graph_desc *b) {
+    int n = a->n_skips, m = b->n_skips;
+    int s = n > m ? n : m;
+    if (s == 0) return 0;
+    if (n == 0 || m == 0) return s;
+    /* Padding rows/columns cost 1: an unmatched skip costs 1. */
+    double *c = sn_xmalloc((size_t)s * s * sizeof *c);
+    for (int i = 0; i < s; i++)
+        for (int j = 0; j < s; j++)
+            c[(size_t)i * s + j] = i < n && j < m
+                                       ? skip_cost(&a->skips[i], &b->skips[j])
+                                       : 1;
+    double d = sn_hungarian(c, s, NULL);
+    free(c);
+    return d;
+}
+
+double sn_graph_distance(const sn_graph_desc *a, const sn_graph_desc *b,
+                         double lambda) {
+    return layers_distance(a, b) + lambda * skips_distance(a, b);
+}
+
+/* ---- Gaussian process ----------------------------------------------- */
+
+struct sn_gp {
+    int n, m;                 /* training graphs, embedding dimension */
+    double lambda;
+    const sn_graph_desc **x;  /* borrowed */
+    int *sub_start, *sub;     /* subset j: sub[sub_start[j] .. [j+1]) */
+    double *emb;              /* [n][m] */
+    double *l;                /* Cholesky factor of K + jitter, [n][n] */
+    double *alpha;            /* (K + jitter)^-1 (y - mean) */
+    double mean, amp;
+};
+
+/* Small deterministic generator for the subsets (AutoKeras seeds its
+ * numpy generator with a constant too): fits stay reproducible. */
+static uint64_t splitmix(uint64_t *s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static void embed(const sn_gp *gp, const double *dist_to_train, double *e) {
+    for (int j = 0; j < gp->m; j++) {
+        double best = INFINITY;
+        for (int k = gp->sub_start[j]; k < gp->sub_start[j + 1]; k++)
+            best = fmin(best, dist_to_train[gp->sub[k]]);
+        e[j] = best;
+    }
+}
+
+static double kern(const sn_gp *gp, const double *a, const double *b) {
+    double s = 0;
+    for (int j = 0; j < gp->m; j++) {
+        double t = a[j] - b[j];
+        s += t * t;
+    }
+    return gp->amp * exp(-s / gp->m);
+}
+
+/* In-place lower Cholesky of a [n][n]; -1 when not positive definite. */
+static int cholesky(double *a, int n) {
+    for (int j = 0; j < n; j++) {
+        double s = a[(size_t)j * n + j];
+        for (int k = 0; k < j; k++) s -= a[(size_t)j * n + k] * a[(size_t)j * n + k];
+        if (!(s > 0)) return -1;
+        double d = sqrt(s);
+        a[(size_t)j * n + j] = d;
+        for (int i = j + 1; i < n; i++) {
+            double t = a[(size_t)i * n + j];
+            for (int k = 0; k < j; k++)
+                t -= a[(size_t)i * n + k] * a[(size_t)j * n + k];
+            a[(size_t)i * n + j] = t / d;
+        }
+        for (int i = 0; i < j; i++) a[(size_t)i * n + j] = 0;
+    }
+    return 0;
+}
+
+/* Solves L z = b in place. */
+static void forward_solve(const double *l, int n, double *b) {
+    for (int i = 0; i < n; i++) {
+        double s = b[i];
+        for (int k = 0; k < i; k++) s -= l[(size_t)i * n + k] * b[k];
+        b[i] = s / l[(size_t)i * n + i];
+    }
+}
+
+/* Solves L^T z = b in place. */
+static void backward_solve(const double *l, int n, double *b) {
+    for (int i = n - 1; i >= 0; i--) {
+        double s = b[i];
+        for (int k = i + 1; k < n; k++) s -= l[(size_t)k * n + i] * b[k];
+        b[i] = s / l[(size_t)i * n + i];
+    }
+}
+
+sn_gp *sn_gp_fit(const sn_graph_desc *const *x, const double *y, int n,
+                 double lambda, sn_error *e) {
+    if (n < 1) {
+        sn_errf(e, "gp: no training data");
+        return NULL;
+    }
+    double *dist = sn_xmalloc((size_t)n * n * sizeof *dist);
+    for (int i = 0; i < n; i++) {
+        dist[(size_t)i * n + i] = 0;
+        for (int j = 0; j < i; j++)
+            dist[(size_t)i * n + j] = dist[(size_t)j * n + i] =
+                sn_graph_distance(x[i], x[j], lambda);
+    }
+    sn_gp *gp = sn_gp_fit_dist(x, y, n, dist, lambda, e);
+    free(dist);
+    return gp;
+}
+
+sn_gp *sn_gp_fit_dist(const sn_graph_desc *const *x, const double *y, int n,
+                      const double *dist, double lambda, sn_error *e) {
+    if (n < 1) {
+        sn_errf(e, "gp: no training data");
+        return NULL;
+    }
+    sn_gp *gp = sn_xcalloc(1, sizeof *gp);
+    gp->n = n;
+    gp->lambda = lambda;
+    gp->x = sn_xmalloc((size_t)n * sizeof *gp->x);
+    memcpy(gp->x, x, (size_t)n * sizeof *x);
+    /* Subsets of sizes 2^i, i = 0..k, k = ceil(log2 n) - 1, t = ceil(ln n)
+     * of each, drawn with replacement. */
+    int k = n > 1 ? (int)ceil(log2((double)n)) - 1 : 0;
+    if (k < 0) k = 0;
+    int t = n > 1 ? (int)ceil(log((double)n)) : 1;
+    if (t < 1) t = 1;
+    gp->m = (k + 1) * t;
+    gp->sub_start = sn_xmalloc(((size_t)gp->m + 1) * sizeof(int));
+    int total = 0;
+    for (int i = 0; i <= k; i++) total += t << i;
+    gp->sub = sn_xmalloc((size_t)total * sizeof(int));
+    uint64_t st = 123;
+    int pos = 0, j = 0;
+    for (int i = 0; i <= k; i++)
+        for (int r = 0; r < t; r++) {
+            gp->sub_start[j++] = pos;
+            for (int q = 0; q < (1 << i); q++)
+                gp->sub[pos++] = (int)(splitmix(&st) % (uint64_t)n);
+        }
+    gp->sub_start[j] = pos;
+    gp->emb = sn_xmalloc((size_t)n * gp->m * sizeof *gp->emb);
+    for (int i = 0; i < n; i++)
+        embed(gp, dist + (size_t)i * n, gp->emb + (size_t)i * gp->m);
+
+    double mean = 0, var = 0;
+    for (int i = 0; i < n; i++) mean += y[i];
+    mean /= n;
+    for (int i = 0; i < n; i++) var += (y[i] - mean) * (y[i] - mean);
+    var /= n;
+    gp->mean = mean;
+    gp->amp = var > 1e-4 ? var : 1e-4;
+
+    gp->l = sn_xmalloc((size_t)n * n * sizeof *gp->l);
+    double jitter = 1e-10;
+    for (;;) {
+        for (int a = 0; a < n; a++)
+            for (int b = 0; b <= a; b++) {
+                double v = kern(gp, gp->emb + (size_t)a * gp->m,
+                                gp->emb + (size_t)b * gp->m);
+                gp->l[(size_t)a * n + b] = gp->l[(size_t)b * n + a] = v;
+            }
+        for (int a = 0; a < n; a++) gp->l[(size_t)a * n + a] += jitter * gp->amp;
+        if (cholesky(gp->l, n) == 0) break;
+        jitter *= 10;
+        if (jitter > 1) {
+            sn_gp_free(gp);
+            sn_errf(e, "gp: kernel matrix is not positive definite");
+            return NULL;
+        }
+    }
+    gp->alpha = sn_xmalloc((size_t)n * sizeof *gp->alpha);
+    for (int i = 0; i < n; i++) gp->alpha[i] = y[i] - mean;
+    forward_solve(gp->l, n, gp->alpha);
+    backward_solve(gp->l, n, gp->alpha);
+    return gp;
+}
+
+void sn_gp_free(sn_gp *gp) {
+    if (!gp) return;
+    free(gp->x);
+    free(gp->sub_start);
+    free(gp->sub);
+    free(gp->emb);
+    free(gp->l);
+    free(gp->alpha);
+    free(gp);
+}
+
+void sn_gp_predict(const sn_gp *gp, const sn_graph_desc *x, double *mean,
+                   double *sd) {
+    int n = gp->n;
+    double *d = sn_xmalloc((size_t)n * sizeof *d);
+    double *e = sn_xmalloc((size_t)gp->m * sizeof *e);
+    double *ks = sn_xmalloc((size_t)n * sizeof *ks);
+    for (int i = 0; i < n; i++) d[i] = sn_graph_distance(x, gp->x[i], gp->lambda);
+    embed(gp, d, e);
+    double mu = gp->mean;
+    for (int i = 0; i < n; i++) {
+        ks[i] = kern(gp, e, gp->emb + (size_t)i * gp->m);
+        mu += ks[i] * gp->alpha[i];
+    }
+    forward_solve(gp->l, n, ks);
+    double v = gp->amp;
+    for (int i = 0; i < n; i++) v -= ks[i] * ks[i];
+    if (mean) *mean = mu;
+    if (sd) *sd = v > 0 ? sqrt(v) : 0;
+    free(d);
+    free(e);
+    free(ks);
+}
+
+void sn_gp_kernel_matrix(const sn_gp *gp, double *k) {
+    int n = gp->n;
+    for (int a = 0; a < n; a++)
+        for (int b = 0; b < n; b++)
+            k[(size_t)a * n + b] = kern(gp, gp->emb + (size_t)a * gp->m,
+                                        gp->emb + (size_t)b * gp->m);
+}
+
+double sn_gp_min_distance(const sn_gp *gp, const sn_graph_desc *x) {
+    double best = INFINITY;
+    for (int i = 0; i < gp->n; i++)
+        best = fmin(best, sn_graph_distance(x, gp->x[i], gp->lambda));
+    return best;
+}

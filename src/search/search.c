@@ -1,0 +1,845 @@
+/* search.c — the sn_search object: roots, the user queue, jobs (propose,
+ * train, record), the front and hypervolume after every record, the
+ * budget, live settings, --final retraining, and fork.
+ *
+ * Determinism: everything random about candidate ID (the strategy's
+ * draws, morph seeds, weight initialisation, batch order) is seeded by
+ * mix(settings.seed, ID), and parents' weights are always read back from
+ * their files, so a resumed run proposes and trains exactly what the
+ * uninterrupted run would have (with the same thread count). */
+#include "search_internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+uint64_t search_mix(uint64_t a, uint64_t b) {
+    uint64_t z = a * 0x9e3779b97f4a7c15ull + b + 0x632be59bd9b4e019ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static int64_t metric(int m, int64_t params, int64_t flops, int64_t memory) {
+    return m == SN_OBJ_PARAMS ? params : m == SN_OBJ_FLOPS ? flops : memory;
+}
+
+static int64_t limit_of(const sn_search_settings *s, int m) {
+    return m == SN_OBJ_PARAMS ? s->max_params
+           : m == SN_OBJ_FLOPS ? s->max_flops
+                               : s->max_memory;
+}
+
+double search_hv_ref(const sn_search_settings *s, int m) {
+    return s->hv_ref[m] > 1 ? s->hv_ref[m] : 10;
+}
+
+void search_point(const sn_search *se, int64_t params, int64_t flops,
+                  int64_t memory, double acc, sn_hv_point *p) {
+    memset(p, 0, sizeof *p);
+    p->acc = acc - (se->s.hv_ref_acc > 0 ? se->s.hv_ref_acc : 0);
+    for (int k = 0; k < se->s.n_obj; k++) {
+        int m = se->s.obj[k];
+        p->x[k] = sn_hv_x((double)metric(m, params, flops, memory),
+                          search_hv_ref(&se->s, m));
+    }
+}
+
+/* ---- candidates and front -------------------------------------------- */
+
+void search_add_cand(sn_search *se, const cand *c) {
+    if (se->n == se->cap) {
+        se->cap = se->cap ? 2 * se->cap : 64;
+        se->c = sn_xrealloc(se->c, (size_t)se->cap * sizeof *se->c);
+    }
+    se->c[se->n] = *c;
+    cand *x = &se->c[se->n];
+    x->info.depth =
+        x->info.parent >= 0 ? se->c[x->info.parent].info.depth + 1 : 0;
+    x->info.on_front = 0;
+    se->n++;
+}
+
+static void free_cand(cand *c) {
+    sn_graph_free(c->graph);
+    sn_graph_desc_free(c->desc);
+    free(c->loss);
+    free(c->val);
+}
+
+sn_graph_desc *search_desc(sn_search *se, int id) {
+    cand *c = &se->c[id];
+    if (!c->desc) c->desc = sn_graph_desc_new(c->graph);
+    return c->desc;
+}
+
+void search_update_front(sn_search *se) {
+    int n = se->n;
+    sn_hv_point *p = sn_xmalloc(((size_t)n + 1) * sizeof *p);
+    int *ids = sn_xmalloc(((size_t)n + 1) * sizeof *ids);
+    int *idx = sn_xmalloc(((size_t)n + 1) * sizeof *idx);
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        sn_cand_info *c = &se->c[i].info;
+        c->on_front = 0;
+        if (c->status != SN_CAND_DONE) continue;
+        if (!sn_settings_fits(&se->s, c->params, c->flops, c->memory))
+            continue;
+        search_point(se, c->params, c->flops, c->memory, c->val_acc, &p[m]);
+        ids[m++] = i;
+    }
+    int k = sn_pareto_front(p, m, se->s.n_obj, idx);
+    free(se->front);
+    se->front = sn_xmalloc(((size_t)k + 1) * sizeof *se->front);
+    sn_hv_point *fp = sn_xmalloc(((size_t)k + 1) * sizeof *fp);
+    for (int j = 0; j < k; j++) {
+        se->front[j] = ids[idx[j]];
+        se->c[ids[idx[j]]].info.on_front = 1;
+        fp[j] = p[idx[j]];
+    }
+    se->n_front = k;
+    se->hv = sn_hypervolume(fp, k, se->s.n_obj);
+    free(fp);
+    free(p);
+    free(ids);
+    free(idx);
+}
+
+/* ---- creation, roots -------------------------------------------------- */
+
+static sn_search *search_alloc(void) {
+    sn_search *se = sn_xcalloc(1, sizeof *se);
+    return se;
+}
+
+static int dir_usable(const char *dir, sn_error *e) {
+    struct stat st;
+    if (stat(dir, &st) != 0) return 0;
+    if (!S_ISDIR(st.st_mode)) return sn_errf(e, "%s: exists and is not a "
+                                                "directory", dir);
+    DIR *d = opendir(dir);
+    if (!d) return sn_errf(e, "%s: %s", dir, strerror(errno));
+    struct dirent *ent;
+    int empty = 1;
+    while ((ent = readdir(d)))
+        if (strcmp(ent->d_name, ".") && strcmp(ent->d_name, "..")) empty = 0;
+    closedir(d);
+    if (!empty)
+        return sn_errf(e, "%s: already exists (resume it with 'slimnas resume "
+                          "%s', or pick another --run)", dir, dir);
+    return 0;
+}
+
+static int write_settings(const sn_search *se, sn_error *e) {
+    char p[SN_SEARCH_PATH_LEN + 32];
+    run_path(p, sizeof p, se->dir, "settings.json");
+    char *txt = sn_settings_to_json(&se->s);
+    int rc = sn_write_atomic(p, txt, strlen(txt), e);
+    free(txt);
+    return rc;
+}
+
+sn_search *sn_search_create(const char *dir, const sn_search_settings *s,
+                            sn_error *e) {
+    if (sn_settings_check(s, e)) return NULL;
+    if (strlen(dir) >= SN_SEARCH_PATH_LEN - 32) {
+        sn_errf(e, "%s: path too long", dir);
+        return NULL;
+    }
+    if (dir_usable(dir, e)) return NULL;
+    if (run_mkdirs(dir, e)) return NULL;
+    sn_search *se = search_alloc();
+    snprintf(se->dir, sizeof se->dir, "%s", dir);
+    se->s = *s;
+    if (write_settings(se, e)) {
+        sn_search_free(se);
+        return NULL;
+    }
+    return se;
+}
+
+sn_search *sn_search_open(const char *dir, sn_error *e) {
+    sn_search *se = search_alloc();
+    if (run_load(se, dir, 1, e)) {
+        sn_search_free(se);
+        return NULL;
+    }
+    search_update_front(se);
+    return se;
+}
+
+sn_search *sn_search_load(const char *dir, sn_error *e) {
+    sn_search *se = search_alloc();
+    if (run_load(se, dir, 0, e)) {
+        sn_search_free(se);
+        return NULL;
+    }
+    search_update_front(se);
+    return se;
+}
+
+void sn_search_free(sn_search *se) {
+    if (!se) return;
+    for (int i = 0; i < se->n; i++) free_cand(&se->c[i]);
+    free(se->c);
+    free(se->front);
+    free(se->q);
+    for (int i = 0; i < se->n_roots; i++) sn_graph_free(se->roots[i]);
+    free(se->roots);
+    free(se->root_op);
+    free(se->gp_ids);
+    free(se->dist);
+    free(se);
+}
+
+static int default_width(const char *kind) {
+    static const struct {
+        const char *k;
+        int w;
+    } t[] = {{"cnn", 64},      {"resnet", 64},      {"densenet", 32},
+             {"mobilenet", 32}, {"mobilenetv2", 32}, {"mobile_tiny", 16},
+             {"tiny2conv", 8}};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (!strcmp(t[i].k, kind)) return t[i].w;
+    return 32;
+}
+
+/* Builds the roots from settings.bases for data of shape `in`, each
+ * narrowed (width halved) until it satisfies the limits. */
+static int build_roots(sn_search *se, sn_shape in, int classes, sn_error *e) {
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", se->s.bases);
+    int cap = 1;
+    for (char *q = buf; *q; q++) cap += *q == ',';
+    se->roots = sn_xcalloc((size_t)cap, sizeof *se->roots);
+    se->root_op = sn_xcalloc((size_t)cap, sizeof *se->root_op);
+    se->n_roots = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t;
+         t = strtok_r(NULL, ",", &save)) {
+        char kind[48] = {0};
+        int width = 0, depth = 0;
+        char *c1 = strchr(t, ':');
+        if (c1) {
+            *c1 = 0;
+            width = atoi(c1 + 1);
+            char *c2 = strchr(c1 + 1, ':');
+            if (c2) depth = atoi(c2 + 1);
+        }
+        snprintf(kind, sizeof kind, "%s", t);
+        int w = width > 0 ? width : default_width(kind);
+        sn_graph *g = NULL;
+        int narrowed = 0;
+        for (;;) {
+            sn_arch_opts o = {w, depth};
+            sn_graph *h = sn_graph_new_kind(kind, in, classes, &o, e);
+            if (!h) break;
+            sn_graph_free(g);
+            g = h;
+            if (sn_settings_fits(&se->s, sn_graph_params(g),
+                                 sn_graph_flops(g, SN_FLOPS_MACS),
+                                 sn_graph_peak_bytes(g)) ||
+                w <= 2)
+                break;
+            w /= 2;
+            narrowed = 1;
+        }
+        if (!g) {
+            sn_err_prefix(e, "base '%s': ", kind);
+            return -1;
+        }
+        se->roots[se->n_roots] = g;
+        snprintf(se->root_op[se->n_roots], SN_CAND_OP_LEN, "root %s:%d%s",
+                 kind, w, narrowed ? " (narrowed to fit)" : "");
+        se->n_roots++;
+    }
+    return 0;
+}
+
+int sn_search_attach_data(sn_search *se, const sn_data *train,
+                          const sn_data *full, sn_error *e) {
+    for (int i = 0; i < se->n; i++)
+        if (sn_train_check_fit(se->c[i].graph, train, e)) {
+            sn_err_prefix(e, "%s: candidate %d: ", se->dir, i);
+            return -1;
+        }
+    se->train = train;
+    se->full = full;
+    if (!se->s.origin_run[0] && se->n_roots == 0) {
+        if (build_roots(se, sn_data_shape(train), sn_data_classes(train), e))
+            return -1;
+        /* Roots already in the log keep their recorded graphs. */
+    }
+    int need = !(se->s.hv_ref_acc >= 0);
+    for (int m = 0; m < SN_OBJ_COUNT; m++) need |= !(se->s.hv_ref[m] > 0);
+    if (need) {
+        if (!(se->s.hv_ref_acc >= 0))
+            se->s.hv_ref_acc = 1.0 / sn_data_classes(train);
+        for (int m = 0; m < SN_OBJ_COUNT; m++) {
+            int64_t lim = limit_of(&se->s, m), big = 0;
+            for (int r = 0; r < se->n_roots; r++) {
+                const sn_graph *g = se->roots[r];
+                int64_t v = metric(m, sn_graph_params(g),
+                                   sn_graph_flops(g, SN_FLOPS_MACS),
+                                   sn_graph_peak_bytes(g));
+                if (v > big) big = v;
+            }
+            for (int i = 0; i < se->n; i++)
+                if (se->c[i].info.parent < 0) {
+                    const sn_cand_info *c = &se->c[i].info;
+                    int64_t v = metric(m, c->params, c->flops, c->memory);
+                    if (v > big) big = v;
+                }
+            se->s.hv_ref[m] = 10.0 * (double)(lim > 0 ? lim : big > 1 ? big : 1);
+        }
+        if (write_settings(se, e)) return -1;
+        search_update_front(se);
+    }
+    return 0;
+}
+
+/* ---- accessors --------------------------------------------------------- */
+
+const char *sn_search_dir(const sn_search *se) { return se->dir; }
+const sn_search_settings *sn_search_settings_get(const sn_search *se) {
+    return &se->s;
+}
+int sn_search_count(const sn_search *se) { return se->n; }
+const sn_cand_info *sn_search_cand(const sn_search *se, int id) {
+    return id >= 0 && id < se->n ? &se->c[id].info : NULL;
+}
+const sn_graph *sn_search_graph(const sn_search *se, int id) {
+    return id >= 0 && id < se->n ? se->c[id].graph : NULL;
+}
+int sn_search_front(const sn_search *se, const int **ids) {
+    if (ids) *ids = se->front;
+    return se->n_front;
+}
+double sn_search_hypervolume(const sn_search *se) { return se->hv; }
+double sn_search_elapsed(const sn_search *se) { return se->spent; }
+const char *sn_search_warning(const sn_search *se) { return se->warning; }
+void sn_search_curve(const sn_search *se, int id, const double **loss,
+                     const double **val, int *n) {
+    *loss = *val = NULL;
+    *n = 0;
+    if (id < 0 || id >= se->n) return;
+    *loss = se->c[id].loss;
+    *val = se->c[id].val;
+    *n = se->c[id].n_curve;
+}
+
+int sn_search_exhausted(const sn_search *se) {
+    if (se->s.budget > 0 && se->spent >= se->s.budget) return 1;
+    if (se->s.max_candidates > 0 && se->n >= se->s.max_candidates) return 1;
+    return 0;
+}
+
+int sn_search_set(sn_search *se, const char *key, const char *value,
+                  sn_error *e) {
+    int live = sn_settings_is_live(key);
+    if (live < 0) return sn_errf(e, "unknown setting '%s'", key);
+    if (!live)
+        return sn_errf(e, "%s is fixed when a run starts (fork the run to "
+                          "change it)", key);
+    sn_search_settings t = se->s;
+    if (sn_settings_set(&t, key, value, e)) return -1;
+    if (sn_settings_check(&t, e)) return -1;
+    se->s = t;
+    search_update_front(se);
+    return write_settings(se, e);
+}
+
+/* ---- user queue ---------------------------------------------------------- */
+
+static void op_text(const sn_morph_op *op, char *buf, size_t n) {
+    const sn_morph_info *mi = sn_morph_get((sn_morph_id)op->op);
+    if (mi->arg == SN_MORPH_ARG_NONE)
+        snprintf(buf, n, "%s:%d", mi->name, op->pos);
+    else
+        snprintf(buf, n, "%s:%d:%d", mi->name, op->pos, op->arg);
+}
+
+int sn_search_enqueue(sn_search *se, int id, const char *morph, sn_error *e) {
+    if (id < 0 || id >= se->n)
+        return sn_errf(e, "no candidate %d (ids 0..%d)", id, se->n - 1);
+    if (se->c[id].info.status != SN_CAND_DONE)
+        return sn_errf(e, "candidate %d is %s; only trained candidates can "
+                          "be morphed", id,
+                       sn_cand_status_name(se->c[id].info.status));
+    sn_morph_op op;
+    uint64_t seed = search_mix(se->s.seed, 0x51ull + (uint64_t)se->nq +
+                                               (uint64_t)se->n * 131);
+    if (sn_morph_parse(se->c[id].graph, morph, seed, &op, e)) return -1;
+    if (se->nq == se->capq) {
+        se->capq = se->capq ? 2 * se->capq : 8;
+        se->q = sn_xrealloc(se->q, (size_t)se->capq * sizeof *se->q);
+    }
+    se->q[se->nq].parent = id;
+    op_text(&op, se->q[se->nq].morph, sizeof se->q[se->nq].morph);
+    se->nq++;
+    return 0;
+}
+
+int sn_search_queue_len(const sn_search *se) { return se->nq; }
+void sn_search_queue_item(const sn_search *se, int i, int *parent,
+                          const char **morph) {
+    *parent = se->q[i].parent;
+    *morph = se->q[i].morph;
+}
+
+/* ---- jobs ---------------------------------------------------------------- */
+
+sn_weights *sn_search_load_weights(const sn_search *se, int id, int final,
+                                   sn_error *e) {
+    if (id < 0 || id >= se->n) {
+        sn_errf(e, "no candidate %d", id);
+        return NULL;
+    }
+    char p[SN_SEARCH_PATH_LEN + 64];
+    if (final) {
+        run_path(p, sizeof p, se->dir, "cand/%d.final.bin", id);
+        if (access(p, F_OK) == 0) return sn_weights_load(se->c[id].graph, p, e);
+    }
+    run_path(p, sizeof p, se->dir, "cand/%d.bin", id);
+    return sn_weights_load(se->c[id].graph, p, e);
+}
+
+static sn_job *job_new(const sn_search *se, int id, int parent) {
+    sn_job *j = sn_xcalloc(1, sizeof *j);
+    j->info.id = id;
+    j->info.parent = parent;
+    j->info.status = SN_CAND_QUEUED;
+    j->info.val_acc = j->info.test_acc = j->info.final_val_acc = -1;
+    j->info.train_loss = -1;
+    j->info.depth = parent >= 0 ? se->c[parent].info.depth + 1 : 0;
+    sn_train_opts t = sn_train_opts_default();
+    t.epochs = se->s.epochs;
+    t.batch = se->s.batch;
+    t.lr = (float)se->s.lr;
+    t.weight_decay = (float)se->s.weight_decay;
+    t.seed = search_mix(se->s.seed, 1000003ull + (uint64_t)id);
+    t.eval_val = 1;
+    j->topt = t;
+    return j;
+}
+
+static void job_free(sn_job *j) {
+    if (!j) return;
+    sn_graph_free(j->graph);
+    if (j->w) sn_weights_free(j->w);
+    free(j->loss);
+    free(j->val);
+    free(j);
+}
+
+static void job_sizes(sn_job *j) {
+    j->info.params = sn_graph_params(j->graph);
+    j->info.flops = sn_graph_flops(j->graph, SN_FLOPS_MACS);
+    j->info.memory = sn_graph_peak_bytes(j->graph);
+}
+
+/* Replays ops on parent's graph and weights into job j. */
+static int make_child(sn_search *se, sn_job *j, const sn_morph_op *ops,
+                      int n_ops, sn_error *e) {
+    const cand *p = &se->c[j->info.parent];
+    sn_weights *w = sn_search_load_weights(se, j->info.parent, 0, e);
+    if (!w) return -1;
+    sn_graph *g = sn_graph_clone(p->graph);
+    j->info.op[0] = j->info.morph[0] = 0;
+    for (int k = 0; k < n_ops; k++) {
+        sn_graph *g2;
+        sn_weights *w2;
+        char desc[SN_MORPH_DESC_LEN], txt[48];
+        uint64_t seed = search_mix(j->topt.seed, 77 + (uint64_t)k);
+        if (sn_morph_apply(g, w, ops[k], seed, &g2, &w2, desc, e)) {
+            sn_graph_free(g);
+            sn_weights_free(w);
+            return -1;
+        }
+        sn_graph_free(g);
+        sn_weights_free(w);
+        g = g2;
+        w = w2;
+        op_text(&ops[k], txt, sizeof txt);
+        size_t lo = strlen(j->info.op), lm = strlen(j->info.morph);
+        snprintf(j->info.op + lo, sizeof j->info.op - lo, "%s%s",
+                 k ? "; " : "", desc);
+        snprintf(j->info.morph + lm, sizeof j->info.morph - lm, "%s%s",
+                 k ? ";" : "", txt);
+    }
+    j->graph = g;
+    j->w = w;
+    job_sizes(j);
+    return 0;
+}
+
+/* Writes the candidate's files and log line and adds it to the tree.
+ * Takes ownership of c's graph and curve; w (may be NULL) is saved. */
+static int record(sn_search *se, cand *c, const sn_weights *w, sn_error *e) {
+    char p[SN_SEARCH_PATH_LEN + 64];
+    int id = c->info.id;
+    SN_ASSERT(id == se->n);
+    if (w) {
+        run_path(p, sizeof p, se->dir, "cand/%d.bin", id);
+        if (sn_weights_save(w, c->graph, p, e)) goto fail;
+    }
+    run_path(p, sizeof p, se->dir, "cand/%d.json", id);
+    if (sn_graph_save(c->graph, p, e)) goto fail;
+    c->info.elapsed = se->spent;
+    search_add_cand(se, c);
+    search_update_front(se);
+    se->c[id].info.hypervolume = se->hv;
+    char *line = run_cand_line(&se->c[id]);
+    int rc = run_append_log(se->dir, line, e);
+    free(line);
+    if (rc) { /* not in the log, so not in the tree */
+        free_cand(&se->c[--se->n]);
+        search_update_front(se);
+        return -1;
+    }
+    return 0;
+fail:
+    sn_graph_free(c->graph);
+    free(c->loss);
+    free(c->val);
+    c->graph = NULL;
+    return -1;
+}
+
+static int record_unrun(sn_search *se, sn_job *j, sn_cand_status st,
+                        sn_error *e) {
+    cand c;
+    memset(&c, 0, sizeof c);
+    c.info = j->info;
+    c.info.status = st;
+    c.graph = j->graph;
+    j->graph = NULL;
+    int rc = record(se, &c, NULL, e);
+    job_free(j);
+    return rc;
+}
+
+int sn_search_next(sn_search *se, sn_job **out, sn_error *e) {
+    SN_ASSERT(!se->busy);
+    *out = NULL;
+    if (!se->train) return sn_errf(e, "%s: no data attached", se->dir);
+    for (int tries = 0; tries < 1000; tries++) {
+        if (sn_search_exhausted(se)) return 0;
+        double t0 = sn_now();
+        int id = se->n;
+        sn_job *j = NULL;
+        if (id < se->n_roots) {
+            j = job_new(se, id, -1);
+            j->graph = sn_graph_clone(se->roots[id]);
+            j->w = sn_weights_new(j->graph);
+            sn_weights_init(j->w, j->graph, j->topt.seed);
+            snprintf(j->info.op, sizeof j->info.op, "%s", se->root_op[id]);
+            job_sizes(j);
+        } else if (se->nq > 0) {
+            qitem it = se->q[0];
+            memmove(se->q, se->q + 1, (size_t)(se->nq - 1) * sizeof *se->q);
+            se->nq--;
+            j = job_new(se, id, it.parent);
+            sn_morph_op op;
+            sn_error pe;
+            if (sn_morph_parse(se->c[it.parent].graph, it.morph, 1, &op, &pe) ||
+                make_child(se, j, &op, 1, &pe)) {
+                /* The user's morph no longer applies: nothing to record. */
+                snprintf(se->warning, sizeof se->warning, "enqueue %d %s: %.400s",
+                         it.parent, it.morph, pe.msg);
+                job_free(j);
+                continue;
+            }
+        } else {
+            proposal pr;
+            int got = strategy_propose(se, search_mix(se->s.seed, (uint64_t)id),
+                                       &pr, e);
+            if (got < 0) return -1;
+            if (got == 0) return 0;
+            j = job_new(se, id, pr.parent);
+            if (make_child(se, j, pr.ops, pr.n_ops, e)) {
+                job_free(j);
+                return -1;
+            }
+        }
+        se->spent += sn_now() - t0;
+        if (!sn_settings_fits(&se->s, j->info.params, j->info.flops,
+                              j->info.memory)) {
+            if (record_unrun(se, j, SN_CAND_INFEASIBLE, e)) return -1;
+            continue;
+        }
+        se->busy = 1;
+        *out = j;
+        return 1;
+    }
+    return 0;
+}
+
+const sn_cand_info *sn_job_info(const sn_job *job) { return &job->info; }
+const sn_graph *sn_job_graph(const sn_job *job) { return job->graph; }
+
+void sn_job_exclude_time(sn_job *job, double seconds) {
+    job->excluded += seconds;
+}
+
+int sn_job_run(sn_job *j, const sn_data *d, const sn_job_ctl *ctl) {
+    sn_train_opts o = j->topt;
+    if (ctl) {
+        o.stop = ctl->stop;
+        o.pause = ctl->pause;
+        o.progress = ctl->progress;
+        o.progress_ctx = ctl->progress_ctx;
+    }
+    j->info.status = SN_CAND_TRAINING;
+    double t0 = sn_now();
+    sn_train_result r;
+    sn_error e;
+    int rc = sn_train(j->graph, j->w, d, &o, &r, &e);
+    j->ran = 1;
+    j->info.seconds = sn_now() - t0 - j->excluded;
+    if (j->info.seconds < 0) j->info.seconds = 0;
+    if (rc) {
+        j->info.status = SN_CAND_FAILED;
+        snprintf(j->error, sizeof j->error, "%s", e.msg);
+        return 0;
+    }
+    if (r.status == SN_TRAIN_STOPPED) {
+        sn_train_result_free(&r);
+        return 1;
+    }
+    j->info.epochs = r.epochs_done;
+    j->info.train_loss = r.train_loss;
+    if (r.status == SN_TRAIN_DIVERGED) {
+        j->info.status = SN_CAND_DIVERGED;
+    } else {
+        j->info.status = SN_CAND_DONE;
+        j->info.val_acc = r.val_acc;
+    }
+    if (r.epochs_done > 0) {
+        j->n_curve = r.epochs_done;
+        j->loss = sn_xmalloc((size_t)r.epochs_done * sizeof(double));
+        j->val = sn_xmalloc((size_t)r.epochs_done * sizeof(double));
+        for (int k = 0; k < r.epochs_done; k++) {
+            j->loss[k] = r.epoch_loss[k];
+            j->val[k] = r.epoch_val_acc ? r.epoch_val_acc[k] : -1;
+        }
+    }
+    sn_train_result_free(&r);
+    return 0;
+}
+
+const char *sn_job_error(const sn_job *job) { return job->error; }
+
+int sn_search_finish(sn_search *se, sn_job *j, sn_error *e) {
+    SN_ASSERT(se->busy && j->ran);
+    se->busy = 0;
+    se->spent += j->info.seconds;
+    cand c;
+    memset(&c, 0, sizeof c);
+    c.info = j->info;
+    c.graph = j->graph;
+    j->graph = NULL;
+    c.loss = j->loss;
+    c.val = j->val;
+    c.n_curve = j->n_curve;
+    j->loss = j->val = NULL;
+    int rc = record(se, &c, c.info.status == SN_CAND_DONE ? j->w : NULL, e);
+    job_free(j);
+    return rc;
+}
+
+void sn_search_abandon(sn_search *se, sn_job *j) {
+    if (!j) return;
+    se->busy = 0;
+    job_free(j);
+}
+
+int sn_search_step(sn_search *se, const sn_job_ctl *ctl, sn_error *e) {
+    sn_job *j;
+    int rc = sn_search_next(se, &j, e);
+    if (rc <= 0) return rc;
+    if (sn_job_run(j, se->train, ctl)) {
+        sn_search_abandon(se, j);
+        return 0;
+    }
+    return sn_search_finish(se, j, e) ? -1 : 1;
+}
+
+/* ---- final retraining ------------------------------------------------ */
+
+/* n members spread evenly over the front (sorted by size), ends kept. */
+static int final_members(const sn_search *se, int n, int *out) {
+    int k = se->n_front;
+    if (n >= k) {
+        for (int i = 0; i < k; i++) out[i] = se->front[i];
+        return k;
+    }
+    if (n <= 0) return 0;
+    if (n == 1) {
+        /* the most accurate member */
+        int best = se->front[0];
+        for (int i = 1; i < k; i++)
+            if (se->c[se->front[i]].info.val_acc > se->c[best].info.val_acc)
+                best = se->front[i];
+        out[0] = best;
+        return 1;
+    }
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        int at = (int)lround((double)i * (k - 1) / (n - 1));
+        int id = se->front[at];
+        if (m == 0 || out[m - 1] != id) out[m++] = id;
+    }
+    return m;
+}
+
+int sn_search_final(sn_search *se, int n, const sn_job_ctl *ctl,
+                    sn_final_fn fn, void *ctx, sn_error *e) {
+    if (!se->train) return sn_errf(e, "%s: no data attached", se->dir);
+    const sn_data *d = se->full ? se->full : se->train;
+    int *ids = sn_xmalloc(((size_t)se->n_front + 1) * sizeof *ids);
+    int m = final_members(se, n, ids), done = 0;
+    for (int k = 0; k < m; k++) {
+        int id = ids[k];
+        cand *c = &se->c[id];
+        if (c->info.test_acc >= 0) {
+            done++;
+            continue;
+        }
+        if (fn) fn(ctx, id, k, m);
+        sn_weights *w = sn_search_load_weights(se, id, 0, e);
+        if (!w) {
+            free(ids);
+            return -1;
+        }
+        sn_train_opts o = sn_train_opts_default();
+        o.epochs = se->s.final_epochs;
+        o.batch = se->s.batch;
+        o.lr = (float)se->s.lr;
+        o.weight_decay = (float)se->s.weight_decay;
+        o.seed = search_mix(se->s.seed, 2000003ull + (uint64_t)id);
+        if (ctl) {
+            o.stop = ctl->stop;
+            o.pause = ctl->pause;
+            o.progress = ctl->progress;
+            o.progress_ctx = ctl->progress_ctx;
+        }
+        sn_train_result r;
+        double t0 = sn_now();
+        if (sn_train(c->graph, w, d, &o, &r, e)) {
+            sn_weights_free(w);
+            free(ids);
+            return -1;
+        }
+        if (r.status == SN_TRAIN_STOPPED) {
+            sn_train_result_free(&r);
+            sn_weights_free(w);
+            break;
+        }
+        double val = r.val_acc, secs = sn_now() - t0;
+        int ep = r.epochs_done, div = r.status == SN_TRAIN_DIVERGED;
+        sn_train_result_free(&r);
+        double test = 0;
+        if (!div) {
+            sn_eval_result ev;
+            if (sn_evaluate(c->graph, w, d, SN_SPLIT_TEST, 256, NULL, &ev, e)) {
+                sn_weights_free(w);
+                free(ids);
+                return -1;
+            }
+            test = ev.acc;
+            sn_eval_result_free(&ev);
+            char p[SN_SEARCH_PATH_LEN + 64];
+            run_path(p, sizeof p, se->dir, "cand/%d.final.bin", id);
+            if (sn_weights_save(w, c->graph, p, e)) {
+                sn_weights_free(w);
+                free(ids);
+                return -1;
+            }
+        }
+        sn_weights_free(w);
+        char line[512];
+        snprintf(line, sizeof line,
+                 "{\"final\":%d,\"status\":\"%s\",\"val_acc\":%.6f,"
+                 "\"test_acc\":%.6f,\"epochs\":%d,\"seconds\":%.3f}\n",
+                 id, div ? "diverged" : "done", div ? -1.0 : val, test, ep,
+                 secs);
+        if (run_append_log(se->dir, line, e)) {
+            free(ids);
+            return -1;
+        }
+        c->info.test_acc = test;
+        c->info.final_val_acc = div ? -1 : val;
+        done++;
+    }
+    free(ids);
+    return done;
+}
+
+/* ---- fork ---------------------------------------------------------------- */
+
+int sn_search_fork(const char *src, int id, const char *dst,
+                   const sn_search_settings *s, sn_error *e) {
+    sn_search *from = search_alloc();
+    if (run_load(from, src, 0, e)) {
+        sn_search_free(from);
+        return -1;
+    }
+    if (id < 0 || id >= from->n) {
+        sn_errf(e, "%s has no candidate %d (ids 0..%d)", src, id, from->n - 1);
+        sn_search_free(from);
+        return -1;
+    }
+    if (from->c[id].info.status != SN_CAND_DONE) {
+        sn_errf(e, "%s: candidate %d is %s; only trained candidates can be "
+                   "forked", src, id,
+                sn_cand_status_name(from->c[id].info.status));
+        sn_search_free(from);
+        return -1;
+    }
+    sn_weights *w = sn_search_load_weights(from, id, 0, e);
+    if (!w) {
+        sn_search_free(from);
+        return -1;
+    }
+    sn_search_settings t = s ? *s : from->s;
+    snprintf(t.origin_run, sizeof t.origin_run, "%s", src);
+    t.origin_cand = id;
+    int rc = -1;
+    sn_search *to = NULL;
+    const sn_cand_info *ci = &from->c[id].info;
+    for (int m = 0; m < SN_OBJ_COUNT; m++) {
+        int64_t lim = limit_of(&t, m);
+        int64_t v = metric(m, ci->params, ci->flops, ci->memory);
+        t.hv_ref[m] = 10.0 * (double)(lim > 0 ? lim : v > 1 ? v : 1);
+    }
+    if (!(t.hv_ref_acc >= 0)) t.hv_ref_acc = from->s.hv_ref_acc;
+    to = sn_search_create(dst, &t, e);
+    if (!to) goto out;
+    cand c;
+    memset(&c, 0, sizeof c);
+    c.info = *ci;
+    c.info.id = 0;
+    c.info.parent = -1;
+    c.info.test_acc = c.info.final_val_acc = -1;
+    c.info.morph[0] = 0;
+    snprintf(c.info.op, sizeof c.info.op, "fork of %.160s#%d", src, id);
+    c.graph = sn_graph_clone(from->c[id].graph);
+    if (from->c[id].n_curve) {
+        int k = from->c[id].n_curve;
+        c.loss = sn_xmalloc((size_t)k * sizeof(double));
+        c.val = sn_xmalloc((size_t)k * sizeof(double));
+        memcpy(c.loss, from->c[id].loss, (size_t)k * sizeof(double));
+        memcpy(c.val, from->c[id].val, (size_t)k * sizeof(double));
+        c.n_curve = k;
+    }
+    rc = record(to, &c, w, e);
+out:
+    sn_weights_free(w);
+    sn_search_free(to);
+    sn_search_free(from);
+    return rc;
+}

@@ -1,0 +1,583 @@
+/* settings.c — search settings: defaults, the key table shared by the
+ * command line, config files, settings.json and live `set` commands, and
+ * the JSON form. */
+#include "slimnas/search.h"
+
+#include <cJSON.h>
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *const obj_names[SN_OBJ_COUNT] = {"params", "flops",
+                                                    "memory"};
+static const char *const strat_names[SN_STRAT_COUNT] = {"bo", "evolution",
+                                                        "random"};
+static const char *const status_names[SN_CAND_COUNT] = {
+    "queued", "training", "done", "diverged", "infeasible", "failed"};
+
+const char *sn_objective_name(sn_objective o) {
+    return (unsigned)o < SN_OBJ_COUNT ? obj_names[o] : "?";
+}
+const char *sn_strategy_name(sn_strategy s) {
+    return (unsigned)s < SN_STRAT_COUNT ? strat_names[s] : "?";
+}
+const char *sn_cand_status_name(sn_cand_status s) {
+    return (unsigned)s < SN_CAND_COUNT ? status_names[s] : "?";
+}
+static int lookup(const char *const *names, int n, const char *s) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(names[i], s)) return i;
+    return -1;
+}
+int sn_objective_from_name(const char *s) {
+    if (!strcmp(s, "macs")) return SN_OBJ_FLOPS;
+    if (!strcmp(s, "mem") || !strcmp(s, "peak")) return SN_OBJ_MEMORY;
+    return lookup(obj_names, SN_OBJ_COUNT, s);
+}
+int sn_strategy_from_name(const char *s) {
+    return lookup(strat_names, SN_STRAT_COUNT, s);
+}
+int sn_cand_status_from_name(const char *s) {
+    return lookup(status_names, SN_CAND_COUNT, s);
+}
+
+/* Default operator rates: growing and shrinking equally likely overall;
+ * the special-purpose deepenings and skip removal at half weight. */
+static double default_rate(int id) {
+    switch (id) {
+    case SN_MORPH_DEEPER_DENSE:
+    case SN_MORPH_DEEPER_MBV2:
+    case SN_MORPH_REMOVE_SKIP: return 0.5;
+    default: return 1.0;
+    }
+}
+
+sn_search_settings sn_settings_default(void) {
+    sn_search_settings s;
+    memset(&s, 0, sizeof s);
+    snprintf(s.data, sizeof s.data, "fashion-mnist");
+    sn_train_opts t = sn_train_opts_default();
+    s.val_split = 0.1;
+    s.max_train = 10000;
+    s.epochs = 1;
+    s.batch = t.batch;
+    s.lr = t.lr;
+    s.weight_decay = t.weight_decay;
+    s.n_obj = 1;
+    s.obj[0] = SN_OBJ_PARAMS;
+    s.obj[1] = SN_OBJ_FLOPS;
+    s.strategy = SN_STRAT_BO;
+    for (int i = 0; i < SN_MORPH_COUNT; i++) s.rates[i] = default_rate(i);
+    s.pinned = -1;
+    s.budget = 1800;
+    s.max_candidates = 0;
+    s.final_n = 0;
+    s.final_epochs = 10;
+    snprintf(s.bases, sizeof s.bases, "cnn:16,mobile_tiny");
+    s.seed = 1;
+    s.origin_cand = -1;
+    s.hv_ref_acc = -1;
+    return s;
+}
+
+const sn_setting_info sn_setting_keys[] = {
+    {"data", "SPEC", "dataset (fashion-mnist, cifar10, synthetic:N, ...)", 0},
+    {"val-split", "F", "validation fraction of the training files (0.1)", 0},
+    {"max-train", "N", "training images per candidate (10k; 0 = all)", 0},
+    {"epochs", "K", "epochs per candidate (1)", 1},
+    {"batch", "N", "batch size (128)", 1},
+    {"lr", "RATE", "SGD learning rate, cosine schedule (0.05)", 1},
+    {"weight-decay", "WD", "decoupled weight decay (1e-4)", 1},
+    {"objective", "M[,M]", "size objective(s): params, flops, memory", 1},
+    {"max-params", "SIZE", "hard limit on parameters (k/M; none)", 1},
+    {"max-flops", "SIZE", "hard limit on multiply-accumulates (none)", 1},
+    {"max-memory", "SIZE", "hard limit on peak activation bytes (none)", 1},
+    {"strategy", "S", "bo, evolution or random (bo)", 1},
+    {"budget", "TIME", "search wall time, s/m/h (30m; 0 = none)", 1},
+    {"max-candidates", "N", "stop after N candidates (0 = none)", 1},
+    {"final", "N", "retrain N front members on all data at the end (0)", 1},
+    {"final-epochs", "K", "epochs of that retraining (10)", 1},
+    {"bases", "LIST", "roots: KIND[:WIDTH[:DEPTH]],... (cnn:16,mobile_tiny)",
+     0},
+    {"seed", "S", "seed of the whole search (1)", 0},
+    {"rate.OP", "W", "relative rate of operator OP (0 bans it)", 1},
+    {"pin", "OP|none", "draw only operator OP", 1},
+    {0, 0, 0, 0}};
+
+static const sn_setting_info *find_key(const char *key) {
+    if (!strncmp(key, "rate.", 5)) {
+        for (int i = 0; sn_setting_keys[i].key; i++)
+            if (!strcmp(sn_setting_keys[i].key, "rate.OP"))
+                return &sn_setting_keys[i];
+    }
+    for (int i = 0; sn_setting_keys[i].key; i++)
+        if (!strcmp(sn_setting_keys[i].key, key)) return &sn_setting_keys[i];
+    return NULL;
+}
+
+int sn_settings_is_live(const char *key) {
+    const sn_setting_info *k = find_key(key);
+    return k ? k->live : -1;
+}
+
+static int parse_int(const char *key, const char *v, long lo, long hi,
+                     long *out, sn_error *e) {
+    char *end;
+    long x = strtol(v, &end, 10);
+    /* Also accept "2k"-style counts for counts. */
+    if (*v && *end) {
+        int64_t sz;
+        if (sn_parse_size(v, &sz) == 0 && sz >= lo && sz <= hi) {
+            *out = (long)sz;
+            return 0;
+        }
+    }
+    if (!*v || *end || x < lo || x > hi)
+        return sn_errf(e, "%s: '%s' is not an integer in [%ld, %ld]", key, v,
+                       lo, hi);
+    *out = x;
+    return 0;
+}
+
+static int parse_num(const char *key, const char *v, double lo, double hi,
+                     double *out, sn_error *e) {
+    char *end;
+    double x = strtod(v, &end);
+    if (!*v || *end || !(x >= lo && x <= hi))
+        return sn_errf(e, "%s: '%s' is not a number in [%g, %g]", key, v, lo,
+                       hi);
+    *out = x;
+    return 0;
+}
+
+static int parse_limit(const char *key, const char *v, int64_t *out,
+                       sn_error *e) {
+    if (!strcmp(v, "none") || !strcmp(v, "off")) {
+        *out = 0;
+        return 0;
+    }
+    int64_t x;
+    if (sn_parse_size(v, &x) != 0 || x < 0)
+        return sn_errf(e, "%s: '%s' is not a size like 20k or 1.5M", key, v);
+    *out = x;
+    return 0;
+}
+
+static int check_bases(const char *v, sn_error *e) {
+    char buf[128];
+    if (strlen(v) >= sizeof buf) return sn_errf(e, "bases: list too long");
+    snprintf(buf, sizeof buf, "%s", v);
+    int n = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t;
+         t = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(t, ':');
+        if (colon) *colon = 0;
+        int ok = 0;
+        for (int i = 0; sn_arch_kinds[i]; i++)
+            if (!strcmp(sn_arch_kinds[i], t)) ok = 1;
+        if (!ok) return sn_errf(e, "bases: unknown kind '%s'", t);
+        if (colon) {
+            char *end;
+            long w = strtol(colon + 1, &end, 10);
+            if (w < 1 || (*end && *end != ':'))
+                return sn_errf(e, "bases: '%s' needs KIND[:WIDTH[:DEPTH]]",
+                               t);
+            if (*end == ':' && (strtol(end + 1, &end, 10) < 1 || *end))
+                return sn_errf(e, "bases: bad depth for '%s'", t);
+        }
+        n++;
+    }
+    if (!n) return sn_errf(e, "bases: empty list");
+    return 0;
+}
+
+int sn_settings_set(sn_search_settings *s, const char *key,
+                    const char *value, sn_error *e) {
+    sn_search_settings t = *s;
+    long l = 0;
+    double f = 0;
+    const char *v = value ? value : "";
+    if (!find_key(key)) return sn_errf(e, "unknown setting '%s'", key);
+    if (!strcmp(key, "data")) {
+        if (!*v || strlen(v) >= sizeof t.data)
+            return sn_errf(e, "data: bad dataset spec '%s'", v);
+        snprintf(t.data, sizeof t.data, "%s", v);
+    } else if (!strcmp(key, "val-split")) {
+        if (parse_num(key, v, 0, 0.9, &f, e)) return -1;
+        t.val_split = f;
+    } else if (!strcmp(key, "max-train")) {
+        if (parse_limit(key, v, &t.max_train, e)) return -1;
+    } else if (!strcmp(key, "epochs")) {
+        if (parse_int(key, v, 1, SN_MAX_EPOCHS, &l, e)) return -1;
+        t.epochs = (int)l;
+    } else if (!strcmp(key, "batch")) {
+        if (parse_int(key, v, 1, 65536, &l, e)) return -1;
+        t.batch = (int)l;
+    } else if (!strcmp(key, "lr")) {
+        if (parse_num(key, v, 1e-9, 100, &f, e)) return -1;
+        t.lr = f;
+    } else if (!strcmp(key, "weight-decay")) {
+        if (parse_num(key, v, 0, 1, &f, e)) return -1;
+        t.weight_decay = f;
+    } else if (!strcmp(key, "objective")) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "%s", v);
+        int n = 0;
+        for (char *save = NULL, *tok = strtok_r(buf, ",+", &save); tok;
+             tok = strtok_r(NULL, ",+", &save)) {
+            int o = sn_objective_from_name(tok);
+            if (o < 0)
+                return sn_errf(e, "objective: '%s' is not params, flops or "
+                                  "memory", tok);
+            if (n >= SN_SEARCH_MAX_OBJ)
+                return sn_errf(e, "objective: at most two size metrics");
+            if (n == 1 && t.obj[0] == (sn_objective)o)
+                return sn_errf(e, "objective: '%s' given twice", tok);
+            t.obj[n++] = (sn_objective)o;
+        }
+        if (!n) return sn_errf(e, "objective: needs params, flops or memory");
+        t.n_obj = n;
+        if (n == 1) t.obj[1] = t.obj[0] == SN_OBJ_FLOPS ? SN_OBJ_PARAMS
+                                                        : SN_OBJ_FLOPS;
+    } else if (!strcmp(key, "max-params")) {
+        if (parse_limit(key, v, &t.max_params, e)) return -1;
+    } else if (!strcmp(key, "max-flops")) {
+        if (parse_limit(key, v, &t.max_flops, e)) return -1;
+    } else if (!strcmp(key, "max-memory")) {
+        if (parse_limit(key, v, &t.max_memory, e)) return -1;
+    } else if (!strcmp(key, "strategy")) {
+        int st = sn_strategy_from_name(v);
+        if (st < 0)
+            return sn_errf(e, "strategy: '%s' is not bo, evolution or random",
+                           v);
+        t.strategy = (sn_strategy)st;
+    } else if (!strcmp(key, "budget")) {
+        if (!strcmp(v, "none")) f = 0;
+        else if (sn_parse_duration(v, &f) != 0 || f < 0)
+            return sn_errf(e, "budget: '%s' is not a duration like 40s, 30m "
+                              "or 2h", v);
+        t.budget = f;
+    } else if (!strcmp(key, "max-candidates")) {
+        if (parse_int(key, v, 0, 100000000L, &l, e)) return -1;
+        t.max_candidates = (int)l;
+    } else if (!strcmp(key, "final")) {
+        if (parse_int(key, v, 0, 1000, &l, e)) return -1;
+        t.final_n = (int)l;
+    } else if (!strcmp(key, "final-epochs")) {
+        if (parse_int(key, v, 1, SN_MAX_EPOCHS, &l, e)) return -1;
+        t.final_epochs = (int)l;
+    } else if (!strcmp(key, "bases")) {
+        if (check_bases(v, e)) return -1;
+        snprintf(t.bases, sizeof t.bases, "%s", v);
+    } else if (!strcmp(key, "seed")) {
+        if (parse_int(key, v, 0, 2147483647L, &l, e)) return -1;
+        t.seed = (uint64_t)l;
+    } else if (!strncmp(key, "rate.", 5)) {
+        int op = sn_morph_from_name(key + 5);
+        if (op < 0) return sn_errf(e, "%s: unknown operator '%s'", key, key + 5);
+        if (parse_num(key, v, 0, 1e6, &f, e)) return -1;
+        t.rates[op] = f;
+    } else if (!strcmp(key, "pin")) {
+        if (!strcmp(v, "none") || !*v) {
+            t.pinned = -1;
+        } else {
+            int op = sn_morph_from_name(v);
+            if (op < 0) return sn_errf(e, "pin: unknown operator '%s'", v);
+            t.pinned = op;
+        }
+    } else {
+        return sn_errf(e, "unknown setting '%s'", key);
+    }
+    *s = t;
+    return 0;
+}
+
+void sn_settings_get(const sn_search_settings *s, const char *key, char *buf,
+                     size_t n) {
+    if (!n) return;
+    buf[0] = 0;
+    if (!strcmp(key, "data")) snprintf(buf, n, "%s", s->data);
+    else if (!strcmp(key, "val-split")) snprintf(buf, n, "%g", s->val_split);
+    else if (!strcmp(key, "max-train"))
+        snprintf(buf, n, "%lld", (long long)s->max_train);
+    else if (!strcmp(key, "epochs")) snprintf(buf, n, "%d", s->epochs);
+    else if (!strcmp(key, "batch")) snprintf(buf, n, "%d", s->batch);
+    else if (!strcmp(key, "lr")) snprintf(buf, n, "%g", s->lr);
+    else if (!strcmp(key, "weight-decay"))
+        snprintf(buf, n, "%g", s->weight_decay);
+    else if (!strcmp(key, "objective")) {
+        if (s->n_obj == 2)
+            snprintf(buf, n, "%s,%s", sn_objective_name(s->obj[0]),
+                     sn_objective_name(s->obj[1]));
+        else
+            snprintf(buf, n, "%s", sn_objective_name(s->obj[0]));
+    } else if (!strcmp(key, "max-params"))
+        snprintf(buf, n, "%lld", (long long)s->max_params);
+    else if (!strcmp(key, "max-flops"))
+        snprintf(buf, n, "%lld", (long long)s->max_flops);
+    else if (!strcmp(key, "max-memory"))
+        snprintf(buf, n, "%lld", (long long)s->max_memory);
+    else if (!strcmp(key, "strategy"))
+        snprintf(buf, n, "%s", sn_strategy_name(s->strategy));
+    else if (!strcmp(key, "budget")) snprintf(buf, n, "%gs", s->budget);
+    else if (!strcmp(key, "max-candidates"))
+        snprintf(buf, n, "%d", s->max_candidates);
+    else if (!strcmp(key, "final")) snprintf(buf, n, "%d", s->final_n);
+    else if (!strcmp(key, "final-epochs"))
+        snprintf(buf, n, "%d", s->final_epochs);
+    else if (!strcmp(key, "bases")) snprintf(buf, n, "%s", s->bases);
+    else if (!strcmp(key, "seed"))
+        snprintf(buf, n, "%llu", (unsigned long long)s->seed);
+    else if (!strncmp(key, "rate.", 5)) {
+        int op = sn_morph_from_name(key + 5);
+        if (op >= 0) snprintf(buf, n, "%g", s->rates[op]);
+    } else if (!strcmp(key, "pin"))
+        snprintf(buf, n, "%s",
+                 s->pinned >= 0 ? sn_morph_get(s->pinned)->name : "none");
+}
+
+int sn_settings_check(const sn_search_settings *s, sn_error *e) {
+    if (!s->data[0]) return sn_errf(e, "settings: no dataset (--data SPEC)");
+    if (s->epochs < 1) return sn_errf(e, "settings: epochs must be >= 1");
+    if (s->batch < 1) return sn_errf(e, "settings: batch must be >= 1");
+    if (s->n_obj < 1 || s->n_obj > 2)
+        return sn_errf(e, "settings: one or two size objectives");
+    if (s->n_obj == 2 && s->obj[0] == s->obj[1])
+        return sn_errf(e, "settings: the two objectives are the same");
+    if ((unsigned)s->strategy >= SN_STRAT_COUNT)
+        return sn_errf(e, "settings: bad strategy");
+    double total = 0;
+    for (int i = 0; i < SN_MORPH_COUNT; i++) {
+        if (s->rates[i] < 0) return sn_errf(e, "settings: negative rate");
+        total += s->rates[i];
+    }
+    if (total <= 0 && s->pinned < 0)
+        return sn_errf(e, "settings: every operator is banned");
+    if (!s->origin_run[0] && check_bases(s->bases, e)) return -1;
+    return 0;
+}
+
+sn_data_opts sn_settings_data_opts(const sn_search_settings *s, int full) {
+    sn_data_opts o = sn_data_opts_default();
+    o.val_split = s->val_split;
+    o.max_train = full ? 0 : s->max_train;
+    o.seed = s->seed;
+    return o;
+}
+
+int sn_settings_fits(const sn_search_settings *s, int64_t params,
+                     int64_t flops, int64_t memory) {
+    if (s->max_params > 0 && params > s->max_params) return 0;
+    if (s->max_flops > 0 && flops > s->max_flops) return 0;
+    if (s->max_memory > 0 && memory > s->max_memory) return 0;
+    return 1;
+}
+
+/* ---- JSON ----------------------------------------------------------- */
+
+/* Position of the first occurrence of "key" in text, for messages
+ * (cJSON keeps no positions). */
+static void key_pos(const char *text, size_t len, const char *key, int *line,
+                    int *col) {
+    char pat[96];
+    snprintf(pat, sizeof pat, "\"%s\"", key);
+    size_t pl = strlen(pat);
+    for (size_t i = 0; i + pl <= len; i++)
+        if (!memcmp(text + i, pat, pl)) {
+            sn_text_position(text, i, line, col);
+            return;
+        }
+    *line = 1;
+    *col = 1;
+}
+
+static int item_text(const cJSON *it, char *buf, size_t n) {
+    if (cJSON_IsString(it)) {
+        snprintf(buf, n, "%s", it->valuestring);
+        return 0;
+    }
+    if (cJSON_IsNumber(it)) {
+        double v = it->valuedouble;
+        if (v == floor(v) && fabs(v) < 1e15) snprintf(buf, n, "%.0f", v);
+        else snprintf(buf, n, "%.17g", v);
+        return 0;
+    }
+    if (cJSON_IsBool(it)) {
+        snprintf(buf, n, "%d", cJSON_IsTrue(it) ? 1 : 0);
+        return 0;
+    }
+    if (cJSON_IsNull(it)) {
+        snprintf(buf, n, "none");
+        return 0;
+    }
+    if (cJSON_IsArray(it)) { /* objective: ["params", "flops"] */
+        buf[0] = 0;
+        const cJSON *x;
+        cJSON_ArrayForEach(x, it) {
+            if (!cJSON_IsString(x)) return -1;
+            size_t l = strlen(buf);
+            snprintf(buf + l, n - l, "%s%s", l ? "," : "", x->valuestring);
+        }
+        return 0;
+    }
+    return -1;
+}
+
+int sn_settings_from_json(sn_search_settings *s, const char *text,
+                          size_t len, const char *file, sn_error *e) {
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    int line, col;
+    if (!root) {
+        size_t off = end ? (size_t)(end - text) : 0;
+        sn_text_position(text, off, &line, &col);
+        return sn_errf(e, "%s:%d:%d: not valid JSON", file, line, col);
+    }
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return sn_errf(e, "%s:1:1: expected a JSON object of settings", file);
+    }
+    sn_search_settings t = *s;
+    int rc = 0;
+    const cJSON *it;
+    char val[512];
+    cJSON_ArrayForEach(it, root) {
+        const char *k = it->string;
+        sn_error ke;
+        if (!strcmp(k, "format") || !strcmp(k, "version") ||
+            !strcmp(k, "comment") || k[0] == '_')
+            continue;
+        key_pos(text, len, k, &line, &col);
+        if (!strcmp(k, "hv_ref")) {
+            for (int m = 0; m < SN_OBJ_COUNT; m++) {
+                const cJSON *r = cJSON_GetObjectItemCaseSensitive(
+                    it, sn_objective_name((sn_objective)m));
+                if (cJSON_IsNumber(r) && r->valuedouble >= 0)
+                    t.hv_ref[m] = r->valuedouble;
+            }
+            const cJSON *ra = cJSON_GetObjectItemCaseSensitive(it, "accuracy");
+            if (cJSON_IsNumber(ra) && ra->valuedouble >= 0 &&
+                ra->valuedouble < 1)
+                t.hv_ref_acc = ra->valuedouble;
+            continue;
+        }
+        if (!strcmp(k, "origin")) {
+            const cJSON *r = cJSON_GetObjectItemCaseSensitive(it, "run");
+            const cJSON *c = cJSON_GetObjectItemCaseSensitive(it, "cand");
+            if (!cJSON_IsString(r) || !cJSON_IsNumber(c)) {
+                rc = sn_errf(e, "%s:%d:%d: origin needs {\"run\": DIR, "
+                                "\"cand\": ID}", file, line, col);
+                break;
+            }
+            snprintf(t.origin_run, sizeof t.origin_run, "%s", r->valuestring);
+            t.origin_cand = (int)c->valuedouble;
+            continue;
+        }
+        if (!strcmp(k, "rates")) {
+            if (!cJSON_IsObject(it)) {
+                rc = sn_errf(e, "%s:%d:%d: rates must be an object like "
+                                "{\"wider\": 2}", file, line, col);
+                break;
+            }
+            const cJSON *r;
+            cJSON_ArrayForEach(r, it) {
+                char key[80];
+                snprintf(key, sizeof key, "rate.%s", r->string);
+                if (item_text(r, val, sizeof val) ||
+                    sn_settings_set(&t, key, val, &ke)) {
+                    key_pos(text, len, r->string, &line, &col);
+                    if (item_text(r, val, sizeof val))
+                        snprintf(ke.msg, sizeof ke.msg, "%s: bad value", key);
+                    rc = sn_errf(e, "%s:%d:%d: %s", file, line, col, ke.msg);
+                    break;
+                }
+            }
+            if (rc) break;
+            continue;
+        }
+        if (!find_key(k)) {
+            rc = sn_errf(e, "%s:%d:%d: unknown setting '%s'", file, line, col,
+                         k);
+            break;
+        }
+        if (item_text(it, val, sizeof val)) {
+            rc = sn_errf(e, "%s:%d:%d: %s: expected a number or a string",
+                         file, line, col, k);
+            break;
+        }
+        if (sn_settings_set(&t, k, val, &ke)) {
+            rc = sn_errf(e, "%s:%d:%d: %s", file, line, col, ke.msg);
+            break;
+        }
+    }
+    cJSON_Delete(root);
+    if (rc == 0) *s = t;
+    return rc;
+}
+
+int sn_settings_load(sn_search_settings *s, const char *path, sn_error *e) {
+    char *text;
+    size_t len;
+    if (sn_read_file(path, &text, &len, e)) return -1;
+    int rc = sn_settings_from_json(s, text, len, path, e);
+    free(text);
+    return rc;
+}
+
+char *sn_settings_to_json(const sn_search_settings *s) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "format", "slimnas-search");
+    cJSON_AddNumberToObject(j, "version", 1);
+    cJSON_AddStringToObject(j, "data", s->data);
+    cJSON_AddNumberToObject(j, "val-split", s->val_split);
+    cJSON_AddNumberToObject(j, "max-train", (double)s->max_train);
+    cJSON_AddNumberToObject(j, "epochs", s->epochs);
+    cJSON_AddNumberToObject(j, "batch", s->batch);
+    cJSON_AddNumberToObject(j, "lr", s->lr);
+    cJSON_AddNumberToObject(j, "weight-decay", s->weight_decay);
+    char buf[64];
+    sn_settings_get(s, "objective", buf, sizeof buf);
+    cJSON_AddStringToObject(j, "objective", buf);
+    cJSON_AddNumberToObject(j, "max-params", (double)s->max_params);
+    cJSON_AddNumberToObject(j, "max-flops", (double)s->max_flops);
+    cJSON_AddNumberToObject(j, "max-memory", (double)s->max_memory);
+    cJSON_AddStringToObject(j, "strategy", sn_strategy_name(s->strategy));
+    cJSON_AddNumberToObject(j, "budget", s->budget);
+    cJSON_AddNumberToObject(j, "max-candidates", s->max_candidates);
+    cJSON_AddNumberToObject(j, "final", s->final_n);
+    cJSON_AddNumberToObject(j, "final-epochs", s->final_epochs);
+    cJSON_AddStringToObject(j, "bases", s->bases);
+    cJSON_AddNumberToObject(j, "seed", (double)s->seed);
+    cJSON *r = cJSON_AddObjectToObject(j, "rates");
+    for (int i = 0; i < SN_MORPH_COUNT; i++)
+        cJSON_AddNumberToObject(r, sn_morph_get((sn_morph_id)i)->name,
+                                s->rates[i]);
+    cJSON_AddStringToObject(
+        j, "pin", s->pinned >= 0 ? sn_morph_get(s->pinned)->name : "none");
+    int any = 0;
+    for (int m = 0; m < SN_OBJ_COUNT; m++) any |= s->hv_ref[m] > 0;
+    if (any) {
+        cJSON *h = cJSON_AddObjectToObject(j, "hv_ref");
+        for (int m = 0; m < SN_OBJ_COUNT; m++)
+            cJSON_AddNumberToObject(h, sn_objective_name((sn_objective)m),
+                                    s->hv_ref[m]);
+        if (s->hv_ref_acc >= 0)
+            cJSON_AddNumberToObject(h, "accuracy", s->hv_ref_acc);
+    }
+    if (s->origin_run[0]) {
+        cJSON *o = cJSON_AddObjectToObject(j, "origin");
+        cJSON_AddStringToObject(o, "run", s->origin_run);
+        cJSON_AddNumberToObject(o, "cand", s->origin_cand);
+    }
+    char *out = cJSON_Print(j);
+    cJSON_Delete(j);
+    size_t n = strlen(out);
+    char *res = sn_xmalloc(n + 2);
+    memcpy(res, out, n);
+    res[n] = '\n';
+    res[n + 1] = 0;
+    free(out);
+    return res;
+}

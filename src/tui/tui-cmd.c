@@ -1,0 +1,252 @@
+/* tui-cmd.c — the explorer's own commands, key bindings, command-name
+ * resolution and tab completion. Keys are bound to command strings, so a
+ * key and the ':' line go through one parser (tui-main.c's run_command);
+ * whatever the explorer does not handle itself goes to sn_engine_exec.
+ * Pure functions. */
+#include "slimnas/tui.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char *const sn_tui_command_names[] = {
+    "select", "open",  "fold",   "unfold", "move",   "focus",
+    "find",   "metric", "theme", "glyphs", "runs",   "toggle-pause",
+    "export", "help",  "quit",   NULL};
+
+const char *const sn_tui_command_usage[] = {
+    "select ID             select candidate ID",
+    "open [ID]             open or close the candidate view",
+    "fold [ID]             hide the subtree of ID (default: selected)",
+    "unfold [ID]           show the subtree of ID again",
+    "move N|page|-page|top|bottom  move the selection in the tree",
+    "focus next|prev|tree|plot|detail|log  give a pane the keyboard",
+    "find TEXT|next        select the next candidate whose line has TEXT",
+    "metric params|flops|memory|next  size metric of the plot",
+    "theme NAME|next       switch the colour theme",
+    "glyphs braille|block|ascii  how the plot is drawn",
+    "runs [N|DIR]          list runs, switch to run N, or open DIR",
+    "toggle-pause          pause a running search, resume a paused one",
+    "export ID FORMAT PATH export a candidate (onnx, c, json)",
+    "help                  show keys and commands",
+    "quit                  leave (the run stays resumable)",
+    NULL};
+
+const sn_key_binding sn_tui_keys[] = {
+    {{'j', SN_KEY_DOWN}, "j Down", "move 1", "next row"},
+    {{'k', SN_KEY_UP}, "k Up", "move -1", "previous row"},
+    {{SN_KEY_PGDN, 4}, "PgDn ^D", "move page", "page down"},
+    {{SN_KEY_PGUP, 21}, "PgUp ^U", "move -page", "page up"},
+    {{'g', SN_KEY_HOME}, "g Home", "move top", "first row"},
+    {{'G', SN_KEY_END}, "G End", "move bottom", "last row"},
+    {{'h', SN_KEY_LEFT}, "h Left", "fold", "fold the selected subtree"},
+    {{'l', SN_KEY_RIGHT}, "l Right", "unfold", "unfold it"},
+    {{SN_KEY_TAB}, "Tab", "focus next", "next pane"},
+    {{SN_KEY_BTAB}, "S-Tab", "focus prev", "previous pane"},
+    {{SN_KEY_ENTER}, "Enter", "open", "open/close the candidate view"},
+    {{' '}, "Space", "toggle-pause", "pause / resume the search"},
+    {{'f'}, "f", "fork %d", "fork a new run from the selected candidate"},
+    {{'m'}, "m", "metric next", "size metric: params, flops, memory"},
+    {{'/'}, "/", "find", "find a candidate (op, id, status)"},
+    {{'n'}, "n", "find next", "next match"},
+    {{'e'}, "e", "export %d", "export the selected candidate"},
+    {{'t'}, "t", "theme next", "next colour theme"},
+    {{'r'}, "r", "runs", "list runs (:runs N switches)"},
+    {{':'}, ":", "", "command line (Tab completes, Up: history)"},
+    {{'?'}, "?", "help", "this help"},
+    {{'q', 3}, "q ^C", "quit", "quit (asks while a search runs; y confirms)"},
+    {{0}, NULL, NULL, NULL}};
+
+const char *sn_tui_key_command(int key, int id, char *buf, size_t n) {
+    for (int i = 0; sn_tui_keys[i].keys; i++)
+        for (int k = 0; k < 3 && sn_tui_keys[i].key[k]; k++)
+            if (sn_tui_keys[i].key[k] == key) {
+                const char *c = sn_tui_keys[i].command;
+                const char *pc = strstr(c, "%d");
+                if (pc)
+                    snprintf(buf, n, "%.*s%d%s", (int)(pc - c), c, id, pc + 2);
+                else
+                    snprintf(buf, n, "%s", c);
+                return buf;
+            }
+    return NULL;
+}
+
+int sn_tui_resolve(const char *word, char *name, size_t n, int *local,
+                   sn_error *e) {
+    const char *const *tabs[2] = {sn_tui_command_names,
+                                  sn_engine_command_names};
+    if (!*word) return sn_errf(e, "empty command");
+    for (int t = 0; t < 2; t++)
+        for (int i = 0; tabs[t][i]; i++)
+            if (!strcmp(tabs[t][i], word)) {
+                snprintf(name, n, "%s", word);
+                *local = t == 0;
+                return 0;
+            }
+    int matches = 0;
+    char amb[256] = "";
+    for (int t = 0; t < 2; t++)
+        for (int i = 0; tabs[t][i]; i++)
+            if (!strncmp(tabs[t][i], word, strlen(word))) {
+                if (!matches) {
+                    snprintf(name, n, "%s", tabs[t][i]);
+                    *local = t == 0;
+                }
+                matches++;
+                size_t l = strlen(amb);
+                snprintf(amb + l, sizeof amb - l, "%s%s", l ? ", " : "",
+                         tabs[t][i]);
+            }
+    if (matches == 1) return 0;
+    if (matches == 0)
+        return sn_errf(e, "unknown command '%s' (? lists the commands)", word);
+    return sn_errf(e, "ambiguous command '%s': %s", word, amb);
+}
+
+/* ---- completion ---------------------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void offer(sn_lines *out, const char *text, const char *word) {
+    if (strncmp(word, text, strlen(text))) return;
+    sn_lines_add(out, "%s", word);
+}
+
+static void offer_list(sn_lines *out, const char *text,
+                       const char *const *list) {
+    for (int i = 0; list[i]; i++) offer(out, text, list[i]);
+}
+
+static void offer_ids(sn_lines *out, const char *text, int n) {
+    for (int i = 0; i < n; i++) {
+        char b[16];
+        snprintf(b, sizeof b, "%d", i);
+        offer(out, text, b);
+    }
+}
+
+static void offer_morphs(sn_lines *out, const char *text, const char *pre) {
+    for (int i = 0; i < SN_MORPH_COUNT; i++) {
+        char b[80];
+        snprintf(b, sizeof b, "%s%s", pre, sn_morph_get((sn_morph_id)i)->name);
+        offer(out, text, b);
+    }
+}
+
+static void offer_keys(sn_lines *out, const char *text, const char *pre,
+                       int skip_fixed) {
+    for (int i = 0; sn_setting_keys[i].key; i++) {
+        const char *k = sn_setting_keys[i].key;
+        if (skip_fixed && !sn_setting_keys[i].live) continue;
+        char b[80];
+        if (!strcmp(k, "rate.OP")) {
+            char p2[16];
+            snprintf(p2, sizeof p2, "%srate.", pre);
+            offer_morphs(out, text, p2);
+            continue;
+        }
+        snprintf(b, sizeof b, "%s%s", pre, k);
+        offer(out, text, b);
+    }
+}
+
+void sn_tui_complete(const sn_complete_ctx *ctx, const char *line, int start,
+                     const char *text, sn_lines *out) {
+    char buf[512];
+    snprintf(buf, sizeof buf, "%.*s", start < 511 ? start : 511, line);
+    char *w[16];
+    int nw = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(buf, " \t", &save); t && nw < 16;
+         t = strtok_r(NULL, " \t", &save))
+        w[nw++] = t;
+
+    if (nw == 0) {
+        offer_list(out, text, sn_tui_command_names);
+        offer_list(out, text, sn_engine_command_names);
+    } else {
+        char cmd[64];
+        int local;
+        if (sn_tui_resolve(w[0], cmd, sizeof cmd, &local, NULL) == 0) {
+            static const char *const objectives[] = {"params", "flops",
+                                                     "memory", NULL};
+            static const char *const strategies[] = {"bo", "evolution",
+                                                     "random", NULL};
+            static const char *const metrics[] = {"params", "flops", "memory",
+                                                  "next", NULL};
+            static const char *const panes[] = {"tree", "plot", "detail",
+                                                "log",  "next", "prev", NULL};
+            static const char *const glyphs[] = {"braille", "block", "ascii",
+                                                 NULL};
+            static const char *const formats[] = {"onnx", "c", "json", NULL};
+            static const char *const moves[] = {"page", "-page", "top",
+                                                "bottom", NULL};
+            if (!strcmp(cmd, "set")) {
+                if (nw == 1) offer_keys(out, text, "", 1);
+                else if (nw == 2 && !strcmp(w[1], "objective"))
+                    offer_list(out, text, objectives);
+                else if (nw == 2 && !strcmp(w[1], "strategy"))
+                    offer_list(out, text, strategies);
+                else if (nw == 2 && !strcmp(w[1], "pin")) {
+                    offer_morphs(out, text, "");
+                    offer(out, text, "none");
+                }
+            } else if (!strcmp(cmd, "fork")) {
+                if (nw == 1) offer_ids(out, text, ctx->n_cands);
+                else if (!strncmp(w[nw - 1], "--", 2) &&
+                         strcmp(w[nw - 1], "--keep-running")) {
+                    if (!strcmp(w[nw - 1], "--objective"))
+                        offer_list(out, text, objectives);
+                    else if (!strcmp(w[nw - 1], "--strategy"))
+                        offer_list(out, text, strategies);
+                } else {
+                    offer(out, text, "--run");
+                    offer(out, text, "--keep-running");
+                    offer_keys(out, text, "--", 0);
+                }
+            } else if (!strcmp(cmd, "select") || !strcmp(cmd, "open") ||
+                       !strcmp(cmd, "fold") || !strcmp(cmd, "unfold")) {
+                if (nw == 1) offer_ids(out, text, ctx->n_cands);
+            } else if (!strcmp(cmd, "export")) {
+                if (nw == 1) offer_ids(out, text, ctx->n_cands);
+                else if (nw == 2) offer_list(out, text, formats);
+            } else if (!strcmp(cmd, "enqueue")) {
+                if (nw == 1) offer_ids(out, text, ctx->n_cands);
+                else if (nw == 2) offer_morphs(out, text, "");
+            } else if (!strcmp(cmd, "ban") || !strcmp(cmd, "unban") ||
+                       !strcmp(cmd, "pin")) {
+                if (nw == 1) {
+                    offer_morphs(out, text, "");
+                    if (!strcmp(cmd, "pin")) offer(out, text, "none");
+                }
+            } else if (!strcmp(cmd, "theme")) {
+                if (nw == 1) {
+                    if (ctx->themes) offer_list(out, text, ctx->themes);
+                    offer(out, text, "next");
+                }
+            } else if (!strcmp(cmd, "metric")) {
+                if (nw == 1) offer_list(out, text, metrics);
+            } else if (!strcmp(cmd, "focus")) {
+                if (nw == 1) offer_list(out, text, panes);
+            } else if (!strcmp(cmd, "glyphs")) {
+                if (nw == 1) offer_list(out, text, glyphs);
+            } else if (!strcmp(cmd, "move")) {
+                if (nw == 1) offer_list(out, text, moves);
+            } else if (!strcmp(cmd, "find")) {
+                if (nw == 1) offer(out, text, "next");
+            }
+        }
+    }
+    /* sorted and unique */
+    if (out->n > 1) {
+        qsort(out->s, (size_t)out->n, sizeof *out->s, cmp_str);
+        int k = 1;
+        for (int i = 1; i < out->n; i++) {
+            if (!strcmp(out->s[i], out->s[k - 1])) free(out->s[i]);
+            else out->s[k++] = out->s[i];
+        }
+        out->n = k;
+    }
+}

@@ -1,0 +1,61 @@
+/* tui-headless.c — the explorer's fallback without a terminal: one line
+ * per finished candidate, read from the same snapshots the screen uses,
+ * then the front. */
+#include <poll.h>
+#include <string.h>
+
+#include "tui-internal.h"
+
+static void print_cand(FILE *f, const sn_snapshot *s, int id) {
+    const sn_cand_info *c = &s->cands[id];
+    char p[32], fl[32], acc[16] = "-", par[16] = "-";
+    if (c->val_acc >= 0) snprintf(acc, sizeof acc, "%.2f%%", 100 * c->val_acc);
+    if (c->parent >= 0) snprintf(par, sizeof par, "%d", c->parent);
+    fprintf(f, "%5d %6s  %-10s %9s %9s %8s  front %3d  hv %.4f  %s\n", id, par,
+            sn_cand_status_name(c->status), sn_fmt_int(p, sizeof p, c->params),
+            sn_tui_fmt_num(fl, sizeof fl, (double)c->flops), acc,
+            s->n_front, c->hypervolume, c->op);
+}
+
+int sn_tui_headless(sn_engine *en, int h, FILE *f) {
+    int printed = 0, header = 0;
+    uint64_t last_log = 0;
+    struct pollfd pfd = {sn_engine_fd(en), POLLIN, 0};
+    for (;;) {
+        sn_engine_drain(en);
+        const sn_snapshot *s = sn_engine_snapshot(en, h);
+        if (!s) return -1;
+        if (!header) {
+            fprintf(f, "run %s\n%5s %6s  %-10s %9s %9s %8s\n", s->dir, "id",
+                    "parent", "status", "params", "MACs", "val");
+            header = 1;
+            printed = s->n_records; /* a resumed run: only what is new */
+            for (int i = 0; i < printed; i++) print_cand(f, s, i);
+        }
+        for (; printed < s->n_records; printed++) print_cand(f, s, printed);
+        /* warnings and errors from the engine, once each */
+        for (int i = 0; i < s->n_log; i++)
+            if (s->log[i].seq > last_log) {
+                if (s->log[i].level != SN_LOG_INFO)
+                    fprintf(f, "%s: %s\n",
+                            s->log[i].level == SN_LOG_ERROR ? "error"
+                                                            : "warning",
+                            s->log[i].text);
+                last_log = s->log[i].seq;
+            }
+        fflush(f);
+        if (sn_run_state_over(s->state)) {
+            fprintf(f, "%s%s%s\nfront (%d, hypervolume %.4f):\n",
+                    sn_run_state_name(s->state), s->message[0] ? ": " : "",
+                    s->message, s->n_front, s->hypervolume);
+            for (int i = 0; i < s->n_front; i++)
+                print_cand(f, s, s->front[i]);
+            int failed = s->state == SN_RUN_FAILED;
+            sn_snapshot_release(s);
+            fflush(f);
+            return failed ? -1 : 0;
+        }
+        sn_snapshot_release(s);
+        poll(&pfd, 1, -1);
+    }
+}

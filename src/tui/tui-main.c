@@ -1,0 +1,759 @@
+/* tui-main.c — the explorer's loop and its one command parser.
+ *
+ * The UI thread sleeps in pselect() on the keyboard and the engine's
+ * wake-up descriptor together (no polling with timeouts); SIGWINCH and
+ * the termination signals are blocked everywhere except inside that
+ * pselect, so they interrupt exactly this thread and never the engine's.
+ * A wake-up takes the newest snapshot; a key becomes a command string
+ * (sn_tui_key_command) and goes through tui_run_command, the same path
+ * as a line typed after ':'. Commands the explorer does not own go to
+ * sn_engine_exec. Handlers only change state and mark the screen dirty;
+ * the loop redraws once per turn. */
+#define NCURSES_WIDECHAR 1
+#include <curses.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <langinfo.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tui-internal.h"
+
+sn_tui_opts sn_tui_opts_default(void) {
+    sn_tui_opts o;
+    memset(&o, 0, sizeof o);
+    return o;
+}
+
+static const int handled_signals[] = {SIGWINCH, SIGTERM, SIGHUP, SIGINT};
+
+void sn_tui_prepare(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (size_t i = 0; i < sizeof handled_signals / sizeof *handled_signals; i++)
+        sigaddset(&set, handled_signals[i]);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+static volatile sig_atomic_t got_term;
+
+static void on_term(int sig) {
+    (void)sig;
+    got_term = 1;
+}
+
+runview *tui_view(tui *t) {
+    if (t->h >= t->n_rv) {
+        int n = t->h + 1;
+        t->rv = sn_xrealloc(t->rv, (size_t)n * sizeof *t->rv);
+        for (int i = t->n_rv; i < n; i++) {
+            memset(&t->rv[i], 0, sizeof t->rv[i]);
+            sn_tree_state_init(&t->rv[i].tree);
+            t->rv[i].follow = 1;
+        }
+        t->n_rv = n;
+    }
+    return &t->rv[t->h];
+}
+
+void tui_message(tui *t, int error, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->msg, sizeof t->msg, fmt, ap);
+    va_end(ap);
+    t->msg_error = error;
+    t->dirty = 1;
+}
+
+static void take_snapshot(tui *t) {
+    const sn_snapshot *s = sn_engine_snapshot(t->en, t->h);
+    if (!s) return;
+    if (t->snap) sn_snapshot_release(t->snap);
+    t->snap = s;
+    runview *v = tui_view(t);
+    /* following: the newest candidate with a result (its candidate view
+     * has layers; the one in training has none yet) */
+    if (v->follow && s->n_cands > 0)
+        v->tree.selected = s->n_records > 0 ? s->n_records - 1 : 0;
+    t->dirty = 1;
+}
+
+static void switch_run(tui *t, int h) {
+    t->h = h;
+    t->det_id = -1;
+    sn_lines_free(&t->det_lines);
+    take_snapshot(t);
+}
+
+static int state_active(sn_run_state s) {
+    return s == SN_RUN_STARTING || s == SN_RUN_RUNNING || s == SN_RUN_FINAL;
+}
+
+static int any_running(tui *t) {
+    int n = sn_engine_count(t->en), r = 0;
+    for (int h = 0; h < n; h++) {
+        const sn_snapshot *s = sn_engine_snapshot(t->en, h);
+        if (s && state_active(s->state)) r = 1;
+        sn_snapshot_release(s);
+    }
+    return r;
+}
+
+static int parse_int(const char *s, int *v) {
+    if (*s == '#') s++;
+    char *end;
+    long x = strtol(s, &end, 10);
+    if (!*s || *end || x < INT_MIN || x > INT_MAX) return -1;
+    *v = (int)x;
+    return 0;
+}
+
+/* Selects id and unfolds its ancestors so it is visible. */
+static void select_id(tui *t, int id) {
+    runview *v = tui_view(t);
+    const sn_snapshot *s = t->snap;
+    for (int a = s->cands[id].parent, guard = 0; a >= 0 && a < s->n_cands &&
+                                                 guard < s->n_cands;
+         a = s->cands[a].parent, guard++)
+        sn_tree_set_folded(&v->tree, a, 0);
+    v->tree.selected = id;
+    v->follow = 0;
+    t->dirty = 1;
+}
+
+static int need_id(tui *t, const char *arg, int *id) {
+    const sn_snapshot *s = t->snap;
+    if (!arg || !*arg) {
+        *id = tui_view(t)->tree.selected;
+        if (*id < 0) {
+            tui_message(t, 1, "no candidate yet");
+            return -1;
+        }
+        return 0;
+    }
+    if (parse_int(arg, id)) {
+        tui_message(t, 1, "'%s' is not a candidate id", arg);
+        return -1;
+    }
+    if (*id < 0 || *id >= s->n_cands) {
+        if (s->n_cands)
+            tui_message(t, 1, "no candidate #%d (ids are 0..%d)", *id,
+                        s->n_cands - 1);
+        else
+            tui_message(t, 1, "no candidate #%d (none yet)", *id);
+        return -1;
+    }
+    return 0;
+}
+
+static int pane_height(tui *t, int pane) {
+    sn_rect r = t->lay.pane[pane];
+    return r.h > 2 ? r.h - 2 : 1;
+}
+
+static int cmp_pt(const void *a, const void *b) {
+    const sn_plot_point *p = a, *q = b;
+    if (p->x != q->x) return p->x < q->x ? -1 : 1;
+    return p->id - q->id;
+}
+
+static void move_selection(tui *t, int delta) {
+    runview *v = tui_view(t);
+    v->follow = 0;
+    if (t->focus == SN_PANE_DETAIL) {
+        v->detail_scroll += delta;
+        if (v->detail_scroll < 0) v->detail_scroll = 0;
+    } else if (t->focus == SN_PANE_LOG) {
+        v->log_scroll -= delta;
+        if (v->log_scroll < 0) v->log_scroll = 0;
+    } else if (t->focus == SN_PANE_PLOT && t->n_pts > 0) {
+        /* the plot moves along sizes, smallest first */
+        sn_plot_point *p = sn_xmalloc((size_t)t->n_pts * sizeof *p);
+        memcpy(p, t->pts, (size_t)t->n_pts * sizeof *p);
+        qsort(p, (size_t)t->n_pts, sizeof *p, cmp_pt);
+        int k = 0;
+        for (int i = 0; i < t->n_pts; i++)
+            if (p[i].id == v->tree.selected) k = i;
+        long nk = (long)k + delta;
+        if (nk < 0) nk = 0;
+        if (nk >= t->n_pts) nk = t->n_pts - 1;
+        select_id(t, p[nk].id);
+        free(p);
+    } else {
+        sn_tree_move(&v->tree, t->rows, t->n_rows, delta);
+    }
+    t->dirty = 1;
+}
+
+static void cycle_focus(tui *t, int dir) {
+    for (int k = 1; k <= SN_PANE_COUNT; k++) {
+        int p = ((t->focus + dir * k) % SN_PANE_COUNT + SN_PANE_COUNT) %
+                SN_PANE_COUNT;
+        if (t->lay.pane[p].w) {
+            t->focus = p;
+            break;
+        }
+    }
+    t->dirty = 1;
+}
+
+static void find_next(tui *t) {
+    const sn_snapshot *s = t->snap;
+    if (!t->find_text[0]) {
+        tui_message(t, 1, "nothing to find (/ TEXT)");
+        return;
+    }
+    char needle[128];
+    size_t nl = strlen(t->find_text);
+    for (size_t i = 0; i <= nl; i++)
+        needle[i] = (char)tolower((unsigned char)t->find_text[i]);
+    int start = tui_view(t)->tree.selected;
+    for (int k = 1; k <= s->n_cands; k++) {
+        int id = ((start < 0 ? -1 : start) + k) % s->n_cands;
+        const sn_cand_info *c = &s->cands[id];
+        char hay[512];
+        snprintf(hay, sizeof hay, "#%d %s %s", id, c->op,
+                 sn_cand_status_name(c->status));
+        for (char *p = hay; *p; p++) *p = (char)tolower((unsigned char)*p);
+        if (strstr(hay, needle)) {
+            select_id(t, id);
+            tui_message(t, 0, "found #%d: %s", id, c->op);
+            return;
+        }
+    }
+    tui_message(t, 1, "no candidate matches '%s'", t->find_text);
+}
+
+static void apply_theme(tui *t, const char *name) {
+    char path[PATH_MAX];
+    sn_theme th;
+    sn_error e;
+    if (sn_theme_find(name, path, sizeof path)) {
+        if (!strcmp(name, "default")) {
+            sn_theme_default(&th); /* the built-in one needs no file */
+        } else {
+            tui_message(t, 1, "no theme '%s' (themes: ./themes, "
+                              "~/.config/slimnas/themes)",
+                        name);
+            return;
+        }
+    } else if (sn_theme_load(&th, path, &e)) {
+        tui_message(t, 1, "%s", e.msg);
+        return;
+    }
+    t->theme = th;
+    tui_colours_init(t);
+    tui_message(t, 0, "theme %s%s", t->theme.name,
+                sn_tui_no_color() ? " (NO_COLOR: attributes only)" : "");
+    clearok(curscr, TRUE);
+}
+
+static void list_runs(tui *t) {
+    char buf[512];
+    int o = snprintf(buf, sizeof buf, "runs:");
+    int n = sn_engine_count(t->en);
+    for (int h = 0; h < n && o < (int)sizeof buf - 1; h++) {
+        const sn_snapshot *s = sn_engine_snapshot(t->en, h);
+        if (!s) continue;
+        o += snprintf(buf + o, sizeof buf - (size_t)o, " %d %s %s%s%s", h + 1,
+                      s->name, sn_run_state_name(s->state),
+                      h == t->h ? "*" : "", h + 1 < n ? "," : "");
+        sn_snapshot_release(s);
+    }
+    if (o < (int)sizeof buf - 1)
+        snprintf(buf + o, sizeof buf - (size_t)o, "  (:runs N switches)");
+    tui_message(t, 0, "%s", buf);
+}
+
+static void cmd_runs(tui *t, const char *arg) {
+    if (!arg || !*arg) {
+        list_runs(t);
+        return;
+    }
+    int n = sn_engine_count(t->en), k;
+    if (!parse_int(arg, &k)) {
+        if (k < 1 || k > n) {
+            tui_message(t, 1, "no run %d (1..%d)", k, n);
+            return;
+        }
+        switch_run(t, k - 1);
+        tui_message(t, 0, "run %d: %s", k, t->snap->dir);
+        return;
+    }
+    for (int h = 0; h < n; h++) {
+        const sn_snapshot *s = sn_engine_snapshot(t->en, h);
+        int same = s && (!strcmp(s->dir, arg) || !strcmp(s->name, arg));
+        sn_snapshot_release(s);
+        if (same) {
+            switch_run(t, h);
+            tui_message(t, 0, "run %d: %s", h + 1, t->snap->dir);
+            return;
+        }
+    }
+    sn_error e;
+    int h = sn_engine_open(t->en, arg, 1, &e);
+    if (h < 0) {
+        tui_message(t, 1, "%s", e.msg);
+        return;
+    }
+    switch_run(t, h);
+    tui_message(t, 0, "opened %s (paused; space resumes)", arg);
+}
+
+static void engine_command(tui *t, const char *line) {
+    char reply[SN_LOG_TEXT_LEN];
+    int nh = -1;
+    sn_error e;
+    if (sn_engine_exec(t->en, t->h, line, reply, &nh, &e)) {
+        tui_message(t, 1, "%s", e.msg);
+        return;
+    }
+    if (nh >= 0) {
+        switch_run(t, nh);
+        tui_message(t, 0, "%s; showing run %d (:runs lists them)", reply,
+                    nh + 1);
+    } else {
+        take_snapshot(t);
+        tui_message(t, 0, "%s", reply);
+    }
+}
+
+static void local_command(tui *t, const char *cmd, char *arg) {
+    const sn_snapshot *s = t->snap;
+    runview *v = tui_view(t);
+    int id;
+    if (!strcmp(cmd, "select")) {
+        if (!arg || !*arg) {
+            tui_message(t, 1, "usage: select ID");
+            return;
+        }
+        if (need_id(t, arg, &id)) return;
+        select_id(t, id);
+    } else if (!strcmp(cmd, "open")) {
+        if (need_id(t, arg, &id)) return;
+        select_id(t, id);
+        if (t->lay.wide) {
+            t->focus = t->focus == SN_PANE_DETAIL && (!arg || !*arg)
+                           ? SN_PANE_TREE
+                           : SN_PANE_DETAIL;
+        } else {
+            t->detail_open = arg && *arg ? 1 : !t->detail_open;
+            t->focus = t->detail_open ? SN_PANE_DETAIL : SN_PANE_TREE;
+        }
+        v->detail_scroll = 0;
+    } else if (!strcmp(cmd, "fold") || !strcmp(cmd, "unfold")) {
+        if (need_id(t, arg, &id)) return;
+        int kids = 0;
+        for (int i = 0; i < s->n_cands; i++) kids += s->cands[i].parent == id;
+        if (!kids) {
+            tui_message(t, 0, "#%d has no children", id);
+            return;
+        }
+        sn_tree_set_folded(&v->tree, id, cmd[0] == 'f');
+        t->dirty = 1;
+    } else if (!strcmp(cmd, "move")) {
+        int page = pane_height(t, t->focus), n;
+        if (!arg || !*arg) n = 1;
+        else if (!strcmp(arg, "page")) n = page;
+        else if (!strcmp(arg, "-page")) n = -page;
+        else if (!strcmp(arg, "top")) n = -1000000;
+        else if (!strcmp(arg, "bottom")) n = 1000000;
+        else if (parse_int(arg, &n)) {
+            tui_message(t, 1, "usage: move N|page|-page|top|bottom");
+            return;
+        }
+        move_selection(t, n);
+    } else if (!strcmp(cmd, "focus")) {
+        static const char *const names[] = {"tree", "plot", "detail", "log"};
+        if (!arg || !*arg || !strcmp(arg, "next")) cycle_focus(t, 1);
+        else if (!strcmp(arg, "prev")) cycle_focus(t, -1);
+        else {
+            int p = -1;
+            for (int i = 0; i < 4; i++)
+                if (!strcmp(arg, names[i])) p = i;
+            if (p < 0) {
+                tui_message(t, 1, "usage: focus next|prev|tree|plot|detail|log");
+                return;
+            }
+            if (p == SN_PANE_DETAIL && !t->lay.wide) t->detail_open = 1;
+            if (p == SN_PANE_PLOT && !t->lay.wide) t->detail_open = 0;
+            t->focus = p;
+            t->dirty = 1;
+        }
+    } else if (!strcmp(cmd, "find")) {
+        if (!arg || !*arg) {
+            t->find_prompt = 1;
+            tui_cmdline_open(t, "/", NULL);
+            return;
+        }
+        if (strcmp(arg, "next"))
+            snprintf(t->find_text, sizeof t->find_text, "%s", arg);
+        find_next(t);
+    } else if (!strcmp(cmd, "metric")) {
+        int m;
+        if (!arg || !*arg || !strcmp(arg, "next"))
+            m = (t->metric + 1) % SN_OBJ_COUNT;
+        else if ((m = sn_objective_from_name(arg)) < 0) {
+            tui_message(t, 1, "usage: metric params|flops|memory|next");
+            return;
+        }
+        t->metric = (sn_objective)m;
+        tui_message(t, 0, "size metric: %s", sn_objective_name(t->metric));
+    } else if (!strcmp(cmd, "theme")) {
+        if (!arg || !*arg || !strcmp(arg, "next")) {
+            if (t->n_themes == 0) {
+                tui_message(t, 1, "no theme files found");
+                return;
+            }
+            int k = 0;
+            for (int i = 0; i < t->n_themes; i++)
+                if (!strcmp(t->themes[i], t->theme.name)) k = i + 1;
+            apply_theme(t, t->themes[k % t->n_themes]);
+        } else {
+            apply_theme(t, arg);
+        }
+    } else if (!strcmp(cmd, "glyphs")) {
+        sn_glyphs g;
+        if (arg && !strcmp(arg, "braille")) g = SN_GLYPH_BRAILLE;
+        else if (arg && !strcmp(arg, "block")) g = SN_GLYPH_BLOCK;
+        else if (arg && !strcmp(arg, "ascii")) g = SN_GLYPH_ASCII;
+        else {
+            tui_message(t, 1, "usage: glyphs braille|block|ascii");
+            return;
+        }
+        if (g != SN_GLYPH_ASCII && t->ascii) {
+            tui_message(t, 1, "the terminal is not UTF-8: only ascii");
+            return;
+        }
+        t->glyphs = g;
+        t->dirty = 1;
+    } else if (!strcmp(cmd, "runs")) {
+        cmd_runs(t, arg);
+    } else if (!strcmp(cmd, "toggle-pause")) {
+        engine_command(t, s->state == SN_RUN_PAUSED ||
+                                  sn_run_state_over(s->state)
+                              ? "resume"
+                              : "pause");
+    } else if (!strcmp(cmd, "export")) {
+        tui_message(t, 1, "export is not available in this build yet");
+    } else if (!strcmp(cmd, "help")) {
+        t->help_open = 1;
+        t->help_scroll = 0;
+        t->dirty = 1;
+    } else if (!strcmp(cmd, "quit")) {
+        if (any_running(t)) t->confirm_quit = 1;
+        else t->quit = 1;
+        t->dirty = 1;
+    }
+}
+
+void tui_run_command(tui *t, const char *line) {
+    char buf[1024];
+    while (*line == ' ' || *line == '\t') line++;
+    snprintf(buf, sizeof buf, "%s", line);
+    size_t l = strlen(buf);
+    while (l && (buf[l - 1] == ' ' || buf[l - 1] == '\n')) buf[--l] = 0;
+    if (!*buf) return;
+    char *rest = buf + strcspn(buf, " \t");
+    if (*rest) *rest++ = 0;
+    while (*rest == ' ' || *rest == '\t') rest++;
+    char name[64];
+    int local;
+    sn_error e;
+    if (sn_tui_resolve(buf, name, sizeof name, &local, &e)) {
+        tui_message(t, 1, "%s", e.msg);
+        return;
+    }
+    if (local) {
+        local_command(t, name, rest);
+        return;
+    }
+    char full[1100];
+    snprintf(full, sizeof full, "%s%s%s", name, *rest ? " " : "", rest);
+    engine_command(t, full);
+}
+
+/* ---- input --------------------------------------------------------------------- */
+
+static int translate_key(int is_code, wint_t ch) {
+    if (!is_code) {
+        if (ch == '\n' || ch == '\r') return SN_KEY_ENTER;
+        if (ch == '\t') return SN_KEY_TAB;
+        if (ch == 27) return SN_KEY_ESC;
+        return (int)ch;
+    }
+    switch (ch) {
+    case KEY_UP: return SN_KEY_UP;
+    case KEY_DOWN: return SN_KEY_DOWN;
+    case KEY_LEFT: return SN_KEY_LEFT;
+    case KEY_RIGHT: return SN_KEY_RIGHT;
+    case KEY_PPAGE: return SN_KEY_PGUP;
+    case KEY_NPAGE: return SN_KEY_PGDN;
+    case KEY_HOME: return SN_KEY_HOME;
+    case KEY_END: return SN_KEY_END;
+    case KEY_ENTER: return SN_KEY_ENTER;
+    case KEY_BTAB: return SN_KEY_BTAB;
+    default: return -1;
+    }
+}
+
+static int pane_at(tui *t, int x, int y) {
+    for (int p = 0; p < SN_PANE_COUNT; p++) {
+        sn_rect r = t->lay.pane[p];
+        if (r.w && x >= r.x && x < r.x + r.w && y >= r.y && y < r.y + r.h)
+            return p;
+    }
+    return -1;
+}
+
+static void handle_mouse(tui *t) {
+    MEVENT ev;
+    if (getmouse(&ev) != OK) return;
+    if (t->help_open) {
+        if (ev.bstate & BUTTON4_PRESSED) t->help_scroll -= 3;
+        else if (ev.bstate & BUTTON5_PRESSED) t->help_scroll += 3;
+        else t->help_open = 0;
+        t->dirty = 1;
+        return;
+    }
+    int p = pane_at(t, ev.x, ev.y);
+    if (p < 0) return;
+    int wheel = ev.bstate & BUTTON4_PRESSED ? -3
+                : ev.bstate & BUTTON5_PRESSED ? 3
+                                              : 0;
+    int old = t->focus;
+    t->focus = p;
+    if (wheel) {
+        move_selection(t, wheel);
+        t->focus = old;
+        return;
+    }
+    if (!(ev.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED |
+                       BUTTON1_DOUBLE_CLICKED)))
+        return;
+    runview *v = tui_view(t);
+    if (p == SN_PANE_TREE) {
+        int row = v->tree.top + ev.y - (t->lay.pane[p].y + 1);
+        if (row >= 0 && row < t->n_rows) select_id(t, t->rows[row].id);
+    } else if (p == SN_PANE_PLOT && t->plot.cells) {
+        int id = sn_plot_pick(&t->plot, &t->spec, ev.x - t->plot_x,
+                              ev.y - t->plot_y);
+        if (id >= 0) {
+            select_id(t, id);
+            tui_message(t, 0, "#%d %s", id, t->snap->cands[id].op);
+        }
+    }
+    t->dirty = 1;
+}
+
+static void handle_key(tui *t, int is_code, wint_t ch) {
+    if (is_code && ch == KEY_RESIZE) {
+        clearok(curscr, TRUE); /* repaint everything: no stale cells */
+        t->dirty = 1;
+        return;
+    }
+    if (t->cmd_active) {
+        tui_cmdline_key(t, is_code, (unsigned)ch);
+        return;
+    }
+    if (is_code && ch == KEY_MOUSE) {
+        handle_mouse(t);
+        return;
+    }
+    int key = translate_key(is_code, ch);
+    if (key < 0) return;
+    t->dirty = 1;
+    if (t->help_open) {
+        if (key == 'j' || key == SN_KEY_DOWN) t->help_scroll++;
+        else if (key == 'k' || key == SN_KEY_UP) t->help_scroll--;
+        else if (key == SN_KEY_PGDN || key == ' ') t->help_scroll += 10;
+        else if (key == SN_KEY_PGUP) t->help_scroll -= 10;
+        else t->help_open = 0;
+        return;
+    }
+    if (t->confirm_quit) {
+        t->confirm_quit = 0;
+        if (key == 'y' || key == 'Y') t->quit = 1;
+        else tui_message(t, 0, "quit cancelled");
+        return;
+    }
+    t->msg[0] = 0;
+    if (key == ':') {
+        tui_cmdline_open(t, ":", NULL);
+        return;
+    }
+    if (key == SN_KEY_ESC) {
+        if (!t->lay.wide && t->detail_open) {
+            t->detail_open = 0;
+            t->focus = SN_PANE_TREE;
+        }
+        return;
+    }
+    char cmd[128];
+    int sel = tui_view(t)->tree.selected;
+    if (sn_tui_key_command(key, sel < 0 ? 0 : sel, cmd, sizeof cmd)) {
+        if (strstr(cmd, "fork") == cmd && sel < 0) {
+            tui_message(t, 1, "no candidate to fork yet");
+            return;
+        }
+        tui_run_command(t, cmd);
+    }
+}
+
+/* ---- setup and the loop ----------------------------------------------------------- */
+
+static void redirect_stderr(int *saved) {
+    /* Nothing may print over the screen: stderr goes to a file in the
+     * state directory while curses runs (restored at the end). */
+    *saved = -1;
+    const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    char path[PATH_MAX];
+    if (xdg && *xdg) snprintf(path, sizeof path, "%s/slimnas", xdg);
+    else if (home && *home)
+        snprintf(path, sizeof path, "%s/.local/state/slimnas", home);
+    else return;
+    for (char *p = path + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir(path, 0755);
+            *p = '/';
+        }
+    mkdir(path, 0755);
+    size_t l = strlen(path);
+    snprintf(path + l, sizeof path - l, "/explorer.log");
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return;
+    fflush(stderr);
+    *saved = dup(STDERR_FILENO);
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+}
+
+static void restore_stderr(int saved) {
+    if (saved < 0) return;
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+}
+
+int sn_tui_run(sn_engine *en, int h, const sn_tui_opts *o, sn_error *e) {
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
+        return sn_errf(e, "the explorer needs a terminal");
+    tui *t = sn_xcalloc(1, sizeof *t);
+    t->en = en;
+    t->h = h;
+    t->opts = o ? *o : sn_tui_opts_default();
+    t->det_id = -1;
+    t->metric = SN_OBJ_PARAMS;
+    take_snapshot(t);
+    if (!t->snap) {
+        free(t);
+        return sn_errf(e, "no search %d", h);
+    }
+    t->metric = t->snap->settings.obj[0];
+
+    /* Signals: blocked here (and, via sn_tui_prepare, in every engine
+     * thread), delivered only inside pselect below. */
+    sigset_t block, waitmask;
+    sigemptyset(&block);
+    for (size_t i = 0; i < sizeof handled_signals / sizeof *handled_signals; i++)
+        sigaddset(&block, handled_signals[i]);
+    pthread_sigmask(SIG_BLOCK, &block, &waitmask);
+    for (size_t i = 0; i < sizeof handled_signals / sizeof *handled_signals; i++)
+        sigdelset(&waitmask, handled_signals[i]);
+    struct sigaction sa, old_sa[3];
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_term;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, &old_sa[0]);
+    sigaction(SIGHUP, &sa, &old_sa[1]);
+    sigaction(SIGINT, &sa, &old_sa[2]);
+    got_term = 0;
+
+    int saved_err;
+    redirect_stderr(&saved_err);
+    SCREEN *scr = newterm(NULL, stdout, stdin);
+    if (!scr) {
+        restore_stderr(saved_err);
+        sn_snapshot_release(t->snap);
+        free(t);
+        return sn_errf(e, "cannot set up the terminal (TERM=%s)",
+                       getenv("TERM") ? getenv("TERM") : "");
+    }
+    set_term(scr);
+    raw();
+    noecho();
+    nonl();
+    keypad(stdscr, TRUE);
+    nodelay(stdscr, TRUE);
+    set_escdelay(25);
+    curs_set(0);
+    mousemask(BUTTON1_PRESSED | BUTTON1_CLICKED | BUTTON1_DOUBLE_CLICKED |
+                  BUTTON4_PRESSED | BUTTON5_PRESSED,
+              NULL);
+    mouseinterval(0);
+
+    const char *cs = nl_langinfo(CODESET);
+    t->ascii = t->opts.ascii || !cs || strcmp(cs, "UTF-8");
+    t->glyphs = t->ascii ? SN_GLYPH_ASCII : SN_GLYPH_BRAILLE;
+    t->n_themes = sn_theme_list(t->themes, TUI_MAX_THEMES);
+    sn_theme_default(&t->theme);
+    tui_colours_init(t);
+    if (t->opts.theme) apply_theme(t, t->opts.theme);
+    tui_cmdline_init(t);
+    getmaxyx(stdscr, t->lines, t->cols);
+    sn_layout_compute(t->cols, t->lines, 0, &t->lay);
+    if (t->snap->state == SN_RUN_PAUSED && !t->msg[0])
+        tui_message(t, 0, "%s is paused: space resumes", t->snap->dir);
+    t->dirty = 1;
+
+    int efd = sn_engine_fd(en);
+    while (!t->quit && !got_term) {
+        if (t->dirty) {
+            t->dirty = 0;
+            tui_draw(t);
+        }
+        fd_set rf;
+        FD_ZERO(&rf);
+        FD_SET(STDIN_FILENO, &rf);
+        FD_SET(efd, &rf);
+        int r = pselect((efd > STDIN_FILENO ? efd : STDIN_FILENO) + 1, &rf,
+                        NULL, NULL, NULL, &waitmask);
+        if (r < 0 && errno != EINTR) break;
+        if (r > 0 && FD_ISSET(efd, &rf)) {
+            sn_engine_drain(en);
+            take_snapshot(t);
+        }
+        /* Read every key there is (also after EINTR: a SIGWINCH shows up
+         * as KEY_RESIZE here). */
+        wint_t ch;
+        int rc;
+        while (!t->quit && (rc = get_wch(&ch)) != ERR)
+            handle_key(t, rc == KEY_CODE_YES, ch);
+    }
+
+    tui_cmdline_done(t);
+    endwin();
+    delscreen(scr);
+    restore_stderr(saved_err);
+    sigaction(SIGTERM, &old_sa[0], NULL);
+    sigaction(SIGHUP, &old_sa[1], NULL);
+    sigaction(SIGINT, &old_sa[2], NULL);
+    for (int i = 0; i < t->n_rv; i++) sn_tree_state_free(&t->rv[i].tree);
+    free(t->rv);
+    free(t->rows);
+    free(t->pts);
+    sn_plot_free(&t->plot);
+    sn_lines_free(&t->det_lines);
+    sn_snapshot_release(t->snap);
+    free(t);
+    return 0;
+}

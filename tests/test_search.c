@@ -1,0 +1,978 @@
+/* test_search.c — the search module: Pareto front and hypervolume
+ * against hand-computed values, the expected improvement against Monte
+ * Carlo, the Hungarian algorithm against brute force, the graph kernel's
+ * distances and positive semi-definiteness, settings, and the durable
+ * run directory: limits, resume after SIGKILL, fork, bad directories. */
+#include "testutil.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+
+#include "slimnas/search.h"
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static char tmp_root[256];
+
+static int setup_tmp(void **state) {
+    (void)state;
+    snprintf(tmp_root, sizeof tmp_root, "/tmp/sn_test_search_%d", (int)getpid());
+    mkdir(tmp_root, 0755);
+    return 0;
+}
+
+static void rm_rf(const char *path) {
+    DIR *d = opendir(path);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            char p[1024];
+            snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+            rm_rf(p);
+        }
+        closedir(d);
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+static int teardown_tmp(void **state) {
+    (void)state;
+    if (!getenv("SN_KEEP_TMP")) rm_rf(tmp_root);
+    return 0;
+}
+
+static void run_dir(char *buf, size_t n, const char *name) {
+    snprintf(buf, n, "%s/%s", tmp_root, name);
+    rm_rf(buf);
+}
+
+static sn_hv_point pt(double x, double acc) {
+    sn_hv_point p = {acc, {x, 0}};
+    return p;
+}
+
+static sn_hv_point pt3(double x1, double x2, double acc) {
+    sn_hv_point p = {acc, {x1, x2}};
+    return p;
+}
+
+/* ---- front and hypervolume ---------------------------------------------- */
+
+/* A (0.5, 0.8), B (0.8, 0.5), C (0.3, 0.6): C is dominated by A. By hand:
+ * area(A) + area(B) - overlap = 0.4 + 0.4 - 0.5 x 0.5 = 0.55. */
+static void test_hv_2d_hand(void **state) {
+    (void)state;
+    sn_hv_point p[3] = {pt(0.5, 0.8), pt(0.8, 0.5), pt(0.3, 0.6)};
+    assert_close(sn_hypervolume(p, 3, 1), 0.55, 1e-12);
+    assert_close(sn_hypervolume(p, 2, 1), 0.55, 1e-12);
+    assert_close(sn_hypervolume(p, 1, 1), 0.40, 1e-12);
+    assert_close(sn_hypervolume(p, 0, 1), 0.0, 0);
+    /* Adding q (0.6, 0.7) covers x in (0.5, 0.6] between acc 0.5 and 0.7:
+     * 0.1 x 0.2 = 0.02. */
+    sn_hv_point q = pt(0.6, 0.7);
+    assert_close(sn_hv_improvement(p, 3, 1, &q), 0.02, 1e-12);
+    /* a dominated point adds nothing */
+    sn_hv_point r = pt(0.4, 0.7);
+    assert_close(sn_hv_improvement(p, 3, 1, &r), 0.0, 1e-12);
+    /* negative coordinates count as 0 */
+    sn_hv_point neg[2] = {pt(-1, 0.9), pt(0.5, -0.2)};
+    assert_close(sn_hypervolume(neg, 2, 1), 0.0, 0);
+}
+
+/* P (0.5, 0.5, 0.5): volume 0.125; Q (1, 0.2, 1): 0.2; their boxes
+ * overlap in [0,.5]x[0,.2]x[0,.5] = 0.05: union 0.275. R (0.4, 0.4, 0.4)
+ * is inside P's box. */
+static void test_hv_3d_hand(void **state) {
+    (void)state;
+    sn_hv_point p[3] = {pt3(0.5, 0.5, 0.5), pt3(1, 0.2, 1), pt3(0.4, 0.4, 0.4)};
+    assert_close(sn_hypervolume(p, 1, 2), 0.125, 1e-12);
+    assert_close(sn_hypervolume(p, 2, 2), 0.275, 1e-12);
+    assert_close(sn_hypervolume(p, 3, 2), 0.275, 1e-12);
+    /* S (0.2, 1, 0.3) adds [0,.2]x(.5,1]x[0,.3] minus what Q covers there
+     * (Q has x2 <= .2, none): 0.2 x 0.5 x 0.3 = 0.03. */
+    sn_hv_point s = pt3(0.2, 1, 0.3);
+    assert_close(sn_hv_improvement(p, 3, 2, &s), 0.03, 1e-12);
+}
+
+static void test_pareto_front(void **state) {
+    (void)state;
+    /* sizes as x (bigger = smaller network): front is {A, B, D}; E equals
+     * A and is dropped as a duplicate; C dominated. */
+    sn_hv_point p[5] = {pt(0.5, 0.8), pt(0.8, 0.5), pt(0.3, 0.6),
+                        pt(0.9, 0.2), pt(0.5, 0.8)};
+    int idx[5];
+    int n = sn_pareto_front(p, 5, 1, idx);
+    assert_int_equal(n, 3);
+    /* smallest size (largest x) first */
+    assert_int_equal(idx[0], 3);
+    assert_int_equal(idx[1], 1);
+    assert_int_equal(idx[2], 0);
+    /* 3-D: a point better in one size metric stays */
+    sn_hv_point q[3] = {pt3(0.5, 0.5, 0.5), pt3(0.6, 0.1, 0.5),
+                        pt3(0.4, 0.4, 0.4)};
+    n = sn_pareto_front(q, 3, 2, idx);
+    assert_int_equal(n, 2);
+}
+
+static void test_hv_x(void **state) {
+    (void)state;
+    /* x = log10(ref/s) / 3: one decade below the reference is 1/3 */
+    assert_close(sn_hv_x(1e5, 1e6), 1.0 / 3, 1e-12);
+    assert_close(sn_hv_x(1e3, 1e6), 1.0, 1e-12);
+    assert_close(sn_hv_x(20, 1e6), 1.0, 0);   /* below the floor */
+    assert_close(sn_hv_x(1e6, 1e6), 0.0, 1e-12);
+    assert_close(sn_hv_x(1e7, 1e6), 0.0, 0); /* beyond the reference */
+}
+
+/* E[HVI] in closed form against the mean of HVI over Gaussian samples.
+ * 200,000 samples: HVI here is below 0.3 so its standard deviation is
+ * below 0.3 and the Monte Carlo standard error below 7e-4; the tolerance
+ * 2.5e-3 is over 3.5 standard errors. */
+static double mc_ei(const sn_hv_point *p, int n, int dim, sn_hv_point q,
+                    double mu, double sd, uint64_t seed) {
+    sn_rng r;
+    sn_rng_seed(&r, seed);
+    const int N = 200000;
+    double s = 0;
+    for (int i = 0; i < N; i++) {
+        q.acc = mu + sd * sn_rng_normal(&r);
+        s += sn_hv_improvement(p, n, dim, &q);
+    }
+    return s / N;
+}
+
+static void test_expected_improvement(void **state) {
+    (void)state;
+    sn_hv_point p[2] = {pt(0.5, 0.8), pt(0.8, 0.5)};
+    sn_hv_point q = pt(0.6, 0);
+    /* sd 0: the improvement at mu exactly */
+    q.acc = 0.7;
+    assert_close(sn_hv_expected_improvement(p, 2, 1, &q, 0.7, 0),
+                 sn_hv_improvement(p, 2, 1, &q), 1e-12);
+    assert_close(sn_hv_expected_improvement(p, 2, 1, &q, 0.7, 0), 0.02, 1e-12);
+    double ei = sn_hv_expected_improvement(p, 2, 1, &q, 0.7, 0.15);
+    assert_close(ei, mc_ei(p, 2, 1, q, 0.7, 0.15, 5), 2.5e-3);
+    /* a larger spread with the same mean can only help (convex HVI) */
+    assert_true(sn_hv_expected_improvement(p, 2, 1, &q, 0.7, 0.3) > ei);
+    /* an empty front: E[(A)^+] times x */
+    sn_hv_point q2 = pt(0.5, 0);
+    assert_close(sn_hv_expected_improvement(NULL, 0, 1, &q2, 0.6, 0), 0.3,
+                 1e-12);
+    /* 3-D */
+    sn_hv_point p3[2] = {pt3(0.5, 0.5, 0.5), pt3(1, 0.2, 1)};
+    sn_hv_point q3 = pt3(0.7, 0.6, 0);
+    double ei3 = sn_hv_expected_improvement(p3, 2, 2, &q3, 0.6, 0.2);
+    assert_close(ei3, mc_ei(p3, 2, 2, q3, 0.6, 0.2, 9), 2.5e-3);
+}
+
+/* ---- Hungarian -------------------------------------------------------------- */
+
+static double brute(const double *c, int n, int *perm, int k, int *used) {
+    if (k == n) {
+        double s = 0;
+        for (int i = 0; i < n; i++) s += c[i * n + perm[i]];
+        return s;
+    }
+    double best = INFINITY;
+    for (int j = 0; j < n; j++) {
+        if (used[j]) continue;
+        used[j] = 1;
+        perm[k] = j;
+        double v = brute(c, n, perm, k + 1, used);
+        if (v < best) best = v;
+        used[j] = 0;
+    }
+    return best;
+}
+
+static void test_hungarian(void **state) {
+    (void)state;
+    sn_rng r;
+    sn_rng_seed(&r, 42);
+    for (int trial = 0; trial < 40; trial++) {
+        int n = 1 + trial % 6;
+        double c[36];
+        for (int i = 0; i < n * n; i++)
+            c[i] = trial % 3 == 0 ? sn_rng_int(&r, 4) : sn_rng_uniform(&r);
+        int assign[6], perm[6], used[6] = {0};
+        double h = sn_hungarian(c, n, assign);
+        assert_close(h, brute(c, n, perm, 0, used), 1e-9);
+        /* assign is a permutation with that cost */
+        int seen[6] = {0};
+        double s = 0;
+        for (int i = 0; i < n; i++) {
+            assert_true(assign[i] >= 0 && assign[i] < n);
+            assert_false(seen[assign[i]]);
+            seen[assign[i]] = 1;
+            s += c[i * n + assign[i]];
+        }
+        assert_close(s, h, 1e-9);
+    }
+}
+
+/* ---- graph kernel ----------------------------------------------------------- */
+
+static sn_graph *chain(int filters, int extra_conv, int skip) {
+    sn_error e;
+    sn_graph *g = sn_graph_new("t", (sn_shape){1, 8, 8}, 10);
+    sn_attr c = sn_attr_default(SN_OP_CONV);
+    c.out = filters;
+    c.k = 3;
+    c.pad = 1;
+    int in = 0;
+    int x = sn_graph_add(g, SN_OP_CONV, &c, &in, 1, NULL, &e);
+    sn_attr rl = sn_attr_default(SN_OP_RELU);
+    int r1 = sn_graph_add(g, SN_OP_RELU, &rl, &x, 1, NULL, &e);
+    int last = r1;
+    if (extra_conv) {
+        c.out = filters;
+        int y = sn_graph_add(g, SN_OP_CONV, &c, &last, 1, NULL, &e);
+        last = sn_graph_add(g, SN_OP_RELU, &rl, &y, 1, NULL, &e);
+    }
+    if (skip) {
+        int ins[2] = {last, r1};
+        sn_attr ad = sn_attr_default(SN_OP_ADD);
+        last = sn_graph_add(g, SN_OP_ADD, &ad, ins, 2, NULL, &e);
+    }
+    sn_attr gp = sn_attr_default(SN_OP_GAP);
+    int gg = sn_graph_add(g, SN_OP_GAP, &gp, &last, 1, NULL, &e);
+    sn_attr d = sn_attr_default(SN_OP_DENSE);
+    d.out = 10;
+    assert_true(sn_graph_add(g, SN_OP_DENSE, &d, &gg, 1, NULL, &e) > 0);
+    assert_int_equal(sn_graph_validate(g, &e), 0);
+    return g;
+}
+
+/* Hand-computed distances: layers are [conv, (conv), dense].
+ * conv16 vs conv32: mean of (|16-32|/32, 0, 0, 0) = 0.125.
+ * one extra conv: insertion cost 1.
+ * with vs without a skip: one unmatched skip, lambda 1: +1.
+ * two skips that differ only in start: (|1-2| + 0)/(2 + 1) = 1/3. */
+static void test_graph_distance(void **state) {
+    (void)state;
+    sn_graph *a = chain(16, 0, 0), *b = chain(32, 0, 0), *c = chain(16, 1, 0),
+             *d = chain(16, 1, 1);
+    sn_graph_desc *da = sn_graph_desc_new(a), *db = sn_graph_desc_new(b),
+                  *dc = sn_graph_desc_new(c), *dd = sn_graph_desc_new(d);
+    assert_close(sn_graph_distance(da, da, 1), 0, 0);
+    assert_close(sn_graph_distance(da, db, 1), 0.125, 1e-12);
+    assert_close(sn_graph_distance(db, da, 1), 0.125, 1e-12);
+    assert_close(sn_graph_distance(da, dc, 1), 1.0, 1e-12);
+    assert_close(sn_graph_distance(dc, dd, 1), 1.0, 1e-12);
+    assert_close(sn_graph_distance(dc, dd, 0.5), 0.5, 1e-12);
+    /* conv16 -> conv32 twice plus the skip, triangle inequality holds */
+    assert_true(sn_graph_distance(da, dd, 1) <=
+                sn_graph_distance(da, dc, 1) + sn_graph_distance(dc, dd, 1) +
+                    1e-12);
+    sn_graph_desc_free(da);
+    sn_graph_desc_free(db);
+    sn_graph_desc_free(dc);
+    sn_graph_desc_free(dd);
+    sn_graph_free(a);
+    sn_graph_free(b);
+    sn_graph_free(c);
+    sn_graph_free(d);
+}
+
+/* Eigenvalues of a symmetric n x n matrix by cyclic Jacobi rotations. */
+static void jacobi_eigen(double *a, int n, double *ev) {
+    for (int sweep = 0; sweep < 100; sweep++) {
+        double off = 0;
+        for (int p = 0; p < n; p++)
+            for (int q = p + 1; q < n; q++) off += a[p * n + q] * a[p * n + q];
+        if (off < 1e-22) break;
+        for (int p = 0; p < n; p++)
+            for (int q = p + 1; q < n; q++) {
+                double apq = a[p * n + q];
+                if (fabs(apq) < 1e-300) continue;
+                double theta = (a[q * n + q] - a[p * n + p]) / (2 * apq);
+                double t = (theta >= 0 ? 1 : -1) /
+                           (fabs(theta) + sqrt(theta * theta + 1));
+                double c = 1 / sqrt(t * t + 1), s = t * c;
+                for (int k = 0; k < n; k++) {
+                    double akp = a[k * n + p], akq = a[k * n + q];
+                    a[k * n + p] = c * akp - s * akq;
+                    a[k * n + q] = s * akp + c * akq;
+                }
+                for (int k = 0; k < n; k++) {
+                    double apk = a[p * n + k], aqk = a[q * n + k];
+                    a[p * n + k] = c * apk - s * aqk;
+                    a[q * n + k] = s * apk + c * aqk;
+                }
+            }
+    }
+    for (int i = 0; i < n; i++) ev[i] = a[i * n + i];
+}
+
+/* Random graph sets grown by random morphs from two roots. */
+static int random_graphs(sn_graph **gs, int n, uint64_t seed) {
+    sn_error e;
+    sn_rng r;
+    sn_rng_seed(&r, seed);
+    sn_arch_opts o1 = {8, 2}, o2 = {8, 0};
+    gs[0] = sn_graph_new_kind("cnn", (sn_shape){1, 12, 12}, 10, &o1, &e);
+    gs[1] = sn_graph_new_kind("mobile_tiny", (sn_shape){1, 12, 12}, 10, &o2, &e);
+    assert_non_null(gs[0]);
+    assert_non_null(gs[1]);
+    int m = 2;
+    for (int tries = 0; m < n && tries < 20 * n; tries++) {
+        const sn_graph *g = gs[sn_rng_int(&r, m)];
+        sn_morph_cand *list;
+        int k = sn_morph_enumerate(g, &list, &e);
+        if (k <= 0) {
+            free(list);
+            continue;
+        }
+        sn_morph_op op = list[sn_rng_int(&r, k)].op;
+        free(list);
+        sn_weights *w = sn_weights_new(g);
+        sn_graph *cg;
+        sn_weights *cw;
+        if (sn_morph_apply(g, w, op, seed, &cg, &cw, NULL, &e) == 0) {
+            sn_weights_free(cw);
+            gs[m++] = cg;
+        }
+        sn_weights_free(w);
+    }
+    return m;
+}
+
+/* The GP kernel matrix must be positive semi-definite on any graph set:
+ * smallest eigenvalue >= -1e-8 (the Jacobi sweeps are accurate to ~1e-14
+ * on these well-scaled 30 x 30 matrices). */
+static void test_kernel_psd(void **state) {
+    (void)state;
+    enum { N = 30 };
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        sn_graph *gs[N];
+        int n = random_graphs(gs, N, seed);
+        assert_true(n >= 20);
+        sn_graph_desc *ds[N];
+        double y[N];
+        sn_rng r;
+        sn_rng_seed(&r, seed + 100);
+        for (int i = 0; i < n; i++) {
+            ds[i] = sn_graph_desc_new(gs[i]);
+            y[i] = 0.5 + 0.3 * sn_rng_uniform(&r);
+        }
+        sn_error e;
+        sn_gp *gp = sn_gp_fit((const sn_graph_desc *const *)ds, y, n, 1.0, &e);
+        assert_non_null(gp);
+        double *k = malloc((size_t)n * n * sizeof *k), ev[N];
+        sn_gp_kernel_matrix(gp, k);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+                assert_close(k[i * n + j], k[j * n + i], 1e-15);
+        jacobi_eigen(k, n, ev);
+        double mn = ev[0];
+        for (int i = 1; i < n; i++) mn = fmin(mn, ev[i]);
+        printf("# kernel on %d graphs (seed %d): smallest eigenvalue %.3g\n",
+               n, (int)seed, mn);
+        assert_true(mn >= -1e-8);
+        /* The GP interpolates: at a training graph the mean is its y (up
+         * to the 1e-10 jitter) unless a duplicate graph has another y. */
+        double mu, sd;
+        sn_gp_predict(gp, ds[0], &mu, &sd);
+        assert_true(sd < 0.05);
+        free(k);
+        sn_gp_free(gp);
+        for (int i = 0; i < n; i++) {
+            sn_graph_desc_free(ds[i]);
+            sn_graph_free(gs[i]);
+        }
+    }
+}
+
+/* ---- settings ------------------------------------------------------------ */
+
+static void test_settings(void **state) {
+    (void)state;
+    sn_search_settings s = sn_settings_default();
+    sn_error e;
+    assert_int_equal(sn_settings_set(&s, "max-params", "20k", &e), 0);
+    assert_int_equal(s.max_params, 20000);
+    assert_int_equal(sn_settings_set(&s, "budget", "40s", &e), 0);
+    assert_close(s.budget, 40, 0);
+    assert_int_equal(sn_settings_set(&s, "objective", "params,flops", &e), 0);
+    assert_int_equal(s.n_obj, 2);
+    assert_int_equal(sn_settings_set(&s, "rate.wider", "0", &e), 0);
+    assert_close(s.rates[SN_MORPH_WIDER], 0, 0);
+    assert_int_equal(sn_settings_set(&s, "pin", "prune", &e), 0);
+    assert_int_equal(s.pinned, SN_MORPH_PRUNE);
+    /* all-or-nothing */
+    sn_search_settings before = s;
+    assert_int_equal(sn_settings_set(&s, "max-params", "5q", &e), -1);
+    assert_non_null(strstr(e.msg, "max-params"));
+    assert_int_equal(sn_settings_set(&s, "strategy", "genetic", &e), -1);
+    assert_int_equal(sn_settings_set(&s, "objective", "params,params", &e), -1);
+    assert_int_equal(sn_settings_set(&s, "nope", "1", &e), -1);
+    assert_int_equal(sn_settings_set(&s, "rate.bogus", "1", &e), -1);
+    assert_memory_equal(&s, &before, sizeof s);
+    assert_int_equal(sn_settings_is_live("max-params"), 1);
+    assert_int_equal(sn_settings_is_live("seed"), 0);
+    assert_int_equal(sn_settings_is_live("nope"), -1);
+    /* JSON round trip */
+    s.hv_ref[SN_OBJ_PARAMS] = 123456;
+    char *j = sn_settings_to_json(&s);
+    sn_search_settings t = sn_settings_default();
+    assert_int_equal(sn_settings_from_json(&t, j, strlen(j), "x.json", &e), 0);
+    free(j);
+    assert_int_equal(t.max_params, 20000);
+    assert_int_equal(t.n_obj, 2);
+    assert_int_equal(t.pinned, SN_MORPH_PRUNE);
+    assert_close(t.hv_ref[SN_OBJ_PARAMS], 123456, 0);
+    assert_close(t.rates[SN_MORPH_WIDER], 0, 0);
+    /* config errors name file:line:col and change nothing */
+    const char *bad = "{\n  \"epochs\": 2,\n  \"max-params\": \"lots\"\n}";
+    t = sn_settings_default();
+    before = t;
+    assert_int_equal(sn_settings_from_json(&t, bad, strlen(bad), "c.json", &e),
+                     -1);
+    assert_non_null(strstr(e.msg, "c.json:3:3"));
+    assert_memory_equal(&t, &before, sizeof t);
+    const char *unk = "{\"epochs\": 2, \"colour\": 1}";
+    assert_int_equal(sn_settings_from_json(&t, unk, strlen(unk), "c.json", &e),
+                     -1);
+    assert_non_null(strstr(e.msg, "colour"));
+    const char *broken = "{\"epochs\": 2,,}";
+    assert_int_equal(
+        sn_settings_from_json(&t, broken, strlen(broken), "c.json", &e), -1);
+    assert_non_null(strstr(e.msg, "c.json:1:"));
+}
+
+/* ---- runs ------------------------------------------------------------------ */
+
+/* Small fast search settings on the synthetic set (1x12x12, 10 classes). */
+static sn_search_settings tiny_settings(void) {
+    sn_search_settings s = sn_settings_default();
+    snprintf(s.data, sizeof s.data, "synthetic:600");
+    snprintf(s.bases, sizeof s.bases, "cnn:8:2,mobile_tiny:8");
+    s.max_train = 0;
+    s.epochs = 1;
+    s.batch = 32;
+    s.budget = 0;
+    s.max_candidates = 8;
+    return s;
+}
+
+static sn_data *open_data(const sn_search_settings *s) {
+    sn_error e;
+    sn_data_opts o = sn_settings_data_opts(s, 0);
+    sn_data *d = sn_data_open(s->data, &o, &e);
+    if (!d) fail_msg("%s", e.msg);
+    return d;
+}
+
+static int count_lines(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    int n = 0, c;
+    while ((c = fgetc(f)) != EOF) n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+static int file_exists(const char *p) { return access(p, F_OK) == 0; }
+
+/* Every strategy under tight limits: nothing over a limit is ever trained,
+ * every trained candidate has a weight file, infeasible ones do not. */
+static void test_limits_never_violated(void **state) {
+    (void)state;
+    sn_threads_init(1);
+    for (int st = 0; st < SN_STRAT_COUNT; st++) {
+        char dir[512];
+        char name[32];
+        snprintf(name, sizeof name, "limits%d", st);
+        run_dir(dir, sizeof dir, name);
+        sn_search_settings s = tiny_settings();
+        s.strategy = (sn_strategy)st;
+        s.max_params = 2500;
+        s.max_memory = 6000;
+        s.max_candidates = 8;
+        sn_error e;
+        sn_search *se = sn_search_create(dir, &s, &e);
+        assert_non_null(se);
+        sn_data *d = open_data(&s);
+        assert_int_equal(sn_search_attach_data(se, d, NULL, &e), 0);
+        /* a user morph that breaks the limit is recorded, not trained */
+        int rc;
+        while ((rc = sn_search_step(se, NULL, &e)) == 1) {
+            int last = sn_search_count(se) - 1;
+            if (last == 1 && sn_search_cand(se, 0)->status == SN_CAND_DONE)
+                if (sn_search_enqueue(se, 0, "wider:conv1:64", &e))
+                    fail_msg("%s", e.msg);
+        }
+        assert_int_equal(rc, 0);
+        int n = sn_search_count(se), infeasible = 0;
+        assert_int_equal(n, 8);
+        for (int i = 0; i < n; i++) {
+            const sn_cand_info *c = sn_search_cand(se, i);
+            char p[600];
+            snprintf(p, sizeof p, "%s/cand/%d.bin", dir, i);
+            int fits = c->params <= 2500 && c->memory <= 6000;
+            /* the recorded sizes are the graph's real sizes */
+            const sn_graph *g = sn_search_graph(se, i);
+            assert_int_equal(c->params, sn_graph_params(g));
+            assert_int_equal(c->memory, sn_graph_peak_bytes(g));
+            if (c->status == SN_CAND_INFEASIBLE) {
+                infeasible++;
+                assert_false(fits);
+                assert_int_equal(c->epochs, 0);
+                assert_false(file_exists(p));
+            } else {
+                assert_true(fits);
+                assert_true(c->status != SN_CAND_DONE || file_exists(p));
+            }
+        }
+        assert_int_equal(infeasible, 1); /* the enqueued wider conv to 64 */
+        const int *front;
+        int nf = sn_search_front(se, &front);
+        assert_true(nf >= 1);
+        sn_search_free(se);
+        sn_data_free(d);
+    }
+    sn_threads_shutdown();
+}
+
+/* Reads results.log into lines (malloc'd array of malloc'd strings). */
+static int read_lines(const char *path, char ***out) {
+    char *text;
+    size_t len;
+    sn_error e;
+    *out = NULL;
+    if (sn_read_file(path, &text, &len, &e)) return 0;
+    int n = 0;
+    char **v = NULL;
+    for (char *s = text, *nl; (nl = strchr(s, '\n')); s = nl + 1) {
+        v = realloc(v, (size_t)(n + 1) * sizeof *v);
+        v[n++] = strndup(s, (size_t)(nl - s));
+    }
+    free(text);
+    *out = v;
+    return n;
+}
+
+static void free_lines(char **v, int n) {
+    for (int i = 0; i < n; i++) free(v[i]);
+    free(v);
+}
+
+static void run_to_end(const char *dir, int create, const sn_search_settings *s) {
+    sn_error e;
+    sn_search *se = create ? sn_search_create(dir, s, &e) : sn_search_open(dir, &e);
+    if (!se) fail_msg("%s", e.msg);
+    sn_data *d = open_data(sn_search_settings_get(se));
+    assert_int_equal(sn_search_attach_data(se, d, NULL, &e), 0);
+    int rc;
+    while ((rc = sn_search_step(se, NULL, &e)) == 1)
+        ;
+    if (rc < 0) fail_msg("%s", e.msg);
+    sn_search_free(se);
+    sn_data_free(d);
+}
+
+/* Strips the fields that depend on wall time from a log line. */
+static void strip_times(char *line) {
+    static const char *const keys[] = {"\"seconds\":", "\"elapsed\":"};
+    for (int k = 0; k < 2; k++) {
+        char *p = strstr(line, keys[k]);
+        if (!p) continue;
+        char *v = p + strlen(keys[k]);
+        char *end = v;
+        while (*end && *end != ',' && *end != '}') end++;
+        memmove(v, end, strlen(end) + 1);
+    }
+}
+
+/* A child process runs a search and is killed with SIGKILL while it
+ * trains; the run resumes. Nothing recorded is lost or changed, and the
+ * resumed run ends with exactly the log of an uninterrupted run with the
+ * same settings (same proposals, same trained accuracies: everything is
+ * seeded per candidate and training is deterministic for one thread). */
+static void test_resume_after_sigkill(void **state) {
+    (void)state;
+    char ref[512], dir[512], log[600];
+    run_dir(ref, sizeof ref, "uninterrupted");
+    run_dir(dir, sizeof dir, "killed");
+    sn_search_settings s = tiny_settings();
+    snprintf(s.data, sizeof s.data, "synthetic:1000"); /* slower candidates */
+    s.max_params = 4000;
+    s.strategy = SN_STRAT_EVOLUTION;
+    s.max_candidates = 8;
+    s.epochs = 2;
+    sn_threads_init(1);
+    run_to_end(ref, 1, &s);
+    sn_threads_shutdown();
+
+    snprintf(log, sizeof log, "%s/results.log", dir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        sn_threads_init(1);
+        sn_error e;
+        sn_search *se = sn_search_create(dir, &s, &e);
+        if (!se) _exit(3);
+        sn_data_opts o = sn_settings_data_opts(&s, 0);
+        sn_data *d = sn_data_open(s.data, &o, &e);
+        if (!d || sn_search_attach_data(se, d, NULL, &e)) _exit(4);
+        for (;;) /* as long as it takes to be killed */
+            if (sn_search_step(se, NULL, &e) != 1) _exit(5);
+    }
+    /* Kill it once 4 candidates are recorded, i.e. while #4 trains. */
+    double t0 = sn_now();
+    while (count_lines(log) < 4 && sn_now() - t0 < 60) usleep(2000);
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    assert_true(WIFSIGNALED(status)); /* did not finish or fail by itself */
+    char **before;
+    int nb = read_lines(log, &before);
+    assert_true(nb >= 4 && nb < 8);
+
+    /* reopen: everything recorded is there, as recorded */
+    sn_error e;
+    sn_search *se = sn_search_open(dir, &e);
+    if (!se) fail_msg("%s", e.msg);
+    assert_int_equal(sn_search_count(se), nb);
+    for (int i = 0; i < nb; i++)
+        assert_int_equal(sn_search_cand(se, i)->id, i);
+    sn_search_free(se);
+
+    sn_threads_init(1);
+    run_to_end(dir, 0, &s);
+    sn_threads_shutdown();
+    char **after, **want;
+    int na = read_lines(log, &after);
+    char rlog[600];
+    snprintf(rlog, sizeof rlog, "%s/results.log", ref);
+    int nw = read_lines(rlog, &want);
+    assert_int_equal(na, 8);
+    assert_int_equal(nw, 8);
+    for (int i = 0; i < nb; i++) assert_string_equal(before[i], after[i]);
+    for (int i = 0; i < na; i++) {
+        strip_times(after[i]);
+        strip_times(want[i]);
+        assert_string_equal(after[i], want[i]);
+    }
+    free_lines(before, nb);
+    free_lines(after, na);
+    free_lines(want, nw);
+}
+
+static void test_torn_last_line(void **state) {
+    (void)state;
+    char dir[512], log[600];
+    run_dir(dir, sizeof dir, "torn");
+    sn_search_settings s = tiny_settings();
+    s.max_candidates = 3;
+    sn_threads_init(1);
+    run_to_end(dir, 1, &s);
+    snprintf(log, sizeof log, "%s/results.log", dir);
+    FILE *f = fopen(log, "a");
+    fputs("{\"id\":3,\"parent\":1,\"morph\":\"wid", f);
+    fclose(f);
+    sn_error e;
+    sn_search *se = sn_search_open(dir, &e);
+    if (!se) fail_msg("%s", e.msg);
+    assert_int_equal(sn_search_count(se), 3);
+    assert_non_null(strstr(sn_search_warning(se), "results.log:4"));
+    sn_search_free(se);
+    assert_int_equal(count_lines(log), 3);
+    /* and the run goes on cleanly */
+    s.max_candidates = 5;
+    se = sn_search_open(dir, &e);
+    assert_int_equal(sn_search_set(se, "max-candidates", "5", &e), 0);
+    sn_search_free(se);
+    run_to_end(dir, 0, &s);
+    assert_int_equal(count_lines(log), 5);
+    sn_threads_shutdown();
+}
+
+/* Fork: the new run's root is the candidate (same graph, same weights),
+ * with its own settings and its origin recorded; it runs on its own. */
+static void test_fork(void **state) {
+    (void)state;
+    char a[512], b[512], p[700];
+    run_dir(a, sizeof a, "forkA");
+    run_dir(b, sizeof b, "forkB");
+    sn_search_settings s = tiny_settings();
+    s.max_candidates = 4;
+    sn_threads_init(1);
+    run_to_end(a, 1, &s);
+    sn_error e;
+    sn_search *src = sn_search_open(a, &e);
+    assert_non_null(src);
+    int id = 3;
+    while (sn_search_cand(src, id)->status != SN_CAND_DONE) id--;
+    sn_search_settings t = *sn_search_settings_get(src);
+    t.max_params = 3000;
+    t.strategy = SN_STRAT_RANDOM;
+    t.max_candidates = 4;
+    memset(t.hv_ref, 0, sizeof t.hv_ref);
+    assert_int_equal(sn_search_fork(a, id, b, &t, &e), 0);
+    /* not twice into the same directory */
+    assert_int_equal(sn_search_fork(a, id, b, &t, &e), -1);
+    assert_non_null(strstr(e.msg, "already exists"));
+    /* not from an unknown candidate */
+    char c[512];
+    run_dir(c, sizeof c, "forkC");
+    assert_int_equal(sn_search_fork(a, 99, c, &t, &e), -1);
+    sn_search *dst = sn_search_open(b, &e);
+    assert_non_null(dst);
+    const sn_search_settings *ds = sn_search_settings_get(dst);
+    assert_string_equal(ds->origin_run, a);
+    assert_int_equal(ds->origin_cand, id);
+    assert_int_equal(ds->max_params, 3000);
+    assert_int_equal(sn_search_count(dst), 1);
+    const sn_cand_info *r = sn_search_cand(dst, 0);
+    const sn_cand_info *o = sn_search_cand(src, id);
+    assert_int_equal(r->parent, -1);
+    assert_int_equal(r->params, o->params);
+    assert_close(r->val_acc, o->val_acc, 0);
+    assert_non_null(strstr(r->op, "fork of"));
+    sn_weights *w1 = sn_search_load_weights(src, id, 0, &e);
+    sn_weights *w2 = sn_search_load_weights(dst, 0, 0, &e);
+    assert_non_null(w1);
+    assert_non_null(w2);
+    assert_int_equal(w1->n_params, w2->n_params);
+    assert_memory_equal(w1->params, w2->params, (size_t)w1->n_params * 4);
+    sn_weights_free(w1);
+    sn_weights_free(w2);
+    sn_search_free(dst);
+    sn_search_free(src);
+    run_to_end(b, 0, &t);
+    dst = sn_search_open(b, &e);
+    assert_int_equal(sn_search_count(dst), 4);
+    for (int i = 1; i < 4; i++) {
+        assert_true(sn_search_cand(dst, i)->params <= 3000 ||
+                    sn_search_cand(dst, i)->status == SN_CAND_INFEASIBLE);
+        assert_true(sn_search_cand(dst, i)->parent >= 0);
+    }
+    sn_search_free(dst);
+    /* the source run was not touched by the fork */
+    snprintf(p, sizeof p, "%s/results.log", a);
+    assert_int_equal(count_lines(p), 4);
+    sn_threads_shutdown();
+}
+
+static void write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Damaged run directories: each gives one clear error naming the file. */
+static void test_bad_run_dirs(void **state) {
+    (void)state;
+    char dir[512], p[700], saved[700];
+    run_dir(dir, sizeof dir, "bad");
+    sn_search_settings s = tiny_settings();
+    s.max_candidates = 3;
+    sn_threads_init(1);
+    run_to_end(dir, 1, &s);
+    sn_threads_shutdown();
+    sn_error e;
+
+    /* no such directory */
+    snprintf(p, sizeof p, "%s/nope", tmp_root);
+    assert_null(sn_search_open(p, &e));
+    assert_non_null(strstr(e.msg, "nope"));
+
+    /* missing settings */
+    snprintf(p, sizeof p, "%s/settings.json", dir);
+    snprintf(saved, sizeof saved, "%s/settings.saved", dir);
+    rename(p, saved);
+    assert_null(sn_search_open(dir, &e));
+    assert_non_null(strstr(e.msg, "settings.json"));
+    rename(saved, p);
+
+    /* corrupt settings */
+    char *good;
+    size_t len;
+    assert_int_equal(sn_read_file(p, &good, &len, &e), 0);
+    write_text(p, "{\"epochs\": 2, oops}");
+    assert_null(sn_search_open(dir, &e));
+    assert_non_null(strstr(e.msg, "settings.json:1:"));
+    write_text(p, good);
+    free(good);
+
+    /* a corrupt log line in the middle: file and line number */
+    snprintf(p, sizeof p, "%s/results.log", dir);
+    char **lines;
+    int n = read_lines(p, &lines);
+    assert_int_equal(n, 3);
+    FILE *f = fopen(p, "w");
+    fprintf(f, "%s\n#garbage\n%s\n", lines[0], lines[2]);
+    fclose(f);
+    assert_null(sn_search_open(dir, &e));
+    assert_non_null(strstr(e.msg, "results.log:2"));
+    /* a line with a wrong field */
+    f = fopen(p, "w");
+    fprintf(f, "%s\n{\"id\":1,\"parent\":0,\"status\":\"great\"}\n", lines[0]);
+    fclose(f);
+    assert_null(sn_search_open(dir, &e));
+    assert_non_null(strstr(e.msg, "results.log:2"));
+    assert_non_null(strstr(e.msg, "status"));
+    /* a skipped id */
+    f = fopen(p, "w");
+    fprintf(f, "%s\n%s\n", lines[0], lines[2]);
+    fclose(f);
+    assert_null(sn_search_open(dir, &e));
+    assert_non_null(strstr(e.msg, "results.log:2"));
+    f = fopen(p, "w");
+    for (int i = 0; i < n; i++) fprintf(f, "%s\n", lines[i]);
+    fclose(f);
+    free_lines(lines, n);
+    sn_search *se = sn_search_open(dir, &e);
+    assert_non_null(se);
+    sn_search_free(se);
+
+    /* a truncated weight file */
+    int victim = 1;
+    snprintf(p, sizeof p, "%s/cand/%d.bin", dir, victim);
+    assert_int_equal(sn_read_file(p, &good, &len, &e), 0);
+    assert_int_equal(truncate(p, (off_t)len / 2), 0);
+    assert_null(sn_search_open(dir, &e));
+    assert_non_null(strstr(e.msg, "cand/1.bin"));
+    /* a flipped byte (CRC) */
+    good[len / 2] ^= 0x40;
+    assert_int_equal(sn_write_atomic(p, good, len, &e), 0);
+    assert_null(sn_search_open(dir, &e));
+    assert_non_null(strstr(e.msg, "cand/1.bin"));
+    free(good);
+    /* a missing graph file */
+    unlink(p);
+    snprintf(p, sizeof p, "%s/cand/%d.json", dir, victim);
+    unlink(p);
+    assert_null(sn_search_open(dir, &e));
+    assert_non_null(strstr(e.msg, "cand/1.json"));
+
+    /* creating over an existing run is refused */
+    assert_null(sn_search_create(dir, &s, &e));
+    assert_non_null(strstr(e.msg, "already exists"));
+}
+
+/* The command line end to end (needs the binary: run_tests.sh passes it
+ * in $SLIMNAS; skipped without it): search --json prints one JSON line
+ * per candidate then a summary; show --json has the documented keys;
+ * fork and resume work; bad directories exit 1 naming the file. */
+static void test_cli(void **state) {
+    (void)state;
+    const char *bin = getenv("SLIMNAS");
+    if (!bin || access(bin, X_OK) != 0) {
+        printf("# SLIMNAS not set: command-line test skipped\n");
+        return;
+    }
+    char dir[300], dir2[300], cmd[4096], out[300];
+    run_dir(dir, sizeof dir, "cli");
+    run_dir(dir2, sizeof dir2, "cli-fork");
+    snprintf(out, sizeof out, "%s/out.txt", tmp_root);
+    snprintf(cmd, sizeof cmd,
+             "%s search --data synthetic:300 --run %s --bases cnn:4:2 "
+             "--max-candidates 3 --max-train 0 --max-params 2k --strategy "
+             "random --headless --json -j 1 > %s 2>&1",
+             bin, dir, out);
+    assert_int_equal(system(cmd), 0);
+    char **lines;
+    int n = read_lines(out, &lines);
+    assert_int_equal(n, 4); /* 3 candidates + the summary */
+    for (int i = 0; i < 3; i++) {
+        cJSON *j = cJSON_Parse(lines[i]);
+        assert_non_null(j);
+        assert_int_equal((int)cJSON_GetObjectItem(j, "id")->valuedouble, i);
+        cJSON_Delete(j);
+    }
+    free_lines(lines, n);
+    snprintf(cmd, sizeof cmd, "%s show %s --json > %s", bin, dir, out);
+    assert_int_equal(system(cmd), 0);
+    char *text;
+    size_t len;
+    sn_error e;
+    assert_int_equal(sn_read_file(out, &text, &len, &e), 0);
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    assert_non_null(j);
+    cJSON *cands = cJSON_GetObjectItem(j, "candidates");
+    assert_int_equal(cJSON_GetArraySize(cands), 3);
+    static const char *const keys[] = {"id", "parent", "op", "status",
+                                       "params", "flops", "memory", "val_acc",
+                                       "test_acc", "seconds"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+        assert_non_null(cJSON_GetObjectItem(cJSON_GetArrayItem(cands, 0), keys[k]));
+    assert_true(cJSON_IsArray(cJSON_GetObjectItem(j, "front")));
+    assert_true(cJSON_IsNumber(cJSON_GetObjectItem(j, "hypervolume")));
+    cJSON_Delete(j);
+    /* tables */
+    snprintf(cmd, sizeof cmd, "%s show %s --tree > %s && %s show %s "
+             "--candidate 0 >> %s && %s show %s >> %s",
+             bin, dir, out, bin, dir, out, bin, dir, out);
+    assert_int_equal(system(cmd), 0);
+    /* fork, then resume a finished run with more budget via fork's settings */
+    snprintf(cmd, sizeof cmd, "%s fork %s 0 --run %s --max-candidates 2 "
+             "--headless -j 1 > %s 2>&1", bin, dir, dir2, out);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s/results.log", dir2);
+    assert_int_equal(count_lines(cmd), 2);
+    snprintf(cmd, sizeof cmd, "%s resume %s --headless -j 1 > %s 2>&1", bin,
+             dir, out);
+    assert_int_equal(system(cmd), 0);
+    /* errors: exit 1 and the file named */
+    snprintf(cmd, sizeof cmd, "%s/results.log", dir);
+    FILE *f = fopen(cmd, "a");
+    fputs("not json\n", f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "%s resume %s --headless > %s 2>&1", bin, dir,
+             out);
+    int rc = system(cmd);
+    assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
+    assert_int_equal(sn_read_file(out, &text, &len, &e), 0);
+    assert_non_null(strstr(text, "results.log:4"));
+    free(text);
+    snprintf(cmd, sizeof cmd, "%s search --data synthetic:300 --run %s "
+             "--max-params 5q > %s 2>&1", bin, dir2, out);
+    rc = system(cmd);
+    assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
+}
+
+static double t_start;
+static int tstart(void **state) {
+    (void)state;
+    t_start = sn_now();
+    return 0;
+}
+static int tend(void **state) {
+    (void)state;
+    printf("# %.2f s\n", sn_now() - t_start);
+    return 0;
+}
+#define T(f) cmocka_unit_test_setup_teardown(f, tstart, tend)
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        T(test_hv_2d_hand),
+        T(test_hv_3d_hand),
+        T(test_pareto_front),
+        T(test_hv_x),
+        T(test_expected_improvement),
+        T(test_hungarian),
+        T(test_graph_distance),
+        T(test_kernel_psd),
+        T(test_settings),
+        T(test_limits_never_violated),
+        T(test_resume_after_sigkill),
+        T(test_torn_last_line),
+        T(test_fork),
+        T(test_bad_run_dirs),
+        T(test_cli),
+    };
+    return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
+}
