@@ -59,6 +59,7 @@ static sn_search_settings tiny(int max_candidates) {
     snprintf(s.bases, sizeof s.bases, "cnn:4:2,mobile_tiny:4");
     s.max_train = 0;
     s.epochs = 1;
+    s.root_epochs = 1;
     s.batch = 16;
     s.budget = 0;
     s.max_candidates = max_candidates;

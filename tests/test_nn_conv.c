@@ -4,7 +4,8 @@
  *
  * conv.c picks a kernel by shape, so the cases below are chosen to reach
  * every path:
- *   gemm, one sample per sgemm   Ho*Wo >= 256, or batch 1
+ *   gemm, one sample per sgemm   Ho*Wo >= 256, or batch 1; bands of
+ *                                rows when Ho*Wo > 512
  *   gemm, packed samples         Ho*Wo < 256 and more than one sample per
  *                                thread (the column matrix holds several)
  *   im2col/col2im                flat (stride 1, Wo == W) and by rows
@@ -139,6 +140,10 @@ static const ccase CASES[] = {
     /* gemm, groups 1 */
     {3, 17, 17, 8, 3, 1, 1, 1, 1, 3},   /* HW 289: one sample per sgemm */
     {3, 17, 17, 8, 3, 1, 1, 1, 1, 1},
+    {2, 25, 23, 3, 3, 1, 1, 1, 1, 2},   /* HW 575 > 512: two row bands */
+    {2, 26, 26, 3, 3, 1, 0, 1, 0, 1},   /* bands, by-rows im2col */
+    {3, 24, 24, 4, 1, 1, 0, 1, 1, 1},   /* bands, pointwise direct */
+    {4, 30, 30, 4, 3, 1, 1, 2, 1, 1},   /* bands of 15 rows, groups 2 */
     {4, 7, 9, 5, 3, 1, 1, 1, 1, 3},     /* packed, non-square */
     {4, 7, 9, 5, 3, 2, 1, 1, 0, 3},     /* stride 2, no bias */
     {5, 8, 8, 6, 5, 1, 2, 1, 1, 3},     /* k5 pad 2 */

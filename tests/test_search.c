@@ -457,6 +457,7 @@ static sn_search_settings tiny_settings(void) {
     snprintf(s.bases, sizeof s.bases, "cnn:8:2,mobile_tiny:8");
     s.max_train = 0;
     s.epochs = 1;
+    s.root_epochs = 1;
     s.batch = 32;
     s.budget = 0;
     s.max_candidates = 8;
@@ -536,6 +537,29 @@ static void test_limits_never_violated(void **state) {
         const int *front;
         int nf = sn_search_front(se, &front);
         assert_true(nf >= 1);
+        /* The run's hypervolume by the documented formula, computed here
+         * independently: reference (chance 0.1, size R = 10 x the params
+         * limit), x = log10(R/params)/3 clipped to [0,1], a = acc - 0.1;
+         * the front is sorted by size, so the union of boxes is a sum of
+         * strips, each as tall as the best accuracy at or left of it. */
+        const sn_search_settings *ss = sn_search_settings_get(se);
+        assert_close(ss->hv_ref[SN_OBJ_PARAMS], 25000, 0);
+        assert_close(ss->hv_ref_acc, 0.1, 1e-12);
+        double hv = 0, best = 0;
+        for (int i = 0; i < nf; i++) {
+            const sn_cand_info *c = sn_search_cand(se, front[i]);
+            double x = log10(25000.0 / (double)c->params) / 3;
+            x = x < 0 ? 0 : x > 1 ? 1 : x;
+            double xn = 0;
+            if (i + 1 < nf) {
+                xn = log10(25000.0 /
+                           (double)sn_search_cand(se, front[i + 1])->params) / 3;
+                xn = xn < 0 ? 0 : xn > 1 ? 1 : xn;
+            }
+            best = fmax(best, c->val_acc - 0.1);
+            hv += (x - xn) * best;
+        }
+        assert_close(sn_search_hypervolume(se), hv, 1e-12);
         sn_search_free(se);
         sn_data_free(d);
     }
@@ -878,7 +902,7 @@ static void test_cli(void **state) {
     snprintf(out, sizeof out, "%s/out.txt", tmp_root);
     snprintf(cmd, sizeof cmd,
              "%s search --data synthetic:300 --run %s --bases cnn:4:2 "
-             "--max-candidates 3 --max-train 0 --max-params 2k --strategy "
+             "--max-candidates 3 --max-train 0 --max-params 2k --root-epochs 1 --strategy "
              "random --headless --json -j 1 > %s 2>&1",
              bin, dir, out);
     assert_int_equal(system(cmd), 0);

@@ -34,8 +34,8 @@
  * accuracy A0 = chance (1 / classes). Both are fixed when the run gets its
  * data and stored in settings.json ("hv_ref"), so hypervolumes compare
  * within a run and between runs of the same settings (bo against random):
- *   R_m = 10 x the hard limit on m when one is set, else 10 x the largest
- *   root's size on m.
+ *   R_m = 10 x the hard limit on m when one is set, else 100 x the
+ *   largest root's size on m (a search without a limit may grow).
  * Sizes are on a log scale spanning three decades below R:
  *   x = log10(R_m / s) / 3, clipped to [0, 1]
  * (so every size below R/1000 counts as R/1000: a 20-parameter network is
@@ -122,6 +122,8 @@ typedef struct sn_search_settings {
     double val_split;      /* validation fraction (0.1) */
     int64_t max_train;     /* training subset for candidates (0 = all) */
     int epochs;            /* epochs per candidate (default 1) */
+    int root_epochs;       /* epochs for the roots, trained from scratch
+                              (default 3; at least `epochs`) */
     int batch;             /* 128 */
     double lr;             /* SGD + cosine, from sn_train_opts_default */
     double weight_decay;
@@ -158,7 +160,8 @@ sn_search_settings sn_settings_default(void);
 /* One settable key. The command line (--KEY VALUE), config files
  * ({"KEY": VALUE}), settings.json and the engine's `set KEY VALUE` all
  * use this table:
- *   data, val-split, max-train, epochs, batch, lr, weight-decay,
+ *   data, val-split, max-train, epochs, root-epochs, batch, lr,
+ *   weight-decay,
  *   objective (params|flops|memory, or two joined by ','),
  *   max-params, max-flops, max-memory (k/M suffixes, 0 or none = no limit),
  *   strategy (bo|evolution|random), budget (s/m/h, 0 = none),

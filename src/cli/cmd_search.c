@@ -27,6 +27,7 @@
     {"budget", 0, "TIME", "wall-time budget, s/m/h (30m; 0 = none)"},          \
     {"max-candidates", 0, "N", "stop after N candidates"},                     \
     {"epochs", 'e', "K", "epochs per candidate (1)"},                          \
+    {"root-epochs", 0, "K", "epochs for the roots, from scratch (3)"},         \
     {"max-train", 0, "N", "training images per candidate (10k; 0 = all)"},    \
     {"batch", 'b', "N", "batch size (128)"},                                   \
     {"lr", 0, "RATE", "learning rate (0.05, SGD + cosine)"},                   \
@@ -37,7 +38,7 @@
 
 static const char *const setting_keys[] = {
     "objective", "max-params", "max-flops", "max-memory", "strategy",
-    "budget", "max-candidates", "epochs", "max-train", "batch", "lr",
+    "budget", "max-candidates", "epochs", "root-epochs", "max-train", "batch", "lr",
     "final", "final-epochs", "pin", NULL};
 
 #define RUN_OPTS                                                               \
@@ -87,9 +88,10 @@ const sn_cli_cmd sn_cmd_search = {
     "keeps the Pareto front of\nvalidation accuracy against size. Limits "
     "are checked before training. The run\ndirectory is durable: "
     "'slimnas resume DIR' continues a stopped or killed run.\nThe "
-    "hypervolume uses the reference point (accuracy 0, size = 10 x the "
-    "limit,\nor 10 x the largest root without one) on a log size scale; "
-    "see README.\nCtrl-C stops after dropping the candidate in training.",
+    "hypervolume's reference point is (chance accuracy, size = 10 x the "
+    "limit, or\n100 x the largest root without one), sizes on a log scale "
+    "over three decades\nbelow it (see 'slimnas show'). Ctrl-C stops after "
+    "dropping the candidate in\ntraining.",
     search_opts, cmd_search};
 
 const sn_cli_cmd sn_cmd_resume = {

@@ -35,8 +35,16 @@
 #include <math.h>
 #include <string.h>
 
+/* The sgemm N (output pixels per call) is kept between these: smaller
+ * images are packed several samples per call, larger ones split into bands
+ * of rows. Measured on the 2-core target (64->64 3x3 convs): below 256 the
+ * sgemm runs short of columns, above ~512 two threads' column matrices
+ * spill their private caches. */
 #ifndef CONV_MIN_COLS
-#define CONV_MIN_COLS 256 /* pack samples until the sgemm N reaches this */
+#define CONV_MIN_COLS 256
+#endif
+#ifndef CONV_MAX_COLS
+#define CONV_MAX_COLS 512
 #endif
 #define CONV_MAX_THREADS 64
 #define DW_SLACK 16 /* depthwise: floats after each buffer, see dw_round */
@@ -180,6 +188,7 @@ typedef struct layout {
     size_t dw;     /* partial weight then bias gradient */
     size_t stride; /* floats per thread */
     int block;     /* gemm: samples packed per sgemm */
+    int band;      /* gemm: output rows per sgemm (Ho unless large) */
 } layout;
 
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
@@ -211,11 +220,15 @@ static layout layout_make(const geom *g) {
                        (size_t)g->kk * sizeof(float) + sizeof(float) - 1) /
                       sizeof(float));
     } else {
-        /* sized for the largest block, whatever the batch: then scratch
-         * sized for one batch size also serves any other */
+        /* small images: samples per piece (sized for the largest block,
+         * whatever the batch, so scratch sized for one batch size also
+         * serves any other); large images: bands of rows, as even as
+         * possible */
         int b = (CONV_MIN_COLS + g->hw - 1) / g->hw;
+        int bands = (g->hw + CONV_MAX_COLS - 1) / CONV_MAX_COLS;
         l.block = b;
-        size_t cols = (size_t)b * g->hw;
+        l.band = (g->ho + bands - 1) / bands;
+        size_t cols = (size_t)b * l.band * g->wo;
         l.col = at;
         at += round16((size_t)g->cin * g->kk * cols);
         l.obuf = at;
@@ -314,52 +327,97 @@ static void reduce_partials(run *r) {
     sn_parallel_for(n, reduce_task, r);
 }
 
-/* ---- gemm kernel ----------------------------------------------------- */
+/* ---- gemm kernel -----------------------------------------------------
+ * Work goes to sgemm in pieces: either several whole samples side by side
+ * (small images, see CONV_MIN_COLS) or one sample, a band of output rows
+ * at a time (large images, see CONV_MAX_COLS), so the column matrix stays
+ * within the core's own cache. */
+
+typedef struct piece {
+    int64_t n0;   /* first sample */
+    int ns;       /* samples (several only with whole images) */
+    int r0, r1;   /* band of output rows */
+    int cols;     /* sgemm N: ns * (r1 - r0) * Wo */
+} piece;
+
+/* Steps *p through samples [b, e): returns 0 when done. */
+static int piece_next(const run *r, int64_t b, int64_t e, piece *p) {
+    const geom *g = &r->g;
+    if (p->ns == 0) { /* first call */
+        p->n0 = b;
+        p->r0 = 0;
+    } else if (p->r1 < g->ho) { /* next band of the same sample */
+        p->r0 = p->r1;
+    } else { /* next samples */
+        p->n0 += p->ns;
+        p->r0 = 0;
+    }
+    if (p->n0 >= e) return 0;
+    p->ns = e - p->n0 < r->l.block ? (int)(e - p->n0) : r->l.block;
+    p->r1 = p->r0 + r->l.band < g->ho ? p->r0 + r->l.band : g->ho;
+    p->cols = p->ns * (p->r1 - p->r0) * g->wo;
+    return 1;
+}
+
+/* The piece's column matrix: the input itself for a pointwise conv of one
+ * sample, else im2col into col. *ld gets its row stride. */
+static const float *piece_cols(const run *r, const piece *p, float *col,
+                               int *ld) {
+    const geom *g = &r->g;
+    const size_t in_sz = (size_t)g->cin * g->h * g->w;
+    const float *in0 = r->x->in[0] + (size_t)p->n0 * in_sz;
+    if (p->ns == 1 && g->pointwise) {
+        *ld = g->hw;
+        return in0 + (size_t)p->r0 * g->wo;
+    }
+    const gemm_geom u = geom_unfold(g);
+    for (int i = 0; i < p->ns; i++)
+        gemm_im2col(&u, in0 + i * in_sz, col + (size_t)i * g->hw,
+                    (size_t)p->cols, p->r0, p->r1);
+    *ld = p->cols;
+    return col;
+}
 
 static void gemm_forward_task(void *ctx, int64_t b, int64_t e, int tid) {
     const run *r = ctx;
     const geom *g = &r->g;
     const sn_op_args *x = r->x;
-    const gemm_geom u = geom_unfold(g);
     float *col = run_scratch(r, tid) + r->l.col;
     float *obuf = run_scratch(r, tid) + r->l.obuf;
     const float *wt = x->tensor[0];
     const float *bias = g->bias ? x->tensor[1] : NULL;
-    const size_t in_sz = (size_t)g->cin * g->h * g->w;
     const size_t out_sz = (size_t)g->cout * g->hw;
 
-    for (int64_t n0 = b; n0 < e; n0 += r->l.block) {
-        int ns = e - n0 < r->l.block ? (int)(e - n0) : r->l.block;
-        const size_t ld = (size_t)ns * g->hw;
-        const float *in0 = x->in[0] + (size_t)n0 * in_sz;
-        float *out0 = x->out + (size_t)n0 * out_sz;
-        const float *bmat = col;
-        if (ns == 1 && g->pointwise) {
-            bmat = in0;
-        } else {
-            for (int i = 0; i < ns; i++)
-                gemm_im2col(&u, in0 + i * in_sz, col + (size_t)i * g->hw, ld);
-        }
+    piece p = {0};
+    while (piece_next(r, b, e, &p)) {
+        int ldb, ldc;
+        const float *bmat = piece_cols(r, &p, col, &ldb);
         /* one sample writes straight into out; several go through obuf
-         * [Cout, ns*HW] and are scattered back to NCHW */
-        float *c = ns == 1 ? out0 : obuf;
+         * [Cout, cols] and are scattered back to NCHW */
+        float *out0 = x->out + (size_t)p.n0 * out_sz;
+        float *c = obuf;
+        ldc = p.cols;
+        if (p.ns == 1) {
+            c = out0 + (size_t)p.r0 * g->wo;
+            ldc = g->hw;
+        }
         if (bias)
             for (int co = 0; co < g->cout; co++) {
-                float *row = c + co * ld;
-                for (size_t j = 0; j < ld; j++) row[j] = bias[co];
+                float *row = c + (size_t)co * ldc;
+                for (int j = 0; j < p.cols; j++) row[j] = bias[co];
             }
         for (int gr = 0; gr < g->g; gr++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->og,
-                        (int)ld, g->rows, 1.0f,
+                        p.cols, g->rows, 1.0f,
                         wt + (size_t)gr * g->og * g->rows, g->rows,
-                        bmat + (size_t)gr * g->rows * ld, (int)ld,
-                        bias ? 1.0f : 0.0f, c + (size_t)gr * g->og * ld,
-                        (int)ld);
-        if (ns > 1)
-            for (int i = 0; i < ns; i++)
+                        bmat + (size_t)gr * g->rows * ldb, ldb,
+                        bias ? 1.0f : 0.0f, c + (size_t)gr * g->og * ldc,
+                        ldc);
+        if (p.ns > 1)
+            for (int i = 0; i < p.ns; i++)
                 for (int co = 0; co < g->cout; co++)
                     memcpy(out0 + i * out_sz + (size_t)co * g->hw,
-                           obuf + co * ld + (size_t)i * g->hw,
+                           obuf + (size_t)co * ldc + (size_t)i * g->hw,
                            sizeof(float) * (size_t)g->hw);
     }
 }
@@ -368,7 +426,6 @@ static void gemm_backward_task(void *ctx, int64_t b, int64_t e, int tid) {
     run *r = ctx;
     const geom *g = &r->g;
     const sn_op_args *x = r->x;
-    const gemm_geom u = geom_unfold(g);
     float *col = run_scratch(r, tid) + r->l.col;
     float *obuf = run_scratch(r, tid) + r->l.obuf;
     float *dw = run_scratch(r, tid) + r->l.dw;
@@ -382,56 +439,60 @@ static void gemm_backward_task(void *ctx, int64_t b, int64_t e, int tid) {
         memset(dw, 0, sizeof(float) * ((size_t)g->cout * g->rows + g->cout));
         r->ran[tid] = 1;
     }
-    for (int64_t n0 = b; n0 < e; n0 += r->l.block) {
-        int ns = e - n0 < r->l.block ? (int)(e - n0) : r->l.block;
-        const size_t ld = (size_t)ns * g->hw;
-        const float *in0 = x->in[0] + (size_t)n0 * in_sz;
-        const float *dout0 = x->dout + (size_t)n0 * out_sz;
-        const float *dmat = dout0; /* dout as [Cout, ld] */
-        if (ns > 1) {
-            for (int i = 0; i < ns; i++)
+    piece p = {0};
+    while (piece_next(r, b, e, &p)) {
+        /* dout of the piece as [Cout, cols] with row stride ldd */
+        const float *dout0 = x->dout + (size_t)p.n0 * out_sz;
+        const float *dmat = dout0 + (size_t)p.r0 * g->wo;
+        int ldd = g->hw;
+        if (p.ns > 1) {
+            for (int i = 0; i < p.ns; i++)
                 for (int co = 0; co < g->cout; co++)
-                    memcpy(obuf + co * ld + (size_t)i * g->hw,
+                    memcpy(obuf + (size_t)co * p.cols + (size_t)i * g->hw,
                            dout0 + i * out_sz + (size_t)co * g->hw,
                            sizeof(float) * (size_t)g->hw);
             dmat = obuf;
+            ldd = p.cols;
         }
-        const int direct = ns == 1 && g->pointwise;
+        const int direct = p.ns == 1 && g->pointwise;
+        int ldb = p.cols;
         if (r->want_dw) {
             if (g->bias)
                 for (int co = 0; co < g->cout; co++)
-                    db[co] += sum_lanes(dmat + co * ld, ld);
-            const float *bmat = col;
-            if (direct) {
-                bmat = in0;
-            } else {
-                for (int i = 0; i < ns; i++)
-                    gemm_im2col(&u, in0 + i * in_sz, col + (size_t)i * g->hw,
-                                ld);
-            }
-            /* dW_g[Og, Cg*KK] += dout_g[Og, ld] x col_g^T */
+                    db[co] += sum_lanes(dmat + (size_t)co * ldd,
+                                        (size_t)p.cols);
+            const float *bmat = piece_cols(r, &p, col, &ldb);
+            /* dW_g[Og, Cg*KK] += dout_g[Og, cols] x col_g^T */
             for (int gr = 0; gr < g->g; gr++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->og,
-                            g->rows, (int)ld, 1.0f,
-                            dmat + (size_t)gr * g->og * ld, (int)ld,
-                            bmat + (size_t)gr * g->rows * ld, (int)ld, 1.0f,
+                            g->rows, p.cols, 1.0f,
+                            dmat + (size_t)gr * g->og * ldd, ldd,
+                            bmat + (size_t)gr * g->rows * ldb, ldb, 1.0f,
                             dw + (size_t)gr * g->og * g->rows, g->rows);
         }
         if (!din) continue;
-        /* dcol_g[Cg*KK, ld] = W_g^T x dout_g; a direct 1x1 conv adds it
+        /* dcol_g[Cg*KK, cols] = W_g^T x dout_g; a direct 1x1 conv adds it
          * straight into din, otherwise it is folded back with col2im */
-        float *din0 = din + (size_t)n0 * in_sz;
-        float *dst = direct ? din0 : col;
+        float *din0 = din + (size_t)p.n0 * in_sz;
+        float *dst = col;
+        int ldx = p.cols;
+        if (direct) {
+            dst = din0 + (size_t)p.r0 * g->wo;
+            ldx = g->hw;
+        }
         for (int gr = 0; gr < g->g; gr++)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, g->rows,
-                        (int)ld, g->og, 1.0f,
+                        p.cols, g->og, 1.0f,
                         wt + (size_t)gr * g->og * g->rows, g->rows,
-                        dmat + (size_t)gr * g->og * ld, (int)ld,
-                        direct ? 1.0f : 0.0f, dst + (size_t)gr * g->rows * ld,
-                        (int)ld);
-        if (!direct)
-            for (int i = 0; i < ns; i++)
-                gemm_col2im(&u, col + (size_t)i * g->hw, ld, din0 + i * in_sz);
+                        dmat + (size_t)gr * g->og * ldd, ldd,
+                        direct ? 1.0f : 0.0f, dst + (size_t)gr * g->rows * ldx,
+                        ldx);
+        if (!direct) {
+            const gemm_geom u = geom_unfold(g);
+            for (int i = 0; i < p.ns; i++)
+                gemm_col2im(&u, col + (size_t)i * g->hw, (size_t)p.cols,
+                            din0 + i * in_sz, p.r0, p.r1);
+        }
     }
 }
 

@@ -2,12 +2,13 @@
  * im2col (unfold an image into the column matrix a convolution multiplies
  * by its weights) and col2im (fold column gradients back, accumulating).
  *
- * Column matrix layout, for one sample of C channels:
+ * Column matrix layout, for one sample of C channels and a band of output
+ * rows [r0, r1):
  *   row r = (c * K + kh) * K + kw   (matches the weight layout [.., C, K, K])
- *   col   = oh * Wo + ow            (the output pixel)
+ *   col   = (oh - r0) * Wo + ow     (the output pixel)
  * Rows are `ld` floats apart, so several samples can share one matrix side
- * by side (sample i starting at column i * Ho * Wo) and be multiplied by a
- * single sgemm call. */
+ * by side (sample i starting at column i * (r1 - r0) * Wo) and go through
+ * a single sgemm call, and a large image can go a band at a time. */
 #ifndef SLIMNAS_NN_GEMM_H
 #define SLIMNAS_NN_GEMM_H
 
@@ -19,12 +20,15 @@ typedef struct gemm_geom {
     int ho, wo;     /* output size */
 } gemm_geom;
 
-/* col[c*K*K rows, ld] = unfold(in[C, H, W]); padding becomes zeros. */
-void gemm_im2col(const gemm_geom *g, const float *in, float *col, size_t ld);
+/* col[c*K*K rows, ld] = unfold(in[C, H, W]) for output rows [r0, r1);
+ * padding becomes zeros. */
+void gemm_im2col(const gemm_geom *g, const float *in, float *col, size_t ld,
+                 int r0, int r1);
 
-/* din[C, H, W] += fold(col[c*K*K rows, ld]); the inverse scatter of
- * gemm_im2col, dropping whatever fell on the padding. col is scratch: its
- * padding entries may be overwritten with zeros. */
-void gemm_col2im(const gemm_geom *g, float *col, size_t ld, float *din);
+/* din[C, H, W] += fold(col[c*K*K rows, ld]) for output rows [r0, r1): the
+ * inverse scatter of gemm_im2col, dropping whatever fell on the padding.
+ * col is scratch: its padding entries may be overwritten with zeros. */
+void gemm_col2im(const gemm_geom *g, float *col, size_t ld, float *din,
+                 int r0, int r1);
 
 #endif

@@ -293,7 +293,8 @@ int sn_search_attach_data(sn_search *se, const sn_data *train,
                     int64_t v = metric(m, c->params, c->flops, c->memory);
                     if (v > big) big = v;
                 }
-            se->s.hv_ref[m] = 10.0 * (double)(lim > 0 ? lim : big > 1 ? big : 1);
+            se->s.hv_ref[m] = lim > 0 ? 10.0 * (double)lim
+                                      : 100.0 * (double)(big > 1 ? big : 1);
         }
         if (write_settings(se, e)) return -1;
         search_update_front(se);
@@ -417,6 +418,7 @@ static sn_job *job_new(const sn_search *se, int id, int parent) {
     j->info.depth = parent >= 0 ? se->c[parent].info.depth + 1 : 0;
     sn_train_opts t = sn_train_opts_default();
     t.epochs = se->s.epochs;
+    if (parent < 0 && se->s.root_epochs > t.epochs) t.epochs = se->s.root_epochs;
     t.batch = se->s.batch;
     t.lr = (float)se->s.lr;
     t.weight_decay = (float)se->s.weight_decay;
@@ -814,7 +816,8 @@ int sn_search_fork(const char *src, int id, const char *dst,
     for (int m = 0; m < SN_OBJ_COUNT; m++) {
         int64_t lim = limit_of(&t, m);
         int64_t v = metric(m, ci->params, ci->flops, ci->memory);
-        t.hv_ref[m] = 10.0 * (double)(lim > 0 ? lim : v > 1 ? v : 1);
+        t.hv_ref[m] = lim > 0 ? 10.0 * (double)lim
+                              : 100.0 * (double)(v > 1 ? v : 1);
     }
     if (!(t.hv_ref_acc >= 0)) t.hv_ref_acc = from->s.hv_ref_acc;
     to = sn_search_create(dst, &t, e);

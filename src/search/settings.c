@@ -62,6 +62,7 @@ sn_search_settings sn_settings_default(void) {
     s.val_split = 0.1;
     s.max_train = 10000;
     s.epochs = 1;
+    s.root_epochs = 3;
     s.batch = t.batch;
     s.lr = t.lr;
     s.weight_decay = t.weight_decay;
@@ -87,6 +88,7 @@ const sn_setting_info sn_setting_keys[] = {
     {"val-split", "F", "validation fraction of the training files (0.1)", 0},
     {"max-train", "N", "training images per candidate (10k; 0 = all)", 0},
     {"epochs", "K", "epochs per candidate (1)", 1},
+    {"root-epochs", "K", "epochs for the roots, from scratch (3)", 1},
     {"batch", "N", "batch size (128)", 1},
     {"lr", "RATE", "SGD learning rate, cosine schedule (0.05)", 1},
     {"weight-decay", "WD", "decoupled weight decay (1e-4)", 1},
@@ -212,6 +214,9 @@ int sn_settings_set(sn_search_settings *s, const char *key,
     } else if (!strcmp(key, "epochs")) {
         if (parse_int(key, v, 1, SN_MAX_EPOCHS, &l, e)) return -1;
         t.epochs = (int)l;
+    } else if (!strcmp(key, "root-epochs")) {
+        if (parse_int(key, v, 1, SN_MAX_EPOCHS, &l, e)) return -1;
+        t.root_epochs = (int)l;
     } else if (!strcmp(key, "batch")) {
         if (parse_int(key, v, 1, 65536, &l, e)) return -1;
         t.batch = (int)l;
@@ -303,6 +308,8 @@ void sn_settings_get(const sn_search_settings *s, const char *key, char *buf,
     else if (!strcmp(key, "max-train"))
         snprintf(buf, n, "%lld", (long long)s->max_train);
     else if (!strcmp(key, "epochs")) snprintf(buf, n, "%d", s->epochs);
+    else if (!strcmp(key, "root-epochs"))
+        snprintf(buf, n, "%d", s->root_epochs);
     else if (!strcmp(key, "batch")) snprintf(buf, n, "%d", s->batch);
     else if (!strcmp(key, "lr")) snprintf(buf, n, "%g", s->lr);
     else if (!strcmp(key, "weight-decay"))
@@ -340,7 +347,8 @@ void sn_settings_get(const sn_search_settings *s, const char *key, char *buf,
 
 int sn_settings_check(const sn_search_settings *s, sn_error *e) {
     if (!s->data[0]) return sn_errf(e, "settings: no dataset (--data SPEC)");
-    if (s->epochs < 1) return sn_errf(e, "settings: epochs must be >= 1");
+    if (s->epochs < 1 || s->root_epochs < 1 || s->final_epochs < 1)
+        return sn_errf(e, "settings: epochs must be >= 1");
     if (s->batch < 1) return sn_errf(e, "settings: batch must be >= 1");
     if (s->n_obj < 1 || s->n_obj > 2)
         return sn_errf(e, "settings: one or two size objectives");
@@ -534,6 +542,7 @@ char *sn_settings_to_json(const sn_search_settings *s) {
     cJSON_AddNumberToObject(j, "val-split", s->val_split);
     cJSON_AddNumberToObject(j, "max-train", (double)s->max_train);
     cJSON_AddNumberToObject(j, "epochs", s->epochs);
+    cJSON_AddNumberToObject(j, "root-epochs", s->root_epochs);
     cJSON_AddNumberToObject(j, "batch", s->batch);
     cJSON_AddNumberToObject(j, "lr", s->lr);
     cJSON_AddNumberToObject(j, "weight-decay", s->weight_decay);
