@@ -168,10 +168,10 @@ static const ccase CASES[] = {
     {3, 8, 8, 3, 1, 1, 0, 3, 1, 2},     /* depthwise 1x1 */
     {3, 10, 11, 3, 4, 3, 1, 3, 1, 2},   /* even k, stride 3 */
     {2, 5, 5, 2, 3, 1, 0, 2, 1, 1},     /* no padding */
-    /* depthwise, multiplier 2 and 3; one input channel */
+    /* depthwise, multiplier 2 and 3; one input channel (gemm path) */
     {3, 7, 7, 6, 3, 1, 1, 3, 1, 3},
     {3, 8, 9, 6, 3, 2, 1, 3, 0, 2},
-    {1, 9, 9, 4, 3, 1, 1, 1, 1, 3},     /* grayscale first layer */
+    {1, 9, 9, 4, 3, 1, 1, 1, 1, 3},     /* grayscale first layer: gemm */
     {2, 6, 6, 6, 5, 2, 2, 2, 1, 2},
     /* depthwise input-gradient paths: stride 1 gathers (P <= K-1), the
      * rest scatter; 7x7 runs the generic tap count; 20x20 spans several
