@@ -418,6 +418,46 @@ static void test_maxpool_forward_values(void **state) {
     gc_fix_free(&f);
 }
 
+/* The 2x2 stride-2 pool has its own vectorised path (8 outputs at a time
+ * plus a scalar tail). Against a plain first-maximum reference on a wide,
+ * odd-sized input with many ties (values from {0, 1, 2, 3}), forward
+ * values and the element each gradient is routed to must agree exactly. */
+static void test_maxpool_2x2_fast_path(void **state) {
+    (void)state;
+    sn_attr a = sn_attr_default(SN_OP_MAXPOOL);
+    sn_shape in = {3, 9, 41}; /* OW = 20: two vectors and a tail of 4 */
+    const int n = 2, H = 9, W = 41, OH = 4, OW = 20, planes = n * 3;
+    gc_fix f;
+    sn_error e;
+    assert_int_equal(gc_fix_init(&f, SN_OP_MAXPOOL, &a, 1, &in, n, 1, &e), 0);
+    sn_rng r;
+    sn_rng_seed(&r, 11);
+    for (int i = 0; i < planes * H * W; i++)
+        f.x[0][i] = (float)sn_rng_int(&r, 4);
+    gc_fix_forward(&f);
+    for (int i = 0; i < planes * OH * OW; i++) f.dout[i] = (float)(i + 1);
+    memset(f.dx[0], 0, (size_t)planes * H * W * sizeof(float));
+    gc_fix_backward(&f, 0);
+    float *want = sn_falloc((size_t)planes * H * W);
+    for (int p = 0; p < planes; p++)
+        for (int oy = 0; oy < OH; oy++)
+            for (int ox = 0; ox < OW; ox++) {
+                const float *x = f.x[0] + (size_t)p * H * W;
+                int best = 2 * oy * W + 2 * ox; /* row-major first max */
+                for (int dy = 0; dy < 2; dy++)
+                    for (int dx = 0; dx < 2; dx++) {
+                        int at = (2 * oy + dy) * W + 2 * ox + dx;
+                        if (x[at] > x[best]) best = at;
+                    }
+                int o = (p * OH + oy) * OW + ox;
+                assert_true(f.out[o] == x[best]);
+                want[(size_t)p * H * W + best] += f.dout[o];
+            }
+    assert_memory_equal(want, f.dx[0], (size_t)planes * H * W * sizeof(float));
+    sn_free_aligned(want);
+    gc_fix_free(&f);
+}
+
 static void test_avgpool_forward_values(void **state) {
     /* 3x3 of ones, k3 s1 p1, zero padding counted (divide by 9): corners
      * see 4 ones, edges 6, the centre 9. */
@@ -689,6 +729,7 @@ int main(void) {
         cmocka_unit_test(test_harness_catches_bugs),
         cmocka_unit_test(test_bn_forward_values),
         cmocka_unit_test(test_maxpool_forward_values),
+        cmocka_unit_test(test_maxpool_2x2_fast_path),
         cmocka_unit_test(test_avgpool_forward_values),
         cmocka_unit_test(test_gap_concat_values),
         cmocka_unit_test(test_dropout_values),

@@ -1,6 +1,6 @@
 /* slimnas/train.h — training and evaluation of one graph on one dataset.
  *
- *   sn_train_opts o = sn_train_opts_default();   // SGD 0.9, lr 0.05, b 128
+ *   sn_train_opts o = sn_train_opts_default();   // SGD 0.9, lr 0.1 cosine, b 128
  *   o.epochs = 3;
  *   sn_train_result r;
  *   if (sn_train(g, w, d, &o, &r, &err) != 0) ...   // bad options only

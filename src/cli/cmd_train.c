@@ -21,7 +21,7 @@ static const sn_cli_opt train_opts[] = {
     DATA_OPTS,
     {"epochs", 'e', "N", "epochs (default 1)"},
     {"batch", 'b', "N", "batch size (default 128)"},
-    {"lr", 0, "RATE", "learning rate (default 0.05)"},
+    {"lr", 0, "RATE", "learning rate (default 0.1 for sgd, 1e-3 for adamw)"},
     {"optimizer", 0, "sgd|adamw", "optimiser (default sgd, momentum 0.9)"},
     {"momentum", 0, "M", "SGD momentum (default 0.9)"},
     {"nesterov", 0, NULL, "Nesterov momentum"},

@@ -14,7 +14,7 @@ sn_train_opts sn_train_opts_default(void) {
     o.epochs = 1;
     o.batch = 128;
     o.optimizer = SN_OPT_SGD;
-    o.lr = 0.05f;
+    o.lr = 0.1f;
     o.lr_min = 0.0f;
     o.momentum = 0.9f;
     o.nesterov = 0;
