@@ -29,7 +29,7 @@ ifeq ($(filter clean,$(MAKECMDGOALS)),)
 -include $(FLAGS_MK)
 endif
 
-WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+WARN     := -Wall -Wextra -Werror -Wshadow
 CPPFLAGS += -Iinclude -D_DEFAULT_SOURCE -D_XOPEN_SOURCE=700 $(DEP_CFLAGS)
 CFLAGS   += -std=c11 $(WARN) $(OPT) -g $(SAN)
 LDFLAGS  += $(SAN)

@@ -2,6 +2,9 @@
 #ifndef SLIMNAS_TESTUTIL_H
 #define SLIMNAS_TESTUTIL_H
 
+/* cmocka calls every test as fn(void **state) and most ignore state. */
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

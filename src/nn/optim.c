@@ -49,6 +49,7 @@ typedef struct step_ctx {
 } step_ctx;
 
 static void sgd_task(void *ctx, int64_t b, int64_t e, int tid) {
+    (void)tid; /* the update of an element does not depend on the thread */
     const step_ctx *c = ctx;
     const sn_optim *o = c->o;
     float *p = c->p, *buf = o->m;
@@ -66,6 +67,7 @@ static void sgd_task(void *ctx, int64_t b, int64_t e, int tid) {
 }
 
 static void adamw_task(void *ctx, int64_t b, int64_t e, int tid) {
+    (void)tid; /* the update of an element does not depend on the thread */
     const step_ctx *c = ctx;
     const sn_optim *o = c->o;
     float *p = c->p, *m = o->m, *v = o->v;
