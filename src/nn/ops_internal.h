@@ -36,6 +36,24 @@
     void x##_forward(const sn_op_args *x);                                     \
     void x##_backward(const sn_op_args *x);
 
+/* The table entries of an op without parameters or scratch: no tensors,
+ * no MACs, nothing to initialise, no work buffer. */
+#define NO_PARAMS(x)                                                           \
+    int x##_tensors(const sn_attr *a, const sn_shape *in, int n_in,            \
+                    sn_tensor_desc t[SN_MAX_TENSORS]) {                        \
+        return 0;                                                              \
+    }                                                                          \
+    int64_t x##_macs(const sn_attr *a, const sn_shape *in, int n_in,           \
+                     sn_shape out) {                                           \
+        return 0;                                                              \
+    }                                                                          \
+    void x##_init(const sn_attr *a, const sn_shape *in, int n_in,              \
+                  float *const *tensor, sn_rng *rng) {}                        \
+    size_t x##_work_floats(const sn_attr *a, const sn_shape *in, int n_in,     \
+                           sn_shape out, int n) {                              \
+        return 0;                                                              \
+    }
+
 SN_DECLARE_OP(input)
 SN_DECLARE_OP(conv)
 SN_DECLARE_OP(dense)

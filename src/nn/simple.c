@@ -48,23 +48,6 @@ typedef struct ew_ctx {
     const float *m; /* dropout mask */
 } ew_ctx;
 
-/* ---- shared no-parameter stubs ---------------------------------------- */
-
-#define NO_PARAMS(x)                                                           \
-    int x##_tensors(const sn_attr *a, const sn_shape *in, int n_in,            \
-                    sn_tensor_desc t[SN_MAX_TENSORS]) {                        \
-        return 0;                                                              \
-    }                                                                          \
-    int64_t x##_macs(const sn_attr *a, const sn_shape *in, int n_in,           \
-                     sn_shape out) {                                           \
-        return 0;                                                              \
-    }                                                                          \
-    void x##_init(const sn_attr *a, const sn_shape *in, int n_in,              \
-                  float *const *tensor, sn_rng *rng) {}                        \
-    size_t x##_work_floats(const sn_attr *a, const sn_shape *in, int n_in,     \
-                           sn_shape out, int n) {                              \
-        return 0;                                                              \
-    }
 
 /* ---- input -------------------------------------------------------------- */
 
