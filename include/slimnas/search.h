@@ -393,8 +393,11 @@ const sn_graph *sn_job_graph(const sn_job *job);
 int sn_job_run(sn_job *job, const sn_data *d, const sn_job_ctl *ctl);
 /* Why a job failed (status failed after sn_job_run), "" otherwise. */
 const char *sn_job_error(const sn_job *job);
-/* Time the job spent paused inside ctl->progress (a driver that blocks
- * there to pause): not counted as training time or budget. */
+/* Time the job spent waiting outside this search: paused inside
+ * ctl->progress (a driver that blocks there to pause), or waiting for the
+ * training slot another search holds. Not counted as training time or
+ * budget. The budget is otherwise wall time: a job counts from the start
+ * of the sn_search_next call that made it to its sn_search_finish. */
 void sn_job_exclude_time(sn_job *job, double seconds);
 /* Records a run job: weights, graph, log line, front. Frees the job.
  * -1 when a file cannot be written (the job is freed anyway). */

@@ -589,7 +589,12 @@ static void *search_main(void *arg) {
         memset(&s->prog, 0, sizeof s->prog);
         det_put(s, ji, sn_job_graph(job), NULL, NULL, 0);
         publish(s);
-        if (slot_acquire(&s->stop_flag)) {
+        double wait0 = sn_now();
+        int no_slot = slot_acquire(&s->stop_flag);
+        /* waiting for another search to finish training is not this
+         * search's time */
+        sn_job_exclude_time(job, sn_now() - wait0);
+        if (no_slot) {
             sn_search_abandon(s->se, job);
             s->job = NULL;
             s->current = -1;

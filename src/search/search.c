@@ -567,12 +567,16 @@ int sn_search_next(sn_search *se, sn_job **out, sn_error *e) {
                 return -1;
             }
         }
-        se->spent += sn_now() - t0;
         if (!sn_settings_fits(&se->s, j->info.params, j->info.flops,
                               j->info.memory)) {
             if (record_unrun(se, j, SN_CAND_INFEASIBLE, e)) return -1;
+            se->spent += sn_now() - t0;
             continue;
         }
+        /* The budget is wall time: from here to the end of
+         * sn_search_finish (proposing, training, evaluating, writing the
+         * files), less the pauses the driver excludes. */
+        j->t_begin = t0;
         se->busy = 1;
         *out = j;
         return 1;
@@ -638,7 +642,10 @@ const char *sn_job_error(const sn_job *job) { return job->error; }
 int sn_search_finish(sn_search *se, sn_job *j, sn_error *e) {
     SN_ASSERT(se->busy && j->ran);
     se->busy = 0;
-    se->spent += j->info.seconds;
+    /* elapsed, as logged with the candidate, includes its own time (the
+     * milliseconds of writing its files count towards the next one) */
+    double wall = sn_now() - j->t_begin - j->excluded;
+    se->spent += wall > 0 ? wall : 0;
     cand c;
     memset(&c, 0, sizeof c);
     c.info = j->info;

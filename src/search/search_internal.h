@@ -60,7 +60,7 @@ struct sn_job {
     sn_weights *w;
     sn_train_opts topt;
     double excluded;    /* paused seconds */
-    double propose_s;   /* time spent proposing */
+    double t_begin;     /* when sn_search_next began making it */
     int ran;
     double *loss, *val;
     int n_curve;
