@@ -105,15 +105,10 @@ size_t maxpool_cache_bytes(const sn_attr *a, const sn_shape *in, int n_in,
 typedef float v8f __attribute__((vector_size(32)));
 typedef int32_t v8i __attribute__((vector_size(32)));
 
-static inline v8f load8(const float *p) {
-    v8f v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline v8f select8(v8i m, v8f a, v8f b) { /* m ? a : b */
-    return (v8f)(((v8i)a & m) | ((v8i)b & ~m));
-}
+/* Macros rather than functions: a function taking or returning a 32-byte
+ * vector changes the ABI (and warns) when AVX is not enabled. */
+#define LOAD8(v, p) memcpy(&(v), (p), sizeof(v))
+#define SELECT8(m, a, b) ((v8f)(((v8i)(a) & (m)) | ((v8i)(b) & ~(m))))
 
 static void maxpool_2x2_plane(const float *in, float *out, uint8_t *code,
                               int W, int OH, int OW) {
@@ -123,16 +118,19 @@ static void maxpool_2x2_plane(const float *in, float *out, uint8_t *code,
         uint8_t *c = code + (int64_t)oy * OW;
         int ox = 0;
         for (; ox + 8 <= OW; ox += 8) {
-            v8f a0 = load8(r0 + 2 * ox), a1 = load8(r0 + 2 * ox + 8);
-            v8f b0 = load8(r1 + 2 * ox), b1 = load8(r1 + 2 * ox + 8);
+            v8f a0, a1, b0, b1;
+            LOAD8(a0, r0 + 2 * ox);
+            LOAD8(a1, r0 + 2 * ox + 8);
+            LOAD8(b0, r1 + 2 * ox);
+            LOAD8(b1, r1 + 2 * ox + 8);
             v8f v0 = __builtin_shufflevector(a0, a1, 0, 2, 4, 6, 8, 10, 12, 14);
             v8f v1 = __builtin_shufflevector(a0, a1, 1, 3, 5, 7, 9, 11, 13, 15);
             v8f v2 = __builtin_shufflevector(b0, b1, 0, 2, 4, 6, 8, 10, 12, 14);
             v8f v3 = __builtin_shufflevector(b0, b1, 1, 3, 5, 7, 9, 11, 13, 15);
             v8i g01 = v1 > v0, g23 = v3 > v2; /* -1 where true */
-            v8f m01 = select8(g01, v1, v0), m23 = select8(g23, v3, v2);
+            v8f m01 = SELECT8(g01, v1, v0), m23 = SELECT8(g23, v3, v2);
             v8i take = m23 > m01;
-            v8f m = select8(take, m23, m01);
+            v8f m = SELECT8(take, m23, m01);
             /* code: row 1 adds 2, the right column adds 1 */
             v8i k = (take & 2) - (take & g23) - (~take & g01);
             memcpy(o + ox, &m, sizeof m);
