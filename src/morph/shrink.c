@@ -49,11 +49,20 @@ static void sep_candidates(const sn_graph *g, int id, cand_list *l) {
         if (sep_check(g, i, NULL) == 0) cand_push(l, id, i, 0);
 }
 
+/* base + suffix, without piling suffixes up over generations: a layer
+ * separated twice is "conv7_dw", not "conv7_dw_dw" (a clash gets a fresh
+ * name). */
 static void name_with_suffix(const medit *ed, const char *base,
                              const char *suffix, char *out) {
     char want[SN_NAME_LEN];
-    snprintf(want, sizeof want, "%.*s%s", (int)(SN_NAME_LEN - 1 - strlen(suffix)),
-             base, suffix);
+    int len = (int)strlen(base);
+    while (len > 3 && base[len - 3] == '_' &&
+           (!strncmp(base + len - 2, "dw", 2) ||
+            !strncmp(base + len - 2, "pw", 2)))
+        len -= 3;
+    int room = (int)(SN_NAME_LEN - 1 - strlen(suffix));
+    snprintf(want, sizeof want, "%.*s%s", len < room ? len : room, base,
+             suffix);
     for (int i = 0; i < ed->n; i++)
         if (!strcmp(ed->nodes[i].name, want)) {
             ed_fresh_name(ed, want, out);
