@@ -95,6 +95,10 @@ static int is_paused(const sn_snapshot *s, void *ctx) {
     return s->state == SN_RUN_PAUSED;
 }
 
+static int has_max_params(const sn_snapshot *s, void *ctx) {
+    return s->settings.max_params == *(int64_t *)ctx;
+}
+
 static int has_records(const sn_snapshot *s, void *ctx) {
     return s->n_records >= *(int *)ctx;
 }
@@ -231,6 +235,15 @@ static void test_engine_pause_resume(void **state) {
     assert_int_equal(a->progress.epoch, b->progress.epoch);
     sn_snapshot_release(a);
     sn_snapshot_release(b);
+    /* a setting sent while paused in the middle of training shows at once,
+     * and the run stays paused and still */
+    assert_int_equal(sn_engine_exec(en, h, "set max-params 900k", NULL, NULL,
+                                    &e), 0);
+    int64_t want = 900000;
+    assert_true(wait_for(en, h, has_max_params, &want));
+    const sn_snapshot *p = sn_engine_snapshot(en, h);
+    assert_int_equal(p->state, SN_RUN_PAUSED);
+    sn_snapshot_release(p);
     assert_int_equal(sn_engine_exec(en, h, "resume", NULL, NULL, &e), 0);
     assert_int_equal(sn_engine_wait(en, h, 120), 1);
     const sn_snapshot *c = sn_engine_snapshot(en, h);

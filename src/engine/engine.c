@@ -349,6 +349,8 @@ static void data_put(sn_engine *en, sn_data *d) {
 
 /* ---- the search thread ------------------------------------------------------ */
 
+static void apply_commands(srch *s);
+
 /* Called by the trainer after every batch: records progress, publishes
  * at most every 100 ms, and blocks while the search is paused (giving
  * the training slot to other searches meanwhile). */
@@ -363,9 +365,19 @@ static void on_progress(void *ctx, const sn_progress *p) {
         s->state = SN_RUN_PAUSED;
         logf_(s, SN_LOG_INFO, "paused");
         publish(s);
+        /* Commands sent while paused (set, enqueue) take effect now, so
+         * a paused run shows its new limits; they only touch settings and
+         * the queue, never the job in flight. */
         pthread_mutex_lock(&s->mu);
-        while (s->paused && !s->stop_req && !s->quit)
+        while (s->paused && !s->stop_req && !s->quit) {
+            if (s->nq > 0) {
+                pthread_mutex_unlock(&s->mu);
+                apply_commands(s);
+                pthread_mutex_lock(&s->mu);
+                continue;
+            }
             pthread_cond_wait(&s->cv, &s->mu);
+        }
         pthread_mutex_unlock(&s->mu);
         /* Take the slot back even when stopping: the trainer returns
          * through its normal path, which may still evaluate (pool). */
