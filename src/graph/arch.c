@@ -62,7 +62,7 @@ static int b_conv(bld *b, int in, int out, int k, int stride, int groups,
     a.out = out;
     a.k = k;
     a.stride = stride;
-    a.pad = k / 2; /* "same" padding, as the AutoKeras stubs (k odd) */
+    a.pad = k / 2; /* "same" padding, as AutoKeras's conv layers (k odd) */
     a.groups = groups;
     a.bias = bias;
     return b_add(b, SN_OP_CONV, &a, &in, 1);
