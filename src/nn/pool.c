@@ -13,13 +13,6 @@
 /* Below this many input floats a pass runs on the calling thread. */
 #define PAR_MIN_FLOATS (1 << 15)
 
-static void run_planes(int64_t planes, int64_t floats, sn_task_fn fn,
-                       void *ctx) {
-    if (floats >= PAR_MIN_FLOATS)
-        sn_parallel_for(planes, fn, ctx);
-    else if (planes > 0)
-        fn(ctx, 0, planes, 0);
-}
 
 static int check_input(const char *op, const sn_shape *in, int n_in,
                        sn_error *e) {
@@ -62,6 +55,17 @@ static int window_infer(const char *op, const sn_attr *a, const sn_shape *in,
 typedef struct plane_ctx {
     const sn_op_args *x;
 } plane_ctx;
+
+/* Runs fn over the N*C input planes of x: across the pool when the input
+ * is large enough to pay for it, on the calling thread otherwise. */
+static void run_planes(const sn_op_args *x, sn_task_fn fn) {
+    plane_ctx c = {x};
+    int64_t planes = (int64_t)x->n * x->in_shape[0].c;
+    if (planes * x->in_shape[0].h * x->in_shape[0].w >= PAR_MIN_FLOATS)
+        sn_parallel_for(planes, fn, &c);
+    else if (planes > 0)
+        fn(&c, 0, planes, 0);
+}
 
 /* ---- max pool ----------------------------------------------------------- */
 
@@ -228,18 +232,12 @@ static void maxpool_bwd_task(void *p, int64_t b, int64_t e, int tid) {
 }
 
 void maxpool_forward(const sn_op_args *x) {
-    plane_ctx c = {x};
-    int64_t planes = (int64_t)x->n * x->in_shape[0].c;
-    run_planes(planes, planes * x->in_shape[0].h * x->in_shape[0].w,
-               maxpool_fwd_task, &c);
+    run_planes(x, maxpool_fwd_task);
 }
 
 void maxpool_backward(const sn_op_args *x) {
     if (!x->din[0]) return;
-    plane_ctx c = {x};
-    int64_t planes = (int64_t)x->n * x->in_shape[0].c;
-    run_planes(planes, planes * x->in_shape[0].h * x->in_shape[0].w,
-               maxpool_bwd_task, &c);
+    run_planes(x, maxpool_bwd_task);
 }
 
 /* ---- average pool ------------------------------------------------------- */
@@ -315,18 +313,12 @@ static void avgpool_bwd_task(void *p, int64_t b, int64_t e, int tid) {
 }
 
 void avgpool_forward(const sn_op_args *x) {
-    plane_ctx c = {x};
-    int64_t planes = (int64_t)x->n * x->in_shape[0].c;
-    run_planes(planes, planes * x->in_shape[0].h * x->in_shape[0].w,
-               avgpool_fwd_task, &c);
+    run_planes(x, avgpool_fwd_task);
 }
 
 void avgpool_backward(const sn_op_args *x) {
     if (!x->din[0]) return;
-    plane_ctx c = {x};
-    int64_t planes = (int64_t)x->n * x->in_shape[0].c;
-    run_planes(planes, planes * x->in_shape[0].h * x->in_shape[0].w,
-               avgpool_bwd_task, &c);
+    run_planes(x, avgpool_bwd_task);
 }
 
 /* ---- global average pool ------------------------------------------------ */
@@ -382,16 +374,10 @@ static void gap_bwd_task(void *p, int64_t b, int64_t e, int tid) {
 
 /* Output {C,1,1} per sample: plane pl of the input is output element pl. */
 void gap_forward(const sn_op_args *x) {
-    plane_ctx c = {x};
-    int64_t planes = (int64_t)x->n * x->in_shape[0].c;
-    run_planes(planes, planes * x->in_shape[0].h * x->in_shape[0].w,
-               gap_fwd_task, &c);
+    run_planes(x, gap_fwd_task);
 }
 
 void gap_backward(const sn_op_args *x) {
     if (!x->din[0]) return;
-    plane_ctx c = {x};
-    int64_t planes = (int64_t)x->n * x->in_shape[0].c;
-    run_planes(planes, planes * x->in_shape[0].h * x->in_shape[0].w,
-               gap_bwd_task, &c);
+    run_planes(x, gap_bwd_task);
 }
