@@ -6,7 +6,6 @@
 
 #include "slimnas/data.h"
 
-#include <ftw.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,19 +13,9 @@
 
 /* ---- temp folders and file writers ----------------------------------- */
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-                    struct FTW *ftw) {
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static void tmp_make(char *dir, size_t n) {
     snprintf(dir, n, "/tmp/sn_test_data_XXXXXX");
     assert_non_null(mkdtemp(dir));
-}
-
-static void tmp_remove(const char *dir) {
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 static void write_file(const char *dir, const char *name, const void *p,
@@ -169,7 +158,7 @@ static void test_idx_raw(void **state) {
     check_split_bytes(d, SN_SPLIT_VAL, 0, 0);
     check_split_bytes(d, SN_SPLIT_TEST, 1, TE_N);
     sn_data_free(d);
-    tmp_remove(dir);
+    tu_rm_rf(dir);
 }
 
 static void test_idx_gz_and_names(void **state) {
@@ -187,7 +176,7 @@ static void test_idx_gz_and_names(void **state) {
     assert_string_equal(sn_data_class_name(d, 0), "T-shirt/top");
     assert_string_equal(sn_data_class_name(d, 9), "Ankle boot");
     sn_data_free(d);
-    tmp_remove(dir);
+    tu_rm_rf(dir);
 
     /* Mixed raw and gzip, and the "train-images.idx3-ubyte" spelling. */
     tmp_make(dir, sizeof dir);
@@ -211,7 +200,7 @@ static void test_idx_gz_and_names(void **state) {
     check_split_bytes(d, SN_SPLIT_TEST, 1, TE_N);
     assert_string_equal(sn_data_class_name(d, 3), "3");
     sn_data_free(d);
-    tmp_remove(dir);
+    tu_rm_rf(dir);
 }
 
 /* ---- IDX: bad files -------------------------------------------------- */
@@ -231,7 +220,7 @@ static void test_idx_missing(void **state) {
     snprintf(spec, sizeof spec, "idx:%s/t10k-images-idx3-ubyte.gz", dir);
     expect_error(spec, NULL, "not a folder", NULL);
     expect_error("idx", NULL, "needs a folder", NULL);
-    tmp_remove(dir);
+    tu_rm_rf(dir);
 }
 
 /* Writes a good set, replaces one file with `bad`, and expects the error
@@ -245,7 +234,7 @@ static void bad_file_case(const char *name, const void *bad, size_t len,
     snprintf(spec, sizeof spec, "idx:%s", dir);
     snprintf(path, sizeof path, "%s/%s%s: ", dir, name, gz ? ".gz" : "");
     expect_error(spec, NULL, path, frag1, frag2, NULL);
-    tmp_remove(dir);
+    tu_rm_rf(dir);
 }
 
 static void test_idx_bad_magic(void **state) {
@@ -321,7 +310,7 @@ static void test_idx_count_mismatch_and_labels(void **state) {
              "%s/train-labels-idx1-ubyte has 19 labels",
              dir, dir);
     expect_error(spec, NULL, want, NULL);
-    tmp_remove(dir);
+    tu_rm_rf(dir);
 
     b = idx_labels(0, TR_N, &len);
     b[8 + 7] = 10;
@@ -398,7 +387,7 @@ static void test_idx_truncated_and_corrupt_gzip(void **state) {
     fclose(f);
     free(whole);
     expect_error(spec, NULL, path, ": corrupt gzip data (", NULL);
-    tmp_remove(dir);
+    tu_rm_rf(dir);
 }
 
 /* ---- CIFAR-10 -------------------------------------------------------- */
@@ -475,7 +464,7 @@ static void test_cifar_good(void **state) {
     assert_int_equal(sn_data_augment(d), 0);
     assert_int_equal(sn_batch_flags(d, SN_SPLIT_TRAIN), SN_BATCH_SHUFFLE);
     sn_data_free(d);
-    tmp_remove(dir);
+    tu_rm_rf(dir);
 }
 
 static void test_cifar_bad(void **state) {
@@ -513,7 +502,7 @@ static void test_cifar_bad(void **state) {
                              "(expected 0..9)", NULL);
     snprintf(spec, sizeof spec, "cifar10:%s/absent", dir);
     expect_error(spec, NULL, "absent: no such folder", NULL);
-    tmp_remove(dir);
+    tu_rm_rf(dir);
 }
 
 /* ---- spec and option errors ------------------------------------------ */

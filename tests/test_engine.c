@@ -5,7 +5,6 @@
  * check-tsan), so the data and networks are tiny. */
 #include "testutil.h"
 
-#include <dirent.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -15,23 +14,6 @@
 #include "slimnas/engine.h"
 
 static char tmp_root[256];
-
-static void rm_rf(const char *path) {
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char p[1024];
-            snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-            rm_rf(p);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
 
 static int setup(void **state) {
     (void)state;
@@ -44,13 +26,13 @@ static int setup(void **state) {
 static int teardown(void **state) {
     (void)state;
     sn_threads_shutdown();
-    rm_rf(tmp_root);
+    tu_rm_rf(tmp_root);
     return 0;
 }
 
 static void run_dir(char *buf, size_t n, const char *name) {
     snprintf(buf, n, "%s/%s", tmp_root, name);
-    rm_rf(buf);
+    tu_rm_rf(buf);
 }
 
 static sn_search_settings tiny(int max_candidates) {
@@ -377,7 +359,7 @@ static void test_engine_fork(void **state) {
     char dir[512], fdir[600];
     run_dir(dir, sizeof dir, "parent");
     snprintf(fdir, sizeof fdir, "%s/child", tmp_root);
-    rm_rf(fdir);
+    tu_rm_rf(fdir);
     sn_engine *en = sn_engine_new();
     sn_search_settings s = tiny(30);
     sn_error e;

@@ -5,7 +5,6 @@
  * run directory: limits, resume after SIGKILL, fork, bad directories. */
 #include "testutil.h"
 
-#include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -26,32 +25,15 @@ static int setup_tmp(void **state) {
     return 0;
 }
 
-static void rm_rf(const char *path) {
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char p[1024];
-            snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-            rm_rf(p);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
 static int teardown_tmp(void **state) {
     (void)state;
-    if (!getenv("SN_KEEP_TMP")) rm_rf(tmp_root);
+    if (!getenv("SN_KEEP_TMP")) tu_rm_rf(tmp_root);
     return 0;
 }
 
 static void run_dir(char *buf, size_t n, const char *name) {
     snprintf(buf, n, "%s/%s", tmp_root, name);
-    rm_rf(buf);
+    tu_rm_rf(buf);
 }
 
 static sn_hv_point pt(double x, double acc) {

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,17 @@ static inline void tu_fill_normal(float *x, size_t n, uint64_t seed,
     sn_rng r;
     sn_rng_seed(&r, seed);
     for (size_t i = 0; i < n; i++) x[i] = (float)(sn_rng_normal(&r) * scale);
+}
+
+static inline int tu_rm_entry_(const char *path, const struct stat *st,
+                               int flag, struct FTW *ftw) {
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+/* rm -rf path (a temp folder of a test); symbolic links are not followed. */
+static inline void tu_rm_rf(const char *path) {
+    nftw(path, tu_rm_entry_, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 static inline double tu_max_abs_diff(const float *a, const float *b,
