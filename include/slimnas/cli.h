@@ -47,6 +47,10 @@ int sn_cli_usage_error(const sn_cli_cmd *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void sn_cli_print_help(const sn_cli_cmd *cmd, FILE *f);
 
+/* Starts the worker pool with the command's --threads T (1..64; all
+ * cores when absent). 0, or 2 after a usage error. */
+int sn_cli_threads(const sn_cli_args *a);
+
 int sn_cli_main(int argc, char **argv);
 
 /* The command table lives in src/cli/commands.c. */

@@ -61,6 +61,11 @@ void sn_text_position(const char *text, size_t offset, int *line, int *col);
 uint32_t sn_crc32(uint32_t crc, const void *data, size_t len); /* zlib's */
 double sn_now(void); /* monotonic seconds */
 
+/* A whole-string decimal integer in [lo, hi] ("12", not "12x" or "");
+ * -1 on anything else, out untouched. */
+int sn_parse_long(const char *s, long lo, long hi, long *out);
+/* A whole-string number in [lo, hi] (NaN refused); -1 otherwise. */
+int sn_parse_double(const char *s, double lo, double hi, double *out);
 /* "20k" -> 20000, "1.5M" -> 1500000, "300" -> 300. -1 on bad input. */
 int sn_parse_size(const char *s, int64_t *out);
 /* "40s", "30m", "2h", "90" (seconds) -> seconds. -1 on bad input. */

@@ -115,6 +115,15 @@ int sn_cli_flag(const sn_cli_args *a, const char *name) {
     return sn_cli_get(a, name) != NULL;
 }
 
+int sn_cli_threads(const sn_cli_args *a) {
+    const char *v = sn_cli_get(a, "threads");
+    long t = 0;
+    if (v && sn_parse_long(v, 1, 64, &t) != 0)
+        return sn_cli_usage_error(a->cmd, "--threads needs 1..64");
+    sn_threads_init((int)t); /* 0: all cores */
+    return 0;
+}
+
 static void print_main_help(FILE *f) {
     fprintf(f,
             "usage: slimnas [COMMAND] [OPTIONS]\n\n"

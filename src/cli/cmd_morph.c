@@ -2,7 +2,6 @@
  * with the exact size of each child, or apply one to a graph and its
  * weights, write the child, and check that an exact one kept the
  * function. */
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,15 +66,6 @@ static int fail(const char *fmt, const char *msg) {
     fprintf(stderr, fmt, msg);
     fputc('\n', stderr);
     return 1;
-}
-
-static int parse_long(const char *s, long lo, long hi, long *v) {
-    char *end;
-    errno = 0;
-    long x = strtol(s, &end, 10);
-    if (!*s || *end || errno || x < lo || x > hi) return -1;
-    *v = x;
-    return 0;
 }
 
 static const char *delta(char *buf, size_t n, int64_t from, int64_t to) {
@@ -282,9 +272,9 @@ static int run_morph(int argc, char **argv) {
     const char *data = sn_cli_get(&a, "data"), *v;
     int do_list = sn_cli_flag(&a, "list"), do_check = sn_cli_flag(&a, "check");
     long seed = 1, batch = 64;
-    if ((v = sn_cli_get(&a, "seed")) && parse_long(v, 0, 2147483647L, &seed))
+    if ((v = sn_cli_get(&a, "seed")) && sn_parse_long(v, 0, 2147483647L, &seed))
         return sn_cli_usage_error(c, "bad --seed '%s'", v);
-    if ((v = sn_cli_get(&a, "batch")) && parse_long(v, 1, 4096, &batch))
+    if ((v = sn_cli_get(&a, "batch")) && sn_parse_long(v, 1, 4096, &batch))
         return sn_cli_usage_error(c, "bad --batch '%s' (1..4096)", v);
     if (!do_list && !opspec)
         return sn_cli_usage_error(c, "give --list or --op OP");

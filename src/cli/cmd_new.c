@@ -1,6 +1,5 @@
 /* cmd_new.c — `slimnas new KIND --input HxWxC --classes N`: writes the graph
  * JSON of a base architecture (stdout unless -o). */
-#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,11 +48,8 @@ const sn_cli_cmd sn_cmd_new = {
 
 /* Whole-string decimal integer in [lo, hi]. */
 static int parse_int(const char *s, int lo, int hi, int *out) {
-    if (!s || !*s) return -1;
-    errno = 0;
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || v < lo || v > hi) return -1;
+    long v;
+    if (sn_parse_long(s, lo, hi, &v) != 0) return -1;
     *out = (int)v;
     return 0;
 }

@@ -144,19 +144,6 @@ static int apply_setting_opts(const sn_cli_args *a, sn_search_settings *s) {
     return 0;
 }
 
-static int threads_opt(const sn_cli_args *a) {
-    const char *v = sn_cli_get(a, "threads");
-    if (v) {
-        char *end;
-        long t = strtol(v, &end, 10);
-        if (!*v || *end || t < 1 || t > 64)
-            return sn_cli_usage_error(a->cmd, "--threads needs 1..64");
-        sn_threads_init((int)t);
-    } else {
-        sn_threads_init(0);
-    }
-    return 0;
-}
 
 /* ---- printing ------------------------------------------------------------- */
 
@@ -393,7 +380,7 @@ static int cmd_search(int argc, char **argv) {
         localtime_r(&t, &tm);
         strftime(dir, sizeof dir, "runs/search-%Y%m%d-%H%M%S", &tm);
     }
-    if ((rc = threads_opt(&a))) return rc;
+    if ((rc = sn_cli_threads(&a))) return rc;
     int json = sn_cli_flag(&a, "json");
     sn_engine *en = sn_engine_new();
     int h = sn_engine_start(en, dir, &s, 0, &e);
@@ -416,7 +403,7 @@ static int cmd_resume(int argc, char **argv) {
     int rc = sn_cli_parse(c, argc, argv, &a);
     if (rc) return rc == 1 ? 0 : rc;
     if (a.n_pos != 1) return sn_cli_usage_error(c, "expected one run directory");
-    if ((rc = threads_opt(&a))) return rc;
+    if ((rc = sn_cli_threads(&a))) return rc;
     sn_error e;
     sn_engine *en = sn_engine_new();
     int h = sn_engine_open(en, a.pos[0], 0, &e);
@@ -467,7 +454,7 @@ static int cmd_fork(int argc, char **argv) {
         fprintf(stderr, "slimnas fork: %s\n", e.msg);
         return 1;
     }
-    if ((rc = threads_opt(&a))) return rc;
+    if ((rc = sn_cli_threads(&a))) return rc;
     sn_engine *en = sn_engine_new();
     int h = sn_engine_open(en, dst, 0, &e);
     if (h < 0) {

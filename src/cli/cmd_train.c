@@ -61,23 +61,17 @@ const sn_cli_cmd sn_cmd_eval = {
 
 static int parse_int(const sn_cli_cmd *c, const char *name, const char *v,
                      long lo, long hi, long *out) {
-    char *end;
-    long x = strtol(v, &end, 10);
-    if (!*v || *end || x < lo || x > hi)
+    if (sn_parse_long(v, lo, hi, out) != 0)
         return sn_cli_usage_error(c, "--%s needs an integer in [%ld, %ld], "
                                      "got '%s'", name, lo, hi, v);
-    *out = x;
     return 0;
 }
 
 static int parse_float(const sn_cli_cmd *c, const char *name, const char *v,
                        double lo, double hi, double *out) {
-    char *end;
-    double x = strtod(v, &end);
-    if (!*v || *end || !(x >= lo && x <= hi))
+    if (sn_parse_double(v, lo, hi, out) != 0)
         return sn_cli_usage_error(c, "--%s needs a number in [%g, %g], got "
                                      "'%s'", name, lo, hi, v);
-    *out = x;
     return 0;
 }
 
@@ -86,7 +80,6 @@ static int data_opts(const sn_cli_args *a, sn_data_opts *o) {
     *o = sn_data_opts_default();
     const char *v;
     double f = 0;
-    long l = 0;
     if ((v = sn_cli_get(a, "val-split"))) {
         if (parse_float(a->cmd, "val-split", v, 0, 0.9, &f)) return 2;
         o->val_split = f;
@@ -103,13 +96,7 @@ static int data_opts(const sn_cli_args *a, sn_data_opts *o) {
         else if (!strcmp(v, "off")) o->augment = 0;
         else return sn_cli_usage_error(a->cmd, "--augment takes on or off");
     }
-    if ((v = sn_cli_get(a, "threads"))) {
-        if (parse_int(a->cmd, "threads", v, 1, 64, &l)) return 2;
-        sn_threads_init((int)l);
-    } else {
-        sn_threads_init(0);
-    }
-    return 0;
+    return sn_cli_threads(a);
 }
 
 static sn_data *open_data(const sn_cli_args *a, const sn_data_opts *o) {

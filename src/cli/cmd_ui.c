@@ -187,9 +187,8 @@ static int run_ui(int argc, char **argv) {
         sn_tui_prepare(); /* before any thread starts */
     }
     if (threads) {
-        char *end;
-        long t = strtol(threads, &end, 10);
-        if (!*threads || *end || t < 1 || t > 64) {
+        long t;
+        if (sn_parse_long(threads, 1, 64, &t) != 0) {
             rc = sn_cli_usage_error(&sn_cmd_ui, "--threads needs 1..64");
             goto done;
         }

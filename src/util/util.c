@@ -182,6 +182,25 @@ double sn_now(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+int sn_parse_long(const char *s, long lo, long hi, long *out) {
+    if (!s || !*s) return -1;
+    char *end;
+    errno = 0;
+    long x = strtol(s, &end, 10);
+    if (*end || errno || x < lo || x > hi) return -1;
+    *out = x;
+    return 0;
+}
+
+int sn_parse_double(const char *s, double lo, double hi, double *out) {
+    if (!s || !*s) return -1;
+    char *end;
+    double x = strtod(s, &end);
+    if (*end || !(x >= lo && x <= hi)) return -1;
+    *out = x;
+    return 0;
+}
+
 int sn_parse_size(const char *s, int64_t *out) {
     if (!s || !*s) return -1;
     char *end;
