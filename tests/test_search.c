@@ -398,8 +398,21 @@ static void test_settings(void **state) {
     assert_int_equal(sn_settings_set(&s, "nope", "1", &e), -1);
     assert_int_equal(sn_settings_set(&s, "rate.bogus", "1", &e), -1);
     assert_memory_equal(&s, &before, sizeof s);
+    assert_int_equal(sn_settings_set(&s, "hv-accuracy", "1.2", &e), -1);
+    assert_non_null(strstr(e.msg, "hv-accuracy"));
+    assert_int_equal(sn_settings_set(&s, "hv-accuracy", "80%x", &e), -1);
+    assert_memory_equal(&s, &before, sizeof s);
+    assert_int_equal(sn_settings_set(&s, "hv-accuracy", "80%", &e), 0);
+    assert_close(s.hv_ref_acc, 0.8, 1e-12);
+    assert_int_equal(sn_settings_set(&s, "hv-accuracy", "chance", &e), 0);
+    assert_close(s.hv_ref_acc, -1, 0);
+    assert_int_equal(sn_settings_set(&s, "hv-accuracy", "0.75", &e), 0);
+    char got[32];
+    sn_settings_get(&s, "hv-accuracy", got, sizeof got);
+    assert_string_equal(got, "0.75");
     assert_int_equal(sn_settings_is_live("max-params"), 1);
     assert_int_equal(sn_settings_is_live("seed"), 0);
+    assert_int_equal(sn_settings_is_live("hv-accuracy"), 0);
     assert_int_equal(sn_settings_is_live("nope"), -1);
     /* JSON round trip */
     s.hv_ref[SN_OBJ_PARAMS] = 123456;
@@ -411,6 +424,7 @@ static void test_settings(void **state) {
     assert_int_equal(t.n_obj, 2);
     assert_int_equal(t.pinned, SN_MORPH_PRUNE);
     assert_close(t.hv_ref[SN_OBJ_PARAMS], 123456, 0);
+    assert_close(t.hv_ref_acc, 0.75, 0);
     assert_close(t.rates[SN_MORPH_WIDER], 0, 0);
     /* config errors name file:line:col and change nothing */
     const char *bad = "{\n  \"epochs\": 2,\n  \"max-params\": \"lots\"\n}";

@@ -31,7 +31,9 @@
  * status done that satisfy the CURRENT hard limits belong to the front.
  *
  * Hypervolume. Reference point: size R_m for each size metric m and
- * accuracy A0 = chance (1 / classes). Both are fixed when the run gets its
+ * accuracy A0 = chance (1 / classes), or the --hv-accuracy setting when
+ * given (e.g. 0.8: only networks above 80% count, and bo's acquisition
+ * stops paying for tiny, inaccurate ones). Both are fixed when the run gets its
  * data and stored in settings.json ("hv_ref"), so hypervolumes compare
  * within a run and between runs of the same settings (bo against random):
  *   R_m = 10 x the hard limit on m when one is set, else 100 x the
@@ -149,7 +151,7 @@ typedef struct sn_search_settings {
     uint64_t seed;
     /* fixed at creation (see the hypervolume above); 0 = not yet set */
     double hv_ref[SN_OBJ_COUNT];
-    double hv_ref_acc; /* chance accuracy, -1 = not yet set */
+    double hv_ref_acc; /* A0: --hv-accuracy or chance, -1 = not yet set */
     /* a fork: the run and candidate it started from ("" / -1 otherwise) */
     char origin_run[SN_SEARCH_PATH_LEN];
     int origin_cand;

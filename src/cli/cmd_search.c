@@ -33,13 +33,14 @@
     {"lr", 0, "RATE", "learning rate (0.05, SGD + cosine)"},                   \
     {"final", 0, "N", "retrain N front members on all data at the end"},       \
     {"final-epochs", 0, "K", "epochs of the final retraining (10)"},           \
+    {"hv-accuracy", 0, "ACC", "hypervolume reference accuracy (chance)"},      \
     {"rates", 0, "OP=W,...", "operator rates, e.g. prune=2,remove=0"},         \
     {"pin", 0, "OP", "draw only this operator"}
 
 static const char *const setting_keys[] = {
     "objective", "max-params", "max-flops", "max-memory", "strategy",
     "budget", "max-candidates", "epochs", "root-epochs", "max-train", "batch", "lr",
-    "final", "final-epochs", "pin", NULL};
+    "final", "final-epochs", "hv-accuracy", "pin", NULL};
 
 #define RUN_OPTS                                                               \
     {"headless", 0, NULL, "print progress lines (the default without the "    \

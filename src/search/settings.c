@@ -104,6 +104,8 @@ const sn_setting_info sn_setting_keys[] = {
     {"bases", "LIST", "roots: KIND[:WIDTH[:DEPTH]],... (cnn:16,mobile_tiny)",
      0},
     {"seed", "S", "seed of the whole search (1)", 0},
+    {"hv-accuracy", "ACC",
+     "hypervolume reference accuracy, 0..1 or N% (chance = 1/classes)", 0},
     {"rate.OP", "W", "relative rate of operator OP (0 bans it)", 1},
     {"pin", "OP|none", "draw only operator OP", 1},
     {0, 0, 0, 0}};
@@ -279,6 +281,20 @@ int sn_settings_set(sn_search_settings *s, const char *key,
     } else if (!strcmp(key, "seed")) {
         if (parse_int(key, v, 0, 2147483647L, &l, e)) return -1;
         t.seed = (uint64_t)l;
+    } else if (!strcmp(key, "hv-accuracy")) {
+        if (!strcmp(v, "chance") || !strcmp(v, "auto")) {
+            t.hv_ref_acc = -1;
+        } else {
+            char num[32];
+            size_t l2 = strlen(v);
+            int pct = l2 > 0 && l2 < sizeof num && v[l2 - 1] == '%';
+            snprintf(num, sizeof num, "%.*s", (int)(pct ? l2 - 1 : l2), v);
+            if (parse_num(key, num, 0, pct ? 99.999 : 0.99999, &f, e))
+                return sn_errf(e, "hv-accuracy: '%s' is not an accuracy in "
+                                  "[0, 1) or a percentage like 80%%, or "
+                                  "chance", v);
+            t.hv_ref_acc = pct ? f / 100 : f;
+        }
     } else if (!strncmp(key, "rate.", 5)) {
         int op = sn_morph_from_name(key + 5);
         if (op < 0) return sn_errf(e, "%s: unknown operator '%s'", key, key + 5);
@@ -337,7 +353,10 @@ void sn_settings_get(const sn_search_settings *s, const char *key, char *buf,
     else if (!strcmp(key, "bases")) snprintf(buf, n, "%s", s->bases);
     else if (!strcmp(key, "seed"))
         snprintf(buf, n, "%llu", (unsigned long long)s->seed);
-    else if (!strncmp(key, "rate.", 5)) {
+    else if (!strcmp(key, "hv-accuracy")) {
+        if (s->hv_ref_acc >= 0) snprintf(buf, n, "%g", s->hv_ref_acc);
+        else snprintf(buf, n, "chance");
+    } else if (!strncmp(key, "rate.", 5)) {
         int op = sn_morph_from_name(key + 5);
         if (op >= 0) snprintf(buf, n, "%g", s->rates[op]);
     } else if (!strcmp(key, "pin"))
@@ -567,11 +586,12 @@ char *sn_settings_to_json(const sn_search_settings *s) {
         j, "pin", s->pinned >= 0 ? sn_morph_get(s->pinned)->name : "none");
     int any = 0;
     for (int m = 0; m < SN_OBJ_COUNT; m++) any |= s->hv_ref[m] > 0;
-    if (any) {
+    if (any || s->hv_ref_acc >= 0) {
         cJSON *h = cJSON_AddObjectToObject(j, "hv_ref");
         for (int m = 0; m < SN_OBJ_COUNT; m++)
-            cJSON_AddNumberToObject(h, sn_objective_name((sn_objective)m),
-                                    s->hv_ref[m]);
+            if (s->hv_ref[m] > 0)
+                cJSON_AddNumberToObject(h, sn_objective_name((sn_objective)m),
+                                        s->hv_ref[m]);
         if (s->hv_ref_acc >= 0)
             cJSON_AddNumberToObject(h, "accuracy", s->hv_ref_acc);
     }
