@@ -373,6 +373,42 @@ static void test_kernel_psd(void **state) {
     }
 }
 
+/* The GP's prior mean follows log10(params): with accuracies that lie
+ * exactly on such a line, a graph outside the training set is predicted
+ * on the line (the kernel part has nothing left to explain); a constant
+ * prior would predict the mean for every one of them. */
+static void test_gp_prior_mean(void **state) {
+    (void)state;
+    enum { N = 30, TRAIN = 18 };
+    sn_graph *gs[N];
+    int n = random_graphs(gs, N, 7);
+    assert_true(n > TRAIN + 4);
+    sn_graph_desc *ds[N];
+    double y[N];
+    for (int i = 0; i < n; i++) {
+        ds[i] = sn_graph_desc_new(gs[i]);
+        y[i] = 0.4 + 0.1 * log10((double)sn_graph_params(gs[i]));
+    }
+    sn_error e;
+    sn_gp *gp =
+        sn_gp_fit((const sn_graph_desc *const *)ds, y, TRAIN, 1.0, &e);
+    assert_non_null(gp);
+    double lo = 1, hi = 0;
+    for (int i = TRAIN; i < n; i++) {
+        double mu, sd;
+        sn_gp_predict(gp, ds[i], &mu, &sd);
+        assert_close(mu, y[i], 1e-6);
+        lo = fmin(lo, mu);
+        hi = fmax(hi, mu);
+    }
+    assert_true(hi - lo > 0.01); /* the held-out sizes do differ */
+    sn_gp_free(gp);
+    for (int i = 0; i < n; i++) {
+        sn_graph_desc_free(ds[i]);
+        sn_graph_free(gs[i]);
+    }
+}
+
 /* ---- settings ------------------------------------------------------------ */
 
 static void test_settings(void **state) {
@@ -963,6 +999,75 @@ static void test_cli(void **state) {
     assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
 }
 
+/* --final: retrains members spread over the front (the smallest and the
+ * most accurate always among them), records test accuracy in the log and
+ * final weights on disk, survives a reload, and is not redone. */
+static int final_calls;
+static void count_final(void *ctx, int id, int k, int n) {
+    (void)ctx;
+    (void)id;
+    assert_true(k >= 0 && k < n);
+    final_calls++;
+}
+
+static void test_final(void **state) {
+    (void)state;
+    sn_threads_init(1);
+    char dir[512];
+    run_dir(dir, sizeof dir, "final");
+    sn_search_settings s = tiny_settings();
+    s.strategy = SN_STRAT_EVOLUTION;
+    s.max_candidates = 10;
+    s.final_epochs = 2;
+    sn_error e;
+    sn_search *se = sn_search_create(dir, &s, &e);
+    assert_non_null(se);
+    sn_data *d = open_data(&s);
+    assert_int_equal(sn_search_attach_data(se, d, NULL, &e), 0);
+    int rc;
+    while ((rc = sn_search_step(se, NULL, &e)) == 1)
+        ;
+    assert_int_equal(rc, 0);
+    const int *front;
+    int nf = sn_search_front(se, &front);
+    assert_true(nf >= 1);
+    int want = nf < 3 ? nf : 3;
+    final_calls = 0;
+    assert_int_equal(sn_search_final(se, 3, NULL, count_final, NULL, &e),
+                     want);
+    assert_int_equal(final_calls, want);
+    int smallest = front[0], best = front[0], got = 0;
+    for (int i = 0; i < nf; i++) {
+        const sn_cand_info *c = sn_search_cand(se, front[i]);
+        if (c->val_acc > sn_search_cand(se, best)->val_acc) best = front[i];
+        if (c->params < sn_search_cand(se, smallest)->params)
+            smallest = front[i];
+        if (c->test_acc < 0) continue;
+        got++;
+        assert_true(c->test_acc <= 1);
+        assert_true(c->final_val_acc >= 0 && c->final_val_acc <= 1);
+        char p[600];
+        snprintf(p, sizeof p, "%s/cand/%d.final.bin", dir, front[i]);
+        assert_true(file_exists(p));
+    }
+    assert_int_equal(got, want);
+    assert_true(sn_search_cand(se, smallest)->test_acc >= 0);
+    assert_true(sn_search_cand(se, best)->test_acc >= 0);
+    double test_best = sn_search_cand(se, best)->test_acc;
+    sn_search_free(se);
+    /* the log carries the results; a second --final retrains nothing */
+    se = sn_search_load(dir, &e);
+    if (!se) fail_msg("%s", e.msg);
+    assert_close(sn_search_cand(se, best)->test_acc, test_best, 1e-6);
+    assert_int_equal(sn_search_attach_data(se, d, NULL, &e), 0);
+    final_calls = 0;
+    assert_int_equal(sn_search_final(se, 3, NULL, count_final, NULL, &e),
+                     want);
+    assert_int_equal(final_calls, 0);
+    sn_search_free(se);
+    sn_data_free(d);
+}
+
 static double t_start;
 static int tstart(void **state) {
     (void)state;
@@ -986,11 +1091,13 @@ int main(void) {
         T(test_hungarian),
         T(test_graph_distance),
         T(test_kernel_psd),
+        T(test_gp_prior_mean),
         T(test_settings),
         T(test_limits_never_violated),
         T(test_resume_after_sigkill),
         T(test_torn_last_line),
         T(test_fork),
+        T(test_final),
         T(test_bad_run_dirs),
         T(test_cli),
     };

@@ -288,8 +288,9 @@ double sn_hungarian(const double *cost, int n, int *assign);
  * graph is its minimum distance to the j-th random subset of the
  * training graphs (subsets of sizes 2^i, ceil(ln n) of each, seeded), so
  * the kernel matrix is positive semi-definite for training and new
- * graphs alike. Prior mean = mean of y, amp = variance of y (at least
- * 1e-4), jitter 1e-10 on the diagonal (raised x10 until Cholesky works). */
+ * graphs alike. Prior mean: the least-squares line of y against
+ * log10(params) (slope >= 0; constant below 3 points), amp = variance of
+ * y about that line (at least 1e-4), jitter 1e-10 on the diagonal (raised x10 until Cholesky works). */
 typedef struct sn_gp sn_gp;
 
 /* x must outlive the GP (it keeps the pointers). */

@@ -43,6 +43,7 @@ typedef struct skip {
 
 struct sn_graph_desc {
     int n_layers, n_skips;
+    double log_params; /* log10 of the parameter count: the GP's prior mean */
     layer *layers;
     skip *skips;
 };
@@ -55,6 +56,8 @@ static int is_layer(sn_op_kind op) {
 sn_graph_desc *sn_graph_desc_new(const sn_graph *g) {
     int n = g->n_nodes;
     sn_graph_desc *d = sn_xcalloc(1, sizeof *d);
+    int64_t np = sn_graph_params(g);
+    d->log_params = log10((double)(np > 1 ? np : 1));
     d->layers = sn_xcalloc((size_t)n + 1, sizeof *d->layers);
     /* rank[i]: layers among nodes 0..i; depth[i]: most layers on a path
      * from the input to node i (inclusive). */
@@ -261,9 +264,14 @@ struct sn_gp {
     int *sub_start, *sub;     /* subset j: sub[sub_start[j] .. [j+1]) */
     double *emb;              /* [n][m] */
     double *l;                /* Cholesky factor of K + jitter, [n][n] */
-    double *alpha;            /* (K + jitter)^-1 (y - mean) */
-    double mean, amp;
+    double *alpha;            /* (K + jitter)^-1 (y - prior) */
+    double mean, slope, lp0;  /* prior(x) = mean + slope (log_params - lp0) */
+    double amp;
 };
+
+static double prior_mean(const sn_gp *gp, const sn_graph_desc *x) {
+    return gp->mean + gp->slope * (x->log_params - gp->lp0);
+}
 
 /* Small deterministic generator for the subsets (AutoKeras seeds its
  * numpy generator with a constant too): fits stay reproducible. */
@@ -382,12 +390,32 @@ sn_gp *sn_gp_fit_dist(const sn_graph_desc *const *x, const double *y, int n,
     for (int i = 0; i < n; i++)
         embed(gp, dist + (size_t)i * n, gp->emb + (size_t)i * gp->m);
 
-    double mean = 0, var = 0;
-    for (int i = 0; i < n; i++) mean += y[i];
+    /* Prior mean: least squares of y on log10(params), the slope kept
+     * >= 0 (more parameters do not cost accuracy a priori); amp is the
+     * variance of what that line leaves. A graph far from all training
+     * graphs then gets the accuracy typical of its size rather than the
+     * overall mean, so a tiny network is not predicted to be as good as
+     * the big ones it was cut from. */
+    double mean = 0, lp0 = 0, sxx = 0, sxy = 0, var = 0;
+    for (int i = 0; i < n; i++) {
+        mean += y[i];
+        lp0 += x[i]->log_params;
+    }
     mean /= n;
-    for (int i = 0; i < n; i++) var += (y[i] - mean) * (y[i] - mean);
-    var /= n;
+    lp0 /= n;
+    for (int i = 0; i < n; i++) {
+        double dx = x[i]->log_params - lp0;
+        sxx += dx * dx;
+        sxy += dx * (y[i] - mean);
+    }
     gp->mean = mean;
+    gp->lp0 = lp0;
+    gp->slope = n >= 3 && sxx > 1e-6 && sxy > 0 ? sxy / sxx : 0;
+    for (int i = 0; i < n; i++) {
+        double r = y[i] - prior_mean(gp, x[i]);
+        var += r * r;
+    }
+    var /= n;
     gp->amp = var > 1e-4 ? var : 1e-4;
 
     gp->l = sn_xmalloc((size_t)n * n * sizeof *gp->l);
@@ -409,7 +437,7 @@ sn_gp *sn_gp_fit_dist(const sn_graph_desc *const *x, const double *y, int n,
         }
     }
     gp->alpha = sn_xmalloc((size_t)n * sizeof *gp->alpha);
-    for (int i = 0; i < n; i++) gp->alpha[i] = y[i] - mean;
+    for (int i = 0; i < n; i++) gp->alpha[i] = y[i] - prior_mean(gp, x[i]);
     forward_solve(gp->l, n, gp->alpha);
     backward_solve(gp->l, n, gp->alpha);
     return gp;
@@ -434,7 +462,7 @@ void sn_gp_predict(const sn_gp *gp, const sn_graph_desc *x, double *mean,
     double *ks = sn_xmalloc((size_t)n * sizeof *ks);
     for (int i = 0; i < n; i++) d[i] = sn_graph_distance(x, gp->x[i], gp->lambda);
     embed(gp, d, e);
-    double mu = gp->mean;
+    double mu = prior_mean(gp, x);
     for (int i = 0; i < n; i++) {
         ks[i] = kern(gp, e, gp->emb + (size_t)i * gp->m);
         mu += ks[i] * gp->alpha[i];
