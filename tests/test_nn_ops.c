@@ -418,15 +418,17 @@ static void test_maxpool_forward_values(void **state) {
     gc_fix_free(&f);
 }
 
-/* The 2x2 stride-2 pool has its own vectorised path (8 outputs at a time
- * plus a scalar tail). Against a plain first-maximum reference on a wide,
- * odd-sized input with many ties (values from {0, 1, 2, 3}), forward
- * values and the element each gradient is routed to must agree exactly. */
-static void test_maxpool_2x2_fast_path(void **state) {
-    (void)state;
+/* The 2x2 stride-2 pool has its own vectorised path (8 outputs at a time,
+ * the last 8 of a row overlapping the ones before; rows under 8 outputs
+ * go scalar, without branches). Against a plain first-maximum reference
+ * on odd-sized inputs with many ties (values from {0, 1, 2, 3}), forward
+ * values and the element each gradient is routed to must agree exactly.
+ * Widths: OW 20 (two vectors and an overlapping third), 14 (28x28 -> 14,
+ * one overlapping), 8, 7 and 3 (scalar). */
+static void maxpool_2x2_case(int W) {
     sn_attr a = sn_attr_default(SN_OP_MAXPOOL);
-    sn_shape in = {3, 9, 41}; /* OW = 20: two vectors and a tail of 4 */
-    const int n = 2, H = 9, W = 41, OH = 4, OW = 20, planes = n * 3;
+    const int n = 2, H = 9, OH = 4, OW = W / 2, planes = n * 3;
+    sn_shape in = {3, H, W};
     gc_fix f;
     sn_error e;
     assert_int_equal(gc_fix_init(&f, SN_OP_MAXPOOL, &a, 1, &in, n, 1, &e), 0);
@@ -456,6 +458,13 @@ static void test_maxpool_2x2_fast_path(void **state) {
     assert_memory_equal(want, f.dx[0], (size_t)planes * H * W * sizeof(float));
     sn_free_aligned(want);
     gc_fix_free(&f);
+}
+
+static void test_maxpool_2x2_fast_path(void **state) {
+    (void)state;
+    static const int widths[] = {41, 28, 16, 15, 6};
+    for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++)
+        maxpool_2x2_case(widths[i]);
 }
 
 static void test_avgpool_forward_values(void **state) {

@@ -120,8 +120,12 @@ static void maxpool_2x2_plane(const float *in, float *out, uint8_t *code,
         const float *r0 = in + (int64_t)2 * oy * W, *r1 = r0 + W;
         float *o = out + (int64_t)oy * OW;
         uint8_t *c = code + (int64_t)oy * OW;
-        int ox = 0;
-        for (; ox + 8 <= OW; ox += 8) {
+        /* The last eight outputs of a row go as one more (overlapping)
+         * vector: recomputing a few outputs is cheaper than a scalar tail.
+         * Rows under eight outputs take the scalar loop, written without
+         * branches (on data, they would mispredict half the time). */
+        for (int ox = 0; OW >= 8 && ox < OW; ox += 8) {
+            if (ox + 8 > OW) ox = OW - 8;
             v8f a0, a1, b0, b1;
             LOAD8(a0, r0 + 2 * ox);
             LOAD8(a1, r0 + 2 * ox + 8);
@@ -140,14 +144,14 @@ static void maxpool_2x2_plane(const float *in, float *out, uint8_t *code,
             memcpy(o + ox, &m, sizeof m);
             for (int j = 0; j < 8; j++) c[ox + j] = (uint8_t)k[j];
         }
-        for (; ox < OW; ox++) {
+        for (int ox = OW < 8 ? 0 : OW; ox < OW; ox++) {
             float v0 = r0[2 * ox], v1 = r0[2 * ox + 1];
             float v2 = r1[2 * ox], v3 = r1[2 * ox + 1];
-            int i01 = v1 > v0, i23 = 2 + (v3 > v2);
-            float m01 = v1 > v0 ? v1 : v0, m23 = v3 > v2 ? v3 : v2;
-            int take23 = m23 > m01;
-            o[ox] = take23 ? m23 : m01;
-            c[ox] = (uint8_t)(take23 ? i23 : i01);
+            int g01 = v1 > v0, g23 = v3 > v2;
+            float m01 = g01 ? v1 : v0, m23 = g23 ? v3 : v2;
+            int take = m23 > m01;
+            o[ox] = take ? m23 : m01;
+            c[ox] = (uint8_t)((take << 1) | (take & g23) | (~take & 1 & g01));
         }
     }
 }
