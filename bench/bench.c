@@ -6,7 +6,8 @@
  * Every figure is the best of several timed windows after warm-up (the
  * machine is shared; the best window is the least disturbed one).
  * Environment: SLIMNAS_BENCH_SECONDS (per window, default 1.5),
- * SLIMNAS_THREADS (default: online cores). */
+ * SLIMNAS_THREADS (default: online cores), SLIMNAS_BENCH_NETS (only the
+ * nets named in it, e.g. "ak_cnn,tiny2conv"; default all). */
 #include <cblas.h>
 #include <cJSON.h>
 #include <stdio.h>
@@ -151,7 +152,9 @@ int main(void) {
     cJSON *root = cJSON_CreateObject(), *jn = cJSON_CreateObject();
     cJSON_AddNumberToObject(root, "sgemm_gflops", (int)(peak * 10) / 10.0);
     cJSON_AddNumberToObject(root, "threads", threads);
+    const char *only = getenv("SLIMNAS_BENCH_NETS");
     for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++) {
+        if (only && *only && !strstr(only, nets[i].key)) continue;
         net_result r;
         if (bench_net(nets[i].kind, &r) != 0) return 1;
         /* training = forward + backward (~2x forward) = 3x forward MACs,
