@@ -498,6 +498,86 @@ static void test_accumulates(void **state) {
             accumulate_case(&cs[i], t);
 }
 
+/* The fused conv + 2x2 max pool forward gives bit for bit the conv
+ * output, pooled output and argmax codes of the two forwards in turn:
+ * packed samples, one sample per sgemm, bands of rows, odd output sizes,
+ * stride 2, pointwise, groups; 1 and 2 threads; inputs with many ties
+ * (small integers). Shapes whose bands split a pool window are refused. */
+static void fused_pool_case(const ccase *c, int threads) {
+    sn_threads_init(threads);
+    sn_attr a = conv_attr(c);
+    sn_attr pa = sn_attr_default(SN_OP_MAXPOOL);
+    sn_shape in = {c->cin, c->h, c->w};
+    assert_true(sn_conv_maxpool_fusable(&a, in, &pa));
+    gc_fix f, p[2];
+    sn_error e;
+    assert_int_equal(gc_fix_init(&f, SN_OP_CONV, &a, 1, &in, c->n, 31, &e),
+                     0);
+    fill_ints(f.x[0], f.in_size[0], 32);
+    for (int j = 0; j < f.nt; j++) fill_ints(f.t[j], f.t_size[j], 33 + j);
+    gc_fix_forward(&f);
+    float *want = sn_falloc((size_t)f.out_size);
+    memcpy(want, f.out, sizeof(float) * (size_t)f.out_size);
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(gc_fix_init(&p[k], SN_OP_MAXPOOL, &pa, 1,
+                                     &f.out_shape, c->n, 34, &e),
+                         0);
+    /* unfused: the pool reads the conv's output */
+    memcpy(p[0].x[0], f.out, sizeof(float) * (size_t)f.out_size);
+    gc_fix_forward(&p[0]);
+    /* fused: NaN everywhere first, so anything left unwritten shows */
+    memset(f.out, 0xff, sizeof(float) * (size_t)f.out_size);
+    memset(p[1].out, 0xff, sizeof(float) * (size_t)p[1].out_size);
+    const float *cin_p[1] = {f.x[0]}, *pin_p[1] = {f.out};
+    sn_op_args cx = {.attr = &f.attr, .n = f.n, .n_in = 1,
+                     .in_shape = f.in_shape, .out_shape = f.out_shape,
+                     .in = cin_p, .out = f.out, .tensor = f.t,
+                     .work = f.work};
+    sn_op_args px = {.attr = &p[1].attr, .n = p[1].n, .n_in = 1,
+                     .in_shape = p[1].in_shape, .out_shape = p[1].out_shape,
+                     .in = pin_p, .out = p[1].out, .cache = p[1].cache};
+    sn_conv_maxpool_forward(&cx, &px);
+    assert_memory_equal(want, f.out, sizeof(float) * (size_t)f.out_size);
+    assert_memory_equal(p[0].out, p[1].out,
+                        sizeof(float) * (size_t)p[0].out_size);
+    assert_memory_equal(p[0].cache, p[1].cache, p[0].cache_bytes);
+    sn_free_aligned(want);
+    gc_fix_free(&p[0]);
+    gc_fix_free(&p[1]);
+    gc_fix_free(&f);
+    sn_threads_init(1);
+}
+
+static void test_fused_maxpool(void **state) {
+    static const ccase cs[] = {
+        {4, 14, 14, 8, 3, 1, 1, 1, 1, 5}, /* packed, 2 samples per sgemm */
+        {3, 7, 9, 5, 3, 1, 1, 1, 0, 5},   /* packed, odd Ho: row dropped */
+        {8, 17, 17, 4, 3, 1, 1, 1, 1, 3}, /* one sample per sgemm, odd */
+        {2, 28, 28, 6, 3, 1, 1, 1, 1, 3}, /* two bands of 14 rows */
+        {1, 28, 28, 8, 3, 1, 1, 1, 1, 2}, /* grayscale first layer */
+        {3, 17, 17, 8, 3, 2, 1, 1, 1, 3}, /* stride 2 */
+        {6, 16, 17, 7, 1, 1, 0, 1, 1, 3}, /* pointwise direct */
+        {4, 10, 10, 6, 3, 1, 1, 2, 1, 3}, /* groups 2 */
+    };
+    for (int t = 1; t <= 2; t++)
+        for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++)
+            fused_pool_case(&cs[i], t);
+    /* 25 rows in two bands of 13: a window would straddle them */
+    ccase odd = {2, 25, 23, 3, 3, 1, 1, 1, 1, 2};
+    sn_attr a = conv_attr(&odd), pa = sn_attr_default(SN_OP_MAXPOOL);
+    sn_shape in = {odd.cin, odd.h, odd.w};
+    assert_false(sn_conv_maxpool_fusable(&a, in, &pa));
+    pa.k = 3; /* not a 2x2 pool */
+    in.h = in.w = 14;
+    assert_false(sn_conv_maxpool_fusable(&a, in, &pa));
+    /* depthwise: not on the sgemm path */
+    ccase dw = {4, 14, 14, 4, 3, 1, 1, 4, 1, 2};
+    a = conv_attr(&dw);
+    in.c = dw.cin;
+    pa = sn_attr_default(SN_OP_MAXPOOL);
+    assert_false(sn_conv_maxpool_fusable(&a, in, &pa));
+}
+
 /* The same thread count gives bit-identical results run after run; one
  * and two threads agree to rounding (bound as in the forward test, on
  * gradients that sum over the batch and the image: F = N*Ho*Wo terms). */
@@ -771,6 +851,7 @@ int main(void) {
         cmocka_unit_test(test_dense_reference),
         cmocka_unit_test(test_gradcheck_dense),
         cmocka_unit_test(test_accumulates),
+        cmocka_unit_test(test_fused_maxpool),
         cmocka_unit_test(test_threads_deterministic),
         cmocka_unit_test(test_shape_errors),
         cmocka_unit_test(test_counts),

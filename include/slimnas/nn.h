@@ -134,6 +134,17 @@ typedef struct sn_op_desc {
 } sn_op_desc;
 
 const sn_op_desc *sn_op_get(sn_op_kind op);
+
+/* Fused forward of a conv and the 2x2 stride-2 max pool reading its output:
+ * the pool runs on each piece of the conv's output while it is still in
+ * cache, instead of re-reading the whole output from memory afterwards.
+ * Both outputs (and the pool's cache) come out exactly as from the two
+ * forwards in turn, so backward is unchanged. Fusable: a conv on the
+ * im2col/sgemm path (not depthwise) whose output rows go to sgemm in
+ * pieces of whole pool windows, and a 2x2 stride-2 unpadded max pool. */
+int sn_conv_maxpool_fusable(const sn_attr *conv, sn_shape conv_in,
+                            const sn_attr *pool);
+void sn_conv_maxpool_forward(const sn_op_args *conv, const sn_op_args *pool);
 /* -1 when the name is unknown. */
 int sn_op_from_name(const char *name);
 int64_t sn_op_params(sn_op_kind op, const sn_attr *a, const sn_shape *in,

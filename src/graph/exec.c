@@ -14,7 +14,13 @@
  *     largest any op asks for), and the parameter gradients, which mirror
  *     w->params so the optimiser sees one flat array.
  * The op argument blocks (sn_op_args) are filled once too; forward and
- * backward only set the batch size and the training flag. */
+ * backward only set the batch size and the training flag.
+ *
+ * One fusion: a conv directly followed by a 2x2 max pool of its output
+ * runs forward as sn_conv_maxpool_forward (the pool reads each piece of
+ * the conv's output from cache); both nodes' outputs and the pool's cache
+ * are exactly those of the two forwards, so backward does not change.
+ * SLIMNAS_PROFILE then books the pool's forward time to the conv. */
 #include "slimnas/graph.h"
 
 #include <stdlib.h>
@@ -35,6 +41,8 @@ typedef struct xnode {
     float *act;      /* [max_batch * size] */
     float *dact;     /* [max_batch * size], may share memory; NULL: none */
     int last_use;    /* last node reading this one; -1 for none */
+    int fuse_pool;   /* conv whose output node i + 1 max pools: forward
+                        runs both in one pass (sn_conv_maxpool_forward) */
 } xnode;
 
 struct sn_exec {
@@ -212,6 +220,12 @@ sn_exec *sn_exec_new(const sn_graph *g, sn_weights *w, int max_batch) {
         a->work = ex->work;
         a->rng = &ex->rng;
     }
+    for (int i = 1; i + 1 < n; i++) {
+        const sn_node *c = &g->nodes[i], *p = &g->nodes[i + 1];
+        ex->x[i].fuse_pool =
+            c->op == SN_OP_CONV && p->op == SN_OP_MAXPOOL && p->in[0] == i &&
+            sn_conv_maxpool_fusable(&c->attr, ex->x[i].in_shape[0], &p->attr);
+    }
     free(last);
     free(act_off);
     free(grad_off);
@@ -248,6 +262,15 @@ const float *sn_exec_forward(sn_exec *ex, const float *x, int n,
         a->n = n;
         a->training = training;
         double t0 = ex->t_fwd ? sn_now() : 0;
+        if (ex->x[i].fuse_pool) { /* conv i and max pool i + 1 at once */
+            sn_op_args *q = &ex->x[i + 1].a;
+            q->n = n;
+            q->training = training;
+            sn_conv_maxpool_forward(a, q);
+            if (ex->t_fwd) ex->t_fwd[i] += sn_now() - t0;
+            i++;
+            continue;
+        }
         sn_op_get(ex->g->nodes[i].op)->forward(a);
         if (ex->t_fwd) ex->t_fwd[i] += sn_now() - t0;
     }

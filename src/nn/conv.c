@@ -288,6 +288,7 @@ typedef struct run {
     layout l;
     int threads;
     int want_dw;                         /* weight/bias grads requested */
+    const sn_op_args *pool;              /* forward: fused 2x2 max pool */
     unsigned char ran[CONV_MAX_THREADS]; /* which partials were written */
 } run;
 
@@ -384,6 +385,25 @@ static const float *piece_cols(const run *r, const piece *p, float *col,
     return col;
 }
 
+/* Fused max pool (see sn_conv_maxpool_forward): the pool windows of the
+ * piece's output rows [r0, r1), which start on an even row (bands have an
+ * even number of rows or cover the image); the last band of an odd Ho
+ * drops its last row, as the pool's floor mode does. */
+static void pool_piece(const run *r, const piece *p) {
+    const geom *g = &r->g;
+    const sn_op_args *q = r->pool;
+    const int oh = q->out_shape.h, ow = q->out_shape.w;
+    const int oy0 = p->r0 / 2, oy1 = p->r1 / 2 < oh ? p->r1 / 2 : oh;
+    for (int i = 0; i < p->ns; i++)
+        for (int co = 0; co < g->cout; co++) {
+            size_t pl = (size_t)(p->n0 + i) * g->cout + co;
+            sn_maxpool_2x2_rows(r->x->out + pl * g->hw,
+                                q->out + pl * oh * ow,
+                                (uint8_t *)q->cache + pl * oh * ow, g->wo,
+                                oy0, oy1, ow);
+        }
+}
+
 static void gemm_forward_task(void *ctx, int64_t b, int64_t e, int tid) {
     const run *r = ctx;
     const geom *g = &r->g;
@@ -425,6 +445,7 @@ static void gemm_forward_task(void *ctx, int64_t b, int64_t e, int tid) {
                     memcpy(out0 + i * out_sz + (size_t)co * g->hw,
                            obuf + (size_t)co * ldc + (size_t)i * g->hw,
                            sizeof(float) * (size_t)g->hw);
+        if (r->pool) pool_piece(r, &p);
     }
 }
 
@@ -884,6 +905,24 @@ void conv_forward(const sn_op_args *x) {
         sn_parallel_for((int64_t)x->n * r.g.cin, dw_forward_task, &r);
     else
         sn_parallel_for(x->n, gemm_forward_task, &r);
+}
+
+int sn_conv_maxpool_fusable(const sn_attr *conv, sn_shape conv_in,
+                            const sn_attr *pool) {
+    if (!(pool->k == 2 && pool->stride == 2 && pool->pad == 0)) return 0;
+    geom g = geom_make(conv, conv_in);
+    if (g.depthwise || g.ho < 2 || g.wo < 2) return 0;
+    layout l = layout_make(&g);
+    return l.band == g.ho || l.band % 2 == 0;
+}
+
+void sn_conv_maxpool_forward(const sn_op_args *x, const sn_op_args *pool) {
+    run r;
+    run_make(&r, x);
+    SN_ASSERT(sn_conv_maxpool_fusable(x->attr, x->in_shape[0], pool->attr) &&
+              pool->n == x->n && pool->in[0] == x->out);
+    r.pool = pool;
+    sn_parallel_for(x->n, gemm_forward_task, &r);
 }
 
 void conv_backward(const sn_op_args *x) {

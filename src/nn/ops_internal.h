@@ -68,4 +68,10 @@ SN_DECLARE_OP(add)
 SN_DECLARE_OP(concat)
 SN_DECLARE_OP(flatten)
 
+/* The 2x2 stride-2 max pool of output rows [oy0, oy1) of one plane
+ * (input row length W, OW outputs per row); out and code point at the
+ * plane's start (pool.c). conv.c calls it for the fused conv + max pool. */
+void sn_maxpool_2x2_rows(const float *in, float *out, uint8_t *code, int W,
+                         int oy0, int oy1, int OW);
+
 #endif

@@ -90,6 +90,8 @@ static int is_2x2(const sn_attr *a) {
     return a->k == 2 && a->stride == 2 && a->pad == 0;
 }
 
+int sn_maxpool_is_2x2(const sn_attr *a) { return is_2x2(a); }
+
 size_t maxpool_cache_bytes(const sn_attr *a, const sn_shape *in, int n_in,
                            sn_shape out, int n) {
     return (size_t)(sn_shape_size(out) * n) *
@@ -114,9 +116,9 @@ typedef int32_t v8i __attribute__((vector_size(32)));
 #define LOAD8(v, p) memcpy(&(v), (p), sizeof(v))
 #define SELECT8(m, a, b) ((v8f)(((v8i)(a) & (m)) | ((v8i)(b) & ~(m))))
 
-static void maxpool_2x2_plane(const float *in, float *out, uint8_t *code,
-                              int W, int OH, int OW) {
-    for (int oy = 0; oy < OH; oy++) {
+void sn_maxpool_2x2_rows(const float *in, float *out, uint8_t *code, int W,
+                         int oy0, int oy1, int OW) {
+    for (int oy = oy0; oy < oy1; oy++) {
         const float *r0 = in + (int64_t)2 * oy * W, *r1 = r0 + W;
         float *o = out + (int64_t)oy * OW;
         uint8_t *c = code + (int64_t)oy * OW;
@@ -180,9 +182,9 @@ static void maxpool_fwd_task(void *p, int64_t b, int64_t e, int tid) {
     int OH = x->out_shape.h, OW = x->out_shape.w;
     if (is_2x2(a)) {
         for (int64_t pl = b; pl < e; pl++)
-            maxpool_2x2_plane(
+            sn_maxpool_2x2_rows(
                 x->in[0] + pl * H * W, x->out + pl * OH * OW,
-                (uint8_t *)x->cache + pl * OH * OW, W, OH, OW);
+                (uint8_t *)x->cache + pl * OH * OW, W, 0, OH, OW);
         return;
     }
     for (int64_t pl = b; pl < e; pl++) {
