@@ -289,7 +289,7 @@ double sn_hungarian(const double *cost, int n, int *assign);
  * training graphs (subsets of sizes 2^i, ceil(ln n) of each, seeded), so
  * the kernel matrix is positive semi-definite for training and new
  * graphs alike. Prior mean: the least-squares line of y against
- * log10(params) (slope >= 0; constant below 3 points), amp = variance of
+ * log10(params) (slope >= 0; constant for one point), amp = variance of
  * y about that line (at least 1e-4), jitter 1e-10 on the diagonal (raised x10 until Cholesky works). */
 typedef struct sn_gp sn_gp;
 

@@ -410,7 +410,7 @@ sn_gp *sn_gp_fit_dist(const sn_graph_desc *const *x, const double *y, int n,
     }
     gp->mean = mean;
     gp->lp0 = lp0;
-    gp->slope = n >= 3 && sxx > 1e-6 && sxy > 0 ? sxy / sxx : 0;
+    gp->slope = n >= 2 && sxx > 1e-6 && sxy > 0 ? sxy / sxx : 0;
     for (int i = 0; i < n; i++) {
         double r = y[i] - prior_mean(gp, x[i]);
         var += r * r;

@@ -10,7 +10,9 @@
  *              predicts accuracy; the acquisition is the expected
  *              improvement of the front's hypervolume at the child's exact
  *              size; it is maximised by simulated annealing over morph
- *              sequences from the front (temperature 1, x0.9 per pop,
+ *              sequences from the front members above the reference
+ *              accuracy (all of the front while none is; temperature 1,
+ *              x0.9 per pop,
  *              down to 1e-4; up to 8 children from 16 tries per
  *              expansion; duplicates at distance < 1e-5 dropped)
  * Every draw of an operator follows the settings' rates (or the pinned
@@ -319,7 +321,13 @@ static int propose_bo(sn_search *se, sn_rng *r, proposal *p, sn_error *e) {
     elem *el = sn_xcalloc(SA_MAX_ELEMS, sizeof *el);
     int n_el = 0;
     heap h = {sn_xmalloc(SA_MAX_ELEMS * sizeof(int)), 0, el};
+    /* Seeds: the front members above the reference accuracy (a member
+     * below it adds no hypervolume, nor do its look-alike children); all
+     * of the front while none is above it. */
+    int above = 0;
+    for (int i = 0; i < nf; i++) above += fp[i].acc > 0;
     for (int i = 0; i < nf && n_el < SA_MAX_ELEMS; i++) {
+        if (above && !(fp[i].acc > 0)) continue;
         elem *s = &el[n_el];
         s->value = 0; /* a trained point adds no hypervolume */
         s->parent = se->front[i];
