@@ -973,6 +973,73 @@ static void test_exec_all_kinds(void **state) {
     }
 }
 
+/* The fused conv + max pool passes (forward, and backward when the pool
+ * is the conv's only reader) give bit for bit the outputs and gradients
+ * of the unfused ones (SLIMNAS_NO_FUSE=1), on the cnn base architecture
+ * (28x28: conv output in bands; 14x14 and 7x7: packed samples) and on a
+ * graph where the conv has a second reader. */
+static void test_exec_fused_pool(void **state) {
+    (void)state;
+    sn_error e;
+    sn_arch_opts o = {0, 0};
+    sn_graph *g1 = sn_graph_new_kind("cnn", (sn_shape){1, 28, 28}, 10, &o, &e);
+    if (!g1) fail_msg("%s", e.msg);
+    sn_graph *g2 = sn_graph_new("skip", (sn_shape){2, 12, 12}, 3);
+    sn_attr c3 = conv_attr(4, 3, 1, 1);
+    int c = add(g2, SN_OP_CONV, &c3, 0, -1, "c");
+    sn_attr mp = sn_attr_default(SN_OP_MAXPOOL);
+    int p = add(g2, SN_OP_MAXPOOL, &mp, c, -1, "p");
+    sn_attr ap = sn_attr_default(SN_OP_AVGPOOL);
+    int q = add(g2, SN_OP_AVGPOOL, &ap, c, -1, "q");
+    int s = add(g2, SN_OP_ADD, NULL, p, q, "s");
+    int f = add(g2, SN_OP_FLATTEN, NULL, s, -1, NULL);
+    sn_attr d = dense_attr(3);
+    add(g2, SN_OP_DENSE, &d, f, -1, NULL);
+    assert_int_equal(sn_graph_validate(g2, &e), 0);
+    sn_graph *gs[2] = {g1, g2};
+    for (int t = 1; t <= 2; t++) {
+        sn_threads_init(t);
+        for (int k = 0; k < 2; k++) {
+            sn_graph *g = gs[k];
+            sn_weights *w = sn_weights_new(g);
+            sn_weights_init(w, g, 5);
+            const int n = 9;
+            int64_t in_sz = sn_shape_size(g->nodes[0].out) * n;
+            int out_n = g->classes * n;
+            float *x = sn_falloc((size_t)in_sz), dl[9 * 10];
+            tu_fill_normal(x, (size_t)in_sz, 6, 1.0f);
+            tu_fill_normal(dl, (size_t)out_n, 7, 0.1f);
+            float *y[2], *gr[2];
+            for (int fuse = 0; fuse < 2; fuse++) {
+                setenv("SLIMNAS_NO_FUSE", fuse ? "0" : "1", 1);
+                sn_exec *ex = sn_exec_new(g, w, n);
+                y[fuse] = malloc(sizeof(float) * (size_t)out_n);
+                memcpy(y[fuse], sn_exec_forward(ex, x, n, 1),
+                       sizeof(float) * (size_t)out_n);
+                sn_exec_zero_grad(ex);
+                sn_exec_backward(ex, dl);
+                gr[fuse] = malloc(sizeof(float) * (size_t)w->n_params);
+                memcpy(gr[fuse], sn_exec_grads(ex),
+                       sizeof(float) * (size_t)w->n_params);
+                sn_exec_free(ex);
+            }
+            unsetenv("SLIMNAS_NO_FUSE");
+            assert_memory_equal(y[0], y[1], sizeof(float) * (size_t)out_n);
+            assert_memory_equal(gr[0], gr[1],
+                                sizeof(float) * (size_t)w->n_params);
+            for (int fuse = 0; fuse < 2; fuse++) {
+                free(y[fuse]);
+                free(gr[fuse]);
+            }
+            sn_free_aligned(x);
+            sn_weights_free(w);
+        }
+    }
+    sn_threads_init(1);
+    sn_graph_free(g1);
+    sn_graph_free(g2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reference_table),
@@ -988,6 +1055,7 @@ int main(void) {
         cmocka_unit_test(test_exec_forward),
         cmocka_unit_test(test_exec_backward),
         cmocka_unit_test(test_exec_all_kinds),
+        cmocka_unit_test(test_exec_fused_pool),
     };
     return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }

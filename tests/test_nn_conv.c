@@ -499,7 +499,9 @@ static void test_accumulates(void **state) {
 }
 
 /* The fused conv + 2x2 max pool forward gives bit for bit the conv
- * output, pooled output and argmax codes of the two forwards in turn:
+ * output, pooled output and argmax codes of the two forwards in turn, and
+ * the fused backward the conv's input and parameter gradients of the two
+ * backwards in turn:
  * packed samples, one sample per sgemm, bands of rows, odd output sizes,
  * stride 2, pointwise, groups; 1 and 2 threads; inputs with many ties
  * (small integers). Shapes whose bands split a pool window are refused. */
@@ -541,6 +543,37 @@ static void fused_pool_case(const ccase *c, int threads) {
     assert_memory_equal(p[0].out, p[1].out,
                         sizeof(float) * (size_t)p[0].out_size);
     assert_memory_equal(p[0].cache, p[1].cache, p[0].cache_bytes);
+
+    /* backward: pool backward into a zeroed conv dout, then conv backward,
+     * against the fused backward, which must not read the conv's dout */
+    fill_ints(p[0].dout, p[0].out_size, 35);
+    memcpy(p[1].dout, p[0].dout, sizeof(float) * (size_t)p[0].out_size);
+    memset(p[0].dx[0], 0, sizeof(float) * (size_t)p[0].in_size[0]);
+    gc_fix_backward(&p[0], 0);
+    memcpy(f.dout, p[0].dx[0], sizeof(float) * (size_t)f.out_size);
+    zero_grads(&f);
+    gc_fix_backward(&f, 0);
+    float *dx = sn_falloc((size_t)f.in_size[0]);
+    memcpy(dx, f.dx[0], sizeof(float) * (size_t)f.in_size[0]);
+    float *g0[SN_MAX_TENSORS] = {0};
+    for (int j = 0; j < f.nt; j++) {
+        g0[j] = sn_falloc((size_t)f.t_size[j]);
+        memcpy(g0[j], f.g[j], sizeof(float) * (size_t)f.t_size[j]);
+    }
+    zero_grads(&f);
+    memset(f.dout, 0xff, sizeof(float) * (size_t)f.out_size);
+    float *din_p[1] = {f.dx[0]};
+    cx.grad = f.g;
+    cx.din = din_p;
+    cx.dout = f.dout;
+    px.dout = p[1].dout;
+    sn_conv_maxpool_backward(&cx, &px);
+    assert_memory_equal(dx, f.dx[0], sizeof(float) * (size_t)f.in_size[0]);
+    for (int j = 0; j < f.nt; j++) {
+        assert_memory_equal(g0[j], f.g[j], sizeof(float) * (size_t)f.t_size[j]);
+        sn_free_aligned(g0[j]);
+    }
+    sn_free_aligned(dx);
     sn_free_aligned(want);
     gc_fix_free(&p[0]);
     gc_fix_free(&p[1]);

@@ -145,6 +145,13 @@ const sn_op_desc *sn_op_get(sn_op_kind op);
 int sn_conv_maxpool_fusable(const sn_attr *conv, sn_shape conv_in,
                             const sn_attr *pool);
 void sn_conv_maxpool_forward(const sn_op_args *conv, const sn_op_args *pool);
+/* Backward of both when the pool is the conv's only reader: the conv's
+ * output gradient is rebuilt piece by piece in cache from the pool's
+ * (pool->dout and the codes in pool->cache) instead of being zeroed,
+ * scattered to and read back from memory; conv->dout is not read. Writes
+ * the conv's input and parameter gradients as conv backward does. */
+void sn_conv_maxpool_backward(const sn_op_args *conv,
+                              const sn_op_args *pool);
 /* -1 when the name is unknown. */
 int sn_op_from_name(const char *name);
 int64_t sn_op_params(sn_op_kind op, const sn_attr *a, const sn_shape *in,

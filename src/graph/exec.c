@@ -20,7 +20,11 @@
  * runs forward as sn_conv_maxpool_forward (the pool reads each piece of
  * the conv's output from cache); both nodes' outputs and the pool's cache
  * are exactly those of the two forwards, so backward does not change.
- * SLIMNAS_PROFILE then books the pool's forward time to the conv. */
+ * When the pool is the conv's only reader, backward is fused too: the
+ * conv rebuilds its output gradient piece by piece from the pool's, so
+ * that gradient is never zeroed, scattered or read in memory.
+ * SLIMNAS_PROFILE then books the pool's time to the conv;
+ * SLIMNAS_NO_FUSE=1 turns fusion off (tests compare both). */
 #include "slimnas/graph.h"
 
 #include <stdlib.h>
@@ -43,6 +47,8 @@ typedef struct xnode {
     int last_use;    /* last node reading this one; -1 for none */
     int fuse_pool;   /* conv whose output node i + 1 max pools: forward
                         runs both in one pass (sn_conv_maxpool_forward) */
+    int fuse_bwd;    /* ... and the pool is its only reader: so does
+                        backward (sn_conv_maxpool_backward) */
 } xnode;
 
 struct sn_exec {
@@ -123,7 +129,12 @@ static int64_t plan_grads(sn_exec *ex, int64_t *off) {
             slot_free[s] = 0;
             slot_of[i] = s;
         }
-        if (slot_of[j] >= 0) slot_free[slot_of[j]] = 1;
+        /* a max pool fused with its conv (fuse_bwd) hands its gradient
+         * to the conv's backward: it dies after j - 1, not after j */
+        if (slot_of[j] >= 0 && !ex->x[j - 1].fuse_bwd)
+            slot_free[slot_of[j]] = 1;
+        if (ex->x[j].fuse_bwd && slot_of[j + 1] >= 0)
+            slot_free[slot_of[j + 1]] = 1;
     }
     int64_t total = 0;
     int64_t *slot_off = sn_xcalloc((size_t)(n_slots ? n_slots : 1),
@@ -170,6 +181,15 @@ sn_exec *sn_exec_new(const sn_graph *g, sn_weights *w, int max_batch) {
         act_total += round_up(x->size * max_batch);
     }
     ex->act_mem = sn_falloc((size_t)act_total);
+    const char *nofuse = getenv("SLIMNAS_NO_FUSE"); /* tests compare */
+    int fuse = !(nofuse && *nofuse && strcmp(nofuse, "0") != 0);
+    for (int i = 1; fuse && i + 1 < n; i++) {
+        const sn_node *c = &g->nodes[i], *p = &g->nodes[i + 1];
+        ex->x[i].fuse_pool =
+            c->op == SN_OP_CONV && p->op == SN_OP_MAXPOOL && p->in[0] == i &&
+            sn_conv_maxpool_fusable(&c->attr, g->nodes[c->in[0]].out, &p->attr);
+        ex->x[i].fuse_bwd = ex->x[i].fuse_pool && last[i] == i + 1;
+    }
     int64_t *grad_off = sn_xmalloc((size_t)n * sizeof *grad_off);
     int64_t grad_total = plan_grads(ex, grad_off);
     ex->grad_mem = sn_falloc((size_t)grad_total);
@@ -219,12 +239,6 @@ sn_exec *sn_exec_new(const sn_graph *g, sn_weights *w, int max_batch) {
         a->cache = ex->cache[i];
         a->work = ex->work;
         a->rng = &ex->rng;
-    }
-    for (int i = 1; i + 1 < n; i++) {
-        const sn_node *c = &g->nodes[i], *p = &g->nodes[i + 1];
-        ex->x[i].fuse_pool =
-            c->op == SN_OP_CONV && p->op == SN_OP_MAXPOOL && p->in[0] == i &&
-            sn_conv_maxpool_fusable(&c->attr, ex->x[i].in_shape[0], &p->attr);
     }
     free(last);
     free(act_off);
@@ -290,6 +304,8 @@ void sn_exec_backward(sn_exec *ex, const float *dlogits) {
     for (int j = last; j >= 1; j--) {
         const sn_node *nd = &ex->g->nodes[j];
         xnode *x = &ex->x[j];
+        /* a pool fused with its conv: nothing to do until the conv */
+        if (ex->x[j - 1].fuse_bwd && x->dact) continue;
         /* This node is the first (backwards) to write the gradients of the
          * inputs it reads last; they start from zero here. */
         for (int k = 0; k < nd->n_in; k++) {
@@ -301,7 +317,11 @@ void sn_exec_backward(sn_exec *ex, const float *dlogits) {
         if (!x->dact) continue; /* feeds nothing: its gradient is zero */
         x->a.n = n;
         double t0 = ex->t_bwd ? sn_now() : 0;
-        sn_op_get(nd->op)->backward(&x->a);
+        if (x->fuse_bwd && ex->x[j + 1].dact) {
+            ex->x[j + 1].a.n = n;
+            sn_conv_maxpool_backward(&x->a, &ex->x[j + 1].a);
+        } else
+            sn_op_get(nd->op)->backward(&x->a);
         if (ex->t_bwd) ex->t_bwd[j] += sn_now() - t0;
     }
 }

@@ -238,7 +238,9 @@ static layout layout_make(const geom *g) {
         l.col = at;
         at += round16((size_t)g->cin * g->kk * cols);
         l.obuf = at;
-        at += b > 1 ? round16((size_t)g->cout * cols) : 0;
+        /* one sample per piece needs it only for a fused max pool's
+         * backward (see unpool_piece) */
+        at += round16((size_t)g->cout * cols);
     }
     l.dw = at;
     at += round16((size_t)g->cout * g->rows + g->cout);
@@ -449,6 +451,27 @@ static void gemm_forward_task(void *ctx, int64_t b, int64_t e, int tid) {
     }
 }
 
+/* Fused max pool backward (see sn_conv_maxpool_backward): the piece's
+ * dout [Cout, cols] built in dst from the pool's output gradient and
+ * argmax codes: each window's gradient goes to the element its code
+ * names, every other element (and a dropped odd last row) is zero. */
+static void unpool_piece(const run *r, const piece *p, float *dst) {
+    const geom *g = &r->g;
+    const sn_op_args *q = r->pool;
+    const int oh = q->out_shape.h, ow = q->out_shape.w;
+    const int rows = p->r1 - p->r0;
+    const int oy0 = p->r0 / 2, oy1 = p->r1 / 2 < oh ? p->r1 / 2 : oh;
+    memset(dst, 0, sizeof(float) * (size_t)g->cout * p->cols);
+    for (int i = 0; i < p->ns; i++)
+        for (int co = 0; co < g->cout; co++) {
+            size_t pl = (size_t)(p->n0 + i) * g->cout + co;
+            sn_maxpool_2x2_unpool_rows(
+                q->dout + pl * oh * ow, (const uint8_t *)q->cache + pl * oh * ow,
+                ow, oy0, oy1,
+                dst + (size_t)co * p->cols + (size_t)i * rows * g->wo, g->wo);
+        }
+}
+
 static void gemm_backward_task(void *ctx, int64_t b, int64_t e, int tid) {
     run *r = ctx;
     const geom *g = &r->g;
@@ -472,7 +495,11 @@ static void gemm_backward_task(void *ctx, int64_t b, int64_t e, int tid) {
         const float *dout0 = x->dout + (size_t)p.n0 * out_sz;
         const float *dmat = dout0 + (size_t)p.r0 * g->wo;
         int ldd = g->hw;
-        if (p.ns > 1) {
+        if (r->pool) {
+            unpool_piece(r, &p, obuf);
+            dmat = obuf;
+            ldd = p.cols;
+        } else if (p.ns > 1) {
             for (int i = 0; i < p.ns; i++)
                 for (int co = 0; co < g->cout; co++)
                     memcpy(obuf + (size_t)co * p.cols + (size_t)i * g->hw,
@@ -923,6 +950,17 @@ void sn_conv_maxpool_forward(const sn_op_args *x, const sn_op_args *pool) {
               pool->n == x->n && pool->in[0] == x->out);
     r.pool = pool;
     sn_parallel_for(x->n, gemm_forward_task, &r);
+}
+
+void sn_conv_maxpool_backward(const sn_op_args *x, const sn_op_args *pool) {
+    run r;
+    run_make(&r, x);
+    SN_ASSERT(sn_conv_maxpool_fusable(x->attr, x->in_shape[0], pool->attr) &&
+              pool->n == x->n && pool->in[0] == x->out);
+    r.pool = pool;
+    if (!r.want_dw && !(x->din && x->din[0])) return;
+    sn_parallel_for(x->n, gemm_backward_task, &r);
+    if (r.want_dw) reduce_partials(&r);
 }
 
 void conv_backward(const sn_op_args *x) {

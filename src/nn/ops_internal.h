@@ -74,4 +74,12 @@ SN_DECLARE_OP(flatten)
 void sn_maxpool_2x2_rows(const float *in, float *out, uint8_t *code, int W,
                          int oy0, int oy1, int OW);
 
+/* Writes the gradient of windows in output rows [oy0, oy1) of one plane
+ * (dout, code: the plane's start) to the element each code names in dst,
+ * which starts at input row 2*oy0, rows W floats apart; the other
+ * elements are left alone (the caller zeroes them). For the fused
+ * backward (conv.c). */
+void sn_maxpool_2x2_unpool_rows(const float *dout, const uint8_t *code,
+                                int OW, int oy0, int oy1, float *dst, int W);
+
 #endif

@@ -158,6 +158,19 @@ void sn_maxpool_2x2_rows(const float *in, float *out, uint8_t *code, int W,
     }
 }
 
+void sn_maxpool_2x2_unpool_rows(const float *dout, const uint8_t *code,
+                                int OW, int oy0, int oy1, float *dst, int W) {
+    for (int oy = oy0; oy < oy1; oy++) {
+        float *r0 = dst + (int64_t)2 * (oy - oy0) * W;
+        const float *d = dout + (int64_t)oy * OW;
+        const uint8_t *c = code + (int64_t)oy * OW;
+        for (int ox = 0; ox < OW; ox++) {
+            int k = c[ox];
+            r0[(k >> 1) * W + 2 * ox + (k & 1)] = d[ox];
+        }
+    }
+}
+
 /* Backward of the 2x2 pool: the gradient of each output goes to the input
  * element its code names (the executor zeroed din, or it holds the other
  * readers' gradients). */
