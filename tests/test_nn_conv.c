@@ -504,7 +504,9 @@ static void test_accumulates(void **state) {
  * backwards in turn:
  * packed samples, one sample per sgemm, bands of rows, odd output sizes,
  * stride 2, pointwise, groups; 1 and 2 threads; inputs with many ties
- * (small integers). Shapes whose bands split a pool window are refused. */
+ * (small integers); at 2 threads with a fused relu of the pool (its
+ * output as the relu's own forward gives it). Shapes whose bands split a
+ * pool window are refused. */
 static void fused_pool_case(const ccase *c, int threads) {
     sn_threads_init(threads);
     sn_attr a = conv_attr(c);
@@ -538,11 +540,29 @@ static void fused_pool_case(const ccase *c, int threads) {
     sn_op_args px = {.attr = &p[1].attr, .n = p[1].n, .n_in = 1,
                      .in_shape = p[1].in_shape, .out_shape = p[1].out_shape,
                      .in = pin_p, .out = p[1].out, .cache = p[1].cache};
-    sn_conv_maxpool_forward(&cx, &px);
+    /* and a relu of the pool in the same pass, against its own forward */
+    sn_attr ra = sn_attr_default(SN_OP_RELU);
+    gc_fix rl;
+    assert_int_equal(gc_fix_init(&rl, SN_OP_RELU, &ra, 1, &p[0].out_shape,
+                                 c->n, 36, &e),
+                     0);
+    memcpy(rl.x[0], p[0].out, sizeof(float) * (size_t)p[0].out_size);
+    gc_fix_forward(&rl);
+    float *ry = sn_falloc((size_t)rl.out_size);
+    memset(ry, 0xff, sizeof(float) * (size_t)rl.out_size);
+    const float *rin_p[1] = {p[1].out};
+    sn_op_args rx = {.attr = &rl.attr, .n = rl.n, .n_in = 1,
+                     .in_shape = rl.in_shape, .out_shape = rl.out_shape,
+                     .in = rin_p, .out = ry};
+    sn_conv_maxpool_forward(&cx, &px, threads == 2 ? &rx : NULL);
     assert_memory_equal(want, f.out, sizeof(float) * (size_t)f.out_size);
     assert_memory_equal(p[0].out, p[1].out,
                         sizeof(float) * (size_t)p[0].out_size);
     assert_memory_equal(p[0].cache, p[1].cache, p[0].cache_bytes);
+    if (threads == 2)
+        assert_memory_equal(rl.out, ry, sizeof(float) * (size_t)rl.out_size);
+    sn_free_aligned(ry);
+    gc_fix_free(&rl);
 
     /* backward: pool backward into a zeroed conv dout, then conv backward,
      * against the fused backward, which must not read the conv's dout */

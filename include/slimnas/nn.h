@@ -144,7 +144,10 @@ const sn_op_desc *sn_op_get(sn_op_kind op);
  * pieces of whole pool windows, and a 2x2 stride-2 unpadded max pool. */
 int sn_conv_maxpool_fusable(const sn_attr *conv, sn_shape conv_in,
                             const sn_attr *pool);
-void sn_conv_maxpool_forward(const sn_op_args *conv, const sn_op_args *pool);
+/* relu: NULL, or a relu reading the pool's output, computed in the same
+ * pass (its output exactly as its own forward gives it). */
+void sn_conv_maxpool_forward(const sn_op_args *conv, const sn_op_args *pool,
+                             const sn_op_args *relu);
 /* Backward of both when the pool is the conv's only reader: the conv's
  * output gradient is rebuilt piece by piece in cache from the pool's
  * (pool->dout and the codes in pool->cache) instead of being zeroed,

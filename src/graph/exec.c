@@ -17,9 +17,10 @@
  * backward only set the batch size and the training flag.
  *
  * One fusion: a conv directly followed by a 2x2 max pool of its output
- * runs forward as sn_conv_maxpool_forward (the pool reads each piece of
- * the conv's output from cache); both nodes' outputs and the pool's cache
- * are exactly those of the two forwards, so backward does not change.
+ * (and, if the next node is a relu of the pool, that relu) runs forward
+ * as sn_conv_maxpool_forward (the pool reads each piece of the conv's
+ * output from cache); the nodes' outputs and the pool's cache are exactly
+ * those of the separate forwards, so backward does not change.
  * When the pool is the conv's only reader, backward is fused too: the
  * conv rebuilds its output gradient piece by piece from the pool's, so
  * that gradient is never zeroed, scattered or read in memory.
@@ -46,7 +47,8 @@ typedef struct xnode {
     float *dact;     /* [max_batch * size], may share memory; NULL: none */
     int last_use;    /* last node reading this one; -1 for none */
     int fuse_pool;   /* conv whose output node i + 1 max pools: forward
-                        runs both in one pass (sn_conv_maxpool_forward) */
+                        runs both in one pass (sn_conv_maxpool_forward);
+                        2: node i + 2 is a relu of the pool, run too */
     int fuse_bwd;    /* ... and the pool is its only reader: so does
                         backward (sn_conv_maxpool_backward) */
 } xnode;
@@ -189,6 +191,9 @@ sn_exec *sn_exec_new(const sn_graph *g, sn_weights *w, int max_batch) {
             c->op == SN_OP_CONV && p->op == SN_OP_MAXPOOL && p->in[0] == i &&
             sn_conv_maxpool_fusable(&c->attr, g->nodes[c->in[0]].out, &p->attr);
         ex->x[i].fuse_bwd = ex->x[i].fuse_pool && last[i] == i + 1;
+        if (ex->x[i].fuse_pool && i + 2 < n &&
+            g->nodes[i + 2].op == SN_OP_RELU && g->nodes[i + 2].in[0] == i + 1)
+            ex->x[i].fuse_pool = 2;
     }
     int64_t *grad_off = sn_xmalloc((size_t)n * sizeof *grad_off);
     int64_t grad_total = plan_grads(ex, grad_off);
@@ -276,13 +281,18 @@ const float *sn_exec_forward(sn_exec *ex, const float *x, int n,
         a->n = n;
         a->training = training;
         double t0 = ex->t_fwd ? sn_now() : 0;
-        if (ex->x[i].fuse_pool) { /* conv i and max pool i + 1 at once */
-            sn_op_args *q = &ex->x[i + 1].a;
+        if (ex->x[i].fuse_pool) { /* conv i, max pool i + 1 (relu i + 2) */
+            sn_op_args *q = &ex->x[i + 1].a, *r = NULL;
             q->n = n;
             q->training = training;
-            sn_conv_maxpool_forward(a, q);
+            if (ex->x[i].fuse_pool == 2) {
+                r = &ex->x[i + 2].a;
+                r->n = n;
+                r->training = training;
+            }
+            sn_conv_maxpool_forward(a, q, r);
             if (ex->t_fwd) ex->t_fwd[i] += sn_now() - t0;
-            i++;
+            i += ex->x[i].fuse_pool;
             continue;
         }
         sn_op_get(ex->g->nodes[i].op)->forward(a);

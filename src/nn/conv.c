@@ -290,7 +290,8 @@ typedef struct run {
     layout l;
     int threads;
     int want_dw;                         /* weight/bias grads requested */
-    const sn_op_args *pool;              /* forward: fused 2x2 max pool */
+    const sn_op_args *pool;              /* fused 2x2 max pool */
+    const sn_op_args *relu;              /* forward: fused relu after it */
     unsigned char ran[CONV_MAX_THREADS]; /* which partials were written */
 } run;
 
@@ -390,7 +391,8 @@ static const float *piece_cols(const run *r, const piece *p, float *col,
 /* Fused max pool (see sn_conv_maxpool_forward): the pool windows of the
  * piece's output rows [r0, r1), which start on an even row (bands have an
  * even number of rows or cover the image); the last band of an odd Ho
- * drops its last row, as the pool's floor mode does. */
+ * drops its last row, as the pool's floor mode does. Then the fused relu
+ * of the pooled rows, if any, while they are in L1. */
 static void pool_piece(const run *r, const piece *p) {
     const geom *g = &r->g;
     const sn_op_args *q = r->pool;
@@ -403,6 +405,11 @@ static void pool_piece(const run *r, const piece *p) {
                                 q->out + pl * oh * ow,
                                 (uint8_t *)q->cache + pl * oh * ow, g->wo,
                                 oy0, oy1, ow);
+            if (!r->relu) continue;
+            const float *restrict v = q->out + pl * oh * ow;
+            float *restrict y = r->relu->out + pl * oh * ow;
+            for (int j = oy0 * ow; j < oy1 * ow; j++)
+                y[j] = v[j] > 0.0f ? v[j] : 0.0f;
         }
 }
 
@@ -943,12 +950,15 @@ int sn_conv_maxpool_fusable(const sn_attr *conv, sn_shape conv_in,
     return l.band == g.ho || l.band % 2 == 0;
 }
 
-void sn_conv_maxpool_forward(const sn_op_args *x, const sn_op_args *pool) {
+void sn_conv_maxpool_forward(const sn_op_args *x, const sn_op_args *pool,
+                             const sn_op_args *relu) {
     run r;
     run_make(&r, x);
     SN_ASSERT(sn_conv_maxpool_fusable(x->attr, x->in_shape[0], pool->attr) &&
               pool->n == x->n && pool->in[0] == x->out);
+    SN_ASSERT(!relu || (relu->n == x->n && relu->in[0] == pool->out));
     r.pool = pool;
+    r.relu = relu;
     sn_parallel_for(x->n, gemm_forward_task, &r);
 }
 
