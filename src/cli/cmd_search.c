@@ -618,7 +618,7 @@ static int cmd_show(int argc, char **argv) {
             printf("\n");
             if (st->origin_run[0])
                 printf("forked from %s#%d\n", st->origin_run, st->origin_cand);
-            printf("hypervolume reference: accuracy %.3g (chance)",
+            printf("hypervolume reference: accuracy %.3g",
                    st->hv_ref_acc > 0 ? st->hv_ref_acc : 0);
             for (int k = 0; k < st->n_obj; k++)
                 printf(", %s %.0f (log scale over %g decades)",

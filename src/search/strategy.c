@@ -11,8 +11,8 @@
  *              improvement of the front's hypervolume at the child's exact
  *              size; it is maximised by simulated annealing over morph
  *              sequences from the front members above the reference
- *              accuracy (all of the front while none is; temperature 1,
- *              x0.9 per pop,
+ *              accuracy (all of the front while none is; chains of up to
+ *              2 morphs; temperature 1, x0.9 per pop,
  *              down to 1e-4; up to 8 children from 16 tries per
  *              expansion; duplicates at distance < 1e-5 dropped)
  * Every draw of an operator follows the settings' rates (or the pinned
@@ -290,6 +290,15 @@ static int heap_pop(heap *h) {
 #define SA_CHILDREN 8
 #define SA_TRIES 16
 #define SA_MAX_ELEMS 4096
+/* Morphs per bo child. Longer chains reach further in size, where the
+ * hypervolume pays most, but every approximate morph in a chain costs
+ * inherited accuracy that a child's short training may not win back. */
+#define SA_MAX_OPS 2
+/* The GP sees accuracies clipped from below at the reference accuracy
+ * minus this: a broken child at chance and a poor one just under the
+ * reference mean the same to the acquisition, and the outliers would
+ * otherwise inflate the GP's variance (and so every graph's EI). */
+#define GP_FLOOR_MARGIN 0.05
 
 static int propose_bo(sn_search *se, sn_rng *r, proposal *p, sn_error *e) {
     update_distances(se);
@@ -297,10 +306,11 @@ static int propose_bo(sn_search *se, sn_rng *r, proposal *p, sn_error *e) {
     if (n < 2 || se->n_front == 0) return propose_random(se, r, p);
     const sn_graph_desc **x = sn_xmalloc((size_t)n * sizeof *x);
     double *y = sn_xmalloc((size_t)n * sizeof *y);
+    double floor_acc = se->s.hv_ref_acc - GP_FLOOR_MARGIN;
     double *d = sn_xmalloc((size_t)n * n * sizeof *d);
     for (int i = 0; i < n; i++) {
         x[i] = search_desc(se, se->gp_ids[i]);
-        y[i] = se->c[se->gp_ids[i]].info.val_acc;
+        y[i] = fmax(se->c[se->gp_ids[i]].info.val_acc, floor_acc);
         memcpy(d + (size_t)i * n, se->dist + (size_t)i * se->gp_cap,
                (size_t)n * sizeof *d);
     }
@@ -340,7 +350,7 @@ static int propose_bo(sn_search *se, sn_rng *r, proposal *p, sn_error *e) {
     while (h.n > 0 && t > SA_TMIN) {
         int cur = heap_pop(&h);
         double ex = fmin((el[cur].value - opt) / t, 1.0);
-        if (exp(ex) >= sn_rng_uniform(r) && el[cur].n_ops < MAX_CHAIN) {
+        if (exp(ex) >= sn_rng_uniform(r) && el[cur].n_ops < SA_MAX_OPS) {
             const sn_graph *g =
                 el[cur].graph ? el[cur].graph : se->c[el[cur].parent].graph;
             sn_weights *zw = sn_weights_new(g);
