@@ -197,6 +197,10 @@ static void test_grad_bn_train(void **state) {
     sn_shape flat[] = {{5, 1, 1}};
     s = gc_spec_make(SN_OP_BN, &a, 1, flat, 4, 12);
     gc_assert(&s);
+    /* more samples than one chunk of work (8): sums over two chunks */
+    sn_shape small[] = {{2, 3, 3}};
+    s = gc_spec_make(SN_OP_BN, &a, 1, small, 10, 13);
+    gc_assert(&s);
 }
 
 static void test_grad_bn_eval(void **state) {
@@ -604,6 +608,12 @@ static void test_parallel_paths(void **state) {
         if (ops[i] == SN_OP_BN) /* and inference mode */
             check_parallel_matches(ops[i], &a, 1, big, 4, 0);
     }
+    /* bn splits the batch into chunks of samples (sums per chunk, added
+     * in chunk order): 20 samples are 3 chunks, the last one short */
+    sn_shape mid[] = {{8, 12, 12}};
+    sn_attr b = sn_attr_default(SN_OP_BN);
+    check_parallel_matches(SN_OP_BN, &b, 1, mid, 20, 1);
+    check_parallel_matches(SN_OP_BN, &b, 1, mid, 20, 0);
 }
 
 /* One node may feed an add or concat twice (in[0] == in[1], din[0] ==

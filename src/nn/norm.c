@@ -21,6 +21,7 @@
 #include <math.h>
 
 #define PAR_MIN_FLOATS (1 << 14)
+#define BN_CHUNK 8 /* samples per unit of work, see bn_task */
 
 enum { BN_GAMMA, BN_BETA, BN_RMEAN, BN_RVAR };
 
@@ -69,9 +70,12 @@ size_t bn_cache_bytes(const sn_attr *a, const sn_shape *in, int n_in,
     return (size_t)2 * (size_t)in[0].c * sizeof(float);
 }
 
+/* Per chunk of samples and channel two double partial sums (see
+ * bn_task), then three floats per channel. */
 size_t bn_work_floats(const sn_attr *a, const sn_shape *in, int n_in,
                       sn_shape out, int n) {
-    return 0;
+    size_t chunks = (size_t)(n + BN_CHUNK - 1) / BN_CHUNK;
+    return chunks * (size_t)in[0].c * 4 + 3 * (size_t)in[0].c;
 }
 
 void bn_init(const sn_attr *a, const sn_shape *in, int n_in,
@@ -83,10 +87,6 @@ void bn_init(const sn_attr *a, const sn_shape *in, int n_in,
         tensor[BN_RVAR][c] = 1.0f;
     }
 }
-
-typedef struct bn_ctx {
-    const sn_op_args *x;
-} bn_ctx;
 
 /* Plane reductions with 8 independent float lanes: the compiler turns
  * them into SIMD adds (a single float accumulator cannot be vectorised
@@ -144,27 +144,122 @@ static void plane_dsums(const float *x, const float *dy, int64_t n, float m,
     *sdyx += t;
 }
 
-static void bn_fwd_task(void *p, int64_t b, int64_t e, int tid) {
-    const sn_op_args *x = ((const bn_ctx *)p)->x;
-    int C = x->in_shape[0].c, N = x->n;
-    int64_t HW = (int64_t)x->in_shape[0].h * x->in_shape[0].w;
-    int64_t M = (int64_t)N * HW;
+/* Memory order: channels of one sample are contiguous, one channel's
+ * planes are C*H*W floats apart. Walking a channel across the batch
+ * (128 short planes far apart) defeats the hardware prefetcher, so every
+ * pass walks the batch in memory order instead: the unit of work is a
+ * chunk of BN_CHUNK samples, all channels. Sums over the batch go to one
+ * partial per chunk and channel (in double), added up in chunk order:
+ * the same result for any thread count. */
+static int64_t bn_chunks(int n) { return (n + BN_CHUNK - 1) / BN_CHUNK; }
+
+typedef struct bn_run {
+    const sn_op_args *x;
+    int C;
+    int64_t HW;
+    double *part;  /* [chunks][C][2] */
+    const float *a, *b; /* per channel: mean/scale, invstd/shift, ... */
+    const float *k, *mb, *mg;
+    int pass;
+} bn_run;
+
+enum { P_SUM, P_SQDEV, P_NORM, P_DSUMS, P_DX };
+
+static void bn_task(void *p, int64_t cb, int64_t ce, int tid) {
+    const bn_run *r = p;
+    const sn_op_args *x = r->x;
+    const int C = r->C;
+    const int64_t HW = r->HW;
+    for (int64_t ch = cb; ch < ce; ch++) {
+        int i0 = (int)(ch * BN_CHUNK);
+        int i1 = i0 + BN_CHUNK < x->n ? i0 + BN_CHUNK : x->n;
+        double *part = r->part ? r->part + (size_t)ch * C * 2 : NULL;
+        if (part && r->pass != P_SQDEV)
+            for (int c = 0; c < 2 * C; c++) part[c] = 0;
+        for (int i = i0; i < i1; i++)
+            for (int c = 0; c < C; c++) {
+                int64_t off = ((int64_t)i * C + c) * HW;
+                const float *in = x->in[0] + off;
+                switch (r->pass) {
+                case P_SUM:
+                    part[2 * c] += plane_sum(in, HW);
+                    break;
+                case P_SQDEV:
+                    part[2 * c + 1] += plane_sqdev(in, HW, r->a[c]);
+                    break;
+                case P_NORM: { /* y = x * scale + shift */
+                    float *out = x->out + off;
+                    float sc = r->a[c], sh = r->b[c];
+                    for (int64_t j = 0; j < HW; j++) out[j] = in[j] * sc + sh;
+                    break;
+                }
+                case P_DSUMS:
+                    plane_dsums(in, x->dout + off, HW, r->a[c], &part[2 * c],
+                                &part[2 * c + 1]);
+                    break;
+                case P_DX: {
+                    const float *dy = x->dout + off;
+                    float *dx = x->din[0] + off;
+                    float k = r->k[c];
+                    if (x->training) {
+                        /* dx = k * (dy - dbeta/M - xhat * dgamma/M) */
+                        float mean = r->a[c], mb = r->mb[c], mg = r->mg[c];
+                        for (int64_t j = 0; j < HW; j++)
+                            dx[j] += k * (dy[j] - mb - (in[j] - mean) * mg);
+                    } else {
+                        for (int64_t j = 0; j < HW; j++) dx[j] += k * dy[j];
+                    }
+                    break;
+                }
+                }
+            }
+    }
+}
+
+static void bn_pass(bn_run *r, int pass) {
+    const sn_op_args *x = r->x;
+    r->pass = pass;
+    int64_t chunks = bn_chunks(x->n);
+    if (r->C * r->HW * x->n >= PAR_MIN_FLOATS && chunks > 1)
+        sn_parallel_for(chunks, bn_task, r);
+    else
+        bn_task(r, 0, chunks, 0);
+}
+
+/* Sum of the chunk partials of channel c, slot s (0 or 1), in order. */
+static double bn_total(const bn_run *r, int c, int s) {
+    double t = 0;
+    for (int64_t ch = 0; ch < bn_chunks(r->x->n); ch++)
+        t += r->part[((size_t)ch * r->C + c) * 2 + s];
+    return t;
+}
+
+void bn_forward(const sn_op_args *x) {
+    const int C = x->in_shape[0].c;
+    bn_run r = {.x = x, .C = C,
+                .HW = (int64_t)x->in_shape[0].h * x->in_shape[0].w,
+                .part = (double *)(void *)x->work};
+    const int64_t M = r.HW * x->n;
     float *const *t = x->tensor;
     float *mean_c = x->cache, *invstd_c = (float *)x->cache + C;
-    for (int64_t c = b; c < e; c++) {
+    /* per channel: scale then shift, in the work buffer after the
+     * partials */
+    float *scale = (float *)(r.part + (size_t)bn_chunks(x->n) * C * 2);
+    float *shift = scale + C;
+    if (x->training) {
+        /* Two passes (mean, then centred squares): a one-pass
+         * E[x^2] - E[x]^2 loses all digits when |mean| >> std. */
+        bn_pass(&r, P_SUM);
+        for (int c = 0; c < C; c++)
+            mean_c[c] = (float)(bn_total(&r, c, 0) / (double)M);
+        r.a = mean_c;
+        bn_pass(&r, P_SQDEV);
+    }
+    for (int c = 0; c < C; c++) {
         double mean, var;
         if (x->training) {
-            /* Two passes (mean, then centred squares): a one-pass
-             * E[x^2] - E[x]^2 loses all digits when |mean| >> std. */
-            double s = 0;
-            for (int i = 0; i < N; i++)
-                s += plane_sum(x->in[0] + ((int64_t)i * C + c) * HW, HW);
-            mean = s / (double)M;
-            double q = 0;
-            for (int i = 0; i < N; i++)
-                q += plane_sqdev(x->in[0] + ((int64_t)i * C + c) * HW, HW,
-                                 (float)mean);
-            var = q / (double)M;
+            mean = bn_total(&r, c, 0) / (double)M;
+            var = bn_total(&r, c, 1) / (double)M;
             double mom = x->attr->momentum;
             double unbiased = M > 1 ? var * (double)M / (double)(M - 1) : var;
             t[BN_RMEAN][c] =
@@ -178,66 +273,38 @@ static void bn_fwd_task(void *p, int64_t b, int64_t e, int tid) {
         mean_c[c] = (float)mean;
         invstd_c[c] = invstd;
         /* y = x * scale + shift: one fused multiply-add per element. */
-        float scale = t[BN_GAMMA][c] * invstd;
-        float shift = t[BN_BETA][c] - (float)mean * scale;
-        for (int i = 0; i < N; i++) {
-            const float *in = x->in[0] + ((int64_t)i * C + c) * HW;
-            float *out = x->out + ((int64_t)i * C + c) * HW;
-            for (int64_t j = 0; j < HW; j++) out[j] = in[j] * scale + shift;
-        }
+        scale[c] = t[BN_GAMMA][c] * invstd;
+        shift[c] = t[BN_BETA][c] - (float)mean * scale[c];
     }
+    r.a = scale;
+    r.b = shift;
+    bn_pass(&r, P_NORM);
 }
 
-static void bn_bwd_task(void *p, int64_t b, int64_t e, int tid) {
-    const sn_op_args *x = ((const bn_ctx *)p)->x;
-    int C = x->in_shape[0].c, N = x->n;
-    int64_t HW = (int64_t)x->in_shape[0].h * x->in_shape[0].w;
-    int64_t M = (int64_t)N * HW;
+void bn_backward(const sn_op_args *x) {
+    const int C = x->in_shape[0].c;
+    bn_run r = {.x = x, .C = C,
+                .HW = (int64_t)x->in_shape[0].h * x->in_shape[0].w,
+                .part = (double *)(void *)x->work};
+    const int64_t M = r.HW * x->n;
     const float *mean_c = x->cache, *invstd_c = (const float *)x->cache + C;
-    for (int64_t c = b; c < e; c++) {
-        float mean = mean_c[c], invstd = invstd_c[c];
-        double dbeta = 0, dgamma = 0;
-        for (int i = 0; i < N; i++) {
-            int64_t off = ((int64_t)i * C + c) * HW;
-            plane_dsums(x->in[0] + off, x->dout + off, HW, mean, &dbeta,
-                        &dgamma);
-        }
-        dgamma *= invstd; /* sum dy * xhat */
+    float *k = (float *)(r.part + (size_t)bn_chunks(x->n) * C * 2);
+    float *mb = k + C, *mg = mb + C;
+    r.a = mean_c;
+    bn_pass(&r, P_DSUMS);
+    for (int c = 0; c < C; c++) {
+        float invstd = invstd_c[c];
+        double dbeta = bn_total(&r, c, 0);
+        double dgamma = bn_total(&r, c, 1) * invstd; /* sum dy * xhat */
         if (x->grad[BN_GAMMA]) x->grad[BN_GAMMA][c] += (float)dgamma;
         if (x->grad[BN_BETA]) x->grad[BN_BETA][c] += (float)dbeta;
-        if (!x->din[0]) continue;
-        float k = x->tensor[BN_GAMMA][c] * invstd;
-        if (x->training) {
-            /* dx = k * (dy - dbeta/M - xhat * dgamma/M), k = gamma*invstd;
-             * xhat * dgamma/M = (x - mean) * (invstd * dgamma / M). */
-            float mb = (float)(dbeta / (double)M);
-            float mg = (float)(dgamma * invstd / (double)M);
-            for (int i = 0; i < N; i++) {
-                int64_t off = ((int64_t)i * C + c) * HW;
-                const float *in = x->in[0] + off, *dy = x->dout + off;
-                float *dx = x->din[0] + off;
-                for (int64_t j = 0; j < HW; j++)
-                    dx[j] += k * (dy[j] - mb - (in[j] - mean) * mg);
-            }
-        } else {
-            for (int i = 0; i < N; i++) {
-                int64_t off = ((int64_t)i * C + c) * HW;
-                const float *dy = x->dout + off;
-                float *dx = x->din[0] + off;
-                for (int64_t j = 0; j < HW; j++) dx[j] += k * dy[j];
-            }
-        }
+        k[c] = x->tensor[BN_GAMMA][c] * invstd;
+        mb[c] = (float)(dbeta / (double)M);
+        mg[c] = (float)(dgamma * invstd / (double)M);
     }
+    if (!x->din[0]) return;
+    r.k = k;
+    r.mb = mb;
+    r.mg = mg;
+    bn_pass(&r, P_DX);
 }
-
-static void bn_run(const sn_op_args *x, sn_task_fn fn) {
-    bn_ctx ctx = {x};
-    int C = x->in_shape[0].c;
-    if (C > 1 && sn_shape_size(x->in_shape[0]) * x->n >= PAR_MIN_FLOATS)
-        sn_parallel_for(C, fn, &ctx);
-    else
-        fn(&ctx, 0, C, 0);
-}
-
-void bn_forward(const sn_op_args *x) { bn_run(x, bn_fwd_task); }
-void bn_backward(const sn_op_args *x) { bn_run(x, bn_bwd_task); }
