@@ -505,7 +505,8 @@ static void test_accumulates(void **state) {
  * packed samples, one sample per sgemm, bands of rows, odd output sizes,
  * stride 2, pointwise, groups; 1 and 2 threads; inputs with many ties
  * (small integers); at 2 threads with a fused relu of the pool (its
- * output as the relu's own forward gives it). Shapes whose bands split a
+ * output as the relu's own forward gives it, the gradients as relu,
+ * pool and conv backward in turn give them). Shapes whose bands split a
  * pool window are refused. */
 static void fused_pool_case(const ccase *c, int threads) {
     sn_threads_init(threads);
@@ -561,13 +562,22 @@ static void fused_pool_case(const ccase *c, int threads) {
     assert_memory_equal(p[0].cache, p[1].cache, p[0].cache_bytes);
     if (threads == 2)
         assert_memory_equal(rl.out, ry, sizeof(float) * (size_t)rl.out_size);
-    sn_free_aligned(ry);
-    gc_fix_free(&rl);
 
-    /* backward: pool backward into a zeroed conv dout, then conv backward,
-     * against the fused backward, which must not read the conv's dout */
-    fill_ints(p[0].dout, p[0].out_size, 35);
-    memcpy(p[1].dout, p[0].dout, sizeof(float) * (size_t)p[0].out_size);
+    /* backward: (at 2 threads relu backward into a zeroed pool dout, then)
+     * pool backward into a zeroed conv dout, then conv backward, against
+     * the fused backward, which must not read the conv's dout (nor, with
+     * the relu, the pool's) */
+    if (threads == 2) {
+        fill_ints(rl.dout, rl.out_size, 37);
+        memset(rl.dx[0], 0, sizeof(float) * (size_t)rl.in_size[0]);
+        gc_fix_backward(&rl, 0);
+        memcpy(p[0].dout, rl.dx[0], sizeof(float) * (size_t)p[0].out_size);
+        memset(p[1].dout, 0xff, sizeof(float) * (size_t)p[1].out_size);
+        rx.dout = rl.dout;
+    } else {
+        fill_ints(p[0].dout, p[0].out_size, 35);
+        memcpy(p[1].dout, p[0].dout, sizeof(float) * (size_t)p[0].out_size);
+    }
     memset(p[0].dx[0], 0, sizeof(float) * (size_t)p[0].in_size[0]);
     gc_fix_backward(&p[0], 0);
     memcpy(f.dout, p[0].dx[0], sizeof(float) * (size_t)f.out_size);
@@ -587,12 +597,14 @@ static void fused_pool_case(const ccase *c, int threads) {
     cx.din = din_p;
     cx.dout = f.dout;
     px.dout = p[1].dout;
-    sn_conv_maxpool_backward(&cx, &px);
+    sn_conv_maxpool_backward(&cx, &px, threads == 2 ? &rx : NULL);
     assert_memory_equal(dx, f.dx[0], sizeof(float) * (size_t)f.in_size[0]);
     for (int j = 0; j < f.nt; j++) {
         assert_memory_equal(g0[j], f.g[j], sizeof(float) * (size_t)f.t_size[j]);
         sn_free_aligned(g0[j]);
     }
+    sn_free_aligned(ry);
+    gc_fix_free(&rl);
     sn_free_aligned(dx);
     sn_free_aligned(want);
     gc_fix_free(&p[0]);

@@ -152,9 +152,12 @@ void sn_conv_maxpool_forward(const sn_op_args *conv, const sn_op_args *pool,
  * output gradient is rebuilt piece by piece in cache from the pool's
  * (pool->dout and the codes in pool->cache) instead of being zeroed,
  * scattered to and read back from memory; conv->dout is not read. Writes
- * the conv's input and parameter gradients as conv backward does. */
-void sn_conv_maxpool_backward(const sn_op_args *conv,
-                              const sn_op_args *pool);
+ * the conv's input and parameter gradients as conv backward does. relu:
+ * NULL, or a relu that is the pool's only reader; then the gradient comes
+ * from relu->dout through relu backward's mask, and neither pool->dout nor
+ * the relu's input gradient is touched. */
+void sn_conv_maxpool_backward(const sn_op_args *conv, const sn_op_args *pool,
+                              const sn_op_args *relu);
 /* -1 when the name is unknown. */
 int sn_op_from_name(const char *name);
 int64_t sn_op_params(sn_op_kind op, const sn_attr *a, const sn_shape *in,

@@ -23,7 +23,9 @@
  * those of the separate forwards, so backward does not change.
  * When the pool is the conv's only reader, backward is fused too: the
  * conv rebuilds its output gradient piece by piece from the pool's, so
- * that gradient is never zeroed, scattered or read in memory.
+ * that gradient is never zeroed, scattered or read in memory; if the
+ * relu is the pool's only reader, from the relu's gradient and output
+ * (relu backward's mask), so the relu's backward pass goes as well.
  * SLIMNAS_PROFILE then books the pool's time to the conv;
  * SLIMNAS_NO_FUSE=1 turns fusion off (tests compare both). */
 #include "slimnas/graph.h"
@@ -50,7 +52,8 @@ typedef struct xnode {
                         runs both in one pass (sn_conv_maxpool_forward);
                         2: node i + 2 is a relu of the pool, run too */
     int fuse_bwd;    /* ... and the pool is its only reader: so does
-                        backward (sn_conv_maxpool_backward) */
+                        backward (sn_conv_maxpool_backward); 2: the relu
+                        too, being the pool's only reader */
 } xnode;
 
 struct sn_exec {
@@ -131,12 +134,13 @@ static int64_t plan_grads(sn_exec *ex, int64_t *off) {
             slot_free[s] = 0;
             slot_of[i] = s;
         }
-        /* a max pool fused with its conv (fuse_bwd) hands its gradient
-         * to the conv's backward: it dies after j - 1, not after j */
-        if (slot_of[j] >= 0 && !ex->x[j - 1].fuse_bwd)
-            slot_free[slot_of[j]] = 1;
-        if (ex->x[j].fuse_bwd && slot_of[j + 1] >= 0)
-            slot_free[slot_of[j + 1]] = 1;
+        /* a max pool (and relu) fused with its conv (fuse_bwd) hands its
+         * gradient to the conv's backward: it dies after the conv's */
+        int handed = ex->x[j - 1].fuse_bwd ||
+                     (j >= 2 && ex->x[j - 2].fuse_bwd == 2); /* the relu */
+        if (slot_of[j] >= 0 && !handed) slot_free[slot_of[j]] = 1;
+        for (int k = 1; k <= ex->x[j].fuse_bwd; k++)
+            if (slot_of[j + k] >= 0) slot_free[slot_of[j + k]] = 1;
     }
     int64_t total = 0;
     int64_t *slot_off = sn_xcalloc((size_t)(n_slots ? n_slots : 1),
@@ -194,6 +198,9 @@ sn_exec *sn_exec_new(const sn_graph *g, sn_weights *w, int max_batch) {
         if (ex->x[i].fuse_pool && i + 2 < n &&
             g->nodes[i + 2].op == SN_OP_RELU && g->nodes[i + 2].in[0] == i + 1)
             ex->x[i].fuse_pool = 2;
+        if (ex->x[i].fuse_bwd && ex->x[i].fuse_pool == 2 &&
+            last[i + 1] == i + 2)
+            ex->x[i].fuse_bwd = 2;
     }
     int64_t *grad_off = sn_xmalloc((size_t)n * sizeof *grad_off);
     int64_t grad_total = plan_grads(ex, grad_off);
@@ -314,8 +321,10 @@ void sn_exec_backward(sn_exec *ex, const float *dlogits) {
     for (int j = last; j >= 1; j--) {
         const sn_node *nd = &ex->g->nodes[j];
         xnode *x = &ex->x[j];
-        /* a pool fused with its conv: nothing to do until the conv */
+        /* a pool (or relu) fused with its conv: nothing to do until the
+         * conv */
         if (ex->x[j - 1].fuse_bwd && x->dact) continue;
+        if (j >= 2 && ex->x[j - 2].fuse_bwd == 2 && x->dact) continue;
         /* This node is the first (backwards) to write the gradients of the
          * inputs it reads last; they start from zero here. */
         for (int k = 0; k < nd->n_in; k++) {
@@ -328,8 +337,13 @@ void sn_exec_backward(sn_exec *ex, const float *dlogits) {
         x->a.n = n;
         double t0 = ex->t_bwd ? sn_now() : 0;
         if (x->fuse_bwd && ex->x[j + 1].dact) {
+            sn_op_args *relu = NULL;
             ex->x[j + 1].a.n = n;
-            sn_conv_maxpool_backward(&x->a, &ex->x[j + 1].a);
+            if (x->fuse_bwd == 2 && ex->x[j + 2].dact) {
+                relu = &ex->x[j + 2].a;
+                relu->n = n;
+            }
+            sn_conv_maxpool_backward(&x->a, &ex->x[j + 1].a, relu);
         } else
             sn_op_get(nd->op)->backward(&x->a);
         if (ex->t_bwd) ex->t_bwd[j] += sn_now() - t0;

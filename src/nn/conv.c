@@ -291,7 +291,7 @@ typedef struct run {
     int threads;
     int want_dw;                         /* weight/bias grads requested */
     const sn_op_args *pool;              /* fused 2x2 max pool */
-    const sn_op_args *relu;              /* forward: fused relu after it */
+    const sn_op_args *relu;              /* fused relu of the pool */
     unsigned char ran[CONV_MAX_THREADS]; /* which partials were written */
 } run;
 
@@ -459,9 +459,10 @@ static void gemm_forward_task(void *ctx, int64_t b, int64_t e, int tid) {
 }
 
 /* Fused max pool backward (see sn_conv_maxpool_backward): the piece's
- * dout [Cout, cols] built in dst from the pool's output gradient and
- * argmax codes: each window's gradient goes to the element its code
- * names, every other element (and a dropped odd last row) is zero. */
+ * dout [Cout, cols] built in dst from the pool's output gradient (or the
+ * fused relu's, masked by its output) and argmax codes: each window's
+ * gradient goes to the element its code names, every other element (and
+ * a dropped odd last row) is zero. */
 static void unpool_piece(const run *r, const piece *p, float *dst) {
     const geom *g = &r->g;
     const sn_op_args *q = r->pool;
@@ -472,9 +473,11 @@ static void unpool_piece(const run *r, const piece *p, float *dst) {
     for (int i = 0; i < p->ns; i++)
         for (int co = 0; co < g->cout; co++) {
             size_t pl = (size_t)(p->n0 + i) * g->cout + co;
+            const sn_op_args *src = r->relu ? r->relu : q;
             sn_maxpool_2x2_unpool_rows(
-                q->dout + pl * oh * ow, (const uint8_t *)q->cache + pl * oh * ow,
-                ow, oy0, oy1,
+                src->dout + pl * oh * ow,
+                r->relu ? r->relu->out + pl * oh * ow : NULL,
+                (const uint8_t *)q->cache + pl * oh * ow, ow, oy0, oy1,
                 dst + (size_t)co * p->cols + (size_t)i * rows * g->wo, g->wo);
         }
 }
@@ -962,12 +965,15 @@ void sn_conv_maxpool_forward(const sn_op_args *x, const sn_op_args *pool,
     sn_parallel_for(x->n, gemm_forward_task, &r);
 }
 
-void sn_conv_maxpool_backward(const sn_op_args *x, const sn_op_args *pool) {
+void sn_conv_maxpool_backward(const sn_op_args *x, const sn_op_args *pool,
+                              const sn_op_args *relu) {
     run r;
     run_make(&r, x);
     SN_ASSERT(sn_conv_maxpool_fusable(x->attr, x->in_shape[0], pool->attr) &&
               pool->n == x->n && pool->in[0] == x->out);
+    SN_ASSERT(!relu || (relu->n == x->n && relu->in[0] == pool->out));
     r.pool = pool;
+    r.relu = relu;
     if (!r.want_dw && !(x->din && x->din[0])) return;
     sn_parallel_for(x->n, gemm_backward_task, &r);
     if (r.want_dw) reduce_partials(&r);

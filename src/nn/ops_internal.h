@@ -77,9 +77,12 @@ void sn_maxpool_2x2_rows(const float *in, float *out, uint8_t *code, int W,
 /* Writes the gradient of windows in output rows [oy0, oy1) of one plane
  * (dout, code: the plane's start) to the element each code names in dst,
  * which starts at input row 2*oy0, rows W floats apart; the other
- * elements are left alone (the caller zeroes them). For the fused
- * backward (conv.c). */
-void sn_maxpool_2x2_unpool_rows(const float *dout, const uint8_t *code,
-                                int OW, int oy0, int oy1, float *dst, int W);
+ * elements are left alone (the caller zeroes them). With relu_out (the
+ * plane of a relu of the pool's output), dout is that relu's gradient and
+ * passes only where relu_out > 0, as relu backward would pass it. For the
+ * fused backward (conv.c). */
+void sn_maxpool_2x2_unpool_rows(const float *dout, const float *relu_out,
+                                const uint8_t *code, int OW, int oy0,
+                                int oy1, float *dst, int W);
 
 #endif

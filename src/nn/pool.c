@@ -158,12 +158,22 @@ void sn_maxpool_2x2_rows(const float *in, float *out, uint8_t *code, int W,
     }
 }
 
-void sn_maxpool_2x2_unpool_rows(const float *dout, const uint8_t *code,
-                                int OW, int oy0, int oy1, float *dst, int W) {
+void sn_maxpool_2x2_unpool_rows(const float *dout, const float *relu_out,
+                                const uint8_t *code, int OW, int oy0,
+                                int oy1, float *dst, int W) {
     for (int oy = oy0; oy < oy1; oy++) {
         float *r0 = dst + (int64_t)2 * (oy - oy0) * W;
         const float *d = dout + (int64_t)oy * OW;
         const uint8_t *c = code + (int64_t)oy * OW;
+        if (relu_out) {
+            const float *y = relu_out + (int64_t)oy * OW;
+            for (int ox = 0; ox < OW; ox++) {
+                int k = c[ox];
+                r0[(k >> 1) * W + 2 * ox + (k & 1)] =
+                    y[ox] > 0.0f ? d[ox] : 0.0f;
+            }
+            continue;
+        }
         for (int ox = 0; ox < OW; ox++) {
             int k = c[ox];
             r0[(k >> 1) * W + 2 * ox + (k & 1)] = d[ox];
