@@ -1044,6 +1044,8 @@ static void test_final(void **state) {
             smallest = front[i];
         if (c->test_acc < 0) continue;
         got++;
+        /* only members that count in the hypervolume are retrained */
+        assert_true(c->val_acc > sn_search_settings_get(se)->hv_ref_acc);
         assert_true(c->test_acc <= 1);
         assert_true(c->final_val_acc >= 0 && c->final_val_acc <= 1);
         char p[600];

@@ -682,50 +682,54 @@ int sn_search_step(sn_search *se, const sn_job_ctl *ctl, sn_error *e) {
 /* n members spread evenly over the front on a log scale of the first size
  * objective (the front's own order), so a front crowded with tiny
  * networks still sends its mid-sized and large members to retraining;
- * the most accurate member is always among them. Returned in front
- * order. */
+ * the most accurate member is always among them. Members at or below the
+ * reference accuracy add nothing to the hypervolume and are left out
+ * while any member is above it. Returned in front order. */
 static int final_members(const sn_search *se, int n, int *out) {
-    int k = se->n_front;
-    if (n >= k) {
-        for (int i = 0; i < k; i++) out[i] = se->front[i];
-        return k;
-    }
-    if (n <= 0) return 0;
-    int best = 0;
-    for (int i = 1; i < k; i++)
-        if (se->c[se->front[i]].info.val_acc >
-            se->c[se->front[best]].info.val_acc)
-            best = i;
-    char *pick = sn_xcalloc((size_t)k, 1);
-    pick[best] = 1;
-    double *ls = sn_xmalloc((size_t)k * sizeof *ls);
-    int mo = se->s.obj[0];
-    for (int i = 0; i < k; i++) {
-        const sn_cand_info *c = &se->c[se->front[i]].info;
-        int64_t v = metric(mo, c->params, c->flops, c->memory);
-        ls[i] = log((double)(v > 1 ? v : 1));
-    }
-    double lo = ls[0], hi = ls[0];
-    for (int i = 1; i < k; i++) {
-        lo = fmin(lo, ls[i]);
-        hi = fmax(hi, ls[i]);
-    }
-    /* with the best near the top, n - 1 more at evenly spaced log sizes
-     * from the smallest up: lo, lo + (hi - lo)/(n - 1), ... */
-    for (int t = 0; t < n - 1; t++) {
-        double want = lo + (hi - lo) * t / (n - 1);
-        int at = -1;
-        for (int i = 0; i < k; i++)
-            if (!pick[i] && (at < 0 || fabs(ls[i] - want) <
-                                           fabs(ls[at] - want)))
-                at = i;
-        if (at >= 0) pick[at] = 1;
-    }
+    int *f = sn_xmalloc(((size_t)se->n_front + 1) * sizeof *f);
+    int k = 0;
+    for (int i = 0; i < se->n_front; i++)
+        if (se->c[se->front[i]].info.val_acc > se->s.hv_ref_acc)
+            f[k++] = se->front[i];
+    if (k == 0)
+        for (int i = 0; i < se->n_front; i++) f[k++] = se->front[i];
     int m = 0;
-    for (int i = 0; i < k; i++)
-        if (pick[i]) out[m++] = se->front[i];
-    free(ls);
-    free(pick);
+    if (n >= k) {
+        for (int i = 0; i < k; i++) out[m++] = f[i];
+    } else if (n > 0) {
+        int best = 0;
+        for (int i = 1; i < k; i++)
+            if (se->c[f[i]].info.val_acc > se->c[f[best]].info.val_acc)
+                best = i;
+        char *pick = sn_xcalloc((size_t)k, 1);
+        pick[best] = 1;
+        double *ls = sn_xmalloc((size_t)k * sizeof *ls);
+        int mo = se->s.obj[0];
+        double lo = INFINITY, hi = -INFINITY;
+        for (int i = 0; i < k; i++) {
+            const sn_cand_info *c = &se->c[f[i]].info;
+            int64_t v = metric(mo, c->params, c->flops, c->memory);
+            ls[i] = log((double)(v > 1 ? v : 1));
+            lo = fmin(lo, ls[i]);
+            hi = fmax(hi, ls[i]);
+        }
+        /* with the best near the top, n - 1 more at evenly spaced log
+         * sizes from the smallest up: lo, lo + (hi - lo)/(n - 1), ... */
+        for (int t = 0; t < n - 1; t++) {
+            double want = lo + (hi - lo) * t / (n - 1);
+            int at = -1;
+            for (int i = 0; i < k; i++)
+                if (!pick[i] && (at < 0 || fabs(ls[i] - want) <
+                                               fabs(ls[at] - want)))
+                    at = i;
+            if (at >= 0) pick[at] = 1;
+        }
+        for (int i = 0; i < k; i++)
+            if (pick[i]) out[m++] = f[i];
+        free(ls);
+        free(pick);
+    }
+    free(f);
     return m;
 }
 
