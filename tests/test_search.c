@@ -999,6 +999,39 @@ static void test_cli(void **state) {
     assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
 }
 
+/* One writer per run: a second open of a run that is open fails with a
+ * clear error and changes nothing; once the first closes (or its process
+ * dies) the run opens again. Readers (show, fork's source) need no lock. */
+static void test_run_lock(void **state) {
+    (void)state;
+    char dir[512];
+    run_dir(dir, sizeof dir, "lock");
+    sn_search_settings s = tiny_settings();
+    sn_error e;
+    sn_search *a = sn_search_create(dir, &s, &e);
+    assert_non_null(a);
+    assert_null(sn_search_open(dir, &e));
+    assert_non_null(strstr(e.msg, "open in another slimnas"));
+    assert_non_null(strstr(e.msg, dir));
+    sn_search *r = sn_search_load(dir, &e);
+    if (!r) fail_msg("%s", e.msg);
+    sn_search_free(r);
+    /* a child process cannot take it either */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        sn_search *b = sn_search_open(dir, &e);
+        _exit(b == NULL && strstr(e.msg, "open in another") ? 0 : 1);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    sn_search_free(a);
+    sn_search *b = sn_search_open(dir, &e);
+    if (!b) fail_msg("%s", e.msg);
+    sn_search_free(b);
+}
+
 /* --final: retrains members spread over the front (the smallest and the
  * most accurate always among them), records test accuracy in the log and
  * final weights on disk, survives a reload, and is not redone. */
@@ -1100,6 +1133,7 @@ int main(void) {
         T(test_torn_last_line),
         T(test_fork),
         T(test_final),
+        T(test_run_lock),
         T(test_bad_run_dirs),
         T(test_cli),
     };

@@ -53,6 +53,9 @@
  *   runs/NAME/cand/ID.json       graph of candidate ID (every candidate)
  *   runs/NAME/cand/ID.bin        its weights after training (done only)
  *   runs/NAME/cand/ID.final.bin  weights after --final retraining
+ *   runs/NAME/lock               flock'd by the one process writing the
+ *                                run (create/open); released on exit,
+ *                                even by kill -9
  *   runs/NAME/results.log        one JSON object per line, append-only,
  *                                fsync'd after every line:
  *     {"id":3,"parent":1,"morph":"wider:4:32","op":"wider conv2 16->32",

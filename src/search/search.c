@@ -11,9 +11,11 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -113,7 +115,33 @@ void search_update_front(sn_search *se) {
 
 static sn_search *search_alloc(void) {
     sn_search *se = sn_xcalloc(1, sizeof *se);
+    se->lock_fd = -1;
     return se;
+}
+
+/* One writer per run directory: an exclusive flock on runs/NAME/lock,
+ * held while the run is open. The kernel drops it when the process dies
+ * (even by kill -9), so a crashed run can be resumed at once; a second
+ * process (or a second open in this one) gets a clear error instead of
+ * interleaving its log lines with the first's. */
+static int lock_run(sn_search *se, const char *dir, sn_error *e) {
+    char p[SN_SEARCH_PATH_LEN + 16];
+    snprintf(p, sizeof p, "%s/lock", dir);
+    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
+        return 0; /* no such run: loading it will say so */
+    if (fd < 0) return sn_errf(e, "%s: %s", p, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int busy = errno == EWOULDBLOCK;
+        int err = errno;
+        close(fd);
+        if (busy)
+            return sn_errf(e, "%s: the run is open in another slimnas "
+                              "(it holds %s)", dir, p);
+        return sn_errf(e, "%s: %s", p, strerror(err));
+    }
+    se->lock_fd = fd;
+    return 0;
 }
 
 static int dir_usable(const char *dir, sn_error *e) {
@@ -155,7 +183,7 @@ sn_search *sn_search_create(const char *dir, const sn_search_settings *s,
     sn_search *se = search_alloc();
     snprintf(se->dir, sizeof se->dir, "%s", dir);
     se->s = *s;
-    if (write_settings(se, e)) {
+    if (lock_run(se, dir, e) || write_settings(se, e)) {
         sn_search_free(se);
         return NULL;
     }
@@ -164,7 +192,7 @@ sn_search *sn_search_create(const char *dir, const sn_search_settings *s,
 
 sn_search *sn_search_open(const char *dir, sn_error *e) {
     sn_search *se = search_alloc();
-    if (run_load(se, dir, 1, e)) {
+    if (lock_run(se, dir, e) || run_load(se, dir, 1, e)) {
         sn_search_free(se);
         return NULL;
     }
@@ -184,6 +212,7 @@ sn_search *sn_search_load(const char *dir, sn_error *e) {
 
 void sn_search_free(sn_search *se) {
     if (!se) return;
+    if (se->lock_fd >= 0) close(se->lock_fd);
     for (int i = 0; i < se->n; i++) free_cand(&se->c[i]);
     free(se->c);
     free(se->front);

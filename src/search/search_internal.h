@@ -49,6 +49,7 @@ struct sn_search {
     char (*root_op)[SN_CAND_OP_LEN];
     int busy; /* a job is out */
     char warning[600]; /* e.g. a torn log line dropped on open */
+    int lock_fd;       /* runs/NAME/lock, flock'd by a writer; -1 = none */
     /* bo: distances between done candidates, in gp_ids order */
     int *gp_ids, n_gp, gp_cap;
     double *dist;
