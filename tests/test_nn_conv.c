@@ -4,9 +4,9 @@
  *
  * conv.c picks a kernel by shape, so the cases below are chosen to reach
  * every path:
- *   gemm, one sample per sgemm   Ho*Wo >= 256, or batch 1; bands of
- *                                rows when Ho*Wo > 512
- *   gemm, packed samples         Ho*Wo < 256 and more than one sample per
+ *   gemm, one sample per sgemm   Ho*Wo >= 392, or batch 1; bands of
+ *                                rows when Ho*Wo > 784
+ *   gemm, packed samples         Ho*Wo < 392 and more than one sample per
  *                                thread (the column matrix holds several)
  *   im2col/col2im                flat (stride 1, Wo == W) and by rows
  *   pointwise direct             K 1, stride 1, pad 0, one sample per sgemm
@@ -138,11 +138,11 @@ static double sum_tol(double f, double m) {
 /*  cin  h  w cout k s p  g bias n */
 static const ccase CASES[] = {
     /* gemm, groups 1 */
-    {3, 17, 17, 8, 3, 1, 1, 1, 1, 3},   /* HW 289: one sample per sgemm */
-    {3, 17, 17, 8, 3, 1, 1, 1, 1, 1},
-    {2, 25, 23, 3, 3, 1, 1, 1, 1, 2},   /* HW 575 > 512: two row bands */
-    {2, 26, 26, 3, 3, 1, 0, 1, 0, 1},   /* bands, by-rows im2col */
-    {3, 24, 24, 4, 1, 1, 0, 1, 1, 1},   /* bands, pointwise direct */
+    {3, 21, 21, 8, 3, 1, 1, 1, 1, 3},   /* HW 441: one sample per sgemm */
+    {3, 21, 21, 8, 3, 1, 1, 1, 1, 1},
+    {2, 29, 29, 3, 3, 1, 1, 1, 1, 2},   /* HW 841 > 784: two row bands */
+    {2, 31, 31, 3, 3, 1, 0, 1, 0, 1},   /* bands, by-rows im2col */
+    {3, 29, 29, 4, 1, 1, 0, 1, 1, 1},   /* bands, pointwise direct */
     {4, 30, 30, 4, 3, 1, 1, 2, 1, 1},   /* bands of 15 rows, groups 2 */
     {4, 7, 9, 5, 3, 1, 1, 1, 1, 3},     /* packed, non-square */
     {4, 7, 9, 5, 3, 2, 1, 1, 0, 3},     /* stride 2, no bias */
@@ -151,7 +151,7 @@ static const ccase CASES[] = {
     {2, 6, 6, 3, 3, 3, 2, 1, 1, 3},     /* stride 3, pad > k/2 */
     {6, 5, 5, 7, 1, 1, 0, 1, 1, 3},     /* pointwise, packed */
     {6, 5, 5, 7, 1, 1, 0, 1, 0, 1},     /* pointwise direct */
-    {6, 16, 17, 7, 1, 1, 0, 1, 1, 3},   /* pointwise direct, HW 272 */
+    {6, 20, 20, 7, 1, 1, 0, 1, 1, 3},   /* pointwise direct, HW 400 */
     {6, 9, 9, 4, 1, 2, 0, 1, 1, 3},     /* 1x1 stride 2 (im2col) */
     {3, 6, 6, 4, 1, 1, 1, 1, 1, 2},     /* 1x1 with padding */
     /* gemm, groups 2 and 3 */
@@ -490,7 +490,7 @@ static void test_accumulates(void **state) {
     static const ccase cs[] = {
         {4, 7, 9, 5, 3, 1, 1, 1, 1, 5},   /* gemm packed */
         {3, 17, 17, 8, 3, 2, 1, 1, 1, 3}, /* gemm */
-        {6, 16, 17, 7, 1, 1, 0, 1, 1, 3}, /* pointwise direct */
+        {6, 20, 20, 7, 1, 1, 0, 1, 1, 3}, /* pointwise direct */
         {3, 8, 9, 6, 3, 2, 1, 3, 1, 2},   /* depthwise x2 */
     };
     for (int t = 1; t <= 2; t++)
@@ -617,18 +617,18 @@ static void test_fused_maxpool(void **state) {
     static const ccase cs[] = {
         {4, 14, 14, 8, 3, 1, 1, 1, 1, 5}, /* packed, 2 samples per sgemm */
         {3, 7, 9, 5, 3, 1, 1, 1, 0, 5},   /* packed, odd Ho: row dropped */
-        {8, 17, 17, 4, 3, 1, 1, 1, 1, 3}, /* one sample per sgemm, odd */
-        {2, 28, 28, 6, 3, 1, 1, 1, 1, 3}, /* two bands of 14 rows */
+        {8, 21, 21, 4, 3, 1, 1, 1, 1, 3}, /* one sample per sgemm, odd */
+        {2, 32, 32, 6, 3, 1, 1, 1, 1, 3}, /* two bands of 16 rows */
         {1, 28, 28, 8, 3, 1, 1, 1, 1, 2}, /* grayscale first layer */
         {3, 17, 17, 8, 3, 2, 1, 1, 1, 3}, /* stride 2 */
-        {6, 16, 17, 7, 1, 1, 0, 1, 1, 3}, /* pointwise direct */
+        {6, 20, 20, 7, 1, 1, 0, 1, 1, 3}, /* pointwise direct */
         {4, 10, 10, 6, 3, 1, 1, 2, 1, 3}, /* groups 2 */
     };
     for (int t = 1; t <= 2; t++)
         for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++)
             fused_pool_case(&cs[i], t);
-    /* 25 rows in two bands of 13: a window would straddle them */
-    ccase odd = {2, 25, 23, 3, 3, 1, 1, 1, 1, 2};
+    /* 29 rows in two bands of 15: a window would straddle them */
+    ccase odd = {2, 29, 29, 3, 3, 1, 1, 1, 1, 2};
     sn_attr a = conv_attr(&odd), pa = sn_attr_default(SN_OP_MAXPOOL);
     sn_shape in = {odd.cin, odd.h, odd.w};
     assert_false(sn_conv_maxpool_fusable(&a, in, &pa));

@@ -38,15 +38,17 @@
 /* The sgemm N (output pixels per call) is kept between these: smaller
  * images are packed several samples per call, larger ones split into bands
  * of rows. On the 2-core target (64->64 3x3 convs, batch 128) packing 7x7
- * images lifts sgemm from ~58 to ~82 GFLOP/s per thread, while packing
- * past ~400 columns starts to lose; banding is neutral at 28x28 but keeps
- * a larger image's column matrix (Cin*K*K x N floats per thread) inside
- * the core's own L2 and bounds the scratch. */
+ * images lifts sgemm from ~58 to ~82 GFLOP/s per thread; with the max
+ * pool fused into the conv, 392..784 (eight 7x7 images per call, a 28x28
+ * image whole) trained ak_cnn ~3% faster than 256..512, the other
+ * benchmark nets no slower. Banding keeps a larger image's column matrix
+ * (Cin*K*K x N floats per thread) inside the core's own L2 and bounds the
+ * scratch. */
 #ifndef CONV_MIN_COLS
-#define CONV_MIN_COLS 256
+#define CONV_MIN_COLS 392
 #endif
 #ifndef CONV_MAX_COLS
-#define CONV_MAX_COLS 512
+#define CONV_MAX_COLS 784
 #endif
 #define CONV_MAX_THREADS 64
 #define DW_SLACK 16 /* depthwise: floats after each buffer, see dw_round */
