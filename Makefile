@@ -126,9 +126,10 @@ check-tsan:
 bench: $(BENCH_BIN) slimnas
 	@$(BENCH_BIN)
 
-# bo against random with the same budget, 3 seeds on Fashion-MNIST; prints
-# both hypervolumes and their medians (not in CI: about 30 minutes).
-# BENCH_SEARCH_ARGS="--budget 2m --seeds 1" to change.
+# bo against random with the same budget (20 candidates each), 3 seeds on
+# Fashion-MNIST; prints both hypervolumes and their medians (not in CI:
+# 25-40 minutes). BENCH_SEARCH_ARGS="--max-candidates 10 --seeds 1" or
+# "--budget 5m --max-candidates 0" to change.
 $(BUILD)/bench/bench_search: bench/bench_search.c $(LIB) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(DEP_LIBS)

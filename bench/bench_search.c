@@ -7,11 +7,17 @@
  * same hypervolume reference point (it depends only on the settings and
  * the roots), so their figures compare directly.
  *
- *   make bench-search                          # fashion-mnist, 3 seeds
- *   build/bench/bench_search --budget 2m --data synthetic:3000 --seeds 1
+ * The default budget is 20 candidates per run (roots included), not wall
+ * time: the figures then do not depend on what else the machine runs,
+ * and bo's proposal time (its GP and annealing, about a second) is not
+ * charged. Default settings: Fashion-MNIST, at most 50k parameters,
+ * children 2 epochs on 20k images, hypervolume reference accuracy 0.8
+ * (samples/searches/fashion-mnist-50k.json).
  *
- * Not part of `make test`: the default takes 3 seeds x 2 strategies x
- * the budget (5 minutes) plus data loading, about 30 minutes. */
+ *   make bench-search                          # 3 seeds, ~25-40 minutes
+ *   build/bench/bench_search --budget 5m --max-candidates 0 --seeds 1
+ *
+ * Not part of `make test`. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,10 +47,12 @@ static void usage(void) {
 int main(int argc, char **argv) {
     sn_search_settings base = sn_settings_default();
     snprintf(base.data, sizeof base.data, "fashion-mnist");
-    base.budget = 300;
+    base.budget = 0;
+    base.max_candidates = 20;
     base.max_params = 50000;
-    base.max_train = 10000;
-    base.epochs = 1;
+    base.max_train = 20000;
+    base.epochs = 2;
+    base.hv_ref_acc = 0.8;
     int seeds = 3, threads = 0;
     const char *root = "runs/bench-search";
     sn_error e;
@@ -65,10 +73,11 @@ int main(int argc, char **argv) {
     }
     if (seeds < 1) usage();
     sn_threads_init(threads);
-    printf("# budget %.0f s per strategy and seed, max-params %lld, "
-           "max-train %lld, %d epoch(s) per candidate\n",
-           base.budget, (long long)base.max_params, (long long)base.max_train,
-           base.epochs);
+    printf("# budget %.0f s and %d candidates per strategy and seed (0 = "
+           "none), max-params %lld, max-train %lld, %d epoch(s) per "
+           "candidate, hypervolume reference accuracy %g\n",
+           base.budget, base.max_candidates, (long long)base.max_params,
+           (long long)base.max_train, base.epochs, base.hv_ref_acc);
     double *hv[2];
     hv[0] = calloc((size_t)seeds, sizeof(double));
     hv[1] = calloc((size_t)seeds, sizeof(double));
