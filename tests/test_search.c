@@ -449,6 +449,12 @@ static void test_settings(void **state) {
     assert_int_equal(sn_settings_is_live("max-params"), 1);
     assert_int_equal(sn_settings_is_live("seed"), 0);
     assert_int_equal(sn_settings_is_live("hv-accuracy"), 0);
+    assert_int_equal(sn_settings_set(&s, "final-at", "10k,5q", &e), -1);
+    assert_non_null(strstr(e.msg, "5q"));
+    assert_int_equal(sn_settings_set(&s, "final-at", "10k,50k", &e), 0);
+    assert_int_equal(s.n_final_at, 2);
+    assert_int_equal(s.final_at[1], 50000);
+    assert_int_equal(sn_settings_is_live("final-at"), 1);
     assert_int_equal(sn_settings_is_live("nope"), -1);
     /* JSON round trip */
     s.hv_ref[SN_OBJ_PARAMS] = 123456;
@@ -461,6 +467,8 @@ static void test_settings(void **state) {
     assert_int_equal(t.pinned, SN_MORPH_PRUNE);
     assert_close(t.hv_ref[SN_OBJ_PARAMS], 123456, 0);
     assert_close(t.hv_ref_acc, 0.75, 0);
+    assert_int_equal(t.n_final_at, 2);
+    assert_int_equal(t.final_at[0], 10000);
     assert_close(t.rates[SN_MORPH_WIDER], 0, 0);
     /* config errors name file:line:col and change nothing */
     const char *bad = "{\n  \"epochs\": 2,\n  \"max-params\": \"lots\"\n}";
@@ -981,6 +989,25 @@ static void test_cli(void **state) {
     snprintf(cmd, sizeof cmd, "%s resume %s --headless -j 1 > %s 2>&1", bin,
              dir, out);
     assert_int_equal(system(cmd), 0);
+    /* resume with live settings: a finished run with a larger budget goes
+     * on, and the new budget is saved; a fixed setting is refused (2) */
+    snprintf(cmd, sizeof cmd, "%s/results.log", dir);
+    int had = count_lines(cmd);
+    snprintf(cmd, sizeof cmd, "%s resume %s --max-candidates %d --headless "
+             "-j 1 > %s 2>&1", bin, dir, had + 1, out);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s/results.log", dir);
+    assert_int_equal(count_lines(cmd), had + 1);
+    snprintf(cmd, sizeof cmd, "%s/settings.json", dir);
+    assert_int_equal(sn_read_file(cmd, &text, &len, &e), 0);
+    char want[64];
+    snprintf(want, sizeof want, "\"max-candidates\":\t%d", had + 1);
+    if (!strstr(text, want)) fail_msg("no '%s' in settings:\n%s", want, text);
+    free(text);
+    snprintf(cmd, sizeof cmd, "%s resume %s --seed 3 > %s 2>&1", bin, dir,
+             out);
+    int rc0 = system(cmd);
+    assert_true(WIFEXITED(rc0) && WEXITSTATUS(rc0) == 2);
     /* errors: exit 1 and the file named */
     snprintf(cmd, sizeof cmd, "%s/results.log", dir);
     FILE *f = fopen(cmd, "a");
@@ -991,7 +1018,7 @@ static void test_cli(void **state) {
     int rc = system(cmd);
     assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
     assert_int_equal(sn_read_file(out, &text, &len, &e), 0);
-    assert_non_null(strstr(text, "results.log:4"));
+    assert_non_null(strstr(text, "results.log:5"));
     free(text);
     snprintf(cmd, sizeof cmd, "%s search --data synthetic:300 --run %s "
              "--max-params 5q > %s 2>&1", bin, dir2, out);
@@ -1089,6 +1116,28 @@ static void test_final(void **state) {
     assert_true(sn_search_cand(se, smallest)->test_acc >= 0);
     assert_true(sn_search_cand(se, best)->test_acc >= 0);
     double test_best = sn_search_cand(se, best)->test_acc;
+    /* final-at adds the most accurate member at or under a size: pick a
+     * member not retrained yet and ask for its size */
+    int extra = -1;
+    for (int i = 0; i < nf && extra < 0; i++)
+        if (sn_search_cand(se, front[i])->test_acc < 0 &&
+            sn_search_cand(se, front[i])->val_acc >
+                sn_search_settings_get(se)->hv_ref_acc)
+            extra = front[i];
+    if (extra >= 0) {
+        char sz[32];
+        snprintf(sz, sizeof sz, "%lld",
+                 (long long)sn_search_cand(se, extra)->params);
+        assert_int_equal(sn_search_set(se, "final-at", sz, &e), 0);
+        final_calls = 0;
+        assert_int_equal(sn_search_final(se, 3, NULL, count_final, NULL, &e),
+                         want + 1);
+        assert_int_equal(final_calls, 1);
+        assert_true(sn_search_cand(se, extra)->test_acc >= 0);
+        want++;
+    } else {
+        print_message("# front of %d: every member already retrained\n", nf);
+    }
     sn_search_free(se);
     /* the log carries the results; a second --final retrains nothing */
     se = sn_search_load(dir, &e);

@@ -119,6 +119,7 @@ int sn_cand_status_from_name(const char *s);
 /* ---- settings ---------------------------------------------------------- */
 
 #define SN_SEARCH_MAX_OBJ 2
+#define SN_FINAL_AT_MAX 8 /* sizes in --final-at */
 #define SN_SEARCH_PATH_LEN 256
 
 typedef struct sn_search_settings {
@@ -146,6 +147,10 @@ typedef struct sn_search_settings {
     int max_candidates; /* candidate records (infeasible ones count) */
     /* final retraining */
     int final_n;        /* retrain this many front members (0 = none) */
+    /* and the most accurate front member at or under each of these sizes
+     * (first size objective), e.g. 10k,50k; n_final_at = 0: none */
+    int64_t final_at[SN_FINAL_AT_MAX];
+    int n_final_at;
     int final_epochs;   /* 10 */
     /* roots: comma-separated KIND[:WIDTH[:DEPTH]] (default
      * "cnn:16,mobile_tiny"); a root over a limit is narrowed (width
@@ -414,8 +419,10 @@ void sn_search_abandon(sn_search *se, sn_job *job);
  * recorded, 0 when the budget is used up, -1 on error. */
 int sn_search_step(sn_search *se, const sn_job_ctl *ctl, sn_error *e);
 
-/* --final: retrains the n front members (spread over the front by size,
- * smallest and largest included) on the full training set for
+/* --final: retrains n front members (spread over the front on a log size
+ * scale, the most accurate included; members above the reference accuracy
+ * only, while any is) and, for each size in final-at, the most accurate
+ * of those at or under it, on the full training set for
  * final_epochs from their weights, evaluates test accuracy, writes
  * ID.final.bin and a "final" log line for each. progress_fn (may be NULL)
  * is told before each one starts. Returns the number retrained, -1 on

@@ -33,6 +33,7 @@
     {"lr", 0, "RATE", "learning rate (0.05, SGD + cosine)"},                   \
     {"final", 0, "N", "retrain N front members on all data at the end"},       \
     {"final-epochs", 0, "K", "epochs of the final retraining (10)"},           \
+    {"final-at", 0, "SIZE,...", "also retrain the best member under each size"}, \
     {"hv-accuracy", 0, "ACC", "hypervolume reference accuracy (chance)"},      \
     {"rates", 0, "OP=W,...", "operator rates, e.g. prune=2,remove=0"},         \
     {"pin", 0, "OP", "draw only this operator"}
@@ -40,7 +41,7 @@
 static const char *const setting_keys[] = {
     "objective", "max-params", "max-flops", "max-memory", "strategy",
     "budget", "max-candidates", "epochs", "root-epochs", "max-train", "batch", "lr",
-    "final", "final-epochs", "hv-accuracy", "pin", NULL};
+    "final", "final-epochs", "final-at", "hv-accuracy", "pin", NULL};
 
 #define RUN_OPTS                                                               \
     {"headless", 0, NULL, "print progress lines (the default without the "    \
@@ -59,7 +60,7 @@ static const sn_cli_opt search_opts[] = {
     RUN_OPTS,
     {0}};
 
-static const sn_cli_opt resume_opts[] = {RUN_OPTS, {0}};
+static const sn_cli_opt resume_opts[] = {SETTING_OPTS, RUN_OPTS, {0}};
 
 static const sn_cli_opt fork_opts[] = {
     {"run", 'r', "DIR", "the new run directory (required)"},
@@ -89,16 +90,21 @@ const sn_cli_cmd sn_cmd_search = {
     "keeps the Pareto front of\nvalidation accuracy against size. Limits "
     "are checked before training. The run\ndirectory is durable: "
     "'slimnas resume DIR' continues a stopped or killed run.\nThe "
-    "hypervolume's reference point is (chance accuracy, size = 10 x the "
-    "limit, or\n100 x the largest root without one), sizes on a log scale "
-    "over three decades\nbelow it (see 'slimnas show'). Ctrl-C stops after "
-    "dropping the candidate in\ntraining.",
+    "hypervolume's reference point is (--hv-accuracy, default chance; size "
+    "=\n10 x the limit, or 100 x the largest root without one), sizes on a "
+    "log scale\nover three decades below it (see 'slimnas show'). Ctrl-C "
+    "stops after dropping\nthe candidate in training.",
     search_opts, cmd_search};
 
 const sn_cli_cmd sn_cmd_resume = {
     "resume", "continue a stopped or interrupted search",
-    "slimnas resume runs/NAME [--headless] [--json]", NULL, resume_opts,
-    cmd_resume};
+    "slimnas resume runs/NAME [--budget 1h] [--final N] [--final-at 10k] "
+    "[--max-params ...] [--headless] [--json]",
+    "Live settings given here (limits, objective, strategy, budget, epochs, "
+    "final, rates,\n...) replace the run's before it continues and are "
+    "saved with it; a finished run\ngiven more budget or more --final "
+    "members goes on.",
+    resume_opts, cmd_resume};
 
 const sn_cli_cmd sn_cmd_fork = {
     "fork", "start a new search rooted at a candidate of another run",
@@ -398,6 +404,38 @@ static int cmd_search(int argc, char **argv) {
     return run_engine(en, h, json);
 }
 
+/* resume's setting options go through the engine like the explorer's
+ * `:set`: live settings only (limits, budget, strategy, final, ...), each
+ * checked against the run's own settings and saved with them. */
+static int resume_settings(sn_engine *en, int h, const sn_cli_args *a) {
+    sn_error e;
+    for (int i = 0; setting_keys[i]; i++) {
+        const char *v = sn_cli_get(a, setting_keys[i]);
+        if (!v) continue;
+        if (sn_engine_set(en, h, setting_keys[i], v, &e))
+            return sn_cli_usage_error(a->cmd, "--%s: %s", setting_keys[i],
+                                      e.msg);
+    }
+    const char *r = sn_cli_get(a, "rates");
+    if (r) {
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s", r);
+        for (char *save = NULL, *t = strtok_r(buf, ",", &save); t;
+             t = strtok_r(NULL, ",", &save)) {
+            char *eq = strchr(t, '=');
+            if (!eq)
+                return sn_cli_usage_error(a->cmd, "--rates takes OP=W,..., "
+                                                  "got '%s'", t);
+            *eq = 0;
+            char key[96];
+            snprintf(key, sizeof key, "rate.%s", t);
+            if (sn_engine_set(en, h, key, eq + 1, &e))
+                return sn_cli_usage_error(a->cmd, "--rates: %s", e.msg);
+        }
+    }
+    return 0;
+}
+
 static int cmd_resume(int argc, char **argv) {
     sn_cli_args a;
     const sn_cli_cmd *c = &sn_cmd_resume;
@@ -407,7 +445,14 @@ static int cmd_resume(int argc, char **argv) {
     if ((rc = sn_cli_threads(&a))) return rc;
     sn_error e;
     sn_engine *en = sn_engine_new();
-    int h = sn_engine_open(en, a.pos[0], 0, &e);
+    /* opened paused, so new settings are in place before anything runs */
+    int h = sn_engine_open(en, a.pos[0], 1, &e);
+    if (h >= 0 && (rc = resume_settings(en, h, &a))) {
+        sn_engine_free(en);
+        sn_threads_shutdown();
+        return rc;
+    }
+    if (h >= 0 && sn_engine_resume(en, h, &e)) h = -1;
     if (h < 0) {
         fprintf(stderr, "slimnas resume: %s\n", e.msg);
         sn_engine_free(en);

@@ -472,7 +472,9 @@ static int flag_quit(srch *s) {
 
 static void run_final(srch *s) {
     const sn_search_settings *st = sn_search_settings_get(s->se);
-    if (st->final_n <= 0 || sn_search_front(s->se, NULL) == 0) return;
+    if ((st->final_n <= 0 && st->n_final_at == 0) ||
+        sn_search_front(s->se, NULL) == 0)
+        return;
     sn_error e;
     if (!s->full) {
         s->full = st->max_train > 0 ? data_get(s->en, st, 1, &e) : NULL;

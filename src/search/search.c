@@ -758,6 +758,21 @@ static int final_members(const sn_search *se, int n, int *out) {
         free(ls);
         free(pick);
     }
+    /* final-at: the most accurate member at or under each size */
+    int mo = se->s.obj[0];
+    for (int a = 0; a < se->s.n_final_at && n < k; a++) {
+        int at = -1;
+        for (int i = 0; i < k; i++) {
+            const sn_cand_info *c = &se->c[f[i]].info;
+            if (metric(mo, c->params, c->flops, c->memory) >
+                se->s.final_at[a])
+                continue;
+            if (at < 0 || c->val_acc > se->c[f[at]].info.val_acc) at = i;
+        }
+        int dup = at < 0;
+        for (int i = 0; i < m && !dup; i++) dup = out[i] == f[at];
+        if (!dup) out[m++] = f[at];
+    }
     free(f);
     return m;
 }
@@ -766,7 +781,8 @@ int sn_search_final(sn_search *se, int n, const sn_job_ctl *ctl,
                     sn_final_fn fn, void *ctx, sn_error *e) {
     if (!se->train) return sn_errf(e, "%s: no data attached", se->dir);
     const sn_data *d = se->full ? se->full : se->train;
-    int *ids = sn_xmalloc(((size_t)se->n_front + 1) * sizeof *ids);
+    int *ids = sn_xmalloc(((size_t)se->n_front + SN_FINAL_AT_MAX + 1) *
+                          sizeof *ids);
     int m = final_members(se, n, ids), done = 0;
     for (int k = 0; k < m; k++) {
         int id = ids[k];

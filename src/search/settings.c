@@ -101,6 +101,8 @@ const sn_setting_info sn_setting_keys[] = {
     {"max-candidates", "N", "stop after N candidates (0 = none)", 1},
     {"final", "N", "retrain N front members on all data at the end (0)", 1},
     {"final-epochs", "K", "epochs of that retraining (10)", 1},
+    {"final-at", "SIZE,...",
+     "also retrain the best front member at or under each size (none)", 1},
     {"bases", "LIST", "roots: KIND[:WIDTH[:DEPTH]],... (cnn:16,mobile_tiny)",
      0},
     {"seed", "S", "seed of the whole search (1)", 0},
@@ -275,6 +277,25 @@ int sn_settings_set(sn_search_settings *s, const char *key,
     } else if (!strcmp(key, "final-epochs")) {
         if (parse_int(key, v, 1, SN_MAX_EPOCHS, &l, e)) return -1;
         t.final_epochs = (int)l;
+    } else if (!strcmp(key, "final-at")) {
+        t.n_final_at = 0;
+        if (strcmp(v, "none") && *v) {
+            char buf[256];
+            if (strlen(v) >= sizeof buf)
+                return sn_errf(e, "final-at: list too long");
+            snprintf(buf, sizeof buf, "%s", v);
+            for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+                 tok = strtok_r(NULL, ",", &save)) {
+                int64_t x;
+                if (sn_parse_size(tok, &x) != 0 || x <= 0)
+                    return sn_errf(e, "final-at: '%s' is not a size like "
+                                      "10k", tok);
+                if (t.n_final_at >= SN_FINAL_AT_MAX)
+                    return sn_errf(e, "final-at: at most %d sizes",
+                                   SN_FINAL_AT_MAX);
+                t.final_at[t.n_final_at++] = x;
+            }
+        }
     } else if (!strcmp(key, "bases")) {
         if (check_bases(v, e)) return -1;
         snprintf(t.bases, sizeof t.bases, "%s", v);
@@ -350,7 +371,14 @@ void sn_settings_get(const sn_search_settings *s, const char *key, char *buf,
     else if (!strcmp(key, "final")) snprintf(buf, n, "%d", s->final_n);
     else if (!strcmp(key, "final-epochs"))
         snprintf(buf, n, "%d", s->final_epochs);
-    else if (!strcmp(key, "bases")) snprintf(buf, n, "%s", s->bases);
+    else if (!strcmp(key, "final-at")) {
+        if (!s->n_final_at) snprintf(buf, n, "none");
+        for (int i = 0; i < s->n_final_at; i++) {
+            size_t l = strlen(buf);
+            snprintf(buf + l, n - l, "%s%lld", i ? "," : "",
+                     (long long)s->final_at[i]);
+        }
+    } else if (!strcmp(key, "bases")) snprintf(buf, n, "%s", s->bases);
     else if (!strcmp(key, "seed"))
         snprintf(buf, n, "%llu", (unsigned long long)s->seed);
     else if (!strcmp(key, "hv-accuracy")) {
@@ -565,7 +593,7 @@ char *sn_settings_to_json(const sn_search_settings *s) {
     cJSON_AddNumberToObject(j, "batch", s->batch);
     cJSON_AddNumberToObject(j, "lr", s->lr);
     cJSON_AddNumberToObject(j, "weight-decay", s->weight_decay);
-    char buf[64];
+    char buf[192];
     sn_settings_get(s, "objective", buf, sizeof buf);
     cJSON_AddStringToObject(j, "objective", buf);
     cJSON_AddNumberToObject(j, "max-params", (double)s->max_params);
@@ -576,6 +604,8 @@ char *sn_settings_to_json(const sn_search_settings *s) {
     cJSON_AddNumberToObject(j, "max-candidates", s->max_candidates);
     cJSON_AddNumberToObject(j, "final", s->final_n);
     cJSON_AddNumberToObject(j, "final-epochs", s->final_epochs);
+    sn_settings_get(s, "final-at", buf, sizeof buf);
+    cJSON_AddStringToObject(j, "final-at", buf);
     cJSON_AddStringToObject(j, "bases", s->bases);
     cJSON_AddNumberToObject(j, "seed", (double)s->seed);
     cJSON *r = cJSON_AddObjectToObject(j, "rates");
