@@ -1004,10 +1004,13 @@ static void test_cli(void **state) {
     snprintf(want, sizeof want, "\"max-candidates\":\t%d", had + 1);
     if (!strstr(text, want)) fail_msg("no '%s' in settings:\n%s", want, text);
     free(text);
-    snprintf(cmd, sizeof cmd, "%s resume %s --seed 3 > %s 2>&1", bin, dir,
-             out);
+    snprintf(cmd, sizeof cmd, "%s resume %s --hv-accuracy 0.5 > %s 2>&1",
+             bin, dir, out);
     int rc0 = system(cmd);
     assert_true(WIFEXITED(rc0) && WEXITSTATUS(rc0) == 2);
+    assert_int_equal(sn_read_file(out, &text, &len, &e), 0);
+    assert_non_null(strstr(text, "hv-accuracy is fixed when a run starts"));
+    free(text);
     /* errors: exit 1 and the file named */
     snprintf(cmd, sizeof cmd, "%s/results.log", dir);
     FILE *f = fopen(cmd, "a");

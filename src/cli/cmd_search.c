@@ -122,11 +122,16 @@ const sn_cli_cmd sn_cmd_show = {
 
 /* ---- settings from options ------------------------------------------------ */
 
-static int apply_setting_opts(const sn_cli_args *a, sn_search_settings *s) {
+/* Hands each setting option (KEY VALUE, --rates split into rate.OP W) to
+ * set(ctx, key, value, e); a refusal is a usage error naming the option. */
+typedef int (*setting_fn)(void *ctx, const char *key, const char *value,
+                          sn_error *e);
+
+static int each_setting_opt(const sn_cli_args *a, setting_fn set, void *ctx) {
     sn_error e;
     for (int i = 0; setting_keys[i]; i++) {
         const char *v = sn_cli_get(a, setting_keys[i]);
-        if (v && sn_settings_set(s, setting_keys[i], v, &e))
+        if (v && set(ctx, setting_keys[i], v, &e))
             return sn_cli_usage_error(a->cmd, "--%s", e.msg);
     }
     const char *r = sn_cli_get(a, "rates");
@@ -142,10 +147,22 @@ static int apply_setting_opts(const sn_cli_args *a, sn_search_settings *s) {
             *eq = 0;
             char key[96];
             snprintf(key, sizeof key, "rate.%s", t);
-            if (sn_settings_set(s, key, eq + 1, &e))
+            if (set(ctx, key, eq + 1, &e))
                 return sn_cli_usage_error(a->cmd, "--rates: %s", e.msg);
         }
     }
+    return 0;
+}
+
+static int set_in_settings(void *ctx, const char *key, const char *value,
+                           sn_error *e) {
+    return sn_settings_set(ctx, key, value, e);
+}
+
+static int apply_setting_opts(const sn_cli_args *a, sn_search_settings *s) {
+    sn_error e;
+    int rc = each_setting_opt(a, set_in_settings, s);
+    if (rc) return rc;
     if (sn_settings_check(s, &e))
         return sn_cli_usage_error(a->cmd, "%s", e.msg);
     return 0;
@@ -407,33 +424,15 @@ static int cmd_search(int argc, char **argv) {
 /* resume's setting options go through the engine like the explorer's
  * `:set`: live settings only (limits, budget, strategy, final, ...), each
  * checked against the run's own settings and saved with them. */
-static int resume_settings(sn_engine *en, int h, const sn_cli_args *a) {
-    sn_error e;
-    for (int i = 0; setting_keys[i]; i++) {
-        const char *v = sn_cli_get(a, setting_keys[i]);
-        if (!v) continue;
-        if (sn_engine_set(en, h, setting_keys[i], v, &e))
-            return sn_cli_usage_error(a->cmd, "--%s: %s", setting_keys[i],
-                                      e.msg);
-    }
-    const char *r = sn_cli_get(a, "rates");
-    if (r) {
-        char buf[512];
-        snprintf(buf, sizeof buf, "%s", r);
-        for (char *save = NULL, *t = strtok_r(buf, ",", &save); t;
-             t = strtok_r(NULL, ",", &save)) {
-            char *eq = strchr(t, '=');
-            if (!eq)
-                return sn_cli_usage_error(a->cmd, "--rates takes OP=W,..., "
-                                                  "got '%s'", t);
-            *eq = 0;
-            char key[96];
-            snprintf(key, sizeof key, "rate.%s", t);
-            if (sn_engine_set(en, h, key, eq + 1, &e))
-                return sn_cli_usage_error(a->cmd, "--rates: %s", e.msg);
-        }
-    }
-    return 0;
+typedef struct engine_target {
+    sn_engine *en;
+    int h;
+} engine_target;
+
+static int set_in_engine(void *ctx, const char *key, const char *value,
+                         sn_error *e) {
+    const engine_target *t = ctx;
+    return sn_engine_set(t->en, t->h, key, value, e);
 }
 
 static int cmd_resume(int argc, char **argv) {
@@ -447,7 +446,8 @@ static int cmd_resume(int argc, char **argv) {
     sn_engine *en = sn_engine_new();
     /* opened paused, so new settings are in place before anything runs */
     int h = sn_engine_open(en, a.pos[0], 1, &e);
-    if (h >= 0 && (rc = resume_settings(en, h, &a))) {
+    engine_target tgt = {en, h};
+    if (h >= 0 && (rc = each_setting_opt(&a, set_in_engine, &tgt))) {
         sn_engine_free(en);
         sn_threads_shutdown();
         return rc;
