@@ -403,18 +403,7 @@ static void test_engine_fork(void **state) {
     sn_engine_free(en);
 }
 
-static double t_start;
-static int tstart(void **state) {
-    (void)state;
-    t_start = sn_now();
-    return 0;
-}
-static int tend(void **state) {
-    (void)state;
-    printf("# %.2f s\n", sn_now() - t_start);
-    return 0;
-}
-#define T(f) cmocka_unit_test_setup_teardown(f, tstart, tend)
+#define T(f) TU_TIMED(f)
 
 int main(void) {
     const struct CMUnitTest tests[] = {

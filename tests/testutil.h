@@ -55,4 +55,19 @@ static inline double tu_max_abs_diff(const float *a, const float *b,
     return m;
 }
 
+/* Setup/teardown pair that prints each test's wall time as a TAP comment
+ * (the slow suites use it: TU_TIMED(test_x) in the test table). */
+static double tu_t_start_;
+static inline int tu_tstart_(void **state) {
+    (void)state;
+    tu_t_start_ = sn_now();
+    return 0;
+}
+static inline int tu_tend_(void **state) {
+    (void)state;
+    printf("# %.2f s\n", sn_now() - tu_t_start_);
+    return 0;
+}
+#define TU_TIMED(f) cmocka_unit_test_setup_teardown(f, tu_tstart_, tu_tend_)
+
 #endif
