@@ -488,6 +488,36 @@ static void test_settings(void **state) {
     assert_non_null(strstr(e.msg, "c.json:1:"));
 }
 
+/* The ready-made configs in samples/searches load, pass the settings
+ * check, and say what the README promises of them. */
+static void test_sample_configs(void **state) {
+    (void)state;
+    static const char *const names[] = {"fashion-mnist-micro",
+                                        "fashion-mnist-50k", "cifar10-edge"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char p[128];
+        snprintf(p, sizeof p, "samples/searches/%s.json", names[i]);
+        sn_search_settings s = sn_settings_default();
+        sn_error e;
+        if (sn_settings_load(&s, p, &e)) fail_msg("%s", e.msg);
+        if (sn_settings_check(&s, &e)) fail_msg("%s: %s", p, e.msg);
+        assert_true(s.budget > 0 && s.final_n > 0);
+    }
+    sn_search_settings s = sn_settings_default();
+    sn_error e;
+    assert_int_equal(
+        sn_settings_load(&s, "samples/searches/fashion-mnist-50k.json", &e), 0);
+    assert_int_equal(s.max_params, 50000);
+    assert_int_equal(s.n_final_at, 1);
+    assert_int_equal(s.final_at[0], 10000);
+    assert_close(s.hv_ref_acc, 0.8, 0);
+    sn_search_settings m = sn_settings_default();
+    assert_int_equal(
+        sn_settings_load(&m, "samples/searches/fashion-mnist-micro.json", &e), 0);
+    assert_int_equal(m.max_params, 10000);
+    assert_int_equal(m.max_memory, 64000);
+}
+
 /* ---- runs ------------------------------------------------------------------ */
 
 /* Small fast search settings on the synthetic set (1x12x12, 10 classes). */
@@ -1169,6 +1199,7 @@ int main(void) {
         T(test_kernel_psd),
         T(test_gp_prior_mean),
         T(test_settings),
+        T(test_sample_configs),
         T(test_limits_never_violated),
         T(test_resume_after_sigkill),
         T(test_torn_last_line),
