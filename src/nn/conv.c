@@ -955,27 +955,29 @@ int sn_conv_maxpool_fusable(const sn_attr *conv, sn_shape conv_in,
     return l.band == g.ho || l.band % 2 == 0;
 }
 
-void sn_conv_maxpool_forward(const sn_op_args *x, const sn_op_args *pool,
-                             const sn_op_args *relu) {
-    run r;
-    run_make(&r, x);
+/* The run of a conv whose 2x2 max pool (and the pool's relu) are fused
+ * into it, both directions. */
+static void fused_run_make(run *r, const sn_op_args *x,
+                           const sn_op_args *pool, const sn_op_args *relu) {
+    run_make(r, x);
     SN_ASSERT(sn_conv_maxpool_fusable(x->attr, x->in_shape[0], pool->attr) &&
               pool->n == x->n && pool->in[0] == x->out);
     SN_ASSERT(!relu || (relu->n == x->n && relu->in[0] == pool->out));
-    r.pool = pool;
-    r.relu = relu;
+    r->pool = pool;
+    r->relu = relu;
+}
+
+void sn_conv_maxpool_forward(const sn_op_args *x, const sn_op_args *pool,
+                             const sn_op_args *relu) {
+    run r;
+    fused_run_make(&r, x, pool, relu);
     sn_parallel_for(x->n, gemm_forward_task, &r);
 }
 
 void sn_conv_maxpool_backward(const sn_op_args *x, const sn_op_args *pool,
                               const sn_op_args *relu) {
     run r;
-    run_make(&r, x);
-    SN_ASSERT(sn_conv_maxpool_fusable(x->attr, x->in_shape[0], pool->attr) &&
-              pool->n == x->n && pool->in[0] == x->out);
-    SN_ASSERT(!relu || (relu->n == x->n && relu->in[0] == pool->out));
-    r.pool = pool;
-    r.relu = relu;
+    fused_run_make(&r, x, pool, relu);
     if (!r.want_dw && !(x->din && x->din[0])) return;
     sn_parallel_for(x->n, gemm_backward_task, &r);
     if (r.want_dw) reduce_partials(&r);

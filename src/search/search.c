@@ -722,7 +722,7 @@ static int final_members(const sn_search *se, int n, int *out) {
             f[k++] = se->front[i];
     if (k == 0)
         for (int i = 0; i < se->n_front; i++) f[k++] = se->front[i];
-    int m = 0;
+    int m = 0, mo = se->s.obj[0];
     if (n >= k) {
         for (int i = 0; i < k; i++) out[m++] = f[i];
     } else if (n > 0) {
@@ -733,7 +733,6 @@ static int final_members(const sn_search *se, int n, int *out) {
         char *pick = sn_xcalloc((size_t)k, 1);
         pick[best] = 1;
         double *ls = sn_xmalloc((size_t)k * sizeof *ls);
-        int mo = se->s.obj[0];
         double lo = INFINITY, hi = -INFINITY;
         for (int i = 0; i < k; i++) {
             const sn_cand_info *c = &se->c[f[i]].info;
@@ -759,7 +758,6 @@ static int final_members(const sn_search *se, int n, int *out) {
         free(pick);
     }
     /* final-at: the most accurate member at or under each size */
-    int mo = se->s.obj[0];
     for (int a = 0; a < se->s.n_final_at && n < k; a++) {
         int at = -1;
         for (int i = 0; i < k; i++) {
