@@ -131,10 +131,14 @@ static void log_sizes(const sn_search *se, int64_t params, int64_t flops,
 }
 
 static double kde_density(const kde *k, const double *x) {
+    /* dim never exceeds SN_SEARCH_MAX_OBJ; saying so lets gcc see that a
+     * point of that many coordinates is fully read (its maybe-uninitialized
+     * warning fired under some -march inlining decisions). */
+    int dim = k->dim < SN_SEARCH_MAX_OBJ ? k->dim : SN_SEARCH_MAX_OBJ;
     double s = 0;
     for (int i = 0; i < k->n; i++) {
         double d2 = 0;
-        for (int j = 0; j < k->dim; j++) {
+        for (int j = 0; j < dim; j++) {
             double t = x[j] - k->pts[i * k->dim + j];
             d2 += t * t;
         }
