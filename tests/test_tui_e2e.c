@@ -386,6 +386,82 @@ static void test_quit_resumable(void **state) {
     finish(c); /* paused: q quits without asking */
 }
 
+/* The last non-empty line of the screen (the bottom line), trimmed. */
+static void bottom_line(const ctx *c, char *buf, size_t n) {
+    char *s = capture(c);
+    size_t l = strlen(s);
+    while (l && (s[l - 1] == '\n' || s[l - 1] == ' ')) s[--l] = 0;
+    char *nl = strrchr(s, '\n');
+    snprintf(buf, n, "%s", nl ? nl + 1 : s);
+    free(s);
+}
+
+/* Writes the readline history the explorer reads at start. */
+static void write_history_file(const ctx *c, const char *text) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/state", c->dir);
+    mkdir(path, 0700);
+    snprintf(path, sizeof path, "%s/state/slimnas", c->dir);
+    mkdir(path, 0700);
+    snprintf(path, sizeof path, "%s/state/slimnas/history", c->dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Issue 10, trap 1: a reverse search cancelled with C-g, Esc or C-c must
+ * not survive into the next command line. */
+static void test_cancelled_search_does_not_leak(void **state) {
+    if (!have_tmux) skip();
+    ctx *c = *state;
+    write_history_file(c, "glyphs block\nfork 0 --keep-running\n");
+    new_search(c, 100, 30);
+    wait_count(c, 1, 30);
+    static const char *const cancel[] = {"C-g", "Escape", "C-c"};
+    static const char *const typed[] = {"theme light", "ban wider",
+                                        "theme default"};
+    static const char *const reply[] = {"theme light", "ban wider",
+                                        "theme default"};
+    static const char *const search[] = {"glyphs", "fork", "glyphs"};
+    for (int k = 0; k < 3; k++) {
+        keys(c, ":");
+        must_see(c, "\n:", 5);
+        keys(c, "C-r");
+        must_see(c, "reverse-i-search", 5);
+        assert_int_equal(sh("tmux -L %s send-keys -t main -l '%s'", c->sock,
+                            search[k]),
+                         0);
+        must_see(c, k == 1 ? "fork 0 --keep" : "glyphs block", 5);
+        keys(c, cancel[k]);
+        assert_true(wait_text(c, "reverse-i-search", 5, 1));
+        /* the line opens empty: no search, no old text */
+        keys(c, ":");
+        must_see(c, "\n:", 5);
+        char line[512];
+        double end = sn_now() + 5;
+        do {
+            bottom_line(c, line, sizeof line);
+            if (!strcmp(line, ":")) break;
+            sleep_ms(100);
+        } while (sn_now() < end);
+        if (strcmp(line, ":"))
+            fail_msg("after %s the line opens as '%s'", cancel[k], line);
+        assert_int_equal(sh("tmux -L %s send-keys -t main -l '%s'", c->sock,
+                            typed[k]),
+                         0);
+        keys(c, "Enter");
+        must_see(c, reply[k], 10);
+        char *s = capture(c);
+        if (strstr(s, "plot glyphs") || strstr(s, "forked") ||
+            strstr(s, "[2/2]"))
+            fail_msg("after %s + '%s' an old command ran:\n%s", cancel[k],
+                     typed[k], s);
+        free(s);
+    }
+    finish(c);
+}
+
 int main(void) {
     const char *b = getenv("SLIMNAS");
     if (!b || !*b) b = "./slimnas";
@@ -407,6 +483,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_commands_fork, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quit_resumable, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_cancelled_search_does_not_leak,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -434,7 +434,7 @@ static void local_command(tui *t, const char *cmd, char *arg) {
             return;
         }
         t->glyphs = g;
-        t->dirty = 1;
+        tui_message(t, 0, "plot glyphs: %s", arg);
     } else if (!strcmp(cmd, "runs")) {
         cmd_runs(t, arg);
     } else if (!strcmp(cmd, "toggle-pause")) {
