@@ -121,17 +121,22 @@ static void command(const ctx *c, const char *text) {
 
 /* Starts `slimnas ui ARGS` in a new tmux server of w x h. After it exits
  * the pane shows "EXITED rc" and stays. */
-static void start(ctx *c, int w, int h, const char *args) {
+static void start_env(ctx *c, int w, int h, const char *env,
+                      const char *args) {
     static int seq;
     snprintf(c->sock, sizeof c->sock, "sn-tui-%d-%d", (int)getpid(), ++seq);
     char cmd[16384];
     snprintf(cmd, sizeof cmd,
              "tmux -L %s -f /dev/null new-session -d -s main -x %d -y %d "
              "\"env LANG=C.UTF-8 LC_ALL=C.UTF-8 HOME=%s XDG_STATE_HOME=%s/state "
-             "XDG_CONFIG_HOME=%s/config SLIMNAS_THEMES=%s %s ui %s; "
+             "XDG_CONFIG_HOME=%s/config SLIMNAS_THEMES=%s %s %s ui %s; "
              "echo EXITED \\$?; sleep 60\"",
-             c->sock, w, h, c->dir, c->dir, c->dir, themes, bin, args);
+             c->sock, w, h, c->dir, c->dir, c->dir, themes, env, bin, args);
     assert_int_equal(sh("%s", cmd), 0);
+}
+
+static void start(ctx *c, int w, int h, const char *args) {
+    start_env(c, w, h, "", args);
 }
 
 static void new_search(ctx *c, int w, int h) {
@@ -462,6 +467,74 @@ static void test_cancelled_search_does_not_leak(void **state) {
     finish(c);
 }
 
+/* Trap 3: a terminal curses cannot drive is refused (exit 2, a clear
+ * line) before any run directory is made. */
+static void test_dumb_terminal_refused(void **state) {
+    if (!have_tmux) skip();
+    ctx *c = *state;
+    char args[512];
+    snprintf(args, sizeof args, "--data synthetic:400 --run %s", c->run);
+    start_env(c, 100, 30, "TERM=dumb", args);
+    must_see(c, "EXITED 2", 20);
+    must_see(c, "TERM=dumb cannot move the cursor", 2);
+    must_see(c, "--headless", 2);
+    struct stat sb;
+    if (stat(c->run, &sb) == 0) fail_msg("%s was created", c->run);
+    /* an unknown terminal type likewise */
+    sh("tmux -L %s kill-server >/dev/null 2>&1", c->sock);
+    start_env(c, 100, 30, "TERM=no-such-terminal-xyz", args);
+    must_see(c, "EXITED 2", 20);
+    must_see(c, "not in the terminfo database", 2);
+    if (stat(c->run, &sb) == 0) fail_msg("%s was created", c->run);
+}
+
+static int count_lines(const char *path) {
+    char *text = NULL;
+    size_t len = 0;
+    if (sn_read_file(path, &text, &len, NULL)) return -1;
+    int n = 0;
+    for (size_t i = 0; i < len; i++) n += text[i] == '\n';
+    free(text);
+    return n;
+}
+
+/* Trap 4: without a terminal `ui RUN` refuses and points to resume; it
+ * does not resume the search headless. A new search likewise leaves
+ * nothing behind. No tmux needed: the point is that there is none. */
+static void test_no_terminal_refused(void **state) {
+    ctx *c = *state;
+    char out[256], log[256], fresh[256];
+    snprintf(out, sizeof out, "%s/out.txt", c->dir);
+    snprintf(log, sizeof log, "%s/results.log", c->run);
+    snprintf(fresh, sizeof fresh, "%s/fresh", c->dir);
+    assert_int_equal(sh("%s search --data synthetic:400 --run %s "
+                        "--max-candidates 2 --threads 1 >%s 2>&1",
+                        bin, c->run, out),
+                     0);
+    int before = count_lines(log);
+    assert_true(before >= 1);
+    assert_int_equal(sh("%s ui %s </dev/null >%s 2>&1", bin, c->run, out), 2);
+    char *text = NULL;
+    size_t len;
+    assert_int_equal(sn_read_file(out, &text, &len, NULL), 0);
+    if (!strstr(text, "needs a terminal") || !strstr(text, "slimnas resume"))
+        fail_msg("ui without a terminal said: %s", text);
+    free(text);
+    assert_int_equal(count_lines(log), before); /* nothing trained */
+    assert_int_equal(sh("%s ui --data synthetic:400 --run %s </dev/null "
+                        ">%s 2>&1",
+                        bin, fresh, out),
+                     2);
+    struct stat sb;
+    if (stat(fresh, &sb) == 0) fail_msg("%s was created", fresh);
+    /* asked for: headless runs */
+    assert_int_equal(sh("%s ui --data synthetic:400 --run %s --headless "
+                        "--max-candidates 2 --threads 1 </dev/null >%s 2>&1",
+                        bin, fresh, out),
+                     0);
+    assert_true(count_lines(out) >= 2);
+}
+
 int main(void) {
     const char *b = getenv("SLIMNAS");
     if (!b || !*b) b = "./slimnas";
@@ -485,6 +558,10 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cancelled_search_does_not_leak,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dumb_terminal_refused, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_no_terminal_refused, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -50,6 +50,11 @@ sn_tui_opts sn_tui_opts_default(void);
  * takes them inside its pselect (resize, clean quit). */
 void sn_tui_prepare(void);
 
+/* 0 when stdin and stdout are a terminal curses can draw on (TERM set,
+ * in terminfo, with cursor addressing and clear: not "dumb"), else -1
+ * with the reason in e. Call it before starting anything. */
+int sn_tui_terminal_check(sn_error *e);
+
 /* Runs the explorer on search h of en until the user quits. Returns 0,
  * or -1 with e when the terminal cannot be set up. Does not free en. */
 int sn_tui_run(sn_engine *en, int h, const sn_tui_opts *o, sn_error *e);
