@@ -586,7 +586,7 @@ void tui_draw_bottom(tui *t) {
         paused ? " paused: space resumes  q quit  ? help  : command  Enter "
                  "open  z zoom  s sort  r runs  f fork  / find"
                : " q quit  ? help  : command  space pause  Enter open  z "
-                 "zoom  s sort  r runs  f fork  / find  Tab pane");
+                 "zoom  s sort  r runs  f fork  / find");
 }
 
 void tui_help_lines(sn_lines *out) {
