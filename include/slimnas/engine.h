@@ -69,7 +69,7 @@ typedef enum { SN_LOG_INFO, SN_LOG_WARN, SN_LOG_ERROR } sn_log_level;
 
 typedef struct sn_log_line {
     uint64_t seq;      /* per search, from 1; never reused */
-    double time;       /* seconds since the search was started/opened */
+    double time;       /* search time when logged (snapshot.elapsed) */
     sn_log_level level;
     char text[SN_LOG_TEXT_LEN];
 } sn_log_line;

@@ -7,8 +7,10 @@
  * Settings options are the keys of search.h's table (--max-params 20k,
  * --strategy evolution, --rate.prune 2 ...), applied over the defaults
  * and a --config file, so they are parsed here by hand rather than from
- * a fixed option list. Without a terminal on stdout the search runs
- * headless and says so. */
+ * a fixed option list. Without a terminal (or on one curses cannot
+ * drive, TERM=dumb) it refuses with exit 2 and names the command that
+ * works there (resume, search); --headless asks for the line-per-
+ * candidate fallback. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +48,11 @@ const sn_cli_cmd sn_cmd_ui = {
         "Fashion-MNIST when\ninstalled (else synthetic data), the params "
         "objective, bo, a 30-minute budget.\nA run given by name is opened "
         "paused (space resumes it). Quitting stops the\nsearch cleanly; the "
-        "run stays resumable. Keys: ? in the explorer, or README.\nThemes "
+        "run stays resumable. Keys: ? in the explorer, or README.\nIt needs "
+        "a terminal curses can drive: without one (or on TERM=dumb) it\n"
+        "exits with status 2 ('slimnas resume RUN' and 'slimnas search' run "
+        "without one,\nand --headless asks for one line per candidate "
+        "instead).\nThemes "
         "are looked up in ./themes, ~/.config/slimnas/themes and the install\n"
         "directory; NO_COLOR=1 drops colours. Command history lives in\n"
         "$XDG_STATE_HOME/slimnas/history (~/.local/state/slimnas/history).",
@@ -178,12 +184,32 @@ static int run_ui(int argc, char **argv) {
             goto done;
         }
     }
-    int tty = isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
-    if (!tty || headless) {
-        if (!headless)
-            fprintf(stderr, "slimnas ui: stdout is not a terminal; running "
-                            "headless (one line per finished candidate)\n");
-    } else {
+    /* No terminal, or one curses cannot draw on: refuse before anything
+     * is started or created (headless only when asked). */
+    int explorer = !headless;
+    if (!headless) {
+        if (!isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO)) {
+            if (run)
+                fprintf(stderr, "slimnas ui: the explorer needs a terminal "
+                                "on stdin and stdout; to continue %s "
+                                "without one: slimnas resume %s\n",
+                        run, run);
+            else
+                fprintf(stderr, "slimnas ui: the explorer needs a terminal "
+                                "on stdin and stdout; to search without "
+                                "one: slimnas search --data SPEC (or ui "
+                                "--headless)\n");
+            rc = 2;
+            goto done;
+        }
+        if (sn_tui_terminal_check(&e)) {
+            fprintf(stderr, "slimnas ui: %s; use a terminal such as "
+                            "xterm-256color, or --headless for one line "
+                            "per finished candidate\n",
+                    e.msg);
+            rc = 2;
+            goto done;
+        }
         sn_tui_prepare(); /* before any thread starts */
     }
     if (threads) {
@@ -202,7 +228,7 @@ static int run_ui(int argc, char **argv) {
         dir = dbuf;
     }
     sn_engine *en = sn_engine_new();
-    int h = run ? sn_engine_open(en, run, tty && !headless, &e)
+    int h = run ? sn_engine_open(en, run, explorer, &e)
                 : sn_engine_start(en, dir, &s, 0, &e);
     if (h < 0) {
         fprintf(stderr, "slimnas ui: %s\n", e.msg);
@@ -214,7 +240,7 @@ static int run_ui(int argc, char **argv) {
     char where[SN_SEARCH_PATH_LEN];
     snprintf(where, sizeof where, "%s", snap->dir);
     sn_snapshot_release(snap);
-    if (!tty || headless) {
+    if (!explorer) {
         rc = sn_tui_headless(en, h, stdout) ? 1 : 0;
     } else if (sn_tui_run(en, h, &o, &e)) {
         fprintf(stderr, "slimnas ui: %s\n", e.msg);
@@ -222,7 +248,7 @@ static int run_ui(int argc, char **argv) {
     }
     int n = sn_engine_count(en);
     sn_engine_free(en); /* stops every search; runs stay resumable */
-    if (tty && !headless) {
+    if (explorer) {
         printf("run saved in %s ('slimnas ui %s' continues it)\n", where,
                where);
         if (n > 1) printf("%d runs in this session (forks included)\n", n);

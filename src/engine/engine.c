@@ -142,7 +142,7 @@ typedef struct srch {
     sn_progress prog;
     int current;
     int final_k, final_n;
-    double t_open, last_pub, pause_t0;
+    double last_pub, pause_t0;
     int holds_slot;
     int done_logged;
 } srch;
@@ -256,7 +256,8 @@ static void logf_(srch *s, sn_log_level lv, const char *fmt, ...) {
     }
     sn_log_line *l = &s->log[at];
     l->seq = ++s->log_seq;
-    l->time = sn_now() - s->t_open;
+    /* search time, the clock of the status bar and the budget */
+    l->time = s->se ? sn_search_elapsed(s->se) : 0;
     l->level = lv;
     va_list ap;
     va_start(ap, fmt);
@@ -447,20 +448,25 @@ static void fail(srch *s, const char *msg) {
     publish(s);
 }
 
+/* One line per record: what a narrow pane must show comes first (id,
+ * accuracy, size), the morph's description, the longest part, last. */
 static void log_record(srch *s, int id) {
     const sn_cand_info *c = sn_search_cand(s->se, id);
-    char p[32], f[32];
+    char p[32], f[32], from[32];
     sn_fmt_int(p, sizeof p, c->params);
     sn_fmt_si(f, sizeof f, (double)c->flops);
+    if (c->parent >= 0) snprintf(from, sizeof from, "from #%d", c->parent);
+    else snprintf(from, sizeof from, "root");
     if (c->status == SN_CAND_DONE)
-        logf_(s, SN_LOG_INFO, "#%d %s (from #%d): %s params, %s MACs, val "
-                              "%.2f%%, %.1f s; front %d, hv %.4f",
-              id, c->op, c->parent, p, f, 100 * c->val_acc, c->seconds,
-              sn_search_front(s->se, NULL), sn_search_hypervolume(s->se));
+        logf_(s, SN_LOG_INFO, "#%d %.2f%% %s params %s MACs %.1fs front %d "
+                              "hv %.4f; %s: %s",
+              id, 100 * c->val_acc, p, f, c->seconds,
+              sn_search_front(s->se, NULL), sn_search_hypervolume(s->se),
+              from, c->op);
     else
         logf_(s, c->status == SN_CAND_FAILED ? SN_LOG_ERROR : SN_LOG_WARN,
-              "#%d %s (from #%d): %s, %s params", id, c->op, c->parent,
-              sn_cand_status_name(c->status), p);
+              "#%d %s, %s params; %s: %s", id, sn_cand_status_name(c->status),
+              p, from, c->op);
 }
 
 static int flag_quit(srch *s) {
@@ -740,7 +746,6 @@ static int add_search(sn_engine *en, sn_search *se, int paused,
     atomic_init(&s->stop_flag, 0);
     s->paused = paused;
     s->current = -1;
-    s->t_open = sn_now();
     s->state = SN_RUN_STARTING;
     for (int i = 0; i < sn_search_count(se); i++) det_put_record(s, i);
     pthread_mutex_lock(&en->mu);

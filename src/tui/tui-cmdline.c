@@ -190,8 +190,16 @@ void tui_cmdline_open(tui *t, const char *prompt, const char *initial) {
 }
 
 void tui_cmdline_cancel(tui *t) {
+    /* Readline keeps multi-key state across lines: an incremental search
+     * (C-r) still open would swallow the next line's keys and accept its
+     * match instead. Close every such state while the callback handler is
+     * still installed (rl_callback_sigcleanup does nothing without it),
+     * then drop the line, its undo list and any input read ahead. */
+    rl_callback_sigcleanup();
+    rl_free_line_state();
+    rl_clear_pending_input();
     rl_replace_line("", 1);
-    rl_point = rl_end = 0;
+    rl_point = rl_end = rl_mark = 0;
     rl_callback_handler_remove();
     t->cmd_active = 0;
     t->cmd_hint[0] = 0;
