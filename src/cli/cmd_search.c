@@ -23,18 +23,18 @@
     {"max-params", 0, "SIZE", "hard limit on parameters (20k, 1.5M)"},         \
     {"max-flops", 0, "SIZE", "hard limit on multiply-accumulates"},            \
     {"max-memory", 0, "SIZE", "hard limit on peak activation bytes"},          \
-    {"strategy", 0, "bo|evolution|random", "search strategy (bo)"},            \
-    {"budget", 0, "TIME", "wall-time budget, s/m/h (30m; 0 = none)"},          \
+    {"strategy", 0, "bo|evolution|random", "search strategy"},                 \
+    {"budget", 0, "TIME", "wall-time budget, s/m/h (0 = none)"},               \
     {"max-candidates", 0, "N", "stop after N candidates"},                     \
-    {"epochs", 'e', "K", "epochs per candidate (1)"},                          \
-    {"root-epochs", 0, "K", "epochs for the roots, from scratch (3)"},         \
-    {"max-train", 0, "N", "training images per candidate (10k; 0 = all)"},    \
-    {"batch", 'b', "N", "batch size (128)"},                                   \
-    {"lr", 0, "RATE", "learning rate (0.05, SGD + cosine)"},                   \
+    {"epochs", 'e', "K", "epochs per candidate"},                              \
+    {"root-epochs", 0, "K", "epochs for the roots, from scratch"},             \
+    {"max-train", 0, "N", "training images per candidate (0 = all)"},          \
+    {"batch", 'b', "N", "batch size"},                                         \
+    {"lr", 0, "RATE", "learning rate (SGD, cosine schedule)"},                 \
     {"final", 0, "N", "retrain N front members on all data at the end"},       \
-    {"final-epochs", 0, "K", "epochs of the final retraining (10)"},           \
+    {"final-epochs", 0, "K", "epochs of the final retraining"},                \
     {"final-at", 0, "SIZE,...", "also retrain the best member under each size"}, \
-    {"hv-accuracy", 0, "ACC", "hypervolume reference accuracy (chance)"},      \
+    {"hv-accuracy", 0, "ACC", "hypervolume reference accuracy"},               \
     {"rates", 0, "OP=W,...", "operator rates, e.g. prune=2,remove=0"},         \
     {"pin", 0, "OP", "draw only this operator"}
 
@@ -43,9 +43,10 @@ static const char *const setting_keys[] = {
     "budget", "max-candidates", "epochs", "root-epochs", "max-train", "batch", "lr",
     "final", "final-epochs", "final-at", "hv-accuracy", "pin", NULL};
 
+/* --headless is accepted and hidden: search, resume and fork never open
+ * the explorer (that is `slimnas ui`); old scripts still pass it. */
 #define RUN_OPTS                                                               \
-    {"headless", 0, NULL, "print progress lines (the default without the "    \
-                          "explorer)"},                                        \
+    {"headless", 0, NULL, NULL},                                               \
     {"json", 0, NULL, "print JSON lines instead of tables"},                   \
     {"threads", 'j', "T", "worker threads (default: all cores)"}
 
@@ -54,20 +55,24 @@ static const sn_cli_opt search_opts[] = {
     {"run", 'r', "DIR", "run directory (default runs/search-DATE-TIME)"},
     {"config", 'c', "FILE", "settings from a JSON file (options override)"},
     SETTING_OPTS,
-    {"bases", 0, "LIST", "roots: KIND[:WIDTH[:DEPTH]],... (cnn:16,mobile_tiny)"},
-    {"val-split", 0, "F", "validation fraction (0.1)"},
-    {"seed", 0, "S", "seed of the search (1)"},
+    {"bases", 0, "LIST", "roots: KIND[:WIDTH[:DEPTH]],..."},
+    {"val-split", 0, "F", "validation fraction"},
+    {"seed", 0, "S", "seed of the search"},
     RUN_OPTS,
     {0}};
 
-static const sn_cli_opt resume_opts[] = {SETTING_OPTS, RUN_OPTS, {0}};
+static const sn_cli_opt resume_opts[] = {
+    {"data", 'd', "SPEC", "the run's dataset where it is now (same image "
+                          "shape and classes)"},
+    SETTING_OPTS, RUN_OPTS, {0}};
 
 static const sn_cli_opt fork_opts[] = {
     {"run", 'r', "DIR", "the new run directory (required)"},
+    {"data", 'd', "SPEC", "dataset of the new run (same image shape and "
+                          "classes as the candidate)"},
     SETTING_OPTS,
     RUN_OPTS,
     {0}};
-
 static const sn_cli_opt show_opts[] = {
     {"front", 0, NULL, "the Pareto front only"},
     {"tree", 0, NULL, "the search tree as indented text"},
@@ -83,8 +88,8 @@ static int cmd_show(int argc, char **argv);
 const sn_cli_cmd sn_cmd_search = {
     "search", "search for small accurate networks (Pareto front)",
     "slimnas search --data SPEC [--run runs/NAME] [--objective params] "
-    "[--max-params 20k] [--strategy bo|evolution|random] [--budget 30m] "
-    "--headless",
+    "[--max-params 20k]\n                      [--strategy bo|evolution|random] "
+    "[--budget 30m] [--json]",
     "Grows a tree of candidates from the base networks by network "
     "morphisms, trains\neach for a few epochs with inherited weights, and "
     "keeps the Pareto front of\nvalidation accuracy against size. Limits "
@@ -93,32 +98,38 @@ const sn_cli_cmd sn_cmd_search = {
     "hypervolume's reference point is (--hv-accuracy, default chance; size "
     "=\n10 x the limit, or 100 x the largest root without one), sizes on a "
     "log scale\nover three decades below it (see 'slimnas show'). Ctrl-C "
-    "stops after dropping\nthe candidate in training.",
-    search_opts, cmd_search};
+    "stops after dropping\nthe candidate in training.\n"
+    "search always runs headless, one line per finished candidate (the "
+    "explorer is\n'slimnas ui --data SPEC ...'); --headless is still "
+    "accepted and changes nothing.",
+    search_opts, cmd_search, sn_cli_setting_default};
 
 const sn_cli_cmd sn_cmd_resume = {
     "resume", "continue a stopped or interrupted search",
     "slimnas resume runs/NAME [--budget 1h] [--final N] [--final-at 10k] "
-    "[--max-params ...] [--headless] [--json]",
+    "[--max-params ...]\n                      [--data SPEC] [--json]",
     "Live settings given here (limits, objective, strategy, budget, epochs, "
     "final, rates,\n...) replace the run's before it continues and are "
-    "saved with it; a finished run\ngiven more budget or more --final "
-    "members goes on.",
-    resume_opts, cmd_resume};
+    "saved with it (options not\ngiven keep the run's values); a finished "
+    "run given more budget or more --final\nmembers goes on. --data "
+    "points a run at its dataset after the files moved; it\nmust have the "
+    "same image shape and number of classes. Runs headless.",
+    resume_opts, cmd_resume, NULL};
 
 const sn_cli_cmd sn_cmd_fork = {
     "fork", "start a new search rooted at a candidate of another run",
     "slimnas fork runs/NAME CANDIDATE --run runs/NEW [--max-params ...] "
-    "[--strategy ...] [--budget ...]",
+    "[--strategy ...]\n                      [--budget ...] [--data SPEC]",
     "The new run starts from the candidate's graph and trained weights, "
-    "with the\nparent run's settings plus the options given, and records "
-    "its origin.",
-    fork_opts, cmd_fork};
+    "with the\nparent run's settings plus the options given (options not "
+    "given keep the\nparent's values), and records its origin. Runs "
+    "headless.",
+    fork_opts, cmd_fork, NULL};
 
 const sn_cli_cmd sn_cmd_show = {
     "show", "print a run: summary, front, tree or one candidate",
     "slimnas show runs/NAME [--front | --tree | --candidate N] [--json]",
-    NULL, show_opts, cmd_show};
+    NULL, show_opts, cmd_show, NULL};
 
 /* ---- settings from options ------------------------------------------------ */
 

@@ -101,9 +101,14 @@ static int run_ui(int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             sn_cli_print_help(&sn_cmd_ui, stdout);
             printf("\nsettings (--KEY VALUE):\n");
-            for (int k = 0; sn_setting_keys[k].key; k++)
+            for (int k = 0; sn_setting_keys[k].key; k++) {
+                char d[96], h[256];
+                sn_cli_setting_default(sn_setting_keys[k].key, d, sizeof d);
                 printf("  --%-16s %-8s %s\n", sn_setting_keys[k].key,
-                       sn_setting_keys[k].arg, sn_setting_keys[k].help);
+                       sn_setting_keys[k].arg,
+                       sn_cli_help_default(h, sizeof h,
+                                           sn_setting_keys[k].help, d));
+            }
             return 0;
         }
         if (a[0] != '-' || !a[1]) {
