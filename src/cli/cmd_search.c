@@ -541,6 +541,16 @@ static void print_tree(const sn_search *se, int id, int depth,
         print_tree(se, kids[id][k], depth + 1, kids, n_kids);
 }
 
+/* Candidate id with its subtree: {"id", ..., "children": [...]}. */
+static cJSON *tree_json(const sn_cand_info *cands, int id, int *const *kids,
+                        const int *n_kids) {
+    cJSON *j = cand_json(&cands[id]);
+    cJSON *ch = cJSON_AddArrayToObject(j, "children");
+    for (int k = 0; k < n_kids[id]; k++)
+        cJSON_AddItemToArray(ch, tree_json(cands, kids[id][k], kids, n_kids));
+    return j;
+}
+
 static int show_candidate(const sn_search *se, int id, int json) {
     const sn_cand_info *c = sn_search_cand(se, id);
     if (!c) {
@@ -635,12 +645,26 @@ static int cmd_show(int argc, char **argv) {
     sn_cand_info *cands = sn_xmalloc(((size_t)n + 1) * sizeof *cands);
     for (int i = 0; i < n; i++) cands[i] = *sn_search_cand(se, i);
     const sn_search_settings *st = sn_search_settings_get(se);
-    if (json) {
+    int want_front = sn_cli_flag(&a, "front"), want_tree = sn_cli_flag(&a, "tree");
+    if (want_front && want_tree)
+        rc = sn_cli_usage_error(c, "--front and --tree: one at a time");
+    else if (json && want_front) {
+        /* the front only: its members in full, smallest first */
+        cJSON *j = run_json(a.pos[0], st, cands, 0, front, 0,
+                            sn_search_hypervolume(se), sn_search_elapsed(se));
+        cJSON_DeleteItemFromObjectCaseSensitive(j, "candidates");
+        cJSON_DeleteItemFromObjectCaseSensitive(j, "front");
+        cJSON *fr = cJSON_AddArrayToObject(j, "front");
+        for (int i = 0; i < nf; i++)
+            cJSON_AddItemToArray(fr, cand_json(&cands[front[i]]));
+        print_json(j, 1);
+        cJSON_Delete(j);
+    } else if (json && !want_tree) {
         cJSON *j = run_json(a.pos[0], st, cands, n, front, nf,
                             sn_search_hypervolume(se), sn_search_elapsed(se));
         print_json(j, 1);
         cJSON_Delete(j);
-    } else if (sn_cli_flag(&a, "tree")) {
+    } else if (want_tree) {
         int **kids = sn_xcalloc((size_t)n + 1, sizeof *kids);
         int *nk = sn_xcalloc((size_t)n + 1, sizeof *nk);
         for (int i = 0; i < n; i++) kids[i] = sn_xmalloc(((size_t)n + 1) * sizeof(int));
@@ -649,12 +673,25 @@ static int cmd_show(int argc, char **argv) {
                 int p = cands[i].parent;
                 kids[p][nk[p]++] = i;
             }
-        for (int i = 0; i < n; i++)
-            if (cands[i].parent < 0) print_tree(se, i, 0, kids, nk);
+        if (json) {
+            cJSON *j = run_json(a.pos[0], st, cands, 0, front, nf,
+                                sn_search_hypervolume(se),
+                                sn_search_elapsed(se));
+            cJSON_DeleteItemFromObjectCaseSensitive(j, "candidates");
+            cJSON *roots = cJSON_AddArrayToObject(j, "tree");
+            for (int i = 0; i < n; i++)
+                if (cands[i].parent < 0)
+                    cJSON_AddItemToArray(roots, tree_json(cands, i, kids, nk));
+            print_json(j, 1);
+            cJSON_Delete(j);
+        } else {
+            for (int i = 0; i < n; i++)
+                if (cands[i].parent < 0) print_tree(se, i, 0, kids, nk);
+            printf("(* = on the Pareto front)\n");
+        }
         for (int i = 0; i < n; i++) free(kids[i]);
         free(kids);
         free(nk);
-        printf("(* = on the Pareto front)\n");
     } else {
         if (!sn_cli_flag(&a, "front")) {
             char obj[64];
@@ -686,5 +723,5 @@ static int cmd_show(int argc, char **argv) {
     }
     free(cands);
     sn_search_free(se);
-    return 0;
+    return rc;
 }
