@@ -110,6 +110,12 @@ typedef struct sn_data sn_data; /* opaque, read-only once open */
  * count mismatch, labels out of range, bad options. o may be NULL. */
 sn_data *sn_data_open(const char *spec, const sn_data_opts *o, sn_error *e);
 
+/* Checks a spec's form without touching files: a known kind, a folder
+ * where one is needed, a valid N. -1 with one sentence otherwise (for
+ * a usage error before anything is created). A new kind of dataset
+ * needs its name in this check too. */
+int sn_data_spec_check(const char *spec, sn_error *e);
+
 /* Builds a dataset from caller arrays (copied): n_train images for the
  * train/val splits, n_test for the test split, each [n][c][h][w] uint8
  * with labels in [0, classes). For tests and tools. */

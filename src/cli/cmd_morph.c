@@ -298,8 +298,10 @@ static int run_morph(int argc, char **argv) {
                                   save ? "--save" : "--check");
     if (data && !do_check)
         return sn_cli_usage_error(c, "--data goes with --check");
-
     sn_error e;
+    if (data && sn_data_spec_check(data, &e))
+        return sn_cli_usage_error(c, "--data: %s", e.msg);
+
     sn_graph *g = sn_graph_load(a.pos[0], &e);
     if (!g) return fail("%s", e.msg);
     if (do_list) {

@@ -452,11 +452,14 @@ static int cmd_resume(int argc, char **argv) {
     int rc = sn_cli_parse(c, argc, argv, &a);
     if (rc) return rc == 1 ? 0 : rc;
     if (a.n_pos != 1) return sn_cli_usage_error(c, "expected one run directory");
-    if ((rc = sn_cli_threads(&a))) return rc;
     sn_error e;
+    const char *data = sn_cli_get(&a, "data");
+    if (data && sn_data_spec_check(data, &e))
+        return sn_cli_usage_error(c, "--data: %s", e.msg);
+    if ((rc = sn_cli_threads(&a))) return rc;
     sn_engine *en = sn_engine_new();
     /* opened paused, so new settings are in place before anything runs */
-    int h = sn_engine_open(en, a.pos[0], 1, &e);
+    int h = sn_engine_open_data(en, a.pos[0], data, 1, &e);
     engine_target tgt = {en, h};
     if (h >= 0 && (rc = each_setting_opt(&a, set_in_engine, &tgt))) {
         sn_engine_free(en);
@@ -503,16 +506,30 @@ static int cmd_fork(int argc, char **argv) {
         return 1;
     }
     sn_search_settings s = *sn_search_settings_get(src);
-    sn_search_free(src);
     /* the new run gets its own reference point and origin */
     for (int m = 0; m < SN_OBJ_COUNT; m++) s.hv_ref[m] = 0;
-    if ((rc = apply_setting_opts(&a, &s))) return rc;
-    if (sn_search_fork(a.pos[0], (int)id, dst, &s, &e)) {
+    const char *data = sn_cli_get(&a, "data");
+    if ((data && sn_settings_set(&s, "data", data, &e) &&
+         (rc = sn_cli_usage_error(c, "--%s", e.msg))) ||
+        (rc = apply_setting_opts(&a, &s)) || (rc = sn_cli_threads(&a))) {
+        sn_search_free(src);
+        return rc;
+    }
+    /* the data before the new directory: data that cannot be read or
+     * does not fit the candidate leaves nothing behind */
+    sn_engine *en = sn_engine_new();
+    const sn_cand_info *ci = sn_search_cand(src, (int)id);
+    int forkable = ci && ci->status == SN_CAND_DONE; /* else fork says why */
+    if ((forkable &&
+         sn_engine_load_data(en, &s, sn_search_graph(src, (int)id), &e)) ||
+        sn_search_fork(a.pos[0], (int)id, dst, &s, &e)) {
         fprintf(stderr, "slimnas fork: %s\n", e.msg);
+        sn_search_free(src);
+        sn_engine_free(en);
+        sn_threads_shutdown();
         return 1;
     }
-    if ((rc = sn_cli_threads(&a))) return rc;
-    sn_engine *en = sn_engine_new();
+    sn_search_free(src);
     int h = sn_engine_open(en, dst, 0, &e);
     if (h < 0) {
         fprintf(stderr, "slimnas fork: %s\n", e.msg);

@@ -129,6 +129,9 @@ static int data_opts(const sn_cli_args *a, sn_data_opts *o) {
     *o = sn_data_opts_default();
     const char *v;
     double f = 0;
+    sn_error e;
+    if ((v = sn_cli_get(a, "data")) && sn_data_spec_check(v, &e))
+        return sn_cli_usage_error(a->cmd, "--data: %s", e.msg);
     if ((v = sn_cli_get(a, "val-split"))) {
         if (parse_float(a->cmd, "val-split", v, 0, 0.9, &f)) return 2;
         o->val_split = f;

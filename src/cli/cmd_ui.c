@@ -165,7 +165,7 @@ static int run_ui(int argc, char **argv) {
             }
         if (data) {
             if (sn_settings_set(&s, "data", data, &e)) {
-                rc = sn_cli_usage_error(&sn_cmd_ui, "--data: %s", e.msg);
+                rc = sn_cli_usage_error(&sn_cmd_ui, "--%s", e.msg);
                 goto done;
             }
         } else if (!config) {

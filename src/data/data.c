@@ -216,10 +216,38 @@ static int finish(sn_data *d, const sn_data_opts *o, sn_error *e) {
 
 /* ---- opening --------------------------------------------------------- */
 
+int sn_data_spec_check(const char *spec, sn_error *e) {
+    static const char *const kinds[] = {"fashion-mnist", "mnist", "idx",
+                                        "cifar10", "cifar-10", "synthetic",
+                                        NULL};
+    if (!spec || !*spec) return sn_errf(e, "empty dataset spec");
+    const char *colon = strchr(spec, ':');
+    size_t klen = colon ? (size_t)(colon - spec) : strlen(spec);
+    int known = 0;
+    for (int i = 0; kinds[i]; i++)
+        known |= strlen(kinds[i]) == klen && !strncmp(kinds[i], spec, klen);
+    if (!known)
+        return sn_errf(e, "unknown dataset '%s' (expected fashion-mnist, "
+                          "mnist:DIR, idx:DIR, cifar10:DIR or synthetic:N)",
+                       spec);
+    if (colon && !colon[1])
+        return sn_errf(e, "dataset '%s': nothing after ':'", spec);
+    if (!colon && klen == 3 && !strncmp(spec, "idx", 3))
+        return sn_errf(e, "dataset 'idx' needs a folder: idx:DIR");
+    if (colon && !strncmp(spec, "synthetic", klen)) {
+        int64_t n;
+        if (sn_parse_size(colon + 1, &n) != 0 || n < 1 || n > 1000000)
+            return sn_errf(e, "dataset '%s': N must be a count in "
+                              "1..1000000 (e.g. synthetic:2000)", spec);
+    }
+    return 0;
+}
+
 sn_data *sn_data_open(const char *spec, const sn_data_opts *opts,
                       sn_error *e) {
     sn_data_opts o = opts ? *opts : sn_data_opts_default();
     if (check_opts(&o, e) != 0) return NULL;
+    if (sn_data_spec_check(spec, e) != 0) return NULL;
     const char *colon = strchr(spec, ':');
     size_t klen = colon ? (size_t)(colon - spec) : strlen(spec);
     const char *arg = colon ? colon + 1 : NULL;

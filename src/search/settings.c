@@ -218,6 +218,10 @@ int sn_settings_set(sn_search_settings *s, const char *key,
     if (!strcmp(key, "data")) {
         if (!*v || strlen(v) >= sizeof t.data)
             return sn_errf(e, "data: bad dataset spec '%s'", v);
+        if (sn_data_spec_check(v, e)) {
+            sn_err_prefix(e, "data: ");
+            return -1;
+        }
         snprintf(t.data, sizeof t.data, "%s", v);
     } else if (!strcmp(key, "val-split")) {
         if (parse_num(key, v, 0, 0.9, &f, e)) return -1;
