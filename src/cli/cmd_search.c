@@ -210,12 +210,108 @@ static void print_json(cJSON *j, int pretty) {
     fflush(stdout);
 }
 
+/* "45s", "4m05s", "1h02m": search time as the explorer's status bar
+ * writes it. */
+static const char *fmt_dur(char *b, size_t n, double sec) {
+    long t = sec > 0 ? (long)(sec + 0.5) : 0;
+    if (t < 60) snprintf(b, n, "%lds", t);
+    else if (t < 3600 && t % 60 == 0) snprintf(b, n, "%ldm", t / 60);
+    else if (t < 3600) snprintf(b, n, "%ldm%02lds", t / 60, t % 60);
+    else if (t % 3600 == 0) snprintf(b, n, "%ldh", t / 3600);
+    else snprintf(b, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    return b;
+}
+
+/* "29m48s left", "no budget" (and "N to go" with --max-candidates). */
+static const char *fmt_left(char *b, size_t n, const sn_search_settings *st,
+                            double elapsed, int n_records) {
+    char d[32];
+    if (st->budget > 0)
+        snprintf(b, n, "%s left", fmt_dur(d, sizeof d, st->budget - elapsed));
+    else
+        snprintf(b, n, "no budget");
+    if (st->max_candidates > 0) {
+        size_t l = strlen(b);
+        int togo = st->max_candidates - n_records;
+        snprintf(b + l, n - l, ", %d to go", togo > 0 ? togo : 0);
+    }
+    return b;
+}
+
+/* The budget and limits of a run in one line (the first line of search,
+ * fork and resume). */
+static const char *describe_limits(char *b, size_t n,
+                                   const sn_search_settings *st) {
+    char x[64], y[64];
+    size_t l;
+    char obj[64];
+    sn_settings_get(st, "objective", obj, sizeof obj);
+    snprintf(b, n, "strategy %s, objective %s; budget %s",
+             sn_strategy_name(st->strategy), obj,
+             st->budget > 0 ? fmt_dur(x, sizeof x, st->budget) : "none");
+    if (st->max_candidates > 0) {
+        l = strlen(b);
+        snprintf(b + l, n - l, ", at most %s", sn_cli_plural(x, sizeof x,
+                 st->max_candidates, "candidate"));
+    }
+    l = strlen(b);
+    if (!st->max_params && !st->max_flops && !st->max_memory) {
+        snprintf(b + l, n - l, "; no hard limits");
+    } else {
+        snprintf(b + l, n - l, "; limits:");
+        const char *sep = " ";
+        if (st->max_params) {
+            l = strlen(b);
+            snprintf(b + l, n - l, "%s%s params", sep,
+                     sn_fmt_int(x, sizeof x, st->max_params));
+            sep = ", ";
+        }
+        if (st->max_flops) {
+            l = strlen(b);
+            snprintf(b + l, n - l, "%s%s MACs", sep,
+                     sn_fmt_int(x, sizeof x, st->max_flops));
+            sep = ", ";
+        }
+        if (st->max_memory) {
+            l = strlen(b);
+            snprintf(b + l, n - l, "%s%s bytes of activations", sep,
+                     sn_fmt_int(x, sizeof x, st->max_memory));
+        }
+    }
+    l = strlen(b);
+    if (st->max_train > 0) sn_fmt_int(y, sizeof y, st->max_train);
+    snprintf(b + l, n - l, "; children %s on %s images",
+             sn_cli_plural(x, sizeof x, st->epochs, "epoch"),
+             st->max_train > 0 ? y : "all");
+    if (st->final_n > 0 || st->n_final_at > 0) {
+        l = strlen(b);
+        snprintf(b + l, n - l, "; final: %d member%s", st->final_n,
+                 st->final_n == 1 ? "" : "s");
+        if (st->n_final_at) {
+            sn_settings_get(st, "final-at", y, sizeof y);
+            l = strlen(b);
+            snprintf(b + l, n - l, " + the best at %s", y);
+        }
+        l = strlen(b);
+        snprintf(b + l, n - l, ", %s each",
+                 sn_cli_plural(x, sizeof x, st->final_epochs, "epoch"));
+    }
+    return b;
+}
+
 static void print_record(const sn_snapshot *s, int id, int json) {
     const sn_cand_info *c = &s->cands[id];
+    char left[64], el[32];
+    fmt_left(left, sizeof left, &s->settings, s->elapsed, id + 1);
     if (json) {
         cJSON *j = cand_json(c);
         cJSON_AddNumberToObject(j, "front_size", s->n_front);
         cJSON_AddNumberToObject(j, "run_hypervolume", s->hypervolume);
+        cJSON_AddNumberToObject(j, "elapsed", s->elapsed);
+        if (s->settings.budget > 0) {
+            double r = s->settings.budget - s->elapsed;
+            cJSON_AddNumberToObject(j, "left", r > 0 ? r : 0);
+        }
         print_json(j, 0);
         cJSON_Delete(j);
         return;
@@ -227,9 +323,32 @@ static void print_record(const sn_snapshot *s, int id, int json) {
     else snprintf(par, sizeof par, "-");
     if (c->status == SN_CAND_DONE) snprintf(acc, sizeof acc, "%6.2f%%", 100 * c->val_acc);
     else snprintf(acc, sizeof acc, "%s", sn_cand_status_name(c->status));
-    printf("#%-4d %-5s %-44.44s %9s %7s %10s  front %-3d hv %.4f\n", c->id,
-           par, c->op, p, f, acc, s->n_front, c->hypervolume);
+    printf("#%-4d %-5s %-44.44s %9s %7s %10s  front %-3d hv %.4f  %6s, %s\n",
+           c->id, par, c->op, p, f, acc, s->n_front, c->hypervolume,
+           fmt_dur(el, sizeof el, s->elapsed), left);
     fflush(stdout);
+}
+
+/* One line on what a run already holds (resume). */
+static void print_summary(const sn_snapshot *s, FILE *f) {
+    int done = 0, inf = 0;
+    for (int i = 0; i < s->n_records; i++) {
+        done += s->cands[i].status == SN_CAND_DONE;
+        inf += s->cands[i].status == SN_CAND_INFEASIBLE;
+    }
+    char a[32], b[32], left[64];
+    double best = -1;
+    for (int i = 0; i < s->n_front; i++)
+        if (s->cands[s->front[i]].val_acc > best)
+            best = s->cands[s->front[i]].val_acc;
+    fprintf(f, "slimnas: %s holds %s (%d trained, %d infeasible), front %d, "
+               "hv %.4f",
+            s->dir, sn_cli_plural(a, sizeof a, s->n_records, "candidate"),
+            done, inf, s->n_front, s->hypervolume);
+    if (best >= 0) fprintf(f, ", best val %.2f%%", 100 * best);
+    fprintf(f, "; %s of search spent, %s\n", fmt_dur(b, sizeof b, s->elapsed),
+            fmt_left(left, sizeof left, &s->settings, s->elapsed,
+                     s->n_records));
 }
 
 static void print_front_table(const sn_cand_info *cands, const int *front,
@@ -289,18 +408,93 @@ static void on_sigint(int sig) {
     interrupted++;
 }
 
-/* Follows search h until it is over, printing records as they finish. */
-static int follow(sn_engine *en, int h, int json) {
+/* What follow() has said about the --final retraining. */
+typedef struct final_seen {
+    int id, k, n;        /* member in retraining (-1 none), its k of n */
+    int epoch;           /* its last epoch seen in progress */
+    double loss;         /* running loss last seen in that epoch */
+    unsigned char *told; /* per candidate: its test accuracy was printed */
+    int n_told;
+} final_seen;
+
+/* Per-member lines of the final retraining: its start, every finished
+ * epoch (without a terminal, where no bar shows it), its test result. */
+static void follow_final(const sn_snapshot *s, final_seen *fs, int tty,
+                         int json) {
+    if (fs->n_told < s->n_cands) {
+        fs->told = sn_xrealloc(fs->told, (size_t)s->n_cands);
+        memset(fs->told + fs->n_told, 0, (size_t)(s->n_cands - fs->n_told));
+        fs->n_told = s->n_cands;
+    }
+    /* results first: a member that finished since the last look */
+    for (int i = 0; i < s->n_records; i++) {
+        const sn_cand_info *c = &s->cands[i];
+        if (c->test_acc < 0 || fs->told[i]) continue;
+        fs->told[i] = 1;
+        if (i != fs->id) continue; /* retrained before this process */
+        if (tty) fprintf(stderr, "\r\033[K");
+        if (json) {
+            cJSON *j = cand_json(c);
+            cJSON_AddStringToObject(j, "event", "final");
+            print_json(j, 0);
+            cJSON_Delete(j);
+        } else {
+            char p[32];
+            printf("final %d/%d: #%d  %s params  test %.2f%%  (val %.2f%% "
+                   "after the final training)\n",
+                   fs->k + 1, fs->n, i, sn_fmt_int(p, sizeof p, c->params),
+                   100 * c->test_acc,
+                   100 * (c->final_val_acc >= 0 ? c->final_val_acc
+                                                : c->val_acc));
+            fflush(stdout);
+        }
+        fs->id = -1;
+    }
+    if (json || !s->final_n || s->current < 0) return;
+    const sn_progress *g = &s->progress;
+    if (s->current != fs->id) {
+        fs->id = s->current;
+        fs->k = s->final_k;
+        fs->n = s->final_n;
+        fs->epoch = -1;
+        if (tty) fprintf(stderr, "\r\033[K");
+        char p[32], ep[32];
+        fprintf(stderr, "final %d/%d: retraining #%d (%s params) for %s on "
+                        "the full training set\n",
+                fs->k + 1, fs->n, fs->id,
+                sn_fmt_int(p, sizeof p,
+                           fs->id < s->n_cands ? s->cands[fs->id].params : 0),
+                sn_cli_plural(ep, sizeof ep, s->settings.final_epochs,
+                              "epoch"));
+    }
+    if (g->epochs <= 0) return;
+    int finished = g->batch >= g->batches && g->batches > 0 ? g->epoch
+                                                            : g->epoch - 1;
+    if (finished > fs->epoch && !tty) {
+        double loss = g->batch >= g->batches ? g->loss : fs->loss;
+        fprintf(stderr, "final %d/%d #%d: epoch %d/%d done, loss %.3f, "
+                        "%.0f img/s\n",
+                fs->k + 1, fs->n, fs->id, finished + 1, g->epochs, loss,
+                g->img_s);
+    }
+    if (finished > fs->epoch) fs->epoch = finished;
+    fs->loss = g->loss;
+}
+
+/* Follows search h until it is over, printing records as they finish,
+ * from record `printed` on (resume skips what was there). */
+static int follow(sn_engine *en, int h, int json, int printed) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    int printed = 0, stopping = 0, log_seen = 0;
+    int stopping = 0;
     uint64_t log_seq = 0;
     int tty = isatty(2) && !json;
     double last_bar = 0;
     int rc = 0;
+    final_seen fs = {.id = -1};
     for (;;) {
         struct pollfd p = {sn_engine_fd(en), POLLIN, 0};
         int pr = poll(&p, 1, 250);
@@ -318,20 +512,19 @@ static int follow(sn_engine *en, int h, int json) {
             const sn_log_line *l = &s->log[i];
             if (l->seq <= log_seq) continue;
             log_seq = l->seq;
-            if (l->level != SN_LOG_INFO || !log_seen) {
+            if (l->level != SN_LOG_INFO) {
                 if (tty) fprintf(stderr, "\r\033[K");
                 fprintf(stderr, "%s%s\n",
-                        l->level == SN_LOG_ERROR  ? "error: "
-                        : l->level == SN_LOG_WARN ? "warning: "
-                                                  : "",
+                        l->level == SN_LOG_ERROR ? "error: " : "warning: ",
                         l->text);
             }
         }
-        log_seen = 1;
         if (printed < s->n_records && tty) fprintf(stderr, "\r\033[K");
         for (; printed < s->n_records; printed++) print_record(s, printed, json);
+        follow_final(s, &fs, tty, json);
         if (tty && s->current >= 0 && sn_now() - last_bar > 0.2) {
             const sn_progress *g = &s->progress;
+            char el[32], left[64];
             last_bar = sn_now();
             if (s->final_n)
                 fprintf(stderr, "\r\033[Kfinal %d/%d #%d: epoch %d/%d batch "
@@ -340,10 +533,12 @@ static int follow(sn_engine *en, int h, int json) {
                         g->epochs, g->batch, g->batches, g->loss);
             else
                 fprintf(stderr, "\r\033[K#%d training: epoch %d/%d batch "
-                                "%d/%d loss %.3f %.0f img/s  [%.0fs of "
-                                "budget used]",
+                                "%d/%d loss %.3f %.0f img/s  [%s, %s]",
                         s->current, g->epoch + 1, g->epochs, g->batch,
-                        g->batches, g->loss, g->img_s, s->elapsed);
+                        g->batches, g->loss, g->img_s,
+                        fmt_dur(el, sizeof el, s->elapsed),
+                        fmt_left(left, sizeof left, &s->settings, s->elapsed,
+                                 s->n_records));
         }
         int over = sn_run_state_over(s->state);
         if (over) {
@@ -356,11 +551,13 @@ static int follow(sn_engine *en, int h, int json) {
                 print_json(j, 0);
                 cJSON_Delete(j);
             } else {
+                char nc[48], el[32];
                 print_front_table(s->cands, s->front, s->n_front,
                                   s->hypervolume, stdout);
-                printf("\n%s: %s after %d candidates, %.0f s of search\n",
-                       s->dir, sn_run_state_name(s->state), s->n_records,
-                       s->elapsed);
+                printf("\n%s: %s after %s, %s of search\n", s->dir,
+                       sn_run_state_name(s->state),
+                       sn_cli_plural(nc, sizeof nc, s->n_records, "candidate"),
+                       fmt_dur(el, sizeof el, s->elapsed));
             }
             if (s->state == SN_RUN_FAILED) {
                 fprintf(stderr, "slimnas: %s\n", s->message);
@@ -374,13 +571,14 @@ static int follow(sn_engine *en, int h, int json) {
         }
         sn_snapshot_release(s);
     }
+    free(fs.told);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     return rc;
 }
 
-static int run_engine(sn_engine *en, int h, int json) {
-    int rc = follow(en, h, json);
+static int run_engine(sn_engine *en, int h, int json, int printed) {
+    int rc = follow(en, h, json, printed);
     sn_engine_free(en);
     sn_threads_shutdown();
     return rc;
@@ -425,11 +623,12 @@ static int cmd_search(int argc, char **argv) {
         sn_threads_shutdown();
         return 1;
     }
-    if (!json)
-        fprintf(stderr, "slimnas: search in %s (strategy %s, %s)\n", dir,
-                sn_strategy_name(s.strategy),
-                s.budget > 0 ? "budget set" : "no time budget");
-    return run_engine(en, h, json);
+    if (!json) {
+        char lim[512];
+        fprintf(stderr, "slimnas: search in %s on %s: %s\n", dir, s.data,
+                describe_limits(lim, sizeof lim, &s));
+    }
+    return run_engine(en, h, json, 0);
 }
 
 /* resume's setting options go through the engine like the explorer's
@@ -474,14 +673,19 @@ static int cmd_resume(int argc, char **argv) {
         return 1;
     }
     int json = sn_cli_flag(&a, "json");
+    const sn_snapshot *s = sn_engine_snapshot(en, h);
+    int had = s->n_records;
     if (!json) {
-        const sn_snapshot *s = sn_engine_snapshot(en, h);
-        fprintf(stderr, "slimnas: resuming %s at candidate %d (%.0f s of "
-                        "search spent)\n",
-                a.pos[0], s->n_records, s->elapsed);
-        sn_snapshot_release(s);
+        /* the settings as they will be once the options given apply */
+        sn_search_settings st = s->settings;
+        char lim[512];
+        each_setting_opt(&a, set_in_settings, &st);
+        print_summary(s, stderr);
+        fprintf(stderr, "slimnas: resuming on %s: %s\n", st.data,
+                describe_limits(lim, sizeof lim, &st));
     }
-    return run_engine(en, h, json);
+    sn_snapshot_release(s);
+    return run_engine(en, h, json, had);
 }
 
 static int cmd_fork(int argc, char **argv) {
@@ -538,9 +742,13 @@ static int cmd_fork(int argc, char **argv) {
         return 1;
     }
     int json = sn_cli_flag(&a, "json");
-    if (!json)
-        fprintf(stderr, "slimnas: forked %s#%ld into %s\n", a.pos[0], id, dst);
-    return run_engine(en, h, json);
+    if (!json) {
+        char lim[512];
+        fprintf(stderr, "slimnas: forked %s#%ld into %s on %s: %s\n",
+                a.pos[0], id, dst, s.data,
+                describe_limits(lim, sizeof lim, &s));
+    }
+    return run_engine(en, h, json, 0);
 }
 
 /* ---- show -------------------------------------------------------------------- */
