@@ -330,7 +330,8 @@ static void print_record(const sn_snapshot *s, int id, int json) {
 }
 
 /* One line on what a run already holds (resume). */
-static void print_summary(const sn_snapshot *s, FILE *f) {
+static void print_summary(const sn_snapshot *s, const sn_search_settings *st,
+                          FILE *f) {
     int done = 0, inf = 0;
     for (int i = 0; i < s->n_records; i++) {
         done += s->cands[i].status == SN_CAND_DONE;
@@ -347,8 +348,7 @@ static void print_summary(const sn_snapshot *s, FILE *f) {
             done, inf, s->n_front, s->hypervolume);
     if (best >= 0) fprintf(f, ", best val %.2f%%", 100 * best);
     fprintf(f, "; %s of search spent, %s\n", fmt_dur(b, sizeof b, s->elapsed),
-            fmt_left(left, sizeof left, &s->settings, s->elapsed,
-                     s->n_records));
+            fmt_left(left, sizeof left, st, s->elapsed, s->n_records));
 }
 
 static void print_front_table(const sn_cand_info *cands, const int *front,
@@ -680,7 +680,7 @@ static int cmd_resume(int argc, char **argv) {
         sn_search_settings st = s->settings;
         char lim[512];
         each_setting_opt(&a, set_in_settings, &st);
-        print_summary(s, stderr);
+        print_summary(s, &st, stderr);
         fprintf(stderr, "slimnas: resuming on %s: %s\n", st.data,
                 describe_limits(lim, sizeof lim, &st));
     }
@@ -815,16 +815,17 @@ static int show_candidate(const sn_search *se, int id, int json) {
            sn_fmt_int(m, sizeof m, c->memory));
     if (c->val_acc >= 0) printf("  val acc     %.2f%%\n", 100 * c->val_acc);
     if (c->test_acc >= 0) printf("  test acc    %.2f%% (after --final)\n", 100 * c->test_acc);
-    printf("  trained     %d epochs in %.1f s\n", c->epochs, c->seconds);
+    char ep[32];
+    printf("  trained     %s in %.1f s\n",
+           sn_cli_plural(ep, sizeof ep, c->epochs, "epoch"), c->seconds);
     printf("  lineage    ");
     for (int x = id; x >= 0; x = sn_search_cand(se, x)->parent)
         printf(" #%d%s", x, sn_search_cand(se, x)->parent >= 0 ? " <-" : "");
     printf("\n\n%4s %-14s %-8s %-12s %10s %10s %10s\n", "#", "layer", "op",
-           "output", "params", "MACs", "act bytes");
+           "output HxWxC", "params", "MACs", "act bytes");
     for (int i = 0; i < g->n_nodes; i++) {
         char shape[32];
-        snprintf(shape, sizeof shape, "%dx%dx%d", st.layer[i].out.c,
-                 st.layer[i].out.h, st.layer[i].out.w);
+        sn_shape_fmt(shape, sizeof shape, st.layer[i].out);
         printf("%4d %-14.14s %-8s %-12s %10lld %10lld %10lld\n", i,
                g->nodes[i].name, sn_op_get(g->nodes[i].op)->name, shape,
                (long long)st.layer[i].params, (long long)st.layer[i].flops,

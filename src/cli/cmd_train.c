@@ -287,10 +287,11 @@ static int cmd_train(int argc, char **argv) {
     }
     int json = sn_cli_flag(&a, "json");
     char desc[256], num[32];
-    fprintf(stderr, "%s: %s params, %d threads\n",
+    char nt[32];
+    fprintf(stderr, "%s: %s params, %s\n",
             sn_data_describe(d, desc, sizeof desc),
             sn_fmt_int(num, sizeof num, sn_graph_params(g)),
-            sn_threads_count());
+            sn_cli_plural(nt, sizeof nt, sn_threads_count(), "thread"));
     bar_ctx bar = {.tty = isatty(2), .last_epoch = -1};
     o.progress = on_progress;
     o.progress_ctx = &bar;
@@ -332,10 +333,11 @@ static int cmd_train(int argc, char **argv) {
         free(s);
         cJSON_Delete(j);
     } else {
-        printf("trained %d epochs in %.1f s (%.0f img/s): val acc %.2f%%, "
+        char ep[32];
+        printf("trained %s in %.1f s (%.0f img/s): val acc %.2f%%, "
                "test acc %.2f%%\n",
-               r.epochs_done, r.seconds, r.img_s, 100 * r.val_acc,
-               100 * te.acc);
+               sn_cli_plural(ep, sizeof ep, r.epochs_done, "epoch"),
+               r.seconds, r.img_s, 100 * r.val_acc, 100 * te.acc);
     }
     sn_eval_result_free(&te);
     sn_train_result_free(&r);

@@ -37,7 +37,7 @@ const char *sn_data_spec_help(void) {
            "idx:DIR               IDX files, classes 0..9\n"
            "cifar10[:DIR]         CIFAR-10 binary batches (default DIR "
            DEFAULT_ROOT "/cifar10)\n"
-           "synthetic[:N]         N generated 1x12x12 images of 10 classes "
+           "synthetic[:N]         N generated 12x12x1 images of 10 classes "
            "(default 2000)\n";
 }
 
@@ -401,8 +401,9 @@ int sn_data_crop_pad(const sn_data *d) { return d->crop_pad; }
 int sn_data_flip(const sn_data *d) { return d->flip; }
 
 const char *sn_data_describe(const sn_data *d, char *buf, size_t n) {
-    snprintf(buf, n, "%s: %dx%dx%d, %d classes, %d train / %d val / %d test",
-             d->name, d->shape.c, d->shape.h, d->shape.w, d->classes,
+    char sh[32];
+    snprintf(buf, n, "%s: %s, %d classes, %d train / %d val / %d test",
+             d->name, sn_shape_fmt(sh, sizeof sh, d->shape), d->classes,
              d->split[SN_SPLIT_TRAIN].n, d->split[SN_SPLIT_VAL].n,
              d->split[SN_SPLIT_TEST].n);
     return buf;
