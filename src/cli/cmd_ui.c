@@ -226,8 +226,17 @@ static int run_ui(int argc, char **argv) {
         rc = 1;
     }
     int n = sn_engine_count(en);
+    snap = sn_engine_snapshot(en, h);
+    int failed = snap->state == SN_RUN_FAILED;
+    char why[sizeof snap->message];
+    snprintf(why, sizeof why, "%s", snap->message);
+    sn_snapshot_release(snap);
     sn_engine_free(en); /* stops every search; runs stay resumable */
-    if (tty && !headless) {
+    if (failed) {
+        /* nothing to continue: say why instead of "run saved" */
+        fprintf(stderr, "slimnas ui: %s failed: %s\n", where, why);
+        rc = 1;
+    } else if (tty && !headless) {
         printf("run saved in %s ('slimnas ui %s' continues it)\n", where,
                where);
         if (n > 1) printf("%d runs in this session (forks included)\n", n);
