@@ -32,6 +32,7 @@ set -u
 : "${SLIMNAS:?set SLIMNAS to the slimnas binary}"
 README=${README:-README.md}
 [ -r "$README" ] || { echo "readme_commands: no $README here" >&2; exit 99; }
+case "$README" in /*) ;; *) README=$(pwd)/$README ;; esac
 case "$SLIMNAS" in /*) BIN=$SLIMNAS ;; *) BIN=$(pwd)/$SLIMNAS ;; esac
 SRC=$(pwd)
 TMP=$(mktemp -d /tmp/sn_readme.XXXXXX)

@@ -48,7 +48,7 @@ static const char *const setting_keys[] = {
 #define RUN_OPTS                                                               \
     {"headless", 0, NULL, NULL},                                               \
     {"json", 0, NULL, "print JSON lines instead of tables"},                   \
-    {"threads", 'j', "T", "worker threads (default: all cores)"}
+    {"threads", 'j', "T", "worker threads"}
 
 static const sn_cli_opt search_opts[] = {
     {"data", 'd', "SPEC", "dataset: fashion-mnist, cifar10, synthetic:N, ..."},
@@ -85,6 +85,17 @@ static int cmd_resume(int argc, char **argv);
 static int cmd_fork(int argc, char **argv);
 static int cmd_show(int argc, char **argv);
 
+/* resume and fork: settings not given keep the run's values, so only
+ * --threads has a default to show. */
+static void run_default(const char *opt, char *buf, size_t n) {
+    snprintf(buf, n, "%s", strcmp(opt, "threads") ? "" : "all cores");
+}
+
+static void search_default(const char *opt, char *buf, size_t n) {
+    sn_cli_setting_default(opt, buf, n);
+    if (!buf[0]) run_default(opt, buf, n);
+}
+
 const sn_cli_cmd sn_cmd_search = {
     "search", "search for small accurate networks (Pareto front)",
     "slimnas search --data SPEC [--run runs/NAME] [--objective params] "
@@ -102,7 +113,7 @@ const sn_cli_cmd sn_cmd_search = {
     "search always runs headless, one line per finished candidate (the "
     "explorer is\n'slimnas ui --data SPEC ...'); --headless is still "
     "accepted and changes nothing.",
-    search_opts, cmd_search, sn_cli_setting_default};
+    search_opts, cmd_search, search_default};
 
 const sn_cli_cmd sn_cmd_resume = {
     "resume", "continue a stopped or interrupted search",
@@ -114,7 +125,7 @@ const sn_cli_cmd sn_cmd_resume = {
     "run given more budget or more --final\nmembers goes on. --data "
     "points a run at its dataset after the files moved; it\nmust have the "
     "same image shape and number of classes. Runs headless.",
-    resume_opts, cmd_resume, NULL};
+    resume_opts, cmd_resume, run_default};
 
 const sn_cli_cmd sn_cmd_fork = {
     "fork", "start a new search rooted at a candidate of another run",
@@ -124,7 +135,7 @@ const sn_cli_cmd sn_cmd_fork = {
     "with the\nparent run's settings plus the options given (options not "
     "given keep the\nparent's values), and records its origin. Runs "
     "headless.",
-    fork_opts, cmd_fork, NULL};
+    fork_opts, cmd_fork, run_default};
 
 const sn_cli_cmd sn_cmd_show = {
     "show", "print a run: summary, front, tree or one candidate",
