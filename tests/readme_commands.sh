@@ -22,7 +22,8 @@
 #   search    the search/resume/show commands on a quick synthetic run
 #   profile   SLIMNAS_PROFILE=1 prints milliseconds per layer
 #   worked    the worked example, as written, against its table (needs
-#             Fashion-MNIST; about 1 minute on a quiet 2-core machine)
+#             Fashion-MNIST; about 1 minute on a quiet 2-core machine;
+#             test_readme runs it only with SLIMNAS_README_ALL=1)
 #   accuracy  the Accuracy table's rows that take under a minute
 # SLIMNAS_README_SKIP=worked,accuracy skips sections (e.g. on a loaded
 # machine); a section that needs Fashion-MNIST says so and passes when the

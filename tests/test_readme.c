@@ -1,8 +1,8 @@
 /* test_readme.c — README.md's quick commands, run as written: one test
  * per section of tests/readme_commands.sh (see there), so each counts in
  * make test's "N passed, N failed". Needs $SLIMNAS and the source tree as
- * the working directory (make test's); elsewhere it says so and passes
- * nothing but the check that it could not run. */
+ * the working directory (make test's); elsewhere its tests are reported
+ * as skipped. */
 #include "testutil.h"
 
 #include <sys/wait.h>
@@ -15,7 +15,7 @@ static int can_run(void) {
     if (!bin || access(bin, X_OK) != 0 || access(SCRIPT, R_OK) != 0 ||
         access("README.md", R_OK) != 0) {
         printf("# SLIMNAS or the source tree missing: README test skipped\n");
-        return 0;
+        skip();
     }
     return 1;
 }
@@ -47,7 +47,19 @@ static void test_graph_json(void **s) { (void)s; section("graph"); }
 static void test_config(void **s) { (void)s; section("config"); }
 static void test_search(void **s) { (void)s; section("search"); }
 static void test_profile(void **s) { (void)s; section("profile"); }
-static void test_worked_example(void **s) { (void)s; section("worked"); }
+/* The worked example trains ak_cnn twice on all of Fashion-MNIST: about a
+ * minute on a quiet 2-core machine, ten under the load of parallel
+ * builds. It runs when SLIMNAS_README_ALL=1 (CI sets it) and is reported
+ * as skipped otherwise. */
+static void test_worked_example(void **s) {
+    (void)s;
+    const char *all = getenv("SLIMNAS_README_ALL");
+    if (!all || strcmp(all, "1")) {
+        printf("# worked example: set SLIMNAS_README_ALL=1 to run it\n");
+        skip();
+    }
+    section("worked");
+}
 static void test_accuracy_table(void **s) { (void)s; section("accuracy"); }
 
 int main(void) {

@@ -364,8 +364,9 @@ static void print_summary(const sn_snapshot *s, const sn_search_settings *st,
 
 static void print_front_table(const sn_cand_info *cands, const int *front,
                               int n_front, double hv, FILE *f) {
-    fprintf(f, "\nPareto front (%d members, hypervolume %.4f):\n", n_front,
-            hv);
+    char nm[32];
+    fprintf(f, "\nPareto front (%s, hypervolume %.4f):\n",
+            sn_cli_plural(nm, sizeof nm, n_front, "member"), hv);
     fprintf(f, "%6s %10s %10s %10s %8s %8s  %s\n", "id", "params", "MACs",
             "memory", "val", "test", "operation");
     for (int i = 0; i < n_front; i++) {
@@ -938,8 +939,10 @@ static int cmd_show(int argc, char **argv) {
                 done += cands[i].status == SN_CAND_DONE;
                 inf += cands[i].status == SN_CAND_INFEASIBLE;
             }
-            printf("run %s: %d candidates (%d trained, %d infeasible), %.0f s "
-                   "of search\n", a.pos[0], n, done, inf, sn_search_elapsed(se));
+            char nc[32], el[32];
+            printf("run %s: %s (%d trained, %d infeasible), %s of search\n",
+                   a.pos[0], sn_cli_plural(nc, sizeof nc, n, "candidate"),
+                   done, inf, fmt_dur(el, sizeof el, sn_search_elapsed(se)));
             printf("data %s, strategy %s, objective accuracy vs %s",
                    st->data, sn_strategy_name(st->strategy), obj);
             if (st->max_params) printf(", max-params %lld", (long long)st->max_params);
