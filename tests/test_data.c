@@ -1117,7 +1117,7 @@ static void test_fashion_mnist(void **state) {
     assert_close(sn_data_std(d)[0], 0.3530, 5e-4);
     char buf[200];
     assert_string_equal(sn_data_describe(d, buf, sizeof buf),
-                        "fashion-mnist: 1x28x28, 10 classes, 60000 train / 0 "
+                        "fashion-mnist: 28x28x1, 10 classes, 60000 train / 0 "
                         "val / 10000 test");
     sn_data_free(d);
 }

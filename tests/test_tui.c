@@ -730,10 +730,10 @@ static void test_layer_table(void **state) {
     assert_non_null(strstr(l.s[0], "params"));
     assert_non_null(strstr(l.s[0], "%par"));
     assert_non_null(strstr(l.s[0], "act"));
-    /* conv1 row: index 1, "conv 3x3 4", 4x8x8, 40 params = 16.3% of 246 */
+    /* conv1 row: index 1, "conv 3x3 4", 8x8x4 (HxWxC), 40 params = 16.3% of 246 */
     assert_non_null(strstr(l.s[2], "conv1"));
     assert_non_null(strstr(l.s[2], "conv 3x3 4"));
-    assert_non_null(strstr(l.s[2], "4x8x8"));
+    assert_non_null(strstr(l.s[2], "8x8x4"));
     assert_non_null(strstr(l.s[2], " 40 "));
     assert_non_null(strstr(l.s[2], "16.3%"));
     /* conv1 MACs: 8*8*4*9 = 2304 -> "2.3k"; activation 4*8*8 floats of

@@ -33,7 +33,7 @@
  *   cifar10[:DIR]        data_batch_1..5.bin + test_batch.bin (also found in
  *                        DIR/cifar-10-batches-bin); DIR defaults to
  *                        /usr/share/datasets/cifar10
- *   synthetic[:N]        N (default 2000) generated 1x12x12 training images
+ *   synthetic[:N]        N (default 2000) generated 12x12x1 (HxWxC) training images
  *                        of 10 classes plus N/5 (rounded up) test images
  * An IDX folder holds train-images-idx3-ubyte, train-labels-idx1-ubyte,
  * t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each raw or with .gz
@@ -110,6 +110,12 @@ typedef struct sn_data sn_data; /* opaque, read-only once open */
  * count mismatch, labels out of range, bad options. o may be NULL. */
 sn_data *sn_data_open(const char *spec, const sn_data_opts *o, sn_error *e);
 
+/* Checks a spec's form without touching files: a known kind, a folder
+ * where one is needed, a valid N. -1 with one sentence otherwise (for
+ * a usage error before anything is created). A new kind of dataset
+ * needs its name in this check too. */
+int sn_data_spec_check(const char *spec, sn_error *e);
+
 /* Builds a dataset from caller arrays (copied): n_train images for the
  * train/val splits, n_test for the test split, each [n][c][h][w] uint8
  * with labels in [0, classes). For tests and tools. */
@@ -143,7 +149,7 @@ const float *sn_data_std(const sn_data *d);
 int sn_data_augment(const sn_data *d);
 int sn_data_crop_pad(const sn_data *d);
 int sn_data_flip(const sn_data *d);
-/* "fashion-mnist: 1x28x28, 10 classes, 54000 train / 6000 val / 10000
+/* "fashion-mnist: 28x28x1, 10 classes, 54000 train / 6000 val / 10000
  * test" into buf. */
 const char *sn_data_describe(const sn_data *d, char *buf, size_t n);
 

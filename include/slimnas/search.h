@@ -352,6 +352,10 @@ const sn_search_settings *sn_search_settings_get(const sn_search *se);
 /* Live changes (see sn_settings_is_live): recomputes the front. */
 int sn_search_set(sn_search *se, const char *key, const char *value,
                   sn_error *e);
+/* Points the run at its dataset under another spec (the files moved) and
+ * saves settings.json. The caller checks that it fits the run's networks
+ * (shape, classes); data is otherwise fixed when a run starts. */
+int sn_search_set_data(sn_search *se, const char *spec, sn_error *e);
 /* Queues a user morph ("OP[:POS[:ARG]]", sn_morph_parse) of done
  * candidate `cand`; it runs before the strategy's next proposal. -1 for
  * an unknown or untrained candidate or a morph that does not apply. A

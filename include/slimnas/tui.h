@@ -372,7 +372,7 @@ void sn_layer_table(const sn_graph *g, const sn_stats *st, int width,
 const char *sn_tui_node_desc(const sn_graph *g, int i, char *buf, size_t n);
 /* The graph drawn top to bottom, one line per layer: a gutter with the
  * node marker and one lane per skip connection (an input that is not the
- * layer just above), then "name  desc  CxHxW". Returns the gutter width. */
+ * layer just above), then "name  desc  HxWxC". Returns the gutter width. */
 int sn_graph_text(const sn_graph *g, int ascii, sn_lines *out);
 
 /* ---- status and commands ---------------------------------------------------- */

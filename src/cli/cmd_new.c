@@ -8,10 +8,10 @@
 #include "slimnas/graph.h"
 
 static const sn_cli_opt OPTS[] = {
-    {"input", 'i', "HxWxC", "input height, width and channels (32x32x3)"},
-    {"classes", 'c', "N", "number of classes"},
-    {"width", 'w', "W", "width knob of the kind (0 = its default)"},
-    {"depth", 'd', "D", "depth knob of the kind (0 = its default)"},
+    {"input", 'i', "HxWxC", "input height, width and channels, e.g. 32x32x3"},
+    {"classes", 0, "N", "number of classes"},
+    {"width", 0, "W", "width knob of the kind (0 = its default)"},
+    {"depth", 0, "D", "depth knob of the kind (0 = its default)"},
     {"output", 'o', "FILE", "write the graph to FILE (default: stdout)"},
     {0},
 };

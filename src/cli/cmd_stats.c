@@ -7,12 +7,16 @@
 #include "slimnas/graph.h"
 
 static const sn_cli_opt OPTS[] = {
-    {"json", 'j', NULL, "print JSON instead of a table"},
-    {"flops", 'f', "KIND", "macs (default) or autokeras"},
+    {"json", 0, NULL, "print JSON instead of a table"},
+    {"flops", 'f', "KIND", "macs or autokeras"},
     {0},
 };
 
 static int run_stats(int argc, char **argv);
+
+static void stats_default(const char *opt, char *buf, size_t n) {
+    snprintf(buf, n, "%s", strcmp(opt, "flops") ? "" : "macs");
+}
 
 const sn_cli_cmd sn_cmd_stats = {
     .name = "stats",
@@ -31,6 +35,7 @@ const sn_cli_cmd sn_cmd_stats = {
         "\"flops_kind\", \"peak_bytes\", \"peak_at\", \"layers\": [...]}.",
     .opts = OPTS,
     .run = run_stats,
+    .default_of = stats_default,
 };
 
 static void json_string(FILE *f, const char *s) {

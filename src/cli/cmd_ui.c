@@ -107,9 +107,14 @@ static int run_ui(int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             sn_cli_print_help(&sn_cmd_ui, stdout);
             printf("\nsettings (--KEY VALUE):\n");
-            for (int k = 0; sn_setting_keys[k].key; k++)
+            for (int k = 0; sn_setting_keys[k].key; k++) {
+                char d[96], h[256];
+                sn_cli_setting_default(sn_setting_keys[k].key, d, sizeof d);
                 printf("  --%-16s %-8s %s\n", sn_setting_keys[k].key,
-                       sn_setting_keys[k].arg, sn_setting_keys[k].help);
+                       sn_setting_keys[k].arg,
+                       sn_cli_help_default(h, sizeof h,
+                                           sn_setting_keys[k].help, d));
+            }
             return 0;
         }
         if (a[0] != '-' || !a[1]) {
@@ -166,7 +171,7 @@ static int run_ui(int argc, char **argv) {
             }
         if (data) {
             if (sn_settings_set(&s, "data", data, &e)) {
-                rc = sn_cli_usage_error(&sn_cmd_ui, "--data: %s", e.msg);
+                rc = sn_cli_usage_error(&sn_cmd_ui, "--%s", e.msg);
                 goto done;
             }
         } else if (!config) {
@@ -247,8 +252,17 @@ static int run_ui(int argc, char **argv) {
         rc = 1;
     }
     int n = sn_engine_count(en);
+    snap = sn_engine_snapshot(en, h);
+    int failed = snap->state == SN_RUN_FAILED;
+    char why[sizeof snap->message];
+    snprintf(why, sizeof why, "%s", snap->message);
+    sn_snapshot_release(snap);
     sn_engine_free(en); /* stops every search; runs stay resumable */
-    if (explorer) {
+    if (failed) {
+        /* nothing to continue: say why instead of "run saved" */
+        fprintf(stderr, "slimnas ui: %s failed: %s\n", where, why);
+        rc = 1;
+    } else if (explorer) {
         printf("run saved in %s ('slimnas ui %s' continues it)\n", where,
                where);
         if (n > 1) printf("%d runs in this session (forks included)\n", n);

@@ -37,7 +37,7 @@ const char *sn_data_spec_help(void) {
            "idx:DIR               IDX files, classes 0..9\n"
            "cifar10[:DIR]         CIFAR-10 binary batches (default DIR "
            DEFAULT_ROOT "/cifar10)\n"
-           "synthetic[:N]         N generated 1x12x12 images of 10 classes "
+           "synthetic[:N]         N generated 12x12x1 images of 10 classes "
            "(default 2000)\n";
 }
 
@@ -216,10 +216,38 @@ static int finish(sn_data *d, const sn_data_opts *o, sn_error *e) {
 
 /* ---- opening --------------------------------------------------------- */
 
+int sn_data_spec_check(const char *spec, sn_error *e) {
+    static const char *const kinds[] = {"fashion-mnist", "mnist", "idx",
+                                        "cifar10", "cifar-10", "synthetic",
+                                        NULL};
+    if (!spec || !*spec) return sn_errf(e, "empty dataset spec");
+    const char *colon = strchr(spec, ':');
+    size_t klen = colon ? (size_t)(colon - spec) : strlen(spec);
+    int known = 0;
+    for (int i = 0; kinds[i]; i++)
+        known |= strlen(kinds[i]) == klen && !strncmp(kinds[i], spec, klen);
+    if (!known)
+        return sn_errf(e, "unknown dataset '%s' (expected fashion-mnist, "
+                          "mnist:DIR, idx:DIR, cifar10:DIR or synthetic:N)",
+                       spec);
+    if (colon && !colon[1])
+        return sn_errf(e, "dataset '%s': nothing after ':'", spec);
+    if (!colon && klen == 3 && !strncmp(spec, "idx", 3))
+        return sn_errf(e, "dataset 'idx' needs a folder: idx:DIR");
+    if (colon && !strncmp(spec, "synthetic", klen)) {
+        int64_t n;
+        if (sn_parse_size(colon + 1, &n) != 0 || n < 1 || n > 1000000)
+            return sn_errf(e, "dataset '%s': N must be a count in "
+                              "1..1000000 (e.g. synthetic:2000)", spec);
+    }
+    return 0;
+}
+
 sn_data *sn_data_open(const char *spec, const sn_data_opts *opts,
                       sn_error *e) {
     sn_data_opts o = opts ? *opts : sn_data_opts_default();
     if (check_opts(&o, e) != 0) return NULL;
+    if (sn_data_spec_check(spec, e) != 0) return NULL;
     const char *colon = strchr(spec, ':');
     size_t klen = colon ? (size_t)(colon - spec) : strlen(spec);
     const char *arg = colon ? colon + 1 : NULL;
@@ -373,8 +401,9 @@ int sn_data_crop_pad(const sn_data *d) { return d->crop_pad; }
 int sn_data_flip(const sn_data *d) { return d->flip; }
 
 const char *sn_data_describe(const sn_data *d, char *buf, size_t n) {
-    snprintf(buf, n, "%s: %dx%dx%d, %d classes, %d train / %d val / %d test",
-             d->name, d->shape.c, d->shape.h, d->shape.w, d->classes,
+    char sh[32];
+    snprintf(buf, n, "%s: %s, %d classes, %d train / %d val / %d test",
+             d->name, sn_shape_fmt(sh, sizeof sh, d->shape), d->classes,
              d->split[SN_SPLIT_TRAIN].n, d->split[SN_SPLIT_VAL].n,
              d->split[SN_SPLIT_TEST].n);
     return buf;

@@ -518,7 +518,7 @@ static void *search_main(void *arg) {
     srch *s = arg;
     sn_error e;
     const sn_search_settings *st = sn_search_settings_get(s->se);
-    s->train = data_get(s->en, st, 0, &e);
+    if (!s->train) s->train = data_get(s->en, st, 0, &e);
     if (!s->train || sn_search_attach_data(s->se, s->train, NULL, &e)) {
         fail(s, e.msg);
         goto wait_quit;
@@ -722,11 +722,13 @@ void sn_engine_free(sn_engine *en) {
     free(en);
 }
 
-static int add_search(sn_engine *en, sn_search *se, int paused,
-                      sn_error *e) {
+/* Takes se and a reference to its training data (from data_get). */
+static int add_search(sn_engine *en, sn_search *se, sn_data *train,
+                      int paused, sn_error *e) {
     srch *s = sn_xcalloc(1, sizeof *s);
     s->en = en;
     s->se = se;
+    s->train = train;
     snprintf(s->dir, sizeof s->dir, "%s", sn_search_dir(se));
     const char *base = strrchr(s->dir, '/');
     while (base && base[1] == 0 && base > s->dir) { /* trailing slash */
@@ -769,17 +771,89 @@ static int add_search(sn_engine *en, sn_search *se, int paused,
     return s->h;
 }
 
+/* Every network of se takes data d's images and classes; else one
+ * sentence naming the run, what its networks take and what d has. */
+static int check_fit(const sn_search *se, const sn_data *d, const char *spec,
+                     sn_error *e) {
+    for (int i = 0; i < sn_search_count(se); i++) {
+        const sn_graph *g = sn_search_graph(se, i);
+        sn_shape ds = sn_data_shape(d);
+        if (g && (sn_train_check_fit(g, d, NULL) != 0)) {
+            char a[32], b[32];
+            return sn_errf(e, "%s: its networks take %s images of %d classes, "
+                              "but %s has %s images of %d classes",
+                           sn_search_dir(se), sn_shape_fmt(a, sizeof a, g->input),
+                           g->classes, spec, sn_shape_fmt(b, sizeof b, ds),
+                           sn_data_classes(d));
+        }
+    }
+    return 0;
+}
+
 int sn_engine_start(sn_engine *en, const char *dir,
                     const sn_search_settings *st, int paused, sn_error *e) {
+    if (sn_settings_check(st, e)) return -1;
+    /* The data first: a dataset that cannot be read leaves no run
+     * directory behind. */
+    sn_data *d = data_get(en, st, 0, e);
+    if (!d) return -1;
     sn_search *se = sn_search_create(dir, st, e);
+    if (!se) {
+        data_put(en, d);
+        return -1;
+    }
+    return add_search(en, se, d, paused, e);
+}
+
+int sn_engine_open_data(sn_engine *en, const char *dir, const char *data,
+                        int paused, sn_error *e) {
+    sn_search *se = sn_search_open(dir, e);
     if (!se) return -1;
-    return add_search(en, se, paused, e);
+    sn_search_settings st = *sn_search_settings_get(se);
+    if (data && *data) {
+        if (sn_settings_set(&st, "data", data, e)) {
+            sn_search_free(se);
+            return -1;
+        }
+    }
+    sn_data *d = data_get(en, &st, 0, e);
+    if (!d) {
+        if (!(data && *data)) {
+            size_t l = strlen(e->msg);
+            snprintf(e->msg + l, sizeof e->msg - l,
+                     " (if the data moved: 'slimnas resume %s --data SPEC')",
+                     dir);
+        }
+        sn_search_free(se);
+        return -1;
+    }
+    if (check_fit(se, d, st.data, e) ||
+        (data && *data && sn_search_set_data(se, st.data, e))) {
+        data_put(en, d);
+        sn_search_free(se);
+        return -1;
+    }
+    return add_search(en, se, d, paused, e);
 }
 
 int sn_engine_open(sn_engine *en, const char *dir, int paused, sn_error *e) {
-    sn_search *se = sn_search_open(dir, e);
-    if (!se) return -1;
-    return add_search(en, se, paused, e);
+    return sn_engine_open_data(en, dir, NULL, paused, e);
+}
+
+int sn_engine_load_data(sn_engine *en, const sn_search_settings *st,
+                        const sn_graph *g, sn_error *e) {
+    sn_data *d = data_get(en, st, 0, e);
+    if (!d) return -1;
+    /* the reference stays with the engine until sn_engine_free */
+    if (g && sn_train_check_fit(g, d, NULL) != 0) {
+        char a[32], b[32];
+        return sn_errf(e, "the network takes %s images of %d classes, but %s "
+                          "has %s images of %d classes",
+                       sn_shape_fmt(a, sizeof a, g->input), g->classes,
+                       st->data, sn_shape_fmt(b, sizeof b, sn_data_shape(d)),
+                       sn_data_classes(d));
+    }
+    return 0;
 }
 
 static srch *get(sn_engine *en, int h, sn_error *e) {
@@ -998,10 +1072,25 @@ int sn_engine_fork(sn_engine *en, int h, int cand, const char *dir,
         t = snap->settings;
         sn_snapshot_release(snap);
     }
-    if (sn_search_fork(s->dir, cand, path, &t, e)) return -1;
+    /* the data first (cached when it is the parent's): a dataset that
+     * cannot be read or does not fit leaves no directory behind */
+    sn_data *d = data_get(en, &t, 0, e);
+    if (!d) return -1;
+    pthread_mutex_lock(&s->mu);
+    sn_graph *g = sn_graph_clone(s->det[cand].graph);
+    pthread_mutex_unlock(&s->mu);
+    int bad = sn_train_check_fit(g, d, e);
+    sn_graph_free(g);
+    if (bad || sn_search_fork(s->dir, cand, path, &t, e)) {
+        data_put(en, d);
+        return -1;
+    }
     sn_search *se = sn_search_open(path, e);
-    if (!se) return -1;
-    int nh = add_search(en, se, 0, e);
+    if (!se) {
+        data_put(en, d);
+        return -1;
+    }
+    int nh = add_search(en, se, d, 0, e);
     if (nh < 0) return -1;
     if (pause_parent) sn_engine_pause(en, h, NULL);
     return nh;

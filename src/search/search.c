@@ -382,6 +382,13 @@ int sn_search_set(sn_search *se, const char *key, const char *value,
     return write_settings(se, e);
 }
 
+int sn_search_set_data(sn_search *se, const char *spec, sn_error *e) {
+    sn_search_settings t = se->s;
+    if (sn_settings_set(&t, "data", spec, e)) return -1;
+    se->s = t;
+    return write_settings(se, e);
+}
+
 /* ---- user queue ---------------------------------------------------------- */
 
 static void op_text(const sn_morph_op *op, char *buf, size_t n) {
