@@ -134,6 +134,12 @@ int sn_fit_from_name(const char *s); /* -1 if unknown */
 
 /* Parses "HxWxC" (C 1 or 3; sides 1..4096), e.g. "32x32x3". 0 or -1. */
 int sn_data_parse_input(const char *s, int *h, int *w, int *c);
+/* spec plus the options given (input "HxWxC", fit name, strict; NULL / 0
+ * for none) as spec options into out: "folder:a" -> "folder:a,input=
+ * 32x32x3,fit=pad". -1 with a sentence for a bad value or a result longer
+ * than n - 1. For settings that store the spec alone. */
+int sn_data_spec_with(const char *spec, const char *input, const char *fit,
+                      int strict, char *out, size_t n, sn_error *e);
 
 sn_data_opts sn_data_opts_default(void);
 

@@ -64,6 +64,24 @@ int sn_data_parse_input(const char *s, int *h, int *w, int *c) {
     return 0;
 }
 
+int sn_data_spec_with(const char *spec, const char *input, const char *fit,
+                      int strict, char *out, size_t n, sn_error *e) {
+    int h, w, c;
+    if (input && sn_data_parse_input(input, &h, &w, &c) != 0)
+        return sn_errf(e, "bad input size '%s' (expected HxWxC like 32x32x3, "
+                          "C 1 or 3)",
+                       input);
+    if (fit && sn_fit_from_name(fit) < 0)
+        return sn_errf(e, "bad fit '%s' (expected crop, pad or stretch)", fit);
+    int len = snprintf(out, n, "%s%s%s%s%s%s", spec, input ? ",input=" : "",
+                       input ? input : "", fit ? ",fit=" : "", fit ? fit : "",
+                       strict ? ",strict" : "");
+    if (len < 0 || (size_t)len >= n)
+        return sn_errf(e, "dataset spec '%s' with its options is too long",
+                       spec);
+    return 0;
+}
+
 /* Strips trailing ",option" tokens from arg into o; *coarse for cifar100.
  * 0, or -1 with a sentence for a bad value. */
 static int spec_options(const char *spec, char *arg, sn_data_opts *o,

@@ -645,9 +645,10 @@ int sn_data_load_folder(sn_data *d, const char *dir, const sn_data_opts *o,
                    : "a fifth of each class held out for testing");
     if (w.skipped)
         snprintf(d->warning, sizeof d->warning,
-                 "skipped %d file%s that %s not images (first: %s)",
-                 w.skipped, w.skipped > 1 ? "s" : "",
-                 w.skipped > 1 ? "are" : "is", w.first_skipped);
+                 "skipped %d file%s that %s (first: %s)", w.skipped,
+                 w.skipped > 1 ? "s" : "",
+                 w.skipped > 1 ? "are not images" : "is not an image",
+                 w.first_skipped);
 
     int converted = 0;
     int use_cache = !o->no_cache && cache_key(dir, &w, o, &key) == 0;
