@@ -312,10 +312,24 @@ static void test_idx_count_mismatch_and_labels(void **state) {
     expect_error(spec, NULL, want, NULL);
     tu_rm_rf(dir);
 
+    /* idx: counts the classes from the training labels (0..9 here); a
+     * test label beyond them is out of range. */
+    b = idx_labels(1, TE_N, &len);
+    b[8 + 3] = 10;
+    bad_file_case("t10k-labels-idx1-ubyte", b, len, 1,
+                  "label 10 of item 3 is out of range (expected 0..9", NULL);
+    free(b);
+    /* ... and a class without a training image, or only one class, is
+     * refused. */
     b = idx_labels(0, TR_N, &len);
-    b[8 + 7] = 10;
-    bad_file_case("train-labels-idx1-ubyte", b, len, 1,
-                  "label 10 of item 7 is out of range (expected 0..9)", NULL);
+    for (int i = 0; i < TR_N; i++)
+        if (b[8 + i] == 4) b[8 + i] = 3;
+    bad_file_case("train-labels-idx1-ubyte", b, len, 0,
+                  "no training image has label 4, but labels go up to 9",
+                  NULL);
+    memset(b + 8, 0, TR_N);
+    bad_file_case("train-labels-idx1-ubyte", b, len, 0,
+                  "a classifier needs at least 2 classes", NULL);
     free(b);
     /* Test images of another size than the training images. */
     b = idx_images(1, TE_N, IMG_H + 1, IMG_W, &len);
@@ -351,7 +365,7 @@ static void test_idx_truncated_and_corrupt_gzip(void **state) {
     b = realloc(b, 8 + N);
     put_be32(b, 0x801);
     put_be32(b + 4, N);
-    memset(b + 8, 1, N);
+    for (int i = 0; i < N; i++) b[8 + i] = (uint8_t)(i % 10);
     write_file(dir, "train-labels-idx1-ubyte", b, 8 + N, 1);
     free(b);
     snprintf(spec, sizeof spec, "idx:%s", dir);
@@ -1117,7 +1131,7 @@ static void test_fashion_mnist(void **state) {
     assert_close(sn_data_std(d)[0], 0.3530, 5e-4);
     char buf[200];
     assert_string_equal(sn_data_describe(d, buf, sizeof buf),
-                        "fashion-mnist: 1x28x28, 10 classes, 60000 train / 0 "
+                        "fashion-mnist: 28x28x1, 10 classes, 60000 train / 0 "
                         "val / 10000 test");
     sn_data_free(d);
 }

@@ -133,15 +133,15 @@ static int stb_decode(const uint8_t *data, size_t n, int want_c, sn_image *im,
     im->src_w = w;
     im->src_h = h;
     if (want_c == 0) return 0;
-    uint8_t *p = stbi_load_from_memory(data, (int)n, &w, &h, &c, want_c);
+    /* decoded as stored (alpha dropped), converted here: stb's own RGB to
+     * grey weights are coarser than BT.601 */
+    uint8_t *p = stbi_load_from_memory(data, (int)n, &w, &h, &c, im->src_c);
     if (!p) {
         snprintf(err, errn, "%s", stbi_failure_reason());
         return -1;
     }
-    /* Copy into our allocator's memory so callers free() it alike. */
-    size_t bytes = (size_t)w * h * want_c;
-    im->pix = sn_xmalloc(bytes);
-    memcpy(im->pix, p, bytes);
+    im->pix = sn_xmalloc((size_t)w * h * want_c);
+    sn_image_convert_channels(p, w * h, im->src_c, im->pix, want_c);
     stbi_image_free(p);
     im->w = w;
     im->h = h;
