@@ -647,6 +647,12 @@ const char *sn_data_summary(const sn_data *d, char *buf, size_t n) {
     add(buf, n, &len, "input: %dx%dx%d (HxWxC)%s%s%s\n", d->shape.h,
         d->shape.w, d->shape.c, d->fit_note[0] ? ", " : "", d->fit_note,
         d->from_cache ? ", pixels from the cache" : "");
+    if (d->fitted && d->load_seconds > 0) {
+        int total = d->src[0].n + d->src[1].n;
+        add(buf, n, &len, "load: %d images %s in %.2f s (%.0f images/s)\n",
+            total, d->from_cache ? "read from the cache" : "decoded",
+            d->load_seconds, total / d->load_seconds);
+    }
     add(buf, n, &len, "splits: %d train / %d val / %d test, %d classes\n",
         d->split[SN_SPLIT_TRAIN].n, d->split[SN_SPLIT_VAL].n,
         d->split[SN_SPLIT_TEST].n, k);
