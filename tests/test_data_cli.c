@@ -443,6 +443,13 @@ static void test_jpeg_search_and_eval(void **state) {
     }
     assert_int_equal(total, 24); /* a fifth of 40 per class */
     free(out);
+    /* `new --data` takes the input size and the class count from it */
+    rc = run("%s new tiny2conv --data folder:%s/fruit | %s stats -", bin, dir,
+             bin);
+    out = slurp("out.txt");
+    if (rc != 0) fail_msg("new --data: exit %d: %s", rc, slurp("err.txt"));
+    assert_non_null(strstr(out, "input 32x32x3 (HxWxC), 3 classes"));
+    free(out);
 }
 
 int main(void) {
