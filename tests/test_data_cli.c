@@ -97,13 +97,13 @@ static const char *good(const char *name) {
     return root;
 }
 
-/* Runs search and train on spec (plus extra options), expecting exit 1,
+/* Runs search, train and ui (without extra options) on spec, expecting exit 1,
  * nothing on stdout, exactly one stderr line holding `want`, and no run
  * directory. */
 static void expect_refused(const char *spec, const char *extra,
                            const char *want) {
-    const char *cmds[2] = {"search", "train"};
-    for (int i = 0; i < 2; i++) {
+    const char *cmds[3] = {"search", "train", "ui"};
+    for (int i = 0; i < (extra[0] ? 2 : 3); i++) {
         char rdir[600];
         snprintf(rdir, sizeof rdir, "%s", in_dir("run"));
         tu_rm_rf(rdir);
@@ -112,9 +112,13 @@ static void expect_refused(const char *spec, const char *extra,
             rc = run("%s search --data '%s' %s --run '%s' --budget 5s "
                      "--headless",
                      bin, spec, extra, rdir);
-        else
+        else if (i == 1)
             rc = run("%s train '%s' --data '%s' %s", bin, in_dir("g.json"),
                      spec, extra);
+        else
+            rc = run("%s ui --data '%s' --run '%s' --budget 5s --headless "
+                     "</dev/null",
+                     bin, spec, rdir);
         char *err = slurp("err.txt"), *out = slurp("out.txt");
         if (rc != 1 || strchr(err, '\n') != strrchr(err, '\n') ||
             !strchr(err, '\n') || !strstr(err, want) || out[0])
