@@ -210,6 +210,15 @@ static void test_folder_train_test_dirs(void **state) {
                                 "training images, under a tenth of 'yes' (95)"));
     sn_data_free(d);
 
+    /* with test/ as well, val/ is ignored, and said so */
+    snprintf(sub, sizeof sub, "%s/test", dir);
+    put_class(sub, "yes", 1, 4, 4, 4, 1);
+    d = open_ok(spec, &o);
+    assert_int_equal(sn_data_count(d, SN_SPLIT_TEST), 4);
+    assert_non_null(strstr(sn_data_warning(d), "val/ ignored"));
+    sn_data_free(d);
+    snprintf(sub, sizeof sub, "%s/test", dir);
+    tu_rm_rf(sub);
     /* a test class the training set does not have */
     snprintf(sub, sizeof sub, "%s/val", dir);
     put_class(sub, "maybe", 0, 2, 4, 4, 1);

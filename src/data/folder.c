@@ -649,6 +649,15 @@ int sn_data_load_folder(sn_data *d, const char *dir, const sn_data_opts *o,
                  w.skipped > 1 ? "s" : "",
                  w.skipped > 1 ? "are not images" : "is not an image",
                  w.first_skipped);
+    char vsub[PATH_MAX];
+    snprintf(vsub, sizeof vsub, "%s/val", dir);
+    if (split && strcmp(vsub, tsub) && is_dir(vsub)) {
+        size_t l = strlen(d->warning);
+        snprintf(d->warning + l, sizeof d->warning - l,
+                 "%sval/ ignored: test/ is the test set and the validation "
+                 "split comes from train/",
+                 l ? "; " : "");
+    }
 
     int converted = 0;
     int use_cache = !o->no_cache && cache_key(dir, &w, o, &key) == 0;
