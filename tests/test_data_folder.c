@@ -219,6 +219,14 @@ static void test_folder_train_test_dirs(void **state) {
     sn_data_free(d);
     snprintf(sub, sizeof sub, "%s/test", dir);
     tu_rm_rf(sub);
+    /* train/ alone is split like a plain folder of classes */
+    snprintf(sub, sizeof sub, "%s/val", dir);
+    rename(sub, "/tmp/sn_test_folder_val_aside");
+    d = open_ok(spec, &o);
+    assert_int_equal(sn_data_classes(d), 2);
+    assert_int_equal(sn_data_count(d, SN_SPLIT_TEST), 2 + 19); /* 9, 95 */
+    sn_data_free(d);
+    rename("/tmp/sn_test_folder_val_aside", sub);
     /* a test class the training set does not have */
     snprintf(sub, sizeof sub, "%s/val", dir);
     put_class(sub, "maybe", 0, 2, 4, 4, 1);

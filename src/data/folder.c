@@ -6,7 +6,9 @@
  *                                        more) becomes the test set, by a
  *                                        fixed seed
  *   DIR/train/<class>/... + DIR/test/<class>/... (or DIR/val/ when there
- *                                        is no test/)
+ *                                        is no test/; with both, val/ is
+ *                                        ignored; DIR/train/ alone is
+ *                                        split like DIR/)
  *
  * Class names are the class folders' names in byte order; a class folder's
  * subfolders are walked too (symbolic links followed, a loop refused).
@@ -598,9 +600,11 @@ int sn_data_load_folder(sn_data *d, const char *dir, const sn_data_opts *o,
     int *sw = NULL, *sh = NULL, *sc = NULL;
     snprintf(sub, sizeof sub, "%s/train", dir);
     snprintf(tsub, sizeof tsub, "%s/test", dir);
+    const char *root = dir; /* where the class folders are */
     if (is_dir(sub)) {
         if (!is_dir(tsub)) snprintf(tsub, sizeof tsub, "%s/val", dir);
         split = is_dir(tsub);
+        if (!split) root = sub; /* train/ alone: split its classes */
     }
     if (split) {
         if (walk_set(&w, sub, 0, &names, &k, e) != 0 ||
@@ -612,13 +616,13 @@ int sn_data_load_folder(sn_data *d, const char *dir, const sn_data_opts *o,
             sn_errf(e, "%s: no test images", tsub);
             goto out;
         }
-    } else if (walk_set(&w, dir, 0, &names, &k, e) != 0) {
+    } else if (walk_set(&w, root, 0, &names, &k, e) != 0) {
         goto out;
     }
     if (k < 2) {
         sn_errf(e, "%s: only one class folder ('%s'); a classifier needs at "
                    "least 2",
-                split ? sub : dir, names[0]);
+                split ? sub : root, names[0]);
         goto out;
     }
     if (!split) split_test(&w, k);
@@ -640,7 +644,7 @@ int sn_data_load_folder(sn_data *d, const char *dir, const sn_data_opts *o,
     d->classes = k;
     sn_data_set_classes(d, k, (const char *const *)names);
     snprintf(d->source, sizeof d->source,
-             "folder %s: %d images in %d class folders, %s", dir, w.n, k,
+             "folder %.900s: %d images in %d class folders, %s", root, w.n, k,
              split ? "test set from its own folder"
                    : "a fifth of each class held out for testing");
     if (w.skipped)
