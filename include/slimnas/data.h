@@ -1,6 +1,7 @@
 /* slimnas/data.h — datasets: IDX (MNIST, Fashion-MNIST; raw or gzip),
- * CIFAR-10 binary, a synthetic set for tests; train / validation / test
- * splits, per-channel normalisation, augmentation and mini-batches.
+ * CIFAR-10/100 binary, image folders, NumPy .npy files, a synthetic set
+ * for tests; input-size conversion; train / validation / test splits,
+ * per-channel normalisation, augmentation and mini-batches.
  *
  * Example, three epochs over a 20,000-image subset of Fashion-MNIST:
  *
@@ -69,7 +70,11 @@
  * then keep a seeded random subset of each (0 = all). Every split lists
  * its samples in file order, so index i of a split is stable for a seed.
  * The validation set does not depend on max_train, so candidates trained
- * on subsets of different sizes are compared on the same images.
+ * on subsets of different sizes are compared on the same images. When
+ * val_split > 0 every class with two or more training-file images gets
+ * at least one validation and one training image (for small sets; the
+ * next images of the seeded permutation move), and a class with a single
+ * one is refused.
  *
  * Storage and normalisation. Images stay as the files' uint8 pixels (4x
  * less memory than floats: Fashion-MNIST takes 55 MB) and are converted
