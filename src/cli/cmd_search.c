@@ -51,7 +51,10 @@ static const char *const setting_keys[] = {
     {"threads", 'j', "T", "worker threads"}
 
 static const sn_cli_opt search_opts[] = {
-    {"data", 'd', "SPEC", "dataset: fashion-mnist, cifar10, synthetic:N, ..."},
+    {"data", 'd', "SPEC", "dataset: fashion-mnist, cifar10, folder:DIR, ..."},
+    {"input", 0, "HxWxC", "convert images to this size (folder:, npy:)"},
+    {"fit", 0, "crop|pad|stretch", "how other aspect ratios fit (crop)"},
+    {"strict", 0, NULL, "refuse non-image files in a folder"},
     {"run", 'r', "DIR", "run directory (default runs/search-DATE-TIME)"},
     {"config", 'c', "FILE", "settings from a JSON file (options override)"},
     SETTING_OPTS,
@@ -616,6 +619,27 @@ static int cmd_search(int argc, char **argv) {
             sn_settings_set(&s, fixed[i], v, &e))
             return sn_cli_usage_error(c, "--%s", e.msg);
     if ((rc = apply_setting_opts(&a, &s))) return rc;
+    if (sn_cli_get(&a, "input") || sn_cli_get(&a, "fit") ||
+        sn_cli_flag(&a, "strict")) { /* stored in the spec */
+        char spec[sizeof s.data];
+        if (sn_data_spec_with(s.data, sn_cli_get(&a, "input"),
+                              sn_cli_get(&a, "fit"), sn_cli_flag(&a, "strict"),
+                              spec, sizeof spec, &e) != 0)
+            return sn_cli_usage_error(c, "%s", e.msg);
+        memcpy(s.data, spec, sizeof spec);
+    }
+    { /* bad data: one line, before a run directory exists */
+        sn_data_opts o = sn_settings_data_opts(&s, 0);
+        sn_data *d = sn_data_open(s.data, &o, &e);
+        if (!d) {
+            fprintf(stderr, "slimnas search: %s\n", e.msg);
+            return 1;
+        }
+        char sum[4096];
+        if (!sn_cli_flag(&a, "json"))
+            fputs(sn_data_summary(d, sum, sizeof sum), stderr);
+        sn_data_free(d);
+    }
     char dir[SN_SEARCH_PATH_LEN];
     if ((v = sn_cli_get(&a, "run"))) {
         snprintf(dir, sizeof dir, "%s", v);

@@ -11,7 +11,10 @@
 /* Options shared by every command that opens a dataset. */
 #define DATA_OPTS                                                              \
     {"data", 'd', "SPEC",                                                      \
-     "dataset: fashion-mnist, mnist:DIR, idx:DIR, cifar10:DIR, synthetic:N"}, \
+     "dataset: fashion-mnist, idx:DIR, cifar10, folder:DIR, npy:X,Y, ..."},  \
+    {"input", 0, "HxWxC", "convert images to this size (folder:, npy:)"},     \
+    {"fit", 0, "crop|pad|stretch", "how other aspect ratios fit (crop)"},    \
+    {"strict", 0, NULL, "refuse non-image files in a folder"},                \
     {"val-split", 0, "F", "fraction of training images for validation"},     \
     {"max-train", 0, "N", "train on a seeded subset of N images"},            \
     {"augment", 0, "on|off", "crop+flip augmentation"},                       \
@@ -143,6 +146,13 @@ static int data_opts(const sn_cli_args *a, sn_data_opts *o) {
                                               "like 5000 or 5k, got '%s'", v);
         o->max_train = n;
     }
+    if ((v = sn_cli_get(a, "input")) &&
+        sn_data_parse_input(v, &o->input_h, &o->input_w, &o->input_c) != 0)
+        return sn_cli_usage_error(a->cmd, "--input needs HxWxC like 32x32x3 "
+                                          "(C 1 or 3), got '%s'", v);
+    if ((v = sn_cli_get(a, "fit")) && (o->fit = sn_fit_from_name(v)) < 0)
+        return sn_cli_usage_error(a->cmd, "--fit takes crop, pad or stretch");
+    o->strict = sn_cli_flag(a, "strict");
     if ((v = sn_cli_get(a, "augment"))) {
         if (!strcmp(v, "on")) o->augment = 1;
         else if (!strcmp(v, "off")) o->augment = 0;
@@ -286,8 +296,9 @@ static int cmd_train(int argc, char **argv) {
         sn_weights_init(w, g, o.seed);
     }
     int json = sn_cli_flag(&a, "json");
-    char desc[256], num[32];
+    char desc[4096], num[32];
     char nt[32];
+    fputs(sn_data_summary(d, desc, sizeof desc), stderr);
     fprintf(stderr, "%s: %s params, %s\n",
             sn_data_describe(d, desc, sizeof desc),
             sn_fmt_int(num, sizeof num, sn_graph_params(g)),

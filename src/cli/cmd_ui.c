@@ -188,6 +188,16 @@ static int run_ui(int argc, char **argv) {
             rc = sn_cli_usage_error(&sn_cmd_ui, "%s", e.msg);
             goto done;
         }
+        if (data || config) { /* bad data: one line, no run directory */
+            sn_data_opts dopt = sn_settings_data_opts(&s, 0);
+            sn_data *d = sn_data_open(s.data, &dopt, &e);
+            if (!d) {
+                fprintf(stderr, "slimnas ui: %s\n", e.msg);
+                rc = 1;
+                goto done;
+            }
+            sn_data_free(d);
+        }
     }
     /* No terminal, or one curses cannot draw on: refuse before anything
      * is started or created (headless only when asked). */

@@ -526,10 +526,21 @@ static void *search_main(void *arg) {
     if (sn_search_warning(s->se)[0])
         logf_(s, SN_LOG_WARN, "%s", sn_search_warning(s->se));
     {
-        char desc[256];
+        char desc[4096];
         logf_(s, SN_LOG_INFO, "%s: %s, strategy %s", s->dir,
               sn_data_describe(s->train, desc, sizeof desc),
               sn_strategy_name(st->strategy));
+        /* the data summary, a log line each */
+        sn_data_summary(s->train, desc, sizeof desc);
+        for (char *p = desc, *nl; *p; p = nl + 1) {
+            nl = strchr(p, '\n');
+            if (!nl) break;
+            *nl = 0;
+            if (!strncmp(p, "warning: ", 9))
+                logf_(s, SN_LOG_WARN, "%s", p + 9);
+            else
+                logf_(s, SN_LOG_INFO, "%s", p);
+        }
     }
     s->state = SN_RUN_RUNNING;
     publish(s);
