@@ -1,0 +1,169 @@
+/* export.c — one entry point for every export format, and loading a run's
+ * candidate for export. The standalone C generator (slimnas/export_c.h)
+ * is used when the build has it. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "slimnas/data.h"
+#include "slimnas/export.h"
+
+#if defined(__has_include)
+#if __has_include("slimnas/export_c.h")
+#include "slimnas/export_c.h"
+#define HAVE_EXPORT_C 1
+#endif
+#endif
+
+const char *const sn_export_format_names[] = {"onnx", "c", "c-int8", NULL};
+
+int sn_export_format_from_name(const char *name) {
+    for (int i = 0; sn_export_format_names[i]; i++)
+        if (name && !strcmp(name, sn_export_format_names[i])) return i;
+    return -1;
+}
+
+int sn_export_c_available(void) {
+#ifdef HAVE_EXPORT_C
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+sn_export_opts sn_export_opts_default(void) {
+    sn_export_opts o;
+    memset(&o, 0, sizeof o);
+    o.format = SN_EXPORT_ONNX;
+    o.fold_bn = 1;
+    return o;
+}
+
+static void fmt_bytes(char *b, size_t n, int64_t v) {
+    if (v >= 10 * 1024 * 1024) snprintf(b, n, "%.1f MiB", v / 1048576.0);
+    else if (v >= 10 * 1024) snprintf(b, n, "%.1f KiB", v / 1024.0);
+    else snprintf(b, n, "%lld B", (long long)v);
+}
+
+#ifdef HAVE_EXPORT_C
+static int export_c(const sn_graph *g, const sn_weights *w,
+                    const sn_model_info *mi, const sn_export_opts *o,
+                    const char *path, char *summary, size_t n,
+                    sn_export_report *rep, sn_error *e) {
+    int int8 = o->format == SN_EXPORT_C_INT8;
+    if (!o->raw_input && !mi)
+        return sn_errf(e, "the input normalisation is unknown (the weights "
+                       "predate it): give --data SPEC to take it from a "
+                       "dataset, or --raw-input for a model that takes "
+                       "normalised input");
+    if (int8 && !o->data)
+        return sn_errf(e, "c-int8 calibrates on training images: give "
+                       "--data SPEC");
+    sn_export_c_opts co = sn_export_c_opts_default();
+    co.int8 = int8;
+    if (o->calibrate > 0) co.calibrate_n = o->calibrate;
+    co.calib = int8 ? o->data : NULL;
+    const char *names[SN_INFO_MAX_CLASSES];
+    int have_names = mi && mi->n_names == g->classes;
+    for (int k = 0; have_names && k < g->classes; k++) names[k] = mi->names[k];
+    sn_export_c_report cr;
+    if (sn_export_c(g, w, o->raw_input ? NULL : mi->mean,
+                    o->raw_input ? NULL : mi->std,
+                    have_names ? names : NULL, &co, path, &cr, e) != 0)
+        return -1;
+    memset(rep, 0, sizeof *rep);
+    rep->weight_bytes = cr.weight_bytes;
+    rep->params = cr.params;
+    char wb[32], ab[32];
+    fmt_bytes(wb, sizeof wb, cr.weight_bytes);
+    fmt_bytes(ab, sizeof ab, cr.arena_bytes);
+    int k = snprintf(summary, n, "wrote %s and %s (%s): %lld params, %s of "
+                     "weights, %s arena (peak activations %lld B)",
+                     cr.header, cr.source, int8 ? "int8" : "float32",
+                     (long long)cr.params, wb, ab,
+                     (long long)cr.stats_peak_bytes);
+    if (o->bench && k > 0 && (size_t)k < n) {
+        double sec;
+        if (sn_export_c_bench(path, NULL, 0, &sec, e) != 0) return -1;
+        snprintf(summary + k, n - (size_t)k, "; %.1f us per image (batch 1,"
+                 " this machine)", sec * 1e6);
+    }
+    return 0;
+}
+#endif
+
+int sn_export_model(const sn_graph *g, const sn_weights *w,
+                    const sn_model_info *mi, const sn_export_opts *o,
+                    const char *path, char *summary, size_t n,
+                    sn_export_report *rep, sn_error *e) {
+    sn_export_report dummy;
+    if (!rep) rep = &dummy;
+    if (summary && n) summary[0] = 0;
+    if (o->format == SN_EXPORT_ONNX) {
+        if (o->bench)
+            return sn_errf(e, "--bench times the generated C: use --format "
+                           "c or c-int8");
+        sn_export_onnx_opts oo = sn_export_onnx_opts_default();
+        oo.fold_bn = o->fold_bn;
+        oo.raw_input = o->raw_input;
+        if (sn_export_onnx(g, w, mi, &oo, path, rep, e) != 0) return -1;
+        char fb[32], wb[32];
+        fmt_bytes(fb, sizeof fb, rep->bytes);
+        fmt_bytes(wb, sizeof wb, rep->weight_bytes);
+        if (summary)
+            snprintf(summary, n, "wrote %s (ONNX opset 13, %s): %d nodes, "
+                     "%lld weights (%s)%s%s", path, fb, rep->nodes,
+                     (long long)rep->params, wb,
+                     rep->folded_bn ? ", batch norm folded" : "",
+                     o->raw_input ? ", input already normalised"
+                                  : ", input raw pixels / 255");
+        return 0;
+    }
+#ifdef HAVE_EXPORT_C
+    char tmp[8];
+    return export_c(g, w, mi, o, path, summary ? summary : tmp,
+                    summary ? n : sizeof tmp, rep, e);
+#else
+    (void)mi;
+    return sn_errf(e, "format %s is not available in this build (the "
+                   "standalone C generator is missing)",
+                   sn_export_format_names[o->format]);
+#endif
+}
+
+int sn_export_load_candidate(const char *run_dir, int id, sn_graph **g,
+                             sn_weights **w, char *wpath, size_t n,
+                             sn_error *e) {
+    *g = NULL;
+    *w = NULL;
+    char p[4096];
+    snprintf(p, sizeof p, "%s/cand", run_dir);
+    struct stat st;
+    if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode))
+        return sn_errf(e, "%s: not a slimnas run (no cand/ folder)", run_dir);
+    snprintf(p, sizeof p, "%s/cand/%d.json", run_dir, id);
+    if (access(p, F_OK) != 0)
+        return sn_errf(e, "%s: no candidate %d", run_dir, id);
+    *g = sn_graph_load(p, e);
+    if (!*g) return -1;
+    snprintf(p, sizeof p, "%s/cand/%d.final.bin", run_dir, id);
+    if (access(p, F_OK) != 0) {
+        snprintf(p, sizeof p, "%s/cand/%d.bin", run_dir, id);
+        if (access(p, F_OK) != 0) {
+            sn_graph_free(*g);
+            *g = NULL;
+            return sn_errf(e, "%s: candidate %d has no weights (it was never"
+                           " trained: failed, stopped or still queued)",
+                           run_dir, id);
+        }
+    }
+    *w = sn_weights_load(*g, p, e);
+    if (!*w) {
+        sn_graph_free(*g);
+        *g = NULL;
+        return -1;
+    }
+    if (wpath) snprintf(wpath, n, "%s", p);
+    return 0;
+}
