@@ -11,7 +11,8 @@
  *                   the [0, 1] scale (byte / 255); with raw_input, already
  *                   normalised as (p - mean[c]) / std[c]
  *   output "logits" float32 [N, classes] (no softmax)
- * The normalisation is a leading Sub and Div by [1, C, 1, 1] initializers.
+ * The normalisation is a leading Sub and Div by [C, 1, 1] initializers
+ * "input_mean" and "input_std".
  * conv -> Conv (depthwise: group = channels), dense -> Gemm (transB = 1),
  * bn -> folded into the conv or dense it follows when that layer feeds
  * only the bn (fold_bn), else BatchNormalization; relu -> Relu, relu6 ->

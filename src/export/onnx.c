@@ -502,9 +502,11 @@ int sn_onnx_encode(const sn_graph *g, const sn_weights *w,
     x.rank[0] = 4;
     snprintf(x.val[0], TNAME, "input");
     if (!o->raw_input) {
-        int64_t d[4] = {1, g->input.c, 1, 1};
-        init_float(&x, "input_mean", d, 4, mi->mean);
-        init_float(&x, "input_std", d, 4, mi->std);
+        /* [C, 1, 1] broadcasts over [N, C, H, W] (OpenCV 4.6 mis-reads a
+         * Sub by [1, C, 1, 1]) */
+        int64_t d[3] = {g->input.c, 1, 1};
+        init_float(&x, "input_mean", d, 3, mi->mean);
+        init_float(&x, "input_std", d, 3, mi->std);
         x.rep->weight_bytes -= 8 * g->input.c; /* constants, not weights */
         x.rep->params -= 2 * g->input.c;
         const char *s[2] = {"input", "input_mean"};
