@@ -641,6 +641,40 @@ static void test_cli_bad_input(void **state) {
                  1, "small.pgm: the image is 4x4", NULL);
 }
 
+static void test_cli_export_front(void **state) {
+    assert_int_equal(run("%s search --data synthetic:300 --run '%s' "
+                         "--max-candidates 3 --root-epochs 1 --bases "
+                         "tiny2conv:4 --headless --threads 1 --export-front "
+                         "'%s'",
+                         bin, in_dir("srun"), in_dir("front")),
+                     0);
+    char *idx = slurp(in_dir("front/front.json"));
+    assert_non_null(strstr(idx, "\"slimnas-front-export\""));
+    /* every member listed has its file; the run lists the same members */
+    int members = 0;
+    for (const char *p = strstr(idx, "\"id\":"); p;
+         p = strstr(p + 1, "\"id\":")) {
+        int id = atoi(p + 5 + strspn(p + 5, " \t"));
+        char f[64];
+        snprintf(f, sizeof f, "front/cand-%d.onnx", id);
+        if (!exists(in_dir(f))) fail_msg("%s missing", f);
+        members++;
+    }
+    assert_true(members >= 1);
+    assert_int_equal(run("%s show '%s' --front --json", bin, in_dir("srun")),
+                     0);
+    free(idx);
+    /* usage errors come before any search starts */
+    expect_error(run("%s search --data synthetic:300 --run '%s' "
+                     "--export-format onnx",
+                     bin, in_dir("srun2")),
+                 2, "--export-front", in_dir("srun2"));
+    expect_error(run("%s search --data synthetic:300 --run '%s' "
+                     "--export-front x --export-format tflite",
+                     bin, in_dir("srun2")),
+                 2, "unknown format 'tflite'", in_dir("srun2"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pb_varint),
@@ -652,6 +686,7 @@ int main(void) {
         cmocka_unit_test(test_cli_export_and_predict),
         cmocka_unit_test(test_cli_old_weights),
         cmocka_unit_test(test_cli_bad_input),
+        cmocka_unit_test(test_cli_export_front),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

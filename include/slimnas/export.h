@@ -121,4 +121,16 @@ int sn_export_load_candidate(const char *run_dir, int id, sn_graph **g,
                              sn_weights **w, char *wpath, size_t n,
                              sn_error *e);
 
+/* Exports the given front members of a run (ids into cands, as a
+ * search snapshot lists them) in every format whose bit (1 << format) is
+ * in formats: OUT/cand-ID.onnx, OUT/cand-ID-c/, OUT/cand-ID-c-int8/, and
+ * OUT/front.json, an index of the members with their sizes, accuracies,
+ * weight files and exported files. data (sn_data *, may be NULL) supplies
+ * calibration images for c-int8. Progress lines go to log (may be NULL).
+ * -1 with e at the first failure (front.json is then not written). */
+struct sn_cand_info;
+int sn_export_front(const char *run_dir, const struct sn_cand_info *cands,
+                    const int *ids, int n, unsigned formats, const void *data,
+                    const char *out_dir, FILE *log, sn_error *e);
+
 #endif

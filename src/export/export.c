@@ -1,6 +1,8 @@
 /* export.c — one entry point for every export format, and loading a run's
  * candidate for export. The standalone C generator (slimnas/export_c.h)
  * is used when the build has it. */
+#include <cJSON.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -8,6 +10,7 @@
 
 #include "slimnas/data.h"
 #include "slimnas/export.h"
+#include "slimnas/search.h"
 
 #if defined(__has_include)
 #if __has_include("slimnas/export_c.h")
@@ -166,4 +169,83 @@ int sn_export_load_candidate(const char *run_dir, int id, sn_graph **g,
     }
     if (wpath) snprintf(wpath, n, "%s", p);
     return 0;
+}
+
+int sn_export_front(const char *run_dir, const sn_cand_info *cands,
+                    const int *ids, int n, unsigned formats, const void *data,
+                    const char *out_dir, FILE *log, sn_error *e) {
+    if (mkdir(out_dir, 0777) != 0 && errno != EEXIST)
+        return sn_errf(e, "%s: %s", out_dir, strerror(errno));
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "format", "slimnas-front-export");
+    cJSON_AddStringToObject(root, "run", run_dir);
+    cJSON *arr = cJSON_AddArrayToObject(root, "members");
+    int rc = 0;
+    for (int k = 0; k < n && rc == 0; k++) {
+        const sn_cand_info *c = &cands[ids[k]];
+        sn_graph *g;
+        sn_weights *w;
+        char wpath[4096];
+        if (sn_export_load_candidate(run_dir, c->id, &g, &w, wpath,
+                                     sizeof wpath, e) != 0) {
+            rc = -1;
+            break;
+        }
+        cJSON *m = cJSON_CreateObject();
+        cJSON_AddNumberToObject(m, "id", c->id);
+        cJSON_AddStringToObject(m, "op", c->op);
+        cJSON_AddNumberToObject(m, "params", (double)c->params);
+        cJSON_AddNumberToObject(m, "flops", (double)c->flops);
+        cJSON_AddNumberToObject(m, "memory", (double)c->memory);
+        cJSON_AddNumberToObject(m, "val_acc", c->val_acc);
+        if (c->test_acc >= 0)
+            cJSON_AddNumberToObject(m, "test_acc", c->test_acc);
+        if (c->final_val_acc >= 0)
+            cJSON_AddNumberToObject(m, "final_val_acc", c->final_val_acc);
+        cJSON_AddStringToObject(m, "weights", wpath);
+        cJSON *files = cJSON_AddObjectToObject(m, "files");
+        cJSON_AddItemToArray(arr, m);
+        const sn_model_info *mi = sn_model_info_pick(g, w);
+        for (int f = 0; f < SN_EXPORT_FORMAT_COUNT && rc == 0; f++) {
+            if (!(formats & (1u << f))) continue;
+            char name[64], path[4200], summary[1024];
+            snprintf(name, sizeof name, f == SN_EXPORT_ONNX ? "cand-%d.onnx"
+                                                           : "cand-%d-%s",
+                     c->id, sn_export_format_names[f]);
+            snprintf(path, sizeof path, "%s/%s", out_dir, name);
+            sn_export_opts o = sn_export_opts_default();
+            o.format = (sn_export_format)f;
+            o.data = data;
+            sn_export_report rep;
+            if (sn_export_model(g, w, mi, &o, path, summary, sizeof summary,
+                                &rep, e) != 0) {
+                sn_err_prefix(e, "candidate %d: ", c->id);
+                rc = -1;
+                break;
+            }
+            if (log) fprintf(log, "%s\n", summary);
+            cJSON *fo = cJSON_AddObjectToObject(files,
+                                                sn_export_format_names[f]);
+            cJSON_AddStringToObject(fo, "path", name);
+            cJSON_AddNumberToObject(fo, "weight_bytes",
+                                    (double)rep.weight_bytes);
+            if (f == SN_EXPORT_ONNX)
+                cJSON_AddNumberToObject(fo, "bytes", (double)rep.bytes);
+        }
+        sn_weights_free(w);
+        sn_graph_free(g);
+    }
+    if (rc == 0) {
+        char *text = cJSON_Print(root);
+        char path[4200];
+        snprintf(path, sizeof path, "%s/front.json", out_dir);
+        size_t len = strlen(text);
+        text = sn_xrealloc(text, len + 2);
+        memcpy(text + len, "\n", 2);
+        rc = sn_write_atomic(path, text, len + 1, e);
+        if (rc == 0 && log) fprintf(log, "wrote %s (%d members)\n", path, n);
+        free(text);
+    }
+    cJSON_Delete(root);
+    return rc;
 }
