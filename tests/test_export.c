@@ -661,9 +661,18 @@ static void test_cli_export_front(void **state) {
         members++;
     }
     assert_true(members >= 1);
-    assert_int_equal(run("%s show '%s' --front --json", bin, in_dir("srun")),
-                     0);
     free(idx);
+    /* show --candidate names the files holding the network */
+    assert_int_equal(run("%s show '%s' --candidate 0", bin, in_dir("srun")),
+                     0);
+    char *show = slurp(in_dir("out.txt"));
+    char want[256];
+    snprintf(want, sizeof want, "graph       %s/cand/0.json", in_dir("srun"));
+    if (!strstr(show, want)) fail_msg("no '%s' in:\n%s", want, show);
+    snprintf(want, sizeof want, "weights     %s/cand/0.bin", in_dir("srun"));
+    if (!strstr(show, want)) fail_msg("no '%s' in:\n%s", want, show);
+    assert_non_null(strstr(show, "input       NCHW 1x12x12, pixels/255"));
+    free(show);
     /* usage errors come before any search starts */
     expect_error(run("%s search --data synthetic:300 --run '%s' "
                      "--export-format onnx",

@@ -129,6 +129,17 @@ int sn_export_load_candidate(const char *run_dir, int id, sn_graph **g,
  * calibration images for c-int8. Progress lines go to log (may be NULL).
  * -1 with e at the first failure (front.json is then not written). */
 struct sn_cand_info;
+struct sn_search_settings;
+
+/* The explorer's ":export ID FORMAT PATH" (`e` gives only ID): parses
+ * args, exports candidate ID of the run (n_cands candidates so far) and
+ * writes one line into msg. Returns 0 when done, 1 when FORMAT or PATH is
+ * missing (prompt then gets a command line to offer for editing, e.g.
+ * "export 3 onnx cand-3.onnx"), -1 on error (msg says why). settings (may
+ * be NULL) name the run's dataset, opened only for c-int8 calibration. */
+int sn_export_command(const char *run_dir, const char *args, int n_cands,
+                      const struct sn_search_settings *settings, char *msg,
+                      size_t n, char *prompt, size_t pn);
 int sn_export_front(const char *run_dir, const struct sn_cand_info *cands,
                     const int *ids, int n, unsigned formats, const void *data,
                     const char *out_dir, FILE *log, sn_error *e);

@@ -249,3 +249,73 @@ int sn_export_front(const char *run_dir, const sn_cand_info *cands,
     cJSON_Delete(root);
     return rc;
 }
+
+int sn_export_command(const char *run_dir, const char *args, int n_cands,
+                      const sn_search_settings *settings, char *msg,
+                      size_t n, char *prompt, size_t pn) {
+    char buf[1024], *w[4] = {0};
+    int nw = 0;
+    snprintf(buf, sizeof buf, "%s", args ? args : "");
+    for (char *save = NULL, *t = strtok_r(buf, " \t", &save); t && nw < 4;
+         t = strtok_r(NULL, " \t", &save))
+        w[nw++] = t;
+    long id;
+    if (nw < 1 || nw > 3 || sn_parse_long(w[0], 0, 1000000000L, &id)) {
+        snprintf(msg, n, "usage: export ID FORMAT PATH (formats: onnx, c, "
+                 "c-int8)");
+        return -1;
+    }
+    if (id >= n_cands) {
+        snprintf(msg, n, "no candidate #%ld", id);
+        return -1;
+    }
+    int f = nw >= 2 ? sn_export_format_from_name(w[1]) : SN_EXPORT_ONNX;
+    if (f < 0) {
+        snprintf(msg, n, "unknown format '%.40s' (formats: onnx, c, c-int8)",
+                 w[1]);
+        return -1;
+    }
+    if (nw < 3) { /* ask: the line with a suggested path, for editing */
+        snprintf(prompt, pn, "export %ld %s cand-%ld%s", id,
+                 sn_export_format_names[f], id,
+                 f == SN_EXPORT_ONNX ? ".onnx"
+                 : f == SN_EXPORT_C  ? "-c"
+                                     : "-c-int8");
+        snprintf(msg, n, "export #%ld: format (onnx, c, c-int8) and path, "
+                 "Tab completes, Enter writes", id);
+        return 1;
+    }
+    sn_error e;
+    sn_graph *g;
+    sn_weights *wt;
+    char wpath[4096];
+    if (sn_export_load_candidate(run_dir, (int)id, &g, &wt, wpath,
+                                 sizeof wpath, &e) != 0) {
+        snprintf(msg, n, "%s", e.msg);
+        return -1;
+    }
+    sn_data *d = NULL;
+    int rc = 0;
+    if (f == SN_EXPORT_C_INT8 && settings && sn_export_c_available()) {
+        sn_data_opts o = sn_settings_data_opts(settings, 1);
+        if (!(d = sn_data_open(settings->data, &o, &e))) rc = -1;
+    }
+    sn_export_opts o = sn_export_opts_default();
+    o.format = (sn_export_format)f;
+    o.data = d;
+    char summary[1024];
+    if (rc == 0 && sn_export_model(g, wt, sn_model_info_pick(g, wt), &o,
+                                   w[2], summary, sizeof summary, NULL,
+                                   &e) != 0)
+        rc = -1;
+    if (rc == 0) {
+        const char *base = strrchr(wpath, '/');
+        snprintf(msg, n, "%s (weights %s)", summary, base ? base + 1 : wpath);
+    } else {
+        snprintf(msg, n, "%s", e.msg);
+    }
+    sn_data_free(d);
+    sn_weights_free(wt);
+    sn_graph_free(g);
+    return rc;
+}
