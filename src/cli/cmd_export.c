@@ -199,6 +199,12 @@ static int cmd_export(int argc, char **argv) {
     sn_model_info tmp;
     const sn_model_info *mi =
         resolve_info("export", g, w, d, wpath, &tmp);
+    if (!d && o.format == SN_EXPORT_C_INT8 && mi && mi->dataset[0]) {
+        /* calibration images from the dataset the weights were trained on */
+        fprintf(stderr, "calibrating on %s (the weights' dataset; --data "
+                "SPEC to choose)\n", mi->dataset);
+        if (!(d = open_data("export", mi->dataset))) goto out;
+    }
     if (d && mi && mi != &tmp) sn_data_set_norm(d, mi->mean, mi->std);
     o.data = d;
     char summary[1024];

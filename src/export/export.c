@@ -86,6 +86,25 @@ static int export_c(const sn_graph *g, const sn_weights *w,
                      cr.header, cr.source, int8 ? "int8" : "float32",
                      (long long)cr.params, wb, ab,
                      (long long)cr.stats_peak_bytes);
+    if (o->data && k > 0 && (size_t)k < n) {
+        /* test accuracy of what was written, float and (for int8) int8 */
+        double acc_f, acc_q = -1;
+        sn_export_c_opts fo = co;
+        fo.int8 = 0;
+        if (sn_export_c_accuracy(g, w, o->raw_input ? NULL : mi->mean,
+                                 o->raw_input ? NULL : mi->std, &fo, o->data,
+                                 SN_SPLIT_TEST, 0, &acc_f, e) != 0 ||
+            (int8 && sn_export_c_accuracy(g, w, o->raw_input ? NULL : mi->mean,
+                                          o->raw_input ? NULL : mi->std, &co,
+                                          o->data, SN_SPLIT_TEST, 0, &acc_q,
+                                          e) != 0))
+            return -1;
+        k += snprintf(summary + k, n - (size_t)k, "; test accuracy float "
+                      "%.2f%%", 100 * acc_f);
+        if (int8 && k > 0 && (size_t)k < n)
+            k += snprintf(summary + k, n - (size_t)k, ", int8 %.2f%%",
+                          100 * acc_q);
+    }
     if (o->bench && k > 0 && (size_t)k < n) {
         double sec;
         if (sn_export_c_bench(path, NULL, 0, &sec, e) != 0) return -1;
