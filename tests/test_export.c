@@ -372,6 +372,7 @@ static void morph(sn_graph **g, sn_weights **w, const char *spec) {
     sn_weights *cw;
     if (sn_morph_apply(*g, *w, op, 5, &cg, &cw, NULL, &e) != 0)
         fail_msg("%s: %s", spec, e.msg);
+    assert_int_equal(cw->info.known, (*w)->info.known); /* inherited */
     sn_graph_free(*g);
     sn_weights_free(*w);
     *g = cg;
@@ -427,6 +428,7 @@ static void test_onnx_checker_and_opencv(void **state) {
                                     &(sn_arch_opts){8, 2}, &e);
     assert_non_null(g);
     sn_weights *w = random_weights(g, 9);
+    sn_model_info_from_data(&w->info, fm);
     const char *specs[] = {"separable", "add-skip", "concat-skip",
                            "deeper-dense", "deeper", "deeper-mbv2",
                            "wider", "concat-skip", "add-skip"};
