@@ -284,7 +284,8 @@ sn_weights *sn_weights_load(const sn_graph *g, const char *path,
     uint32_t version = get_u32(p + 4);
     if (version != WT_VERSION && version != WT_VERSION_INFO) {
         sn_errf(e, "%s: weight file version %u is not supported (this "
-                "slimnas reads version %u)", path, version, WT_VERSION);
+                "slimnas reads versions %u and %u)", path, version,
+                WT_VERSION, WT_VERSION_INFO);
         goto fail;
     }
     uint32_t count = get_u32(p + 8);
