@@ -4,6 +4,7 @@
  * images, and `slimnas export` / `slimnas predict` (path in $SLIMNAS). */
 #include "testutil.h"
 
+#include <png.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -532,6 +533,32 @@ static void test_cli_export_and_predict(void **state) {
     assert_int_equal(la, strcspn(lg_b, "\n"));
     assert_memory_equal(lg_a, lg_b, la);
     assert_non_null(strstr(ds, "1 of 1 correct") ? ds : strstr(ds, "0 of 1"));
+    /* the same image as PNG (libpng) and as a colour PPM (grey = R = G = B)
+     * gives the same logits */
+    png_image pi;
+    memset(&pi, 0, sizeof pi);
+    pi.version = PNG_IMAGE_VERSION;
+    pi.width = pi.height = 28;
+    pi.format = PNG_FORMAT_GRAY;
+    assert_true(png_image_write_to_file(&pi, in_dir("img.png"), 0, px, 0,
+                                        NULL));
+    f = fopen(in_dir("img.ppm"), "wb");
+    fprintf(f, "P6 28 28 255\n");
+    for (int i = 0; i < 28 * 28; i++)
+        for (int c = 0; c < 3; c++) fputc(px[i], f);
+    fclose(f);
+    assert_int_equal(run("%s predict '%s' --weights '%s' '%s' '%s' --logits",
+                         bin, in_dir("m.json"), in_dir("m.bin"),
+                         in_dir("img.png"), in_dir("img.ppm")),
+                     0);
+    char *two = slurp(in_dir("out.txt"));
+    assert_int_equal(count_lines(two), 2);
+    const char *l1 = strstr(two, "logits"), *l2 = l1 ? strstr(l1 + 1, "logits")
+                                                     : NULL;
+    assert_non_null(l2);
+    assert_memory_equal(l1, lg_a, la);
+    assert_memory_equal(l2, lg_a, la);
+    free(two);
     free(one);
     free(ds);
 }
