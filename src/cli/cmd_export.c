@@ -18,7 +18,8 @@ static const sn_cli_opt export_opts[] = {
     {"no-fold-bn", 0, NULL, "onnx: keep batch norm as its own node"},
     {"raw-input", 0, NULL, "leave the normalisation out: the model takes "
                            "normalised input"},
-    {"int8", 0, NULL, "onnx: int8 (QDQ) model (not in this build)"},
+    {"int8", 0, NULL, "with --format c: the same as c-int8 (int8 ONNX is "
+                      "not available)"},
     {"calibrate", 0, "N", "c-int8: calibrate on N training images"},
     {"data", 'd', "SPEC", "dataset for the normalisation (when the weights "
                           "lack it) and for calibration"},
