@@ -39,11 +39,12 @@ PORTABLE_BUILD ?= build-portable
 DEB_PKGS := build-essential pkg-config libncurses-dev libcjson-dev \
             libopenblas-dev libreadline-dev zlib1g-dev libcmocka-dev \
             dataset-fashion-mnist tmux man-db bash-completion \
-            libstb-dev libjpeg62-turbo-dev python3-numpy
+            libstb-dev libjpeg62-turbo-dev libpng-dev python3-numpy \
+            python3-onnx python3-opencv
 # Only `make check-targets` (CI) needs these.
 CHECK_PKGS := clang
 
-PKGS := ncursesw libcjson openblas readline zlib stb libjpeg
+PKGS := ncursesw libcjson openblas readline zlib stb libjpeg libpng
 # Flags come from pkg-config (plain -l flags where a .pc file is missing),
 # written to $(BUILD)/flags.mk once the packages are there; make builds that
 # file first and restarts, so a fresh machine needs one command.
@@ -103,7 +104,7 @@ pc_cflags = $(filter-out -D_DEFAULT_SOURCE -D_XOPEN_SOURCE=%,$(shell pkg-config 
 pc_libs   = $(or $(shell pkg-config --libs $(1) 2>/dev/null),$(2))
 $(FLAGS_MK): $(DEPS_OK) Makefile
 	@echo 'DEP_CFLAGS := $(foreach p,$(PKGS),$(call pc_cflags,$(p)))' > $@
-	@echo 'DEP_LIBS := $(call pc_libs,ncursesw,-lncursesw -ltinfo) $(call pc_libs,libcjson,-lcjson) $(call pc_libs,openblas,-lopenblas) $(call pc_libs,readline,-lreadline) $(call pc_libs,zlib,-lz) $(call pc_libs,stb,-lstb) $(call pc_libs,libjpeg,-ljpeg) -lpthread -lm' >> $@
+	@echo 'DEP_LIBS := $(call pc_libs,ncursesw,-lncursesw -ltinfo) $(call pc_libs,libcjson,-lcjson) $(call pc_libs,openblas,-lopenblas) $(call pc_libs,readline,-lreadline) $(call pc_libs,zlib,-lz) $(call pc_libs,stb,-lstb) $(call pc_libs,libjpeg,-ljpeg) $(call pc_libs,libpng,-lpng) -lpthread -lm' >> $@
 	@echo 'TEST_LIBS := $(call pc_libs,cmocka,-lcmocka)' >> $@
 
 # ---- build ------------------------------------------------------------

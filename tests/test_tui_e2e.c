@@ -630,6 +630,35 @@ static void test_zoom_scroll_width(void **state) {
     finish(c);
 }
 
+/* :export writes an ONNX file; `e` opens the line with a suggested
+ * format and path to edit; bad formats get one error line. */
+static void test_export_keys(void **state) {
+    if (!have_tmux) skip();
+    ctx *c = *state;
+    new_search(c, 120, 30);
+    wait_count(c, 3, 30);
+    char line[512], path[320];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/x.onnx", c->dir);
+    snprintf(line, sizeof line, "export 0 onnx %s", path);
+    command(c, line);
+    must_see(c, "wrote ", 10);
+    if (stat(path, &sb) || sb.st_size < 100) fail_msg("no %s", path);
+    command(c, "export 0 tflite y.onnx");
+    must_see(c, "unknown format 'tflite'", 5);
+    keys(c, "e");
+    must_see(c, "onnx cand-", 5);
+    keys(c, "C-u");
+    snprintf(path, sizeof path, "%s/z.onnx", c->dir);
+    snprintf(line, sizeof line, "export 0 onnx %s", path);
+    assert_int_equal(
+        sh("tmux -L %s send-keys -t main -l '%s'", c->sock, line), 0);
+    keys(c, "Enter");
+    must_see(c, "z.onnx (ONNX", 10);
+    if (stat(path, &sb) || sb.st_size < 100) fail_msg("no %s", path);
+    finish(c);
+}
+
 static void test_quit_resumable(void **state) {
     if (!have_tmux) skip();
     ctx *c = *state;
@@ -828,6 +857,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_pause_resume_set, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_commands_fork, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_export_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quit_resumable, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cancelled_search_does_not_leak,

@@ -192,6 +192,9 @@ int sn_data_file_index(const sn_data *d, sn_split s, int i);
  * sn_data_shape(d).c each (for exporters that bake them in). */
 const float *sn_data_mean(const sn_data *d);
 const float *sn_data_std(const sn_data *d);
+/* Replaces the normalisation (before any batch is read, e.g. with the
+ * mean/std a model was trained with); std values must be positive. */
+void sn_data_set_norm(sn_data *d, const float *mean, const float *std);
 /* Effective augmentation settings after defaults (augment 0/1, pad, flip). */
 int sn_data_augment(const sn_data *d);
 int sn_data_crop_pad(const sn_data *d);

@@ -15,6 +15,7 @@
 
 #include "slimnas/cli.h"
 #include "slimnas/engine.h"
+#include "slimnas/export.h"
 
 /* Options that are settings keys (search.h's table), shared by search
  * and fork; each maps 1:1 onto sn_settings_set. */
@@ -48,6 +49,10 @@ static const char *const setting_keys[] = {
 #define RUN_OPTS                                                               \
     {"headless", 0, NULL, NULL},                                               \
     {"json", 0, NULL, "print JSON lines instead of tables"},                   \
+    {"export-front", 0, "DIR", "at the end, export every front member to DIR "  \
+                               "(with front.json)"},                           \
+    {"export-format", 0, "FMT,...", "formats for --export-front: onnx, c, "      \
+                                   "c-int8 (onnx)"},                           \
     {"threads", 'j', "T", "worker threads"}
 
 static const sn_cli_opt search_opts[] = {
@@ -496,6 +501,58 @@ static void follow_final(const sn_snapshot *s, final_seen *fs, int tty,
     fs->loss = g->loss;
 }
 
+/* --export-front DIR and --export-format: what follow exports at the end. */
+static const char *export_dir;
+static unsigned export_formats;
+
+static int export_front_opts(const sn_cli_args *a) {
+    export_dir = sn_cli_get(a, "export-front");
+    const char *v = sn_cli_get(a, "export-format");
+    if (v && !export_dir)
+        return sn_cli_usage_error(a->cmd, "--export-format goes with "
+                                  "--export-front DIR");
+    export_formats = 1u << SN_EXPORT_ONNX;
+    if (!v) return 0;
+    export_formats = 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", v);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t;
+         t = strtok_r(NULL, ",", &save)) {
+        int f = sn_export_format_from_name(t);
+        if (f < 0)
+            return sn_cli_usage_error(a->cmd, "unknown format '%s' (formats: "
+                                      "onnx, c, c-int8)", t);
+        if (f != SN_EXPORT_ONNX && !sn_export_c_available())
+            return sn_cli_usage_error(a->cmd, "format %s is not available in "
+                                      "this build", t);
+        export_formats |= 1u << f;
+    }
+    if (!export_formats)
+        return sn_cli_usage_error(a->cmd, "--export-format needs a format");
+    return 0;
+}
+
+/* Exports the final front of snapshot s; 0 or 1. */
+static int export_front(const sn_snapshot *s) {
+    sn_data *d = NULL;
+    sn_error e;
+    if (export_formats & (1u << SN_EXPORT_C_INT8)) { /* calibration images */
+        sn_data_opts o = sn_settings_data_opts(&s->settings, 1);
+        if (!(d = sn_data_open(s->settings.data, &o, &e))) {
+            fprintf(stderr, "slimnas: --export-front: %s\n", e.msg);
+            return 1;
+        }
+    }
+    int rc = sn_export_front(s->dir, s->cands, s->front, s->n_front,
+                             export_formats, d, export_dir, stderr, &e);
+    sn_data_free(d);
+    if (rc != 0) {
+        fprintf(stderr, "slimnas: --export-front: %s\n", e.msg);
+        return 1;
+    }
+    return 0;
+}
+
 /* Follows search h until it is over, printing records as they finish,
  * from record `printed` on (resume skips what was there). */
 static int follow(sn_engine *en, int h, int json, int printed) {
@@ -574,6 +631,8 @@ static int follow(sn_engine *en, int h, int json, int printed) {
                        sn_cli_plural(nc, sizeof nc, s->n_records, "candidate"),
                        fmt_dur(el, sizeof el, s->elapsed));
             }
+            if (s->state != SN_RUN_FAILED && export_dir)
+                rc = export_front(s);
             if (s->state == SN_RUN_FAILED) {
                 fprintf(stderr, "slimnas: %s\n", s->message);
                 rc = 1;
@@ -649,7 +708,7 @@ static int cmd_search(int argc, char **argv) {
         localtime_r(&t, &tm);
         strftime(dir, sizeof dir, "runs/search-%Y%m%d-%H%M%S", &tm);
     }
-    if ((rc = sn_cli_threads(&a))) return rc;
+    if ((rc = export_front_opts(&a)) || (rc = sn_cli_threads(&a))) return rc;
     int json = sn_cli_flag(&a, "json");
     sn_engine *en = sn_engine_new();
     int h = sn_engine_start(en, dir, &s, 0, &e);
@@ -687,6 +746,7 @@ static int cmd_resume(int argc, char **argv) {
     int rc = sn_cli_parse(c, argc, argv, &a);
     if (rc) return rc == 1 ? 0 : rc;
     if (a.n_pos != 1) return sn_cli_usage_error(c, "expected one run directory");
+    if ((rc = export_front_opts(&a))) return rc;
     sn_error e;
     const char *data = sn_cli_get(&a, "data");
     if (data && sn_data_spec_check(data, &e))
@@ -751,7 +811,8 @@ static int cmd_fork(int argc, char **argv) {
     const char *data = sn_cli_get(&a, "data");
     if ((data && sn_settings_set(&s, "data", data, &e) &&
          (rc = sn_cli_usage_error(c, "--%s", e.msg))) ||
-        (rc = apply_setting_opts(&a, &s)) || (rc = sn_cli_threads(&a))) {
+        (rc = apply_setting_opts(&a, &s)) || (rc = export_front_opts(&a)) ||
+        (rc = sn_cli_threads(&a))) {
         sn_search_free(src);
         return rc;
     }
@@ -822,8 +883,19 @@ static int show_candidate(const sn_search *se, int id, int json) {
     const sn_graph *g = sn_search_graph(se, id);
     sn_stats st;
     sn_stats_compute(g, SN_FLOPS_MACS, &st);
+    /* the files that hold the network (what export and predict read) */
+    char fg[SN_SEARCH_PATH_LEN + 64], fw[SN_SEARCH_PATH_LEN + 64],
+        ff[SN_SEARCH_PATH_LEN + 64];
+    snprintf(fg, sizeof fg, "%s/cand/%d.json", sn_search_dir(se), id);
+    snprintf(fw, sizeof fw, "%s/cand/%d.bin", sn_search_dir(se), id);
+    snprintf(ff, sizeof ff, "%s/cand/%d.final.bin", sn_search_dir(se), id);
+    int has_w = access(fw, F_OK) == 0, has_f = access(ff, F_OK) == 0;
     if (json) {
         cJSON *j = cand_json(c);
+        cJSON *files = cJSON_AddObjectToObject(j, "files");
+        cJSON_AddStringToObject(files, "graph", fg);
+        if (has_w) cJSON_AddStringToObject(files, "weights", fw);
+        if (has_f) cJSON_AddStringToObject(files, "final_weights", ff);
         cJSON *lin = cJSON_AddArrayToObject(j, "lineage");
         for (int x = id; x >= 0; x = sn_search_cand(se, x)->parent)
             cJSON_AddItemToArray(lin, cJSON_CreateNumber(x));
@@ -854,6 +926,19 @@ static int show_candidate(const sn_search *se, int id, int json) {
     char ep[32];
     printf("  trained     %s in %.1f s\n",
            sn_cli_plural(ep, sizeof ep, c->epochs, "epoch"), c->seconds);
+    printf("  graph       %s\n", fg);
+    printf("  weights     %s\n", has_f ? ff : has_w ? fw
+                                          : "none (never trained)");
+    if (has_f && has_w) printf("              %s (search)\n", fw);
+    if (g->info.known) {
+        printf("  input       %dx%dx%d (HxWxC), pixels/255, mean",
+               g->input.h, g->input.w, g->input.c);
+        for (int k = 0; k < g->info.c; k++) printf(" %.4f", g->info.mean[k]);
+        printf(", std");
+        for (int k = 0; k < g->info.c; k++) printf(" %.4f", g->info.std[k]);
+        if (g->info.dataset[0]) printf(" (%s)", g->info.dataset);
+        printf("\n");
+    }
     printf("  lineage    ");
     for (int x = id; x >= 0; x = sn_search_cand(se, x)->parent)
         printf(" #%d%s", x, sn_search_cand(se, x)->parent >= 0 ? " <-" : "");

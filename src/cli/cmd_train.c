@@ -408,6 +408,14 @@ static int cmd_eval(int argc, char **argv) {
     }
     d = open_data(&a, &dopt);
     if (!d) goto out;
+    const sn_model_info *mi = sn_model_info_pick(g, w);
+    if (!mi) {
+        fprintf(stderr, "slimnas eval: the normalisation is unknown (%s "
+                "predates it); using %s's mean/std\n", wpath,
+                sn_data_name(d));
+    } else if (mi->c == g->input.c) {
+        sn_data_set_norm(d, mi->mean, mi->std);
+    }
     sn_eval_result r;
     if (sn_evaluate(g, w, d, split, (int)batch, NULL, &r, &e) != 0) {
         fprintf(stderr, "slimnas eval: %s\n", e.msg);

@@ -641,6 +641,17 @@ const uint8_t *sn_data_raw(const sn_data *d, sn_split s, int i) {
     return d->src[d->split[s].from].pix + (size_t)f * sn_shape_size(d->shape);
 }
 
+void sn_data_set_norm(sn_data *d, const float *mean, const float *std) {
+    for (int ch = 0; ch < d->shape.c; ch++) {
+        SN_ASSERT(std[ch] > 0);
+        d->mean[ch] = mean[ch];
+        d->std[ch] = std[ch];
+        for (int v = 0; v < 256; v++)
+            d->lut[ch * 256 + v] =
+                (float)((v / 255.0 - mean[ch]) / std[ch]);
+    }
+}
+
 const float *sn_data_mean(const sn_data *d) { return d->mean; }
 const float *sn_data_std(const sn_data *d) { return d->std; }
 int sn_data_augment(const sn_data *d) { return d->augment; }

@@ -8,16 +8,20 @@
  * File (all integers little-endian uint32, floats IEEE-754 little-endian):
  *   "SNWT" | version | count |
  *   count x { name length | name bytes | ndim | dims[ndim] | data }
+ *   [version 2: info length | info JSON (sn_model_info_to_json)]
  *   | crc32 of every byte before it
  * Tensors are named "<layer>.<tensor>" ("conv1.weight"). Loading matches
  * them to the graph by name (any order), and checks every shape. */
 #include "slimnas/graph.h"
 
+#include <cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define WT_MAGIC "SNWT"
-#define WT_VERSION 1u
+#define WT_VERSION 1u      /* tensors only */
+#define WT_VERSION_INFO 2u /* tensors, then the model info as JSON */
+#define MAX_INFO_JSON (1u << 20)
 #define MAX_TNAME (SN_NAME_LEN + 32)
 
 sn_weights *sn_weights_new(const sn_graph *g) {
@@ -152,8 +156,9 @@ int sn_weights_save(const sn_weights *w, const sn_graph *g, const char *path,
     obuf b = {NULL, 0, 0};
     b.cap = 64 + (size_t)count * (MAX_TNAME + 32) + (size_t)floats * 4;
     b.p = sn_xmalloc(b.cap);
+    const sn_model_info *mi = sn_model_info_pick(g, w);
     ob_bytes(&b, WT_MAGIC, 4);
-    ob_u32(&b, WT_VERSION);
+    ob_u32(&b, mi ? WT_VERSION_INFO : WT_VERSION);
     ob_u32(&b, count);
     for (int i = 0; i < w->n_nodes; i++)
         for (int t = 0; t < w->n_tensors[i]; t++) {
@@ -172,6 +177,12 @@ int sn_weights_save(const sn_weights *w, const sn_graph *g, const char *path,
                 ob_u32(&b, bits);
             }
         }
+    if (mi) {
+        char *js = sn_model_info_to_json(mi);
+        ob_u32(&b, (uint32_t)strlen(js));
+        ob_bytes(&b, js, strlen(js));
+        free(js);
+    }
     ob_u32(&b, sn_crc32(0, b.p, b.n));
     int rc = sn_write_atomic(path, b.p, b.n, e);
     free(b.p);
@@ -271,9 +282,10 @@ sn_weights *sn_weights_load(const sn_graph *g, const char *path,
         goto fail;
     }
     uint32_t version = get_u32(p + 4);
-    if (version != WT_VERSION) {
+    if (version != WT_VERSION && version != WT_VERSION_INFO) {
         sn_errf(e, "%s: weight file version %u is not supported (this "
-                "slimnas reads version %u)", path, version, WT_VERSION);
+                "slimnas reads versions %u and %u)", path, version,
+                WT_VERSION, WT_VERSION_INFO);
         goto fail;
     }
     uint32_t count = get_u32(p + 8);
@@ -294,6 +306,17 @@ sn_weights *sn_weights_load(const sn_graph *g, const char *path,
                 path);
         goto fail;
     }
+    size_t info_at = 0, info_len = 0;
+    if (version == WT_VERSION_INFO) { /* u32 length, JSON, then the CRC */
+        if (len - end < 8 || get_u32(p + end) > len - end - 8) {
+            sn_errf(e, "%s: truncated (the model info at the end is cut "
+                    "off)", path);
+            goto fail;
+        }
+        info_len = get_u32(p + end);
+        info_at = end + 4;
+        end = info_at + info_len;
+    }
     if (len - end > 4) {
         sn_errf(e, "%s: %zu unexpected bytes after the last tensor", path,
                 len - end - 4);
@@ -302,6 +325,21 @@ sn_weights *sn_weights_load(const sn_graph *g, const char *path,
     if (get_u32(p + end) != sn_crc32(0, p, end)) {
         sn_errf(e, "%s: checksum mismatch (the file is corrupt)", path);
         goto fail;
+    }
+    sn_model_info info;
+    memset(&info, 0, sizeof info);
+    if (version == WT_VERSION_INFO) {
+        cJSON *j = info_len <= MAX_INFO_JSON
+                       ? cJSON_ParseWithLength(data + info_at, info_len)
+                       : NULL;
+        char msg[256] = "not valid JSON";
+        if (!j || sn_model_info_from_cjson(j, g->input, g->classes, &info,
+                                           msg, sizeof msg) != 0) {
+            sn_errf(e, "%s: bad model info: %s", path, msg);
+            cJSON_Delete(j);
+            goto fail;
+        }
+        cJSON_Delete(j);
     }
 
     w = sn_weights_new(g);
@@ -356,6 +394,7 @@ sn_weights *sn_weights_load(const sn_graph *g, const char *path,
                 sn_errf(e, "%s: tensor '%s' is missing", path, name);
                 goto fail;
             }
+    w->info = info;
     free(seen);
     free(recs);
     free(data);

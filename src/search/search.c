@@ -520,6 +520,7 @@ static int record(sn_search *se, cand *c, const sn_weights *w, sn_error *e) {
     char p[SN_SEARCH_PATH_LEN + 64];
     int id = c->info.id;
     SN_ASSERT(id == se->n);
+    if (w && w->info.known) c->graph->info = w->info; /* into N.json too */
     if (w) {
         run_path(p, sizeof p, se->dir, "cand/%d.bin", id);
         if (sn_weights_save(w, c->graph, p, e)) goto fail;

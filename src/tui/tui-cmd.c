@@ -32,7 +32,7 @@ const char *const sn_tui_command_usage[] = {
     "glyphs braille|block|ascii  how the plot is drawn",
     "runs [N|DIR]          pick a run or fork, switch to run N, or open DIR",
     "toggle-pause          pause a running search, resume a paused one",
-    "export ID FORMAT PATH export a candidate (onnx, c, json)",
+    "export ID FORMAT PATH export a candidate (onnx, c, c-int8)",
     "help                  show keys and commands",
     "quit                  leave (the run stays resumable)",
     NULL};
@@ -199,7 +199,7 @@ void sn_tui_complete(const sn_complete_ctx *ctx, const char *line, int start,
                                                 "log",  "next", "prev", NULL};
             static const char *const glyphs[] = {"braille", "block", "ascii",
                                                  NULL};
-            static const char *const formats[] = {"onnx", "c", "json", NULL};
+            static const char *const formats[] = {"onnx", "c", "c-int8", NULL};
             static const char *const moves[] = {"page", "-page", "top",
                                                 "bottom", NULL};
             static const char *const sorts[] = {"tree",  "accuracy", "params",

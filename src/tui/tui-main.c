@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "slimnas/export.h"
 #include "tui-internal.h"
 
 sn_tui_opts sn_tui_opts_default(void) {
@@ -566,7 +567,14 @@ static void local_command(tui *t, const char *cmd, char *arg) {
                                    ? "resume"
                                    : "pause");
     } else if (!strcmp(cmd, "export")) {
-        tui_message(t, 1, "export is not available in this build yet");
+        char msg[1024], line[512];
+        int rc = sn_export_command(s->dir, arg, s->n_cands, &s->settings,
+                                   msg, sizeof msg, line, sizeof line);
+        tui_message(t, rc < 0, "%s", msg);
+        if (rc == 1) {
+            tui_cmdline_open(t, ":", line);
+            snprintf(t->cmd_hint, sizeof t->cmd_hint, " %.400s", msg);
+        }
     } else if (!strcmp(cmd, "help")) {
         t->help_open = 1;
         t->help_scroll = 0;
