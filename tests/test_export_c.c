@@ -35,9 +35,9 @@ static int teardown(void **state) {
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static sn_graph *kind(const char *k, sn_shape in, int width) {
+static sn_graph *kind(const char *k, sn_shape in, int width, int depth) {
     sn_error e;
-    sn_arch_opts o = {width, 0};
+    sn_arch_opts o = {width, depth};
     sn_graph *g = sn_graph_new_kind(k, in, 10, &o, &e);
     if (!g) fail_msg("%s: %s", k, e.msg);
     return g;
@@ -285,12 +285,12 @@ static void test_base_architectures(void **state) {
     static const struct {
         const char *kind;
         sn_shape in;
-        int width;
+        int width, depth;
     } A[] = {
-        {"tiny2conv", {1, 28, 28}, 0},   {"mobile_tiny", {1, 28, 28}, 0},
-        {"cnn", {3, 16, 16}, 8},         {"resnet", {3, 16, 16}, 8},
-        {"densenet", {3, 16, 16}, 4},    {"mobilenet", {3, 16, 16}, 8},
-        {"mobilenetv2", {3, 16, 16}, 8},
+        {"tiny2conv", {1, 28, 28}, 0, 0},  {"mobile_tiny", {1, 28, 28}, 0, 0},
+        {"cnn", {3, 16, 16}, 8, 0},        {"resnet", {3, 16, 16}, 8, 1},
+        {"densenet", {3, 32, 32}, 4, 2},   {"mobilenet", {3, 16, 16}, 8, 1},
+        {"mobilenetv2", {3, 16, 16}, 8, 1},
     };
     int n = (int)(sizeof A / sizeof A[0]);
     for (int k = 0; sn_arch_kinds[k]; k++) { /* every kind is listed */
@@ -299,7 +299,7 @@ static void test_base_architectures(void **state) {
         if (!found) fail_msg("base architecture %s is not tested", sn_arch_kinds[k]);
     }
     for (int i = 0; i < n; i++) {
-        sn_graph *g = kind(A[i].kind, A[i].in, A[i].width);
+        sn_graph *g = kind(A[i].kind, A[i].in, A[i].width, A[i].depth);
         sn_weights *w = random_weights(g, 3 + (uint64_t)i);
         check_graph(g, w, A[i].kind);
         sn_weights_free(w);
@@ -335,7 +335,7 @@ static void morph(sn_graph **g, sn_weights **w, sn_morph_id id, int arg) {
 }
 
 static void test_morphed_graphs(void **state) {
-    sn_graph *g = kind("cnn", (sn_shape){3, 12, 12}, 8);
+    sn_graph *g = kind("cnn", (sn_shape){3, 12, 12}, 8, 0);
     sn_weights *w = random_weights(g, 21);
     morph(&g, &w, SN_MORPH_DEEPER, 3);
     morph(&g, &w, SN_MORPH_SEPARABLE, 0);
@@ -445,7 +445,7 @@ static void test_int8_fashion_mnist(void **state) {
     dopt.max_test = 3000;
     sn_data *d = sn_data_open("fashion-mnist", &dopt, &e);
     if (!d) fail_msg("%s", e.msg);
-    sn_graph *g = kind("tiny2conv", sn_data_shape(d), 0);
+    sn_graph *g = kind("tiny2conv", sn_data_shape(d), 0, 0);
     sn_weights *w = sn_weights_new(g);
     sn_weights_init(w, g, 1);
     sn_train_opts to = sn_train_opts_default();
@@ -509,8 +509,8 @@ static int dir_empty(const char *path) {
 
 static void test_errors(void **state) {
     sn_error e;
-    sn_graph *g = kind("tiny2conv", (sn_shape){1, 12, 12}, 0);
-    sn_graph *g2 = kind("mobile_tiny", (sn_shape){1, 12, 12}, 0);
+    sn_graph *g = kind("tiny2conv", (sn_shape){1, 12, 12}, 0, 0);
+    sn_graph *g2 = kind("mobile_tiny", (sn_shape){1, 12, 12}, 0, 0);
     sn_weights *w = random_weights(g, 1), *w2 = random_weights(g2, 1);
     sn_export_c_opts o = sn_export_c_opts_default();
     char dir[160];
