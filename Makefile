@@ -18,7 +18,7 @@ SAN     ?=
 # Debian packages the build, the tests and the default run need.
 DEB_PKGS := build-essential pkg-config libncurses-dev libcjson-dev \
             libopenblas-dev libreadline-dev zlib1g-dev libcmocka-dev \
-            dataset-fashion-mnist tmux
+            dataset-fashion-mnist tmux clang
 
 PKGS := ncursesw libcjson openblas readline zlib
 # Flags come from pkg-config (plain -l flags where a .pc file is missing),
@@ -156,3 +156,15 @@ install: slimnas
 
 clean:
 	rm -rf build build-asan build-tsan slimnas
+
+# The standalone C export on trained Fashion-MNIST models (tiny2conv and
+# mobile_tiny, 3 epochs each): params, weight and arena bytes, float and
+# int8 test accuracy, batch-1 latency (not in CI: several minutes).
+# BENCH_EXPORT_ARGS="--epochs 1 --max-train 20000 tiny2conv" to change.
+$(BUILD)/bench/bench_export_c: bench/bench_export_c.c $(LIB) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(DEP_LIBS)
+
+.PHONY: bench-export-c
+bench-export-c: $(BUILD)/bench/bench_export_c
+	@$(BUILD)/bench/bench_export_c $(BENCH_EXPORT_ARGS)

@@ -591,6 +591,34 @@ static void test_errors(void **state) {
     sn_graph_free(g2);
 }
 
+/* `slimnas stats` reports the export's arena next to its peak. */
+static void test_stats_reports_arena(void **state) {
+    const char *bin = getenv("SLIMNAS");
+    if (!bin) {
+        print_message("# SLIMNAS not set: skipped\n");
+        skip();
+    }
+    sn_error e;
+    const char *path = "samples/graphs/mobile_tiny_28x28x1.json";
+    sn_graph *g = sn_graph_load(path, &e);
+    if (!g) fail_msg("%s", e.msg);
+    int64_t arena = sn_export_c_arena_bytes(g, 0, &e);
+    assert_true(arena > 0 && arena < sn_graph_peak_bytes(g));
+    char cmd[512], want[64], buf[4096];
+    snprintf(cmd, sizeof cmd, "%s stats --json %s", bin, path);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    buf[len] = 0;
+    assert_int_equal(pclose(f), 0);
+    snprintf(want, sizeof want, "\"arena_bytes\": %lld,", (long long)arena);
+    assert_non_null(strstr(buf, want));
+    snprintf(want, sizeof want, "\"arena_bytes_int8\": %lld,",
+             (long long)arena / 4);
+    assert_non_null(strstr(buf, want));
+    sn_graph_free(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         TU_TIMED(test_base_architectures),
@@ -598,6 +626,7 @@ int main(void) {
         TU_TIMED(test_every_op),
         TU_TIMED(test_int8_fashion_mnist),
         TU_TIMED(test_errors),
+        cmocka_unit_test(test_stats_reports_arena),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
