@@ -53,33 +53,45 @@ static void sb_puts(sbuf *b, const char *s) { sb_printf(b, "%s", s); }
 
 /* ---- kernels as text (the float ones mirror quant.c's reference) ------- */
 
+/* Conv kernels are emitted once per (kernel, stride) in use, with both as
+ * constants (@K@, @S@), so the compiler unrolls the window of pixels
+ * whose window lies inside the image. */
 static const char K_CONV_F[] =
-    "static void conv_f(const float *x, int C, int H, int W, float *y, int M,\n"
-    "                   int OH, int OW, int K, int S, int P, int G,\n"
-    "                   const float *w, const float *b, int act)\n"
+    "/* Accumulates straight into the output rows (bias, then every input\n"
+    " * channel and kernel tap in turn, the same order as a per-pixel sum),\n"
+    " * so the inner loop runs along a row and vectorises. */\n"
+    "static void conv_f_@K@_@S@(const float *x, int C, int H, int W, float *y,\n"
+    "                         int M, int OH, int OW, int P, int G,\n"
+    "                         const float *w, const float *b, int act)\n"
     "{\n"
+    "    enum { K = @K@, S = @S@ };\n"
     "    int cg = C / G, mg = M / G, m, oy, ox, c, ky, kx;\n"
     "    for (m = 0; m < M; m++) {\n"
     "        const float *xg = x + (long)(m / mg) * cg * H * W;\n"
     "        const float *wm = w + (long)m * cg * K * K;\n"
     "        for (oy = 0; oy < OH; oy++) {\n"
+    "            float *yr = y + ((long)m * OH + oy) * OW;\n"
     "            int iy = oy * S - P;\n"
     "            int ky0 = iy < 0 ? -iy : 0, ky1 = H - iy < K ? H - iy : K;\n"
-    "            for (ox = 0; ox < OW; ox++) {\n"
-    "                int ix = ox * S - P;\n"
-    "                int kx0 = ix < 0 ? -ix : 0, kx1 = W - ix < K ? W - ix : K;\n"
-    "                float s = b[m];\n"
-    "                for (c = 0; c < cg; c++) {\n"
-    "                    const float *xc = xg + (long)c * H * W + (long)iy * W + ix;\n"
-    "                    const float *wc = wm + (long)c * K * K;\n"
-    "                    for (ky = ky0; ky < ky1; ky++)\n"
-    "                        for (kx = kx0; kx < kx1; kx++)\n"
-    "                            s += wc[ky * K + kx] * xc[(long)ky * W + kx];\n"
+    "            for (ox = 0; ox < OW; ox++) yr[ox] = b[m];\n"
+    "            for (c = 0; c < cg; c++)\n"
+    "                for (ky = ky0; ky < ky1; ky++) {\n"
+    "                    const float *xr = xg + ((long)c * H + iy + ky) * W;\n"
+    "                    for (kx = 0; kx < K; kx++) {\n"
+    "                        float wv = wm[((long)c * K + ky) * K + kx];\n"
+    "                        int lo = P - kx > 0 ? (P - kx + S - 1) / S : 0;\n"
+    "                        int last = W - 1 + P - kx;\n"
+    "                        int hi = last < 0 ? 0 : last / S + 1;\n"
+    "                        if (hi > OW) hi = OW;\n"
+    "                        for (ox = lo; ox < hi; ox++)\n"
+    "                            yr[ox] += wv * xr[ox * S + kx - P];\n"
+    "                    }\n"
     "                }\n"
-    "                if (act && s < 0.0f) s = 0.0f;\n"
-    "                if (act == 2 && s > 6.0f) s = 6.0f;\n"
-    "                y[((long)m * OH + oy) * OW + ox] = s;\n"
-    "            }\n"
+    "            if (act)\n"
+    "                for (ox = 0; ox < OW; ox++) {\n"
+    "                    float v = yr[ox] < 0.0f ? 0.0f : yr[ox];\n"
+    "                    yr[ox] = act == 2 && v > 6.0f ? 6.0f : v;\n"
+    "                }\n"
     "        }\n"
     "    }\n"
     "}\n\n";
@@ -220,12 +232,13 @@ static const char K_INPUT_Q[] =
 
 static const char K_CONV_Q[] =
     "/* int32 accumulation; yf != NULL: float output acc * deq[m] instead */\n"
-    "static void conv_q(const int8_t *x, int C, int H, int W, int8_t *y, int M,\n"
-    "                   int OH, int OW, int K, int S, int P, int G,\n"
-    "                   const int8_t *w, const int32_t *b, const int32_t *mul,\n"
-    "                   const int8_t *sh, int lo, int hi, float *yf,\n"
-    "                   const float *deq, int act)\n"
+    "static void conv_q_@K@_@S@(const int8_t *x, int C, int H, int W, int8_t *y,\n"
+    "                         int M, int OH, int OW, int P, int G,\n"
+    "                         const int8_t *w, const int32_t *b,\n"
+    "                         const int32_t *mul, const int8_t *sh, int lo,\n"
+    "                         int hi, float *yf, const float *deq, int act)\n"
     "{\n"
+    "    enum { K = @K@, S = @S@ };\n"
     "    int cg = C / G, mg = M / G, m, oy, ox, c, ky, kx;\n"
     "    for (m = 0; m < M; m++) {\n"
     "        const int8_t *xg = x + (long)(m / mg) * cg * H * W;\n"
@@ -238,12 +251,22 @@ static const char K_CONV_Q[] =
     "                int kx0 = ix < 0 ? -ix : 0, kx1 = W - ix < K ? W - ix : K;\n"
     "                int32_t acc = b[m];\n"
     "                long o;\n"
-    "                for (c = 0; c < cg; c++) {\n"
-    "                    const int8_t *xc = xg + (long)c * H * W + (long)iy * W + ix;\n"
-    "                    const int8_t *wc = wm + (long)c * K * K;\n"
-    "                    for (ky = ky0; ky < ky1; ky++)\n"
-    "                        for (kx = kx0; kx < kx1; kx++)\n"
-    "                            acc += (int32_t)wc[ky * K + kx] * xc[(long)ky * W + kx];\n"
+    "                if (ky0 == 0 && ky1 == K && kx0 == 0 && kx1 == K) {\n"
+    "                    for (c = 0; c < cg; c++) {\n"
+    "                        const int8_t *xc = xg + (long)c * H * W + (long)iy * W + ix;\n"
+    "                        const int8_t *wc = wm + (long)c * K * K;\n"
+    "                        for (ky = 0; ky < K; ky++)\n"
+    "                            for (kx = 0; kx < K; kx++)\n"
+    "                                acc += (int32_t)wc[ky * K + kx] * xc[(long)ky * W + kx];\n"
+    "                    }\n"
+    "                } else {\n"
+    "                    for (c = 0; c < cg; c++) {\n"
+    "                        const int8_t *xc = xg + (long)c * H * W + (long)iy * W + ix;\n"
+    "                        const int8_t *wc = wm + (long)c * K * K;\n"
+    "                        for (ky = ky0; ky < ky1; ky++)\n"
+    "                            for (kx = kx0; kx < kx1; kx++)\n"
+    "                                acc += (int32_t)wc[ky * K + kx] * xc[(long)ky * W + kx];\n"
+    "                    }\n"
     "                }\n"
     "                o = ((long)m * OH + oy) * OW + ox;\n"
     "                if (yf) {\n"
@@ -376,6 +399,7 @@ typedef struct emit {
     int64_t wbytes;  /* constant array bytes */
     const xs_prog *p;
     int int8;
+    int n_ks, ks[256][2]; /* (kernel, stride) pairs of the convs */
 } emit;
 
 static void fmt_float(char *buf, size_t n, float v) {
@@ -525,12 +549,22 @@ static void emit_step(emit *m, int k, unsigned *used) {
         else
             snprintf(tail, sizeof tail, "%s, %s, %s, %s, %d, %d, 0, 0, %d", nw,
                      nb, nm, ns, q->lo, q->hi, s->act);
-        if (conv)
-            sb_printf(B, "    conv_%c(%s, %d, %d, %d, %s, %d, %d, %d, %d, %d, "
+        if (conv) {
+            int seen = 0;
+            for (int j = 0; j < m->n_ks; j++)
+                seen |= m->ks[j][0] == s->attr.k &&
+                        m->ks[j][1] == s->attr.stride;
+            if (!seen) {
+                SN_ASSERT(m->n_ks < 256);
+                m->ks[m->n_ks][0] = s->attr.k;
+                m->ks[m->n_ks++][1] = s->attr.stride;
+            }
+            sb_printf(B, "    conv_%c_%d_%d(%s, %d, %d, %d, %s, %d, %d, %d, "
                          "%d, %d,\n           %s);\n",
-                      m->int8 ? 'q' : 'f', x, is.c, is.h, is.w, y, os.c, os.h,
-                      os.w, s->attr.k, s->attr.stride, s->attr.pad,
+                      m->int8 ? 'q' : 'f', s->attr.k, s->attr.stride, x, is.c,
+                      is.h, is.w, y, os.c, os.h, os.w, s->attr.pad,
                       s->attr.groups, tail);
+        }
         else
             sb_printf(B, "    dense_%c(%s, %d, %s, %d, %s);\n",
                       m->int8 ? 'q' : 'f', x, is.c, y, os.c, tail);
@@ -648,6 +682,22 @@ static void c_string(sbuf *b, const char *s) {
     sb_puts(b, "\"");
 }
 
+/* One copy of the conv template per (kernel, stride) pair. */
+static void conv_kernels(sbuf *src, const char *tmpl, const emit *m) {
+    for (int j = 0; j < m->n_ks; j++)
+        for (const char *t = tmpl; *t; t++) {
+            if (!strncmp(t, "@K@", 3)) {
+                sb_printf(src, "%d", m->ks[j][0]);
+                t += 2;
+            } else if (!strncmp(t, "@S@", 3)) {
+                sb_printf(src, "%d", m->ks[j][1]);
+                t += 2;
+            } else {
+                sb_printf(src, "%c", *t);
+            }
+        }
+}
+
 /* Builds both texts. */
 static void generate(const xs_prog *p, const char *prefix, int int8,
                      const char *const *class_names, sbuf *hdr, sbuf *src,
@@ -745,7 +795,7 @@ static void generate(const xs_prog *p, const char *prefix, int int8,
     sb_puts(src, "/* ---- kernels ---- */\n\n");
     if (!int8) {
         if (used & 1u << 0) sb_puts(src, K_INPUT_F);
-        if (used & 1u << 1) sb_puts(src, K_CONV_F);
+        if (used & 1u << 1) conv_kernels(src, K_CONV_F, &m);
         if (used & 1u << 2) sb_puts(src, K_DENSE_F);
         if (used & 1u << 3) sb_puts(src, K_AFFINE_F);
         if (used & 1u << 4) sb_puts(src, K_RELU_F);
@@ -755,7 +805,7 @@ static void generate(const xs_prog *p, const char *prefix, int int8,
     } else {
         sb_puts(src, K_Q_COMMON);
         if (used & 1u << 0) sb_puts(src, K_INPUT_Q);
-        if (used & 1u << 1) sb_puts(src, K_CONV_Q);
+        if (used & 1u << 1) conv_kernels(src, K_CONV_Q, &m);
         if (used & 1u << 2) sb_puts(src, K_DENSE_Q);
         if (used & 1u << 3) sb_puts(src, K_AFFINE_Q);
         if (used & 1u << 4) sb_puts(src, K_CLAMP_Q);
