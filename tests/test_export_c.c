@@ -526,6 +526,14 @@ static void test_errors(void **state) {
     assert_int_equal(sn_export_c(g, w2, NULL, NULL, NULL, &o, dir, NULL, &e),
                      -1);
     assert_non_null(strstr(e.msg, "do not match"));
+    /* the same layers, other widths */
+    sn_graph *g3 = kind("tiny2conv", (sn_shape){1, 12, 12}, 4, 0);
+    sn_weights *w3 = random_weights(g3, 1);
+    assert_int_equal(sn_export_c(g, w3, NULL, NULL, NULL, &o, dir, NULL, &e),
+                     -1);
+    assert_non_null(strstr(e.msg, "do not match the graph at layer 1"));
+    sn_weights_free(w3);
+    sn_graph_free(g3);
     /* NaN weights */
     w->params[3] = NAN;
     assert_int_equal(sn_export_c(g, w, NULL, NULL, NULL, &o, dir, NULL, &e),

@@ -860,6 +860,24 @@ static xs_prog *build(const sn_graph *g, const sn_weights *w,
                 w->n_nodes - 1, g->n_nodes - 1);
         return NULL;
     }
+    for (int i = 0; i < g->n_nodes; i++) {
+        const sn_node *nd = &g->nodes[i];
+        sn_shape in[SN_MAX_IN];
+        for (int k = 0; k < nd->n_in; k++) in[k] = g->nodes[nd->in[k]].out;
+        sn_tensor_desc t[SN_MAX_TENSORS];
+        int nt = sn_op_get(nd->op)->tensors(&nd->attr, in, nd->n_in, t);
+        int ok = nt == w->n_tensors[i];
+        for (int k = 0; ok && k < nt; k++) {
+            ok = t[k].ndim == w->desc[i][k].ndim;
+            for (int d = 0; ok && d < t[k].ndim; d++)
+                ok = t[k].dims[d] == w->desc[i][k].dims[d];
+        }
+        if (!ok) {
+            sn_errf(e, "the weights do not match the graph at layer %d (%s)",
+                    i, nd->name);
+            return NULL;
+        }
+    }
     xs_prog *p = xs_lower(g, w, mean, std, e);
     if (!p) return NULL;
     *calib_used = 0;
