@@ -97,8 +97,10 @@ int sn_export_c_accuracy(const sn_graph *g, const sn_weights *w,
 /* Compiles DIR/PREFIX.c with the system compiler ($CC, else cc; -std=c99
  * -O2, plus -march=native when the compiler takes it) and a generated
  * driver, then runs model_predict on one image repeatedly for at least
- * min_seconds (0 = 1 s) and gives the mean seconds per image (batch 1,
- * one thread). The build lives in a temporary folder, removed after. */
+ * min_seconds of CPU time (0 = 1 s) and gives the mean CPU seconds per
+ * image (batch 1, one thread; CPU time rather than wall time so that a
+ * busy machine does not inflate it — on an idle core they are equal).
+ * The build lives in a temporary folder, removed after. */
 int sn_export_c_bench(const char *dir, const char *prefix,
                       double min_seconds, double *sec_per_image,
                       sn_error *e);
