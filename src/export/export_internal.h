@@ -43,6 +43,7 @@ typedef struct xs_step {
     int node;       /* graph node where it runs (the first one fused) */
     int value;      /* graph node whose value it produces */
     int act;        /* XS_ACT_* (conv, dense, affine) */
+    int folded_bn;  /* node of the bn folded into this conv/dense, or 0 */
     int n_in;
     int in[SN_MAX_IN];      /* graph nodes whose values it reads */
     sn_shape in_shape[SN_MAX_IN], out_shape;

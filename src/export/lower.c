@@ -232,6 +232,7 @@ xs_prog *xs_lower(const sn_graph *g, const sn_weights *w, const float *mean,
             int j = sole_consumer(g, i), bn = -1;
             if (j >= 0 && g->nodes[j].op == SN_OP_BN) {
                 bn = j;
+                s->folded_bn = j;
                 done[j] = 1;
                 s->value = fused[n_fused++] = j;
             }
