@@ -931,10 +931,20 @@ int sn_export_c(const sn_graph *g, const sn_weights *w, const float *mean,
     }
     snprintf(r.header, sizeof r.header, "%s/%s.h", dir, prefix);
     snprintf(r.source, sizeof r.source, "%s/%s.c", dir, prefix);
-    int had_header = access(r.header, F_OK) == 0;
-    if (sn_write_atomic(r.header, hdr.s, hdr.len, e)) goto fail;
-    if (sn_write_atomic(r.source, src.s, src.len, e)) {
-        if (!had_header) unlink(r.header);
+    /* both files complete under temporary names first, then renamed: an
+     * old pair is replaced whole or not at all */
+    char th[4200], ts[4200];
+    snprintf(th, sizeof th, "%s/.%s.h.new", dir, prefix);
+    snprintf(ts, sizeof ts, "%s/.%s.c.new", dir, prefix);
+    if (sn_write_atomic(th, hdr.s, hdr.len, e)) goto fail;
+    if (sn_write_atomic(ts, src.s, src.len, e)) {
+        unlink(th);
+        goto fail;
+    }
+    if (rename(th, r.header) != 0 || rename(ts, r.source) != 0) {
+        sn_errf(e, "%s: %s", dir, strerror(errno));
+        unlink(th);
+        unlink(ts);
         goto fail;
     }
     rc = 0;
