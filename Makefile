@@ -38,15 +38,11 @@ PORTABLE_BUILD ?= build-portable
 # Debian packages the build, the tests and the default run need.
 DEB_PKGS := build-essential pkg-config libncurses-dev libcjson-dev \
             libopenblas-dev libreadline-dev zlib1g-dev libcmocka-dev \
-<<<<<<< HEAD
-            dataset-fashion-mnist tmux man-db bash-completion \
+            dataset-fashion-mnist tmux man-db bash-completion clang \
             libstb-dev libjpeg62-turbo-dev libpng-dev python3-numpy \
             python3-onnx python3-opencv
-# Only `make check-targets` (CI) needs these.
-CHECK_PKGS := clang
-=======
-            dataset-fashion-mnist tmux clang
->>>>>>> cgen
+# Only `make check-targets` (CI) needs these (none beyond the above now).
+CHECK_PKGS :=
 
 PKGS := ncursesw libcjson openblas readline zlib stb libjpeg libpng
 # Flags come from pkg-config (plain -l flags where a .pc file is missing),
@@ -206,7 +202,8 @@ check-targets: | $(DEPS_OK)
 	  $(MAKE) -s --no-print-directory CC=$$cc ARCH=$$a WERROR=1 \
 	    BUILD=build-check/$$cc-$$a build-check/$$cc-$$a/slimnas \
 	    $(TEST_BIN:$(BUILD)/%=build-check/$$cc-$$a/%) \
-	    build-check/$$cc-$$a/bench/bench build-check/$$cc-$$a/bench/bench_search; \
+	    build-check/$$cc-$$a/bench/bench build-check/$$cc-$$a/bench/bench_search \
+	    build-check/$$cc-$$a/bench/bench_export_c; \
 	done; done; echo "slimnas: every target built without a warning"
 
 # ---- install ----------------------------------------------------------
@@ -237,21 +234,17 @@ uninstall:
 # clean removes $(BUILD) (default build) and the other build folders
 # this Makefile makes; `make clean BUILD=dir` removes dir too.
 clean:
-<<<<<<< HEAD
 	rm -rf $(BUILD) build build-asan build-tsan build-clang build-check \
 	  $(PORTABLE_BUILD) slimnas
-=======
-	rm -rf build build-asan build-tsan slimnas
 
 # The standalone C export on trained Fashion-MNIST models (tiny2conv and
 # mobile_tiny, 3 epochs each): params, weight and arena bytes, float and
 # int8 test accuracy, batch-1 latency (not in CI: several minutes).
 # BENCH_EXPORT_ARGS="--epochs 1 --max-train 20000 tiny2conv" to change.
-$(BUILD)/bench/bench_export_c: bench/bench_export_c.c $(LIB) | $(DEPS_OK)
+$(BUILD)/bench/bench_export_c: bench/bench_export_c.c $(LIB) $(CFLAGS_STAMP) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(DEP_LIBS)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LIB) $(ALL_LDFLAGS) $(DEP_LIBS) $(LDLIBS)
 
 .PHONY: bench-export-c
 bench-export-c: $(BUILD)/bench/bench_export_c
 	@$(BUILD)/bench/bench_export_c $(BENCH_EXPORT_ARGS)
->>>>>>> cgen

@@ -655,11 +655,6 @@ static void test_cli_bad_input(void **state) {
     assert_non_null(strstr(err, "cand/0.final.bin"));
     free(err);
     remove(o);
-    if (!sn_export_c_available())
-        expect_error(run("%s export '%s' --weights '%s' --format c -o '%s'",
-                         bin, in_dir("m.json"), in_dir("m.bin"),
-                         in_dir("cdir")),
-                     1, "not available in this build", in_dir("cdir"));
     /* predict: an image of the wrong size */
     FILE *f = fopen(in_dir("small.pgm"), "wb");
     fprintf(f, "P5 4 4 255\n");

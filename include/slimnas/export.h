@@ -90,8 +90,6 @@ typedef enum {
 /* "onnx", "c", "c-int8"; NULL-terminated. */
 extern const char *const sn_export_format_names[];
 int sn_export_format_from_name(const char *name); /* -1 when unknown */
-/* 1 when this build has the standalone C generator. */
-int sn_export_c_available(void);
 
 typedef struct sn_export_opts {
     sn_export_format format;

@@ -170,11 +170,6 @@ static int cmd_export(int argc, char **argv) {
                                       "1000000], got '%s'", v);
         o.calibrate = (int)l;
     }
-    if (o.format != SN_EXPORT_ONNX && !sn_export_c_available()) {
-        fprintf(stderr, "slimnas export: format %s is not available in this "
-                "build\n", sn_export_format_names[o.format]);
-        return 1;
-    }
     sn_graph *g;
     sn_weights *w;
     char wpath[4096];

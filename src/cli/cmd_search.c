@@ -522,9 +522,6 @@ static int export_front_opts(const sn_cli_args *a) {
         if (f < 0)
             return sn_cli_usage_error(a->cmd, "unknown format '%s' (formats: "
                                       "onnx, c, c-int8)", t);
-        if (f != SN_EXPORT_ONNX && !sn_export_c_available())
-            return sn_cli_usage_error(a->cmd, "format %s is not available in "
-                                      "this build", t);
         export_formats |= 1u << f;
     }
     if (!export_formats)

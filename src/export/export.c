@@ -12,12 +12,7 @@
 #include "slimnas/export.h"
 #include "slimnas/search.h"
 
-#if defined(__has_include)
-#if __has_include("slimnas/export_c.h")
 #include "slimnas/export_c.h"
-#define HAVE_EXPORT_C 1
-#endif
-#endif
 
 const char *const sn_export_format_names[] = {"onnx", "c", "c-int8", NULL};
 
@@ -25,14 +20,6 @@ int sn_export_format_from_name(const char *name) {
     for (int i = 0; sn_export_format_names[i]; i++)
         if (name && !strcmp(name, sn_export_format_names[i])) return i;
     return -1;
-}
-
-int sn_export_c_available(void) {
-#ifdef HAVE_EXPORT_C
-    return 1;
-#else
-    return 0;
-#endif
 }
 
 sn_export_opts sn_export_opts_default(void) {
@@ -49,7 +36,6 @@ static void fmt_bytes(char *b, size_t n, int64_t v) {
     else snprintf(b, n, "%lld B", (long long)v);
 }
 
-#ifdef HAVE_EXPORT_C
 static int export_c(const sn_graph *g, const sn_weights *w,
                     const sn_model_info *mi, const sn_export_opts *o,
                     const char *path, char *summary, size_t n,
@@ -113,7 +99,6 @@ static int export_c(const sn_graph *g, const sn_weights *w,
     }
     return 0;
 }
-#endif
 
 int sn_export_model(const sn_graph *g, const sn_weights *w,
                     const sn_model_info *mi, const sn_export_opts *o,
@@ -142,16 +127,9 @@ int sn_export_model(const sn_graph *g, const sn_weights *w,
                                   : ", input raw pixels / 255");
         return 0;
     }
-#ifdef HAVE_EXPORT_C
     char tmp[8];
     return export_c(g, w, mi, o, path, summary ? summary : tmp,
                     summary ? n : sizeof tmp, rep, e);
-#else
-    (void)mi;
-    return sn_errf(e, "format %s is not available in this build (the "
-                   "standalone C generator is missing)",
-                   sn_export_format_names[o->format]);
-#endif
 }
 
 int sn_export_load_candidate(const char *run_dir, int id, sn_graph **g,
@@ -315,7 +293,7 @@ int sn_export_command(const char *run_dir, const char *args, int n_cands,
     }
     sn_data *d = NULL;
     int rc = 0;
-    if (f == SN_EXPORT_C_INT8 && settings && sn_export_c_available()) {
+    if (f == SN_EXPORT_C_INT8 && settings) {
         sn_data_opts o = sn_settings_data_opts(settings, 1);
         if (!(d = sn_data_open(settings->data, &o, &e))) rc = -1;
     }
