@@ -106,6 +106,9 @@ typedef enum sn_cand_status {
     SN_CAND_DIVERGED,   /* NaN/Inf loss; never a parent */
     SN_CAND_INFEASIBLE, /* breaks a hard limit; never trained */
     SN_CAND_FAILED,     /* morph or training error (message in the log) */
+    SN_CAND_DAMAGED,    /* its record or files are damaged (found when the
+                           run was loaded, or so recorded by check
+                           --repair); never a parent, never retrained */
     SN_CAND_COUNT
 } sn_cand_status;
 
@@ -340,6 +343,19 @@ sn_search *sn_search_load(const char *dir, sn_error *e);
 int sn_search_fork(const char *src, int cand, const char *dst,
                    const sn_search_settings *s, sn_error *e);
 void sn_search_free(sn_search *se);
+
+/* `slimnas check`: loads the run as resume would, changing nothing, and
+ * prints to out one line per problem ("DIR/cand/3.bin: does not load:
+ * ...", "DIR/results.log:8: not a JSON object ...") and a summary.
+ * Returns the number of problems (0: the run is sound), -1 with e when it
+ * cannot be checked at all (not a run directory, bad settings.json).
+ * With repair (takes the run's lock): damaged candidate files and files
+ * the log does not name are moved aside (NAME.damaged, NAME.unlogged),
+ * temp files of a kill mid-write are removed, and the log is rewritten
+ * without its unusable lines and with damaged candidates recorded as
+ * "damaged" (the old log kept as results.log.damaged); nothing else is
+ * deleted. Then returns the problems left. */
+int sn_search_check(const char *dir, int repair, FILE *out, sn_error *e);
 
 /* The data candidates train on (settings' max_train subset) and, for
  * --final, the full training set (may be NULL: final then uses `train`).

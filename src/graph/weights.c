@@ -139,8 +139,8 @@ static void tensor_name(const sn_graph *g, const sn_weights *w, int i, int t,
     snprintf(buf, n, "%s.%s", g->nodes[i].name, w->desc[i][t].name);
 }
 
-int sn_weights_save(const sn_weights *w, const sn_graph *g, const char *path,
-                    sn_error *e) {
+void *sn_weights_encode(const sn_weights *w, const sn_graph *g,
+                        size_t *len) {
     SN_ASSERT(w->n_nodes == g->n_nodes);
     uint32_t count = 0;
     int64_t floats = 0;
@@ -173,8 +173,16 @@ int sn_weights_save(const sn_weights *w, const sn_graph *g, const char *path,
             }
         }
     ob_u32(&b, sn_crc32(0, b.p, b.n));
-    int rc = sn_write_atomic(path, b.p, b.n, e);
-    free(b.p);
+    *len = b.n;
+    return b.p;
+}
+
+int sn_weights_save(const sn_weights *w, const sn_graph *g, const char *path,
+                    sn_error *e) {
+    size_t n;
+    void *p = sn_weights_encode(w, g, &n);
+    int rc = sn_write_atomic(path, p, n, e);
+    free(p);
     return rc;
 }
 
@@ -258,6 +266,13 @@ sn_weights *sn_weights_load(const sn_graph *g, const char *path,
     char *data;
     size_t len;
     if (sn_read_file(path, &data, &len, e) != 0) return NULL;
+    sn_weights *w = sn_weights_decode(g, data, len, path, e);
+    free(data);
+    return w;
+}
+
+sn_weights *sn_weights_decode(const sn_graph *g, const void *data, size_t len,
+                              const char *path, sn_error *e) {
     const unsigned char *p = (const unsigned char *)data;
     sn_weights *w = NULL;
     rec *recs = NULL;
@@ -358,12 +373,10 @@ sn_weights *sn_weights_load(const sn_graph *g, const char *path,
             }
     free(seen);
     free(recs);
-    free(data);
     return w;
 fail:
     sn_weights_free(w);
     free(seen);
     free(recs);
-    free(data);
     return NULL;
 }
