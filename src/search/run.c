@@ -556,8 +556,12 @@ static int cand_file_id(const char *name, int *final) {
  * line); files of later candidates mean the log lost records. */
 static int scan_files(sn_search *se, run_mode mode, sn_error *e) {
     static const char *const subs[] = {".", "cand"};
-    int later = -1, moved = 0;
+    int later = -1;
     char first[64] = "";
+    /* what to do, decided before anything is done: an error changes
+     * nothing (renaming while reading a directory is unsafe, too) */
+    char **todo = NULL; /* "t" + rel: remove a temp file; "u" + rel: aside */
+    int nt = 0, capt = 0;
     for (int d = 0; d < 2; d++) {
         int fd = openat(se->dirfd, subs[d], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0) continue;
@@ -566,65 +570,69 @@ static int scan_files(sn_search *se, run_mode mode, sn_error *e) {
             close(fd);
             continue;
         }
-        /* names first: renaming while reading a directory is unsafe */
-        char **names = NULL;
-        int nn = 0, cap = 0;
         struct dirent *ent;
         while ((ent = readdir(dp))) {
-            if (nn == cap) {
-                cap = cap ? 2 * cap : 64;
-                names = sn_xrealloc(names, (size_t)cap * sizeof *names);
-            }
-            names[nn++] = sn_xstrdup(ent->d_name);
-        }
-        closedir(dp);
-        for (int k = 0; k < nn; k++) {
+            const char *name = ent->d_name;
             char rel[300];
             snprintf(rel, sizeof rel, "%s%s%s", d ? subs[d] : "",
-                     d ? "/" : "", names[k]);
-            if (sn_is_tmp_name(names[k])) {
-                if (mode == RUN_OPEN) unlinkat(se->dirfd, rel, 0);
-                else if (mode == RUN_CHECK)
+                     d ? "/" : "", name);
+            char act = 0;
+            int fin = 0, id = -1;
+            if (sn_is_tmp_name(name)) {
+                if (mode == RUN_CHECK)
                     add_issue(se, ISSUE_TMP, 0, rel, "a temp file left by a "
                               "kill mid-write (removed on resume)");
-                continue;
-            }
-            int fin, id = d ? cand_file_id(names[k], &fin) : -1;
-            if (id < 0) continue;
-            int unlogged = fin ? id >= se->n || !(se->c[id].info.test_acc >= 0)
-                               : id >= se->n;
-            if (!unlogged) continue;
-            if (mode == RUN_CHECK) {
-                add_issue(se, ISSUE_UNLOGGED, 0, rel, "results.log has no "
-                          "record of it (repair moves it aside)");
-            } else if (mode == RUN_OPEN) {
+                act = 't';
+            } else if (d && (id = cand_file_id(name, &fin)) >= 0 &&
+                       (fin ? id >= se->n || !(se->c[id].info.test_acc >= 0)
+                            : id >= se->n)) {
+                if (mode == RUN_CHECK)
+                    add_issue(se, ISSUE_UNLOGGED, 0, rel, "results.log has no "
+                              "record of it (repair moves it aside)");
                 if (id > se->n || (id == se->n && fin)) {
                     if (later < 0 || id > later) later = id;
-                    if (!first[0]) snprintf(first, sizeof first, "%.60s", rel);
-                } else {
-                    char to[340];
-                    if (move_aside(se->dirfd, rel, "unlogged", to, sizeof to) == 0) {
-                        if (!moved++)
-                            snprintf(se->warning, sizeof se->warning,
-                                     "%.150s/%.60s: not in results.log (written "
-                                     "just before a crash?); moved aside to "
-                                     "%.80s",
-                                     se->dir, rel, to);
-                    }
+                    if (!first[0])
+                        snprintf(first, sizeof first, "%.60s", rel);
                 }
+                act = 'u';
             }
+            if (!act || mode != RUN_OPEN) continue;
+            if (nt == capt) {
+                capt = capt ? 2 * capt : 16;
+                todo = sn_xrealloc(todo, (size_t)capt * sizeof *todo);
+            }
+            todo[nt] = sn_xmalloc(strlen(rel) + 2);
+            todo[nt][0] = act;
+            strcpy(todo[nt] + 1, rel);
+            nt++;
         }
-        for (int k = 0; k < nn; k++) free(names[k]);
-        free(names);
+        closedir(dp);
     }
-    if (later >= 0)
-        return sn_errf(e, "%s: results.log records candidates 0..%d but "
-                          "%s/%s exists: the log and the files disagree (was "
-                          "the log emptied or cut?); nothing was changed. "
-                          "'slimnas check --repair %s' moves the unlogged "
-                          "files aside",
-                       se->dir, se->n - 1, se->dir, first, se->dir);
-    return 0;
+    int rc = 0, moved = 0;
+    if (mode == RUN_OPEN && later >= 0)
+        rc = sn_errf(e, "%s: results.log records candidates 0..%d but %s/%s "
+                        "exists: the log and the files disagree (was the log "
+                        "emptied or cut?); nothing was changed. 'slimnas "
+                        "check --repair %s' moves the unlogged files aside",
+                     se->dir, se->n - 1, se->dir, first, se->dir);
+    for (int k = 0; k < nt; k++) {
+        const char *rel = todo[k] + 1;
+        char to[340];
+        if (rc) {
+        } else if (todo[k][0] == 't') {
+            unlinkat(se->dirfd, rel, 0);
+        } else if (move_aside(se->dirfd, rel, "unlogged", to, sizeof to) == 0 &&
+                   !moved++) {
+            /* the candidate in flight at a crash: its files, then its log
+             * line, so a kill in between leaves files the log lacks */
+            snprintf(se->warning, sizeof se->warning,
+                     "%.150s/%.60s: not in results.log (written just before "
+                     "a crash?); moved aside to %.80s", se->dir, rel, to);
+        }
+        free(todo[k]);
+    }
+    free(todo);
+    return rc;
 }
 
 int run_load(sn_search *se, run_mode mode, sn_error *e) {
@@ -657,6 +665,7 @@ int run_load(sn_search *se, run_mode mode, sn_error *e) {
         if (errno != ENOENT) return sn_errf(e, "%s/%s", dir, fe.msg);
         text = sn_xstrdup("");
     }
+    int torn = 0;
     /* A last line without its newline is a torn append: drop it and, when
      * opening the run to continue it, rewrite the log without it so later
      * appends start clean. A read-only load (fork, show) leaves the file
@@ -672,15 +681,12 @@ int run_load(sn_search *se, run_mode mode, sn_error *e) {
         if (mode == RUN_CHECK)
             add_issue(se, ISSUE_TORN, line, "results.log", "an incomplete "
                       "last line (a write cut short; dropped on resume)");
-        se->log_changed = 1;
+        se->log_changed = torn = 1;
         len = k;
         text[len] = 0;
-        if (mode == RUN_OPEN &&
-            sn_write_atomic_at(se->dirfd, "results.log", text, len, 0, &fe)) {
-            free(text);
-            return sn_errf(e, "%s/%s", dir, fe.msg);
-        }
     }
+    /* the parse below cuts text into lines: keep the log to write back */
+    char *keep = torn && mode == RUN_OPEN ? sn_xstrdup(text) : NULL;
     se->log_len = (long long)len;
     ev *evs = NULL;
     int n_ev = 0, cap_ev = 0, line = 0;
@@ -689,7 +695,7 @@ int run_load(sn_search *se, run_mode mode, sn_error *e) {
     while (*s) {
         char *nl = strchr(s, '\n');
         line++;
-        size_t off = (size_t)(s - text), ln = (size_t)(nl - s) + 1;
+        size_t off = (size_t)(s - text), ln = (size_t)(nl - s);
         *nl = 0;
         const char *q = s;
         while (*q == ' ' || *q == '\t' || *q == '\r') q++;
@@ -748,13 +754,16 @@ int run_load(sn_search *se, run_mode mode, sn_error *e) {
     for (int k = 0; k < n_ev; k++) {
         const ev *v = &evs[k];
         const cand *c = v->id >= 0 ? &se->c[v->id] : NULL;
-        if (v->kind == 0 || (v->kind == 1 && c->info.status != SN_CAND_DAMAGED))
+        /* lines kept as they are (a record damaged in the log already
+         * has no `damage` of this load) */
+        if (v->kind == 0 ||
+            (v->kind == 1 &&
+             (c->info.status != SN_CAND_DAMAGED || c->damage == NULL))) {
             fix_put(se, text + v->off, v->len);
-        else if (v->kind == 1 && c->damage == NULL) /* damaged in the log */
-            fix_put(se, text + v->off, v->len);
-        else {
+            fix_put(se, "\n", 1);
+        } else {
             fix_damaged(se, c, v->kind == 1 ? text + v->off : NULL,
-                        v->kind == 1 ? v->len - 1 : 0);
+                        v->kind == 1 ? v->len : 0);
         }
     }
     if (se->fixed_len != len ||
@@ -762,7 +771,16 @@ int run_load(sn_search *se, run_mode mode, sn_error *e) {
         se->log_changed = 1;
     free(evs);
     free(text);
-    if (mode != RUN_READ && scan_files(se, mode, e)) return -1;
+    if (mode != RUN_READ && scan_files(se, mode, e)) {
+        free(keep);
+        return -1;
+    }
+    if (keep && sn_write_atomic_at(se->dirfd, "results.log", keep, len, 0,
+                                   &fe)) {
+        free(keep);
+        return sn_errf(e, "%s/%s", dir, fe.msg);
+    }
+    free(keep);
     if (se->n_damaged > 0 || (mode != RUN_CHECK && se->n_issues > 0)) {
         char first[300] = "";
         for (int k = 0; k < se->n_issues && !first[0]; k++)
