@@ -328,7 +328,10 @@ static void test_damaged_candidates(void **state) {
 
     /* the command line: exit 1 with problems, 0 when clean */
     const char *bin = getenv("SLIMNAS");
-    if (!bin) return;
+    if (!bin) {
+        printf("# SLIMNAS not set: the command-line part skipped\n");
+        skip();
+    }
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "%s check %s > /dev/null", bin, dir);
     int st = system(cmd);
