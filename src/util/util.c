@@ -319,7 +319,7 @@ int sn_parse_size(const char *s, int64_t *out) {
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (end == s || errno || v < 0) return -1;
+    if (end == s || errno || !(v >= 0)) return -1; /* NaN too */
     double mul = 1;
     if (*end == 'k' || *end == 'K') mul = 1e3, end++;
     else if (*end == 'M' || *end == 'm') mul = 1e6, end++;
@@ -336,7 +336,7 @@ int sn_parse_duration(const char *s, double *out) {
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (end == s || errno || v < 0) return -1;
+    if (end == s || errno || !(v >= 0) || isinf(v)) return -1; /* NaN too */
     double mul = 1;
     if (*end == 's') end++;
     else if (*end == 'm') mul = 60, end++;
