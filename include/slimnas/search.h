@@ -53,9 +53,6 @@
  *   runs/NAME/cand/ID.json       graph of candidate ID (every candidate)
  *   runs/NAME/cand/ID.bin        its weights after training (done only)
  *   runs/NAME/cand/ID.final.bin  weights after --final retraining
- *   runs/NAME/lock               flock'd by the one process writing the
- *                                run (create/open); released on exit,
- *                                even by kill -9
  *   runs/NAME/results.log        one JSON object per line, append-only,
  *                                fsync'd after every line:
  *     {"id":3,"parent":1,"morph":"wider:4:32","op":"wider conv2 16->32",
@@ -65,13 +62,28 @@
  *   and, for --final retraining, {"final":3,"val_acc":..,"test_acc":..,
  *   "epochs":10,"seconds":..}.
  * The tree is the log's parent fields. Candidate ids are dense and in log
- * order (line k of candidate records is id k). Files are written with
- * sn_write_atomic (temp, fsync, rename) and the candidate's files before
- * its log line, so a kill -9 at any moment loses at most the candidate in
- * flight; a last line without its newline (a torn append) is dropped on
- * resume. Any other damage (missing settings, a corrupt log line, a graph
- * or weight file that is missing, truncated or fails its CRC) is an error
- * naming the file, and the line for the log.
+ * order (line k of candidate records is id k).
+ *
+ * Durability. The one writer (create, resume, fork's new run) holds an
+ * flock on the run directory itself and opens every file relative to the
+ * directory's descriptor, so a directory moved, removed or made anew is
+ * never written by an old writer. Files are written atomically (temp
+ * NAME.tmp.PID, fsync, rename or link, fsync of the folder) and a
+ * candidate file is never replaced: the candidate's files go first, then
+ * its log line (appended, fsync'd). So a kill -9 at any moment loses at
+ * most the candidate in flight: a torn last line is cut on resume, the
+ * in-flight candidate's files (no log line) are moved aside to
+ * NAME.unlogged, stale temp files are removed. An append cut short (disk
+ * full) is cut back off the log before anything else is written.
+ *
+ * Damage costs only what is damaged. A log line that is no record is
+ * skipped; a candidate whose record is unusable or whose graph, weights
+ * or final weights are missing or fail to load (CRC) loads with status
+ * damaged (never a parent, never retrained) and the rest of the run
+ * loads and resumes; sn_search_warning says so. Files of candidates the
+ * log does not reach (an emptied or cut log) make sn_search_open fail,
+ * naming `slimnas check --repair` (sn_search_check), and nothing is
+ * changed. A missing or bad settings.json is an error naming the file.
  */
 #ifndef SLIMNAS_SEARCH_H
 #define SLIMNAS_SEARCH_H
@@ -331,10 +343,13 @@ sn_search *sn_search_create(const char *dir, const sn_search_settings *s,
                             sn_error *e);
 /* Opens an existing run to continue it: settings, log, tree, front,
  * budget spent; every trained candidate's weight file is checked (CRC),
- * and a torn last log line is cut off the file. */
+ * a torn last log line is cut off the file, the in-flight candidate's
+ * unlogged files are moved aside and stale temp files removed (see
+ * Durability above). */
 sn_search *sn_search_open(const char *dir, sn_error *e);
 /* Reads a run without touching it (for show): no weight checks, a torn
- * last line is ignored, not cut. Do not step or attach data to it. */
+ * last line is ignored, not cut; damaged candidates as for open. Do not
+ * step or attach data to it. */
 sn_search *sn_search_load(const char *dir, sn_error *e);
 /* Makes dst a new run rooted at candidate `cand` of run src (its graph
  * and weights become candidate 0 of dst, already trained: its record is
