@@ -140,7 +140,7 @@ def main():
             args = ["resume", run, "--max-candidates", str(n + 5), "--final",
                     "0"]
             delay = (rng.uniform(0.0, 0.15) if kind == "start-up"
-                     else rng.uniform(0.1, 3.0))
+                     else rng.uniform(0.2, 6.0))
         p = subprocess.Popen([SLIMNAS] + args + COMMON,
                              stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE)

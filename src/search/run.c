@@ -692,18 +692,28 @@ int run_load(sn_search *se, run_mode mode, sn_error *e) {
     int n_ev = 0, cap_ev = 0, line = 0;
     char why[300];
     char *s = text;
-    while (*s) {
-        char *nl = strchr(s, '\n');
+    /* by length: a line may hold NUL bytes (the text ends with '\n') */
+    while ((size_t)(s - text) < len) {
+        char *nl = memchr(s, '\n', len - (size_t)(s - text));
         line++;
         size_t off = (size_t)(s - text), ln = (size_t)(nl - s);
         *nl = 0;
         const char *q = s;
-        while (*q == ' ' || *q == '\t' || *q == '\r') q++;
-        if (!*q) {
+        while (q < nl && (*q == ' ' || *q == '\t' || *q == '\r')) q++;
+        if (q == nl) {
             s = nl + 1;
             continue;
         }
-        cJSON *o = cJSON_ParseWithLengthOpts(s, (size_t)(nl - s), NULL, 0);
+        const char *end = NULL;
+        cJSON *o = cJSON_ParseWithLengthOpts(s, ln, &end, 0);
+        /* the object must be the whole line */
+        while (o && end && end < nl &&
+               (*end == ' ' || *end == '\t' || *end == '\r'))
+            end++;
+        if (o && end != nl) {
+            cJSON_Delete(o);
+            o = NULL;
+        }
         double idv;
         if (!o || !cJSON_IsObject(o)) {
             add_issue(se, ISSUE_LINE, line, "results.log",
