@@ -243,10 +243,12 @@ static int parse_records(const unsigned char *p, size_t len, const char *path,
         int64_t size = 1;
         for (uint32_t k = 0; k < ndim; k++) {
             R->dims[k] = get_u32(p + at + 4 * k);
-            size *= R->dims[k];
-            if (size > ((int64_t)1 << 40)) /* also stops overflow */
+            /* checked before multiplying: size <= 2^40 and a dim up to
+             * 2^32 could overflow int64 (found by the weights fuzzer) */
+            if (R->dims[k] > 0 && size > ((int64_t)1 << 40) / R->dims[k])
                 return sn_errf(e, "%s: tensor '%s' is impossibly large (the "
                                "file is corrupt)", path, R->name);
+            size *= R->dims[k];
         }
         at += 4 * (size_t)ndim;
         R->size = size;
