@@ -336,6 +336,22 @@ static void test_damaged_candidates(void **state) {
     snprintf(cmd, sizeof cmd, "%s check %s > /dev/null", bin, dir);
     int st = system(cmd);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    /* show lists the damaged ones as such and says why it cannot show one */
+    snprintf(cmd, sizeof cmd, "%s show %s --tree > %s/out.txt", bin, dir,
+             tmp_root);
+    st = system(cmd);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    g = slurp(tmp_root, "out.txt", &len);
+    assert_non_null(strstr(g, "damaged"));
+    free(g);
+    snprintf(cmd, sizeof cmd, "%s show %s --candidate 2 2> %s/out.txt", bin,
+             dir, tmp_root);
+    st = system(cmd);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    g = slurp(tmp_root, "out.txt", &len);
+    assert_non_null(strstr(g, "candidate 2 is damaged"));
+    assert_non_null(strstr(g, "cand/2.json")); /* why, from the log */
+    free(g);
     snprintf(p, sizeof p, "%s/cand/5.bin", dir);
     if (access(p, F_OK) != 0) snprintf(p, sizeof p, "%s/cand/5.json", dir);
     assert_int_equal(truncate(p, 10), 0);

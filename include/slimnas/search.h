@@ -396,8 +396,12 @@ void sn_search_queue_item(const sn_search *se, int i, int *parent,
 
 int sn_search_count(const sn_search *se);              /* records */
 const sn_cand_info *sn_search_cand(const sn_search *se, int id);
-/* Graph of a candidate (owned by the search, immutable). */
+/* Graph of a candidate (owned by the search, immutable); NULL for a
+ * damaged candidate whose graph file does not load. */
 const sn_graph *sn_search_graph(const sn_search *se, int id);
+/* Why a candidate is damaged (one sentence naming the file), NULL when it
+ * is not (or when it is recorded as damaged in the log). */
+const char *sn_search_damage(const sn_search *se, int id);
 /* Current front: ids, smallest first; returns the count. */
 int sn_search_front(const sn_search *se, const int **ids);
 double sn_search_hypervolume(const sn_search *se);

@@ -322,6 +322,11 @@ static int cand_fields(const sn_search *se, const cJSON *o, cand *c,
         return -1;
     }
     i->status = (sn_cand_status)sn_cand_status_from_name(st);
+    if (i->status == SN_CAND_DAMAGED) { /* so recorded by check --repair */
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "damage");
+        c->damage = sn_xstrdup(cJSON_IsString(d) ? d->valuestring
+                                                 : "recorded as damaged");
+    }
     if (i->status == SN_CAND_QUEUED || i->status == SN_CAND_TRAINING) {
         snprintf(why, wn, "status '%s' cannot be in the log", st);
         return -1;
@@ -378,7 +383,9 @@ static void cand_blank(cand *c, int id) {
 static void mark_damaged(sn_search *se, cand *c, const char *why) {
     if (c->info.status != SN_CAND_DAMAGED) se->n_damaged++;
     c->info.status = SN_CAND_DAMAGED;
-    if (!c->damage) c->damage = sn_xstrdup(why);
+    c->damage_new = 1;
+    free(c->damage);
+    c->damage = sn_xstrdup(why);
 }
 
 /* Loads cand/ID.json (every candidate) and, when checking, verifies
@@ -485,6 +492,7 @@ static void add_placeholder(sn_search *se, run_mode mode, int line,
     snprintf(c.info.op, sizeof c.info.op, "damaged: %.170s", why);
     se->n_damaged++;
     c.damage = sn_xstrdup(why);
+    c.damage_new = 1;
     (void)line;
     cand_files(se, &c, mode); /* its graph, when cand/ID.json loads */
     search_add_cand(se, &c);
@@ -747,6 +755,7 @@ int run_load(sn_search *se, run_mode mode, sn_error *e) {
                           "%s (candidate %d marked damaged)", why, id);
                 free(c.loss);
                 free(c.val);
+                free(c.damage);
                 ev_add(&evs, &n_ev, &cap_ev, 2, id, 0, 0);
                 add_placeholder(se, mode, line, why);
             } else {
@@ -765,10 +774,10 @@ int run_load(sn_search *se, run_mode mode, sn_error *e) {
         const ev *v = &evs[k];
         const cand *c = v->id >= 0 ? &se->c[v->id] : NULL;
         /* lines kept as they are (a record damaged in the log already
-         * has no `damage` of this load) */
+         * is not damaged anew) */
         if (v->kind == 0 ||
             (v->kind == 1 &&
-             (c->info.status != SN_CAND_DAMAGED || c->damage == NULL))) {
+             (c->info.status != SN_CAND_DAMAGED || !c->damage_new))) {
             fix_put(se, text + v->off, v->len);
             fix_put(se, "\n", 1);
         } else {

@@ -342,6 +342,9 @@ const sn_cand_info *sn_search_cand(const sn_search *se, int id) {
 const sn_graph *sn_search_graph(const sn_search *se, int id) {
     return id >= 0 && id < se->n ? se->c[id].graph : NULL;
 }
+const char *sn_search_damage(const sn_search *se, int id) {
+    return id >= 0 && id < se->n ? se->c[id].damage : NULL;
+}
 int sn_search_front(const sn_search *se, const int **ids) {
     if (ids) *ids = se->front;
     return se->n_front;

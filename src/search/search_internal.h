@@ -19,6 +19,7 @@ typedef struct cand {
     double *loss, *val;  /* per-epoch curve */
     int n_curve;
     char *damage;        /* why it is damaged (malloc'd), NULL if not */
+    int damage_new;      /* found damaged by this load (not so recorded) */
 } cand;
 
 /* A problem found while loading a run; `slimnas check` lists them. */
