@@ -103,7 +103,11 @@ def count(run):
 
 
 def main():
+    global SLIMNAS
     tmp = tempfile.mkdtemp(prefix="sn_soak_")
+    # a copy: a rebuild meanwhile must not pull the binary from under it
+    shutil.copy2(SLIMNAS, os.path.join(tmp, "slimnas"))
+    SLIMNAS = os.path.join(tmp, "slimnas")
     run = os.path.join(tmp, "run")
     t0 = time.time()
     r = sh(["search", "--data", "synthetic:3000", "--run", run, "--bases",
