@@ -449,6 +449,30 @@ static void test_stale_tmp(void **state) {
     assert_true(exists(dir, "cand/1.json.tmp.99999"));
 }
 
+/* A record whose id jumps far ahead with neither lines nor files in
+ * between is garbage, not a reason for millions of placeholders (found
+ * by the runlog fuzzer: ids up to 1e8 were taken at their word). */
+static void test_far_id(void **state) {
+    char dir[512];
+    run_dir(dir, sizeof dir, "farid");
+    sn_search_settings s = tiny(2);
+    run_to_end(dir, 1, &s);
+    char p[700];
+    snprintf(p, sizeof p, "%s/results.log", dir);
+    FILE *f = fopen(p, "a");
+    fputs("{\"id\":99999999,\"parent\":0,\"status\":\"infeasible\","
+          "\"params\":1,\"flops\":1,\"memory\":1}\n", f);
+    fclose(f);
+    sn_error e;
+    double t0 = sn_now();
+    sn_search *se = sn_search_load(dir, &e);
+    if (!se) fail_msg("%s", e.msg);
+    assert_int_equal(sn_search_count(se), 2);
+    assert_non_null(strstr(sn_search_warning(se), "results.log:3"));
+    sn_search_free(se);
+    assert_true(sn_now() - t0 < 10);
+}
+
 /* The temp-name test used by the cleanup. */
 static void test_tmp_names(void **state) {
     assert_true(sn_is_tmp_name("3.json.tmp.4711"));
@@ -468,6 +492,7 @@ int main(void) {
         TU_TIMED(test_damaged_candidates),
         TU_TIMED(test_emptied_log),
         TU_TIMED(test_stale_tmp),
+        TU_TIMED(test_far_id),
     };
     return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }

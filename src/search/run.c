@@ -643,6 +643,19 @@ static int scan_files(sn_search *se, run_mode mode, sn_error *e) {
     return rc;
 }
 
+/* A record of candidate id when candidates se->n..id-1 have none: each
+ * of those must have its graph file on disk or be accounted for by one
+ * of the `unusable` lines since the last record; else the id is garbage
+ * (a bit flip must not make a billion placeholders). */
+static int gap_plausible(const sn_search *se, int id, int unusable) {
+    for (int k = se->n + unusable; k < id; k++) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "cand/%d.json", k);
+        if (faccessat(se->dirfd, rel, F_OK, 0) != 0) return 0;
+    }
+    return 1;
+}
+
 int run_load(sn_search *se, run_mode mode, sn_error *e) {
     const char *dir = se->dir;
     if (se->dirfd < 0 && run_open_dir(se, 0, e)) return -1;
@@ -697,7 +710,7 @@ int run_load(sn_search *se, run_mode mode, sn_error *e) {
     char *keep = torn && mode == RUN_OPEN ? sn_xstrdup(text) : NULL;
     se->log_len = (long long)len;
     ev *evs = NULL;
-    int n_ev = 0, cap_ev = 0, line = 0;
+    int n_ev = 0, cap_ev = 0, line = 0, unusable = 0;
     char why[300];
     char *s = text;
     /* by length: a line may hold NUL bytes (the text ends with '\n') */
@@ -723,6 +736,7 @@ int run_load(sn_search *se, run_mode mode, sn_error *e) {
             o = NULL;
         }
         double idv;
+        int had = se->n_issues, n0 = se->n;
         if (!o || !cJSON_IsObject(o)) {
             add_issue(se, ISSUE_LINE, line, "results.log",
                       "not a JSON object (corrupt line; skipped)");
@@ -739,6 +753,11 @@ int run_load(sn_search *se, run_mode mode, sn_error *e) {
         } else if ((int)idv < se->n) {
             add_issue(se, ISSUE_LINE, line, "results.log",
                       "a second record of candidate %d (skipped)", (int)idv);
+        } else if (!gap_plausible(se, (int)idv, unusable)) {
+            add_issue(se, ISSUE_LINE, line, "results.log",
+                      "candidate %d follows candidate %d with neither log "
+                      "lines nor files in between (skipped)", (int)idv,
+                      se->n - 1);
         } else {
             int id = (int)idv;
             while (se->n < id) { /* lost records: the candidates stay */
@@ -765,6 +784,8 @@ int run_load(sn_search *se, run_mode mode, sn_error *e) {
             }
         }
         cJSON_Delete(o);
+        if (se->n > n0) unusable = 0;            /* a record */
+        else if (se->n_issues > had) unusable++; /* maybe a lost record */
         s = nl + 1;
     }
     if (mode != RUN_READ)
