@@ -248,3 +248,47 @@ $(BUILD)/bench/bench_export_c: bench/bench_export_c.c $(LIB) $(CFLAGS_STAMP) | $
 .PHONY: bench-export-c
 bench-export-c: $(BUILD)/bench/bench_export_c
 	@$(BUILD)/bench/bench_export_c $(BENCH_EXPORT_ARGS)
+
+# ---- fuzzing and soak (not in CI) -----------------------------------------
+# make fuzz: every libFuzzer target of tests/fuzz (fuzz_NAME.c) for
+# FUZZ_TIME seconds each under AddressSanitizer + UBSan (clang; installed
+# here on demand). New corpus units go to build-fuzz/corpus/NAME, crash
+# inputs to tests/fuzz/NAME/crashes/: commit those, make test replays them
+# (test_fuzz_corpus). FUZZ_TARGETS="graph weights" picks targets;
+# FUZZ_ARGS passes libFuzzer options, e.g. FUZZ_ARGS=-runs=1000000.
+FUZZ_TIME    ?= 60
+FUZZ_TARGETS ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_PKGS    := clang libclang-rt-14-dev
+
+fuzz: $(FLAGS_MK)
+	@missing=""; for p in $(FUZZ_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' \
+	    || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "slimnas: installing$$missing for make fuzz"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get install -y -qq $$missing; fi
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang \
+	  OPT="-O1 -g -fno-omit-frame-pointer" \
+	  SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" $(FUZZ_BUILD)/libslimnas.a
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "  FUZZ    $$t ($(FUZZ_TIME) s)"; \
+	  clang $(CPPFLAGS) -std=c11 $(WARN) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer \
+	    -Itests -o $(FUZZ_BUILD)/fuzz_$$t tests/fuzz/fuzz_$$t.c \
+	    $(FUZZ_BUILD)/libslimnas.a $(DEP_LIBS) || exit 1; \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t tests/fuzz/$$t/crashes; \
+	  $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_TIME) \
+	    -artifact_prefix=tests/fuzz/$$t/crashes/ $(FUZZ_ARGS) \
+	    $(FUZZ_BUILD)/corpus/$$t tests/fuzz/$$t || exit 1; \
+	done
+
+# make soak: 50 kill -9 at random points (resumes, their start-up,
+# --final, fork), checking after each that nothing finished is lost or
+# changed and that the run loads; prints the figures (a few minutes).
+SOAK_KILLS ?= 50
+soak: $(BUILD)/slimnas
+	@python3 tests/soak.py $(BUILD)/slimnas $(SOAK_KILLS)
+
+.PHONY: fuzz soak

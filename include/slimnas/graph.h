@@ -141,6 +141,12 @@ int sn_weights_save(const sn_weights *w, const sn_graph *g, const char *path,
                     sn_error *e);
 sn_weights *sn_weights_load(const sn_graph *g, const char *path,
                             sn_error *e);
+/* The same file format in memory: encode returns a malloc'd buffer of
+ * *len bytes; decode checks data like load does (errors name `path`). */
+void *sn_weights_encode(const sn_weights *w, const sn_graph *g,
+                        size_t *len);
+sn_weights *sn_weights_decode(const sn_graph *g, const void *data, size_t len,
+                              const char *path, sn_error *e);
 
 /* ---- execution ------------------------------------------------------- */
 

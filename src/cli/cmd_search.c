@@ -878,6 +878,12 @@ static int show_candidate(const sn_search *se, int id, int json) {
         return 1;
     }
     const sn_graph *g = sn_search_graph(se, id);
+    if (!g) { /* a damaged candidate whose graph file does not load */
+        fprintf(stderr, "slimnas show: candidate %d is damaged (%s); "
+                        "'slimnas check' lists the problems\n", id,
+                sn_search_damage(se, id) ? sn_search_damage(se, id) : "?");
+        return 1;
+    }
     sn_stats st;
     sn_stats_compute(g, SN_FLOPS_MACS, &st);
     /* the files that hold the network (what export and predict read) */

@@ -8,6 +8,7 @@ extern const sn_cli_cmd sn_cmd_export, sn_cmd_predict;
 extern const sn_cli_cmd sn_cmd_ui;
 extern const sn_cli_cmd sn_cmd_search, sn_cmd_show, sn_cmd_resume,
     sn_cmd_fork;
+extern const sn_cli_cmd sn_cmd_check;
 
 const sn_cli_cmd *const sn_cli_commands[] = {
     &sn_cmd_ui,
@@ -22,5 +23,6 @@ const sn_cli_cmd *const sn_cli_commands[] = {
     &sn_cmd_show,
     &sn_cmd_resume,
     &sn_cmd_fork,
+    &sn_cmd_check,
     NULL,
 };

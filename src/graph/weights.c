@@ -143,8 +143,8 @@ static void tensor_name(const sn_graph *g, const sn_weights *w, int i, int t,
     snprintf(buf, n, "%s.%s", g->nodes[i].name, w->desc[i][t].name);
 }
 
-int sn_weights_save(const sn_weights *w, const sn_graph *g, const char *path,
-                    sn_error *e) {
+void *sn_weights_encode(const sn_weights *w, const sn_graph *g,
+                        size_t *len) {
     SN_ASSERT(w->n_nodes == g->n_nodes);
     uint32_t count = 0;
     int64_t floats = 0;
@@ -184,8 +184,16 @@ int sn_weights_save(const sn_weights *w, const sn_graph *g, const char *path,
         free(js);
     }
     ob_u32(&b, sn_crc32(0, b.p, b.n));
-    int rc = sn_write_atomic(path, b.p, b.n, e);
-    free(b.p);
+    *len = b.n;
+    return b.p;
+}
+
+int sn_weights_save(const sn_weights *w, const sn_graph *g, const char *path,
+                    sn_error *e) {
+    size_t n;
+    void *p = sn_weights_encode(w, g, &n);
+    int rc = sn_write_atomic(path, p, n, e);
+    free(p);
     return rc;
 }
 
@@ -246,10 +254,12 @@ static int parse_records(const unsigned char *p, size_t len, const char *path,
         int64_t size = 1;
         for (uint32_t k = 0; k < ndim; k++) {
             R->dims[k] = get_u32(p + at + 4 * k);
-            size *= R->dims[k];
-            if (size > ((int64_t)1 << 40)) /* also stops overflow */
+            /* checked before multiplying: size <= 2^40 and a dim up to
+             * 2^32 could overflow int64 (found by the weights fuzzer) */
+            if (R->dims[k] > 0 && size > ((int64_t)1 << 40) / R->dims[k])
                 return sn_errf(e, "%s: tensor '%s' is impossibly large (the "
                                "file is corrupt)", path, R->name);
+            size *= R->dims[k];
         }
         at += 4 * (size_t)ndim;
         R->size = size;
@@ -269,6 +279,13 @@ sn_weights *sn_weights_load(const sn_graph *g, const char *path,
     char *data;
     size_t len;
     if (sn_read_file(path, &data, &len, e) != 0) return NULL;
+    sn_weights *w = sn_weights_decode(g, data, len, path, e);
+    free(data);
+    return w;
+}
+
+sn_weights *sn_weights_decode(const sn_graph *g, const void *data, size_t len,
+                              const char *path, sn_error *e) {
     const unsigned char *p = (const unsigned char *)data;
     sn_weights *w = NULL;
     rec *recs = NULL;
@@ -397,12 +414,10 @@ sn_weights *sn_weights_load(const sn_graph *g, const char *path,
     w->info = info;
     free(seen);
     free(recs);
-    free(data);
     return w;
 fail:
     sn_weights_free(w);
     free(seen);
     free(recs);
-    free(data);
     return NULL;
 }

@@ -15,7 +15,8 @@ static const char *const obj_names[SN_OBJ_COUNT] = {"params", "flops",
 static const char *const strat_names[SN_STRAT_COUNT] = {"bo", "evolution",
                                                         "random"};
 static const char *const status_names[SN_CAND_COUNT] = {
-    "queued", "training", "done", "diverged", "infeasible", "failed"};
+    "queued", "training", "done", "diverged", "infeasible", "failed",
+    "damaged"};
 
 const char *sn_objective_name(sn_objective o) {
     return (unsigned)o < SN_OBJ_COUNT ? obj_names[o] : "?";
