@@ -829,7 +829,7 @@ int sn_engine_open_data(sn_engine *en, const char *dir, const char *data,
     }
     sn_data *d = data_get(en, &st, 0, e);
     if (!d) {
-        if (!(data && *data)) {
+        if (e && !(data && *data)) {
             size_t l = strlen(e->msg);
             snprintf(e->msg + l, sizeof e->msg - l,
                      " (if the data moved: 'slimnas resume %s --data SPEC')",
