@@ -684,6 +684,7 @@ static int cmd_search(int argc, char **argv) {
             return sn_cli_usage_error(c, "%s", e.msg);
         memcpy(s.data, spec, sizeof spec);
     }
+    char summary[4096] = ""; /* printed after the first line */
     { /* bad data: one line, before a run directory exists */
         sn_data_opts o = sn_settings_data_opts(&s, 0);
         sn_data *d = sn_data_open(s.data, &o, &e);
@@ -691,9 +692,8 @@ static int cmd_search(int argc, char **argv) {
             fprintf(stderr, "slimnas search: %s\n", e.msg);
             return 1;
         }
-        char sum[4096];
         if (!sn_cli_flag(&a, "json"))
-            fputs(sn_data_summary(d, sum, sizeof sum), stderr);
+            sn_data_summary(d, summary, sizeof summary);
         sn_data_free(d);
     }
     char dir[SN_SEARCH_PATH_LEN];
@@ -719,6 +719,7 @@ static int cmd_search(int argc, char **argv) {
         char lim[512];
         fprintf(stderr, "slimnas: search in %s on %s: %s\n", dir, s.data,
                 describe_limits(lim, sizeof lim, &s));
+        fputs(summary, stderr);
     }
     return run_engine(en, h, json, 0);
 }
