@@ -15,6 +15,7 @@
 
 #include "slimnas/cli.h"
 #include "slimnas/engine.h"
+#include "slimnas/report.h"
 
 /* Options that are settings keys (search.h's table), shared by search
  * and fork; each maps 1:1 onto sn_settings_set. */
@@ -73,6 +74,7 @@ static const sn_cli_opt show_opts[] = {
     {"tree", 0, NULL, "the search tree as indented text"},
     {"candidate", 0, "N", "one candidate: lineage and per-layer table"},
     {"json", 0, NULL, "machine-readable output"},
+    {"csv", 0, NULL, "one CSV row per candidate (id,parent,ops,params,...)"},
     {0}};
 
 static int cmd_search(int argc, char **argv);
@@ -117,7 +119,8 @@ const sn_cli_cmd sn_cmd_fork = {
 
 const sn_cli_cmd sn_cmd_show = {
     "show", "print a run: summary, front, tree or one candidate",
-    "slimnas show runs/NAME [--front | --tree | --candidate N] [--json]",
+    "slimnas show runs/NAME [--front | --tree | --candidate N] [--json | "
+    "--csv]",
     NULL, show_opts, cmd_show};
 
 /* ---- settings from options ------------------------------------------------ */
@@ -607,6 +610,9 @@ static int cmd_show(int argc, char **argv) {
         if (!*t || *end || cid < 0)
             return sn_cli_usage_error(c, "--candidate needs an id");
     }
+    if (sn_cli_flag(&a, "csv") && (cv || json))
+        return sn_cli_usage_error(c, "--csv lists every candidate: not with "
+                                     "--candidate or --json");
     sn_error e;
     sn_search *se = sn_search_load(a.pos[0], &e);
     if (!se) {
@@ -624,7 +630,10 @@ static int cmd_show(int argc, char **argv) {
     sn_cand_info *cands = sn_xmalloc(((size_t)n + 1) * sizeof *cands);
     for (int i = 0; i < n; i++) cands[i] = *sn_search_cand(se, i);
     const sn_search_settings *st = sn_search_settings_get(se);
-    if (json) {
+    if (sn_cli_flag(&a, "csv")) {
+        sn_report_csv_header(stdout, 0);
+        sn_report_csv_rows(stdout, NULL, cands, n);
+    } else if (json) {
         cJSON *j = run_json(a.pos[0], st, cands, n, front, nf,
                             sn_search_hypervolume(se), sn_search_elapsed(se));
         print_json(j, 1);

@@ -7,6 +7,7 @@ extern const sn_cli_cmd sn_cmd_morph;
 extern const sn_cli_cmd sn_cmd_ui;
 extern const sn_cli_cmd sn_cmd_search, sn_cmd_show, sn_cmd_resume,
     sn_cmd_fork;
+extern const sn_cli_cmd sn_cmd_report;
 
 const sn_cli_cmd *const sn_cli_commands[] = {
     &sn_cmd_ui,
@@ -19,5 +20,6 @@ const sn_cli_cmd *const sn_cli_commands[] = {
     &sn_cmd_show,
     &sn_cmd_resume,
     &sn_cmd_fork,
+    &sn_cmd_report,
     NULL,
 };
