@@ -18,7 +18,7 @@ SAN     ?=
 # Debian packages the build, the tests and the default run need.
 DEB_PKGS := build-essential pkg-config libncurses-dev libcjson-dev \
             libopenblas-dev libreadline-dev zlib1g-dev libcmocka-dev \
-            dataset-fashion-mnist tmux libcairo2-dev
+            dataset-fashion-mnist tmux libcairo2-dev python3
 
 PKGS := ncursesw libcjson openblas readline zlib cairo
 # Flags come from pkg-config (plain -l flags where a .pc file is missing),
@@ -156,3 +156,51 @@ install: slimnas
 
 clean:
 	rm -rf build build-asan build-tsan slimnas
+
+# ---- experiments: reports of several runs (slimnas report) ----------------
+# experiment-bases: the same budget from each base architecture alone
+# (samples/searches/experiment-bases.json, --bases KIND), fronts overlaid;
+# experiment-budget: the same search (samples/searches/experiment-budget.json)
+# at each budget in EXP_BUDGETS and seed in EXP_SEEDS. Runs go to EXP_DIR;
+# a run already there is resumed (to the same budget: nothing to do), so
+# running the target again only redraws. The PNGs go to docs/img/ (shown in
+# the README), the HTML pages to EXP_DIR. Not in CI: with the defaults
+# 5 x 10 minutes and 10 + 30 + 90 minutes of search.
+EXP_DIR     ?= runs/experiments
+EXP_DATA    ?= fashion-mnist
+EXP_BASES   ?= cnn mobilenet mobilenetv2 resnet densenet
+EXP_BUDGET  ?= 10m
+EXP_BUDGETS ?= 10m 30m 90m
+EXP_SEEDS   ?= 1
+EXP_THREADS ?= 2
+EXP_NICE    ?= nice -n 10
+
+.PHONY: experiment-bases experiment-budget
+
+# $(call exp_run,DIR,CONFIG,OPTIONS,BUDGET): search, or resume DIR.
+exp_run = if [ -d $(1) ]; then $(EXP_NICE) ./slimnas resume $(1) --budget $(4) \
+            --headless -j $(EXP_THREADS); else $(EXP_NICE) ./slimnas search \
+            --config $(2) --data $(EXP_DATA) $(3) --budget $(4) --run $(1) \
+            --headless -j $(EXP_THREADS); fi > $(1).txt
+
+experiment-bases: slimnas
+	@mkdir -p $(EXP_DIR) docs/img
+	@for k in $(EXP_BASES); do echo "experiment-bases: $$k, $(EXP_BUDGET)"; \
+	  $(call exp_run,$(EXP_DIR)/bases-$$k,samples/searches/experiment-bases.json,--bases $$k,$(EXP_BUDGET)) \
+	  || exit 1; done
+	./slimnas report $(EXP_BASES:%=$(EXP_DIR)/bases-%) -o docs/img/experiment-bases.png \
+	  --title "One base architecture each: $(EXP_DATA), at most 50k parameters, $(EXP_BUDGET) per run"
+	./slimnas report $(EXP_BASES:%=$(EXP_DIR)/bases-%) -o $(EXP_DIR)/experiment-bases.html \
+	  --title "One base architecture each: $(EXP_DATA), at most 50k parameters, $(EXP_BUDGET) per run"
+
+EXP_BUDGET_RUNS = $(foreach b,$(EXP_BUDGETS),$(foreach s,$(EXP_SEEDS),$(EXP_DIR)/budget-$(b)-s$(s)))
+experiment-budget: slimnas
+	@mkdir -p $(EXP_DIR) docs/img
+	@for b in $(EXP_BUDGETS); do for s in $(EXP_SEEDS); do \
+	  echo "experiment-budget: $$b, seed $$s"; \
+	  $(call exp_run,$(EXP_DIR)/budget-$$b-s$$s,samples/searches/experiment-budget.json,--seed $$s,$$b) \
+	  || exit 1; done; done
+	./slimnas report $(EXP_BUDGET_RUNS) -o docs/img/experiment-budget.png \
+	  --title "The same search at $(EXP_BUDGETS): $(EXP_DATA), at most 50k parameters"
+	./slimnas report $(EXP_BUDGET_RUNS) -o $(EXP_DIR)/experiment-budget.html \
+	  --title "The same search at $(EXP_BUDGETS): $(EXP_DATA), at most 50k parameters"

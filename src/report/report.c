@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "slimnas/report.h"
@@ -280,9 +281,13 @@ int sn_report_write(const char *path, const sn_report_run *runs, int n,
     if (slash == dir) dir[1] = 0;
     else if (slash) *slash = 0;
     else snprintf(dir, sizeof dir, ".");
-    if (access(dir, W_OK) != 0)
+    struct stat st;
+    if (stat(dir, &st) != 0 || access(dir, W_OK) != 0)
         return sn_errf(e, "%s: cannot write here: %s: %s", path, dir,
                        strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return sn_errf(e, "%s: cannot write here: %s is not a directory",
+                       path, dir);
     char *out = NULL;
     size_t len = 0;
     if (f == SN_REPORT_CSV) {
