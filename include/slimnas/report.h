@@ -65,7 +65,7 @@ typedef struct sn_report_run {
 /* Reads a run directory (read-only, like `slimnas show`; a run being
  * written by a search may be read). members[0..n_members) are the ids
  * drawn with per-layer bars; n_members 0 picks the most accurate front
- * member. An unknown or untrained id is an error. */
+ * member, n_members < 0 none. An unknown or untrained id is an error. */
 int sn_report_run_load(sn_report_run *r, const char *dir, const int *members,
                        int n_members, sn_error *e);
 void sn_report_run_free(sn_report_run *r);

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tui-compare.h"
 #include "tui-internal.h"
 
 sn_tui_opts sn_tui_opts_default(void) {
@@ -327,6 +328,7 @@ static void engine_command(tui *t, const char *line) {
 }
 
 static void local_command(tui *t, const char *cmd, char *arg) {
+    if (tui_compare_command(t, cmd, arg)) return; /* tui-compare.c */
     const sn_snapshot *s = t->snap;
     runview *v = tui_view(t);
     int id;
@@ -751,6 +753,7 @@ int sn_tui_run(sn_engine *en, int h, const sn_tui_opts *o, sn_error *e) {
     free(t->rv);
     free(t->rows);
     free(t->pts);
+    tui_compare_free();
     sn_plot_free(&t->plot);
     sn_lines_free(&t->det_lines);
     sn_snapshot_release(t->snap);
