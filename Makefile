@@ -164,7 +164,8 @@ clean:
 # at each budget in EXP_BUDGETS and seed in EXP_SEEDS. Runs go to EXP_DIR;
 # a run already there is resumed (to the same budget: nothing to do), so
 # running the target again only redraws. The PNGs go to docs/img/ (shown in
-# the README), the HTML pages to EXP_DIR. Not in CI: with the defaults
+# the README), the HTML pages to EXP_DIR; EXP_OPTS go to every search
+# (EXP_OPTS="--max-train 2k" for a quick look). Not in CI: with the defaults
 # 5 x 10 minutes and 10 + 30 + 90 minutes of search.
 EXP_DIR     ?= runs/experiments
 EXP_DATA    ?= fashion-mnist
@@ -174,13 +175,14 @@ EXP_BUDGETS ?= 10m 30m 90m
 EXP_SEEDS   ?= 1
 EXP_THREADS ?= 2
 EXP_NICE    ?= nice -n 10
+EXP_OPTS    ?=
 
 .PHONY: experiment-bases experiment-budget
 
 # $(call exp_run,DIR,CONFIG,OPTIONS,BUDGET): search, or resume DIR.
 exp_run = if [ -d $(1) ]; then $(EXP_NICE) ./slimnas resume $(1) --budget $(4) \
             --headless -j $(EXP_THREADS); else $(EXP_NICE) ./slimnas search \
-            --config $(2) --data $(EXP_DATA) $(3) --budget $(4) --run $(1) \
+            --config $(2) --data $(EXP_DATA) $(3) $(EXP_OPTS) --budget $(4) --run $(1) \
             --headless -j $(EXP_THREADS); fi > $(1).txt
 
 experiment-bases: slimnas

@@ -355,6 +355,23 @@ static void test_axes(void **state) {
     assert_int_equal(sn_report_format_of("dir.svg/x"), -1);
 }
 
+/* The experiments' configs load and pass the settings check. */
+static void test_experiment_configs(void **state) {
+    (void)state;
+    static const char *const names[] = {"experiment-bases", "experiment-budget"};
+    for (int i = 0; i < 2; i++) {
+        char p[128];
+        snprintf(p, sizeof p, "samples/searches/%s.json", names[i]);
+        sn_search_settings s = sn_settings_default();
+        sn_error e;
+        if (sn_settings_load(&s, p, &e)) fail_msg("%s", e.msg);
+        if (sn_settings_check(&s, &e)) fail_msg("%s: %s", p, e.msg);
+        assert_int_equal(s.max_params, 50000);
+        assert_int_equal(s.final_n, 0);
+        assert_true(s.budget > 0);
+    }
+}
+
 /* ---- the command line ---------------------------------------------------- */
 
 static int have_bin(void) {
@@ -486,6 +503,7 @@ int main(void) {
         cmocka_unit_test(test_html),
         cmocka_unit_test(test_csv),
         cmocka_unit_test(test_axes),
+        cmocka_unit_test(test_experiment_configs),
         cmocka_unit_test(test_cli_formats),
         cmocka_unit_test(test_cli_bad_input),
     };

@@ -9,8 +9,7 @@
 static const sn_cli_opt report_opts[] = {
     {"output", 'o', "FILE", "the report: .svg, .png, .pdf, .html (or .csv)"},
     {"csv", 0, NULL, "the candidates as CSV (to -o FILE, else stdout)"},
-    {"axis", 0, "params|flops|memory", "size axis of the fronts (the runs' "
-                                       "shared objective)"},
+    {"axis", 0, "M", "size axis of the fronts: params, flops or memory"},
     {"members", 'm', "ID,...", "members drawn per layer: ID (first run) or "
                                "RUN:ID (1-based run)"},
     {"title", 0, "TEXT", "title of the report"},
