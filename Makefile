@@ -180,29 +180,29 @@ EXP_OPTS    ?=
 .PHONY: experiment-bases experiment-budget
 
 # $(call exp_run,DIR,CONFIG,OPTIONS,BUDGET): search, or resume DIR.
-exp_run = if [ -d $(1) ]; then $(EXP_NICE) ./slimnas resume $(1) --budget $(4) \
-            --headless -j $(EXP_THREADS); else $(EXP_NICE) ./slimnas search \
+exp_run = if [ -d $(1) ]; then $(EXP_NICE) $(BUILD)/slimnas resume $(1) --budget $(4) \
+            --headless -j $(EXP_THREADS); else $(EXP_NICE) $(BUILD)/slimnas search \
             --config $(2) --data $(EXP_DATA) $(3) $(EXP_OPTS) --budget $(4) --run $(1) \
             --headless -j $(EXP_THREADS); fi > $(1).txt
 
-experiment-bases: slimnas
+experiment-bases: $(BUILD)/slimnas
 	@mkdir -p $(EXP_DIR) docs/img
 	@for k in $(EXP_BASES); do echo "experiment-bases: $$k, $(EXP_BUDGET)"; \
 	  $(call exp_run,$(EXP_DIR)/bases-$$k,samples/searches/experiment-bases.json,--bases $$k,$(EXP_BUDGET)) \
 	  || exit 1; done
-	./slimnas report $(EXP_BASES:%=$(EXP_DIR)/bases-%) -o docs/img/experiment-bases.png \
+	$(BUILD)/slimnas report $(EXP_BASES:%=$(EXP_DIR)/bases-%) -o docs/img/experiment-bases.png --members none \
 	  --title "One base architecture each: $(EXP_DATA), at most 50k parameters, $(EXP_BUDGET) per run"
-	./slimnas report $(EXP_BASES:%=$(EXP_DIR)/bases-%) -o $(EXP_DIR)/experiment-bases.html \
+	$(BUILD)/slimnas report $(EXP_BASES:%=$(EXP_DIR)/bases-%) -o $(EXP_DIR)/experiment-bases.html \
 	  --title "One base architecture each: $(EXP_DATA), at most 50k parameters, $(EXP_BUDGET) per run"
 
 EXP_BUDGET_RUNS = $(foreach b,$(EXP_BUDGETS),$(foreach s,$(EXP_SEEDS),$(EXP_DIR)/budget-$(b)-s$(s)))
-experiment-budget: slimnas
+experiment-budget: $(BUILD)/slimnas
 	@mkdir -p $(EXP_DIR) docs/img
 	@for b in $(EXP_BUDGETS); do for s in $(EXP_SEEDS); do \
 	  echo "experiment-budget: $$b, seed $$s"; \
 	  $(call exp_run,$(EXP_DIR)/budget-$$b-s$$s,samples/searches/experiment-budget.json,--seed $$s,$$b) \
 	  || exit 1; done; done
-	./slimnas report $(EXP_BUDGET_RUNS) -o docs/img/experiment-budget.png \
+	$(BUILD)/slimnas report $(EXP_BUDGET_RUNS) -o docs/img/experiment-budget.png \
 	  --title "The same search at $(EXP_BUDGETS): $(EXP_DATA), at most 50k parameters"
-	./slimnas report $(EXP_BUDGET_RUNS) -o $(EXP_DIR)/experiment-budget.html \
+	$(BUILD)/slimnas report $(EXP_BUDGET_RUNS) -o $(EXP_DIR)/experiment-budget.html \
 	  --title "The same search at $(EXP_BUDGETS): $(EXP_DATA), at most 50k parameters"

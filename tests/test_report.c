@@ -445,6 +445,19 @@ static void test_cli_formats(void **state) {
     t = slurp(path("err.txt"));
     assert_non_null(strstr(t, "drawing params"));
     free(t);
+    /* --members none: no per-layer section, so a shorter page */
+    snprintf(args, sizeof args, "report %s -o %s/m.png", run_a, tmp);
+    assert_int_equal(run(args), 0);
+    int h1 = 0, h2 = 0;
+    t = slurp(path("out.txt"));
+    assert_int_equal(sscanf(strstr(t, "(960x"), "(960x%d", &h1), 1);
+    free(t);
+    snprintf(args, sizeof args, "report %s -m none -o %s/m.png", run_a, tmp);
+    assert_int_equal(run(args), 0);
+    t = slurp(path("out.txt"));
+    assert_int_equal(sscanf(strstr(t, "(960x"), "(960x%d", &h2), 1);
+    free(t);
+    assert_true(h2 < h1);
 }
 
 static void test_cli_bad_input(void **state) {

@@ -10,8 +10,8 @@ static const sn_cli_opt report_opts[] = {
     {"output", 'o', "FILE", "the report: .svg, .png, .pdf, .html (or .csv)"},
     {"csv", 0, NULL, "the candidates as CSV (to -o FILE, else stdout)"},
     {"axis", 0, "M", "size axis of the fronts: params, flops or memory"},
-    {"members", 'm', "ID,...", "members drawn per layer: ID (first run) or "
-                               "RUN:ID (1-based run)"},
+    {"members", 'm', "ID,...", "members drawn per layer: ID (first run), "
+                               "RUN:ID (1-based run) or none"},
     {"title", 0, "TEXT", "title of the report"},
     {0}};
 
@@ -37,6 +37,10 @@ const sn_cli_cmd sn_cmd_report = {
 static int parse_members(const char *s, int n_runs,
                          int ids[SN_REPORT_MAX_RUNS][64],
                          int counts[SN_REPORT_MAX_RUNS]) {
+    if (!strcmp(s, "none")) {
+        for (int i = 0; i < n_runs; i++) counts[i] = -1;
+        return 0;
+    }
     char buf[512];
     snprintf(buf, sizeof buf, "%s", s);
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t;

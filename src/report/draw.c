@@ -303,10 +303,11 @@ static void draw_fronts(cairo_t *cr, const sn_report_run *runs, int n,
             cairo_move_to(cr, x, f.y0);
             cairo_line_to(cr, x, f.y1);
             cairo_stroke(cr);
-            if (k == 1) {
+            /* decades labelled; 2 and 5 too over two decades or less */
+            if (k == 1 || ((k == 2 || k == 5) && f.hi - f.lo <= 2)) {
                 char b[32];
-                sn_fmt_si(b, sizeof b, pow(10, d));
-                grey(cr, 0.2);
+                sn_fmt_si(b, sizeof b, k * pow(10, d));
+                grey(cr, k == 1 ? 0.2 : 0.4);
                 text(cr, x, f.y1 + 15, 1, b);
             }
         }
