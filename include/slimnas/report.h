@@ -51,7 +51,7 @@ typedef struct sn_report_member {
 /* What a report needs of one run, copied out of the run directory. */
 typedef struct sn_report_run {
     char dir[SN_SEARCH_PATH_LEN];
-    char label[64];           /* the directory's last component */
+    char label[SN_SEARCH_PATH_LEN]; /* the directory's last component */
     sn_search_settings settings;
     sn_cand_info *cands;      /* [n], by id */
     int n;

@@ -61,7 +61,8 @@ static void add_shown(const char *label, int fork, const sn_cand_info *cands,
                       const int *front, int n_front, sn_objective m) {
     if (cmp.n_show >= MAX_SHOWN) return;
     shown *s = &cmp.show[cmp.n_show++];
-    snprintf(s->label, sizeof s->label, "%s", label);
+    snprintf(s->label, sizeof s->label, "%.*s", (int)sizeof s->label - 1,
+             label);
     s->fork = fork;
     s->pts = sn_xcalloc((size_t)n_front + 1, sizeof *s->pts);
     s->n = 0;
@@ -158,7 +159,7 @@ void tui_compare_draw(tui *t, sn_rect r) {
         mvaddstr(y + 1 + i, x, mark_of(t, i));
         attrset((attr_t)tui_slot_attr(t, SN_SLOT_NORMAL));
         char name[80];
-        snprintf(name, sizeof name, "%s%s", cmp.show[i].fork ? "fork " : "",
+        snprintf(name, sizeof name, "%s%.63s", cmp.show[i].fork ? "fork " : "",
                  cmp.show[i].label);
         snprintf(line, sizeof line, " %-*.*s", w - 2, w - 2, name);
         mvaddstr(y + 1 + i, x + 1, line);
