@@ -18,9 +18,9 @@ SAN     ?=
 # Debian packages the build, the tests and the default run need.
 DEB_PKGS := build-essential pkg-config libncurses-dev libcjson-dev \
             libopenblas-dev libreadline-dev zlib1g-dev libcmocka-dev \
-            dataset-fashion-mnist tmux libcairo2-dev python3
+            dataset-fashion-mnist tmux libcairo2-dev libfontconfig-dev python3
 
-PKGS := ncursesw libcjson openblas readline zlib cairo
+PKGS := ncursesw libcjson openblas readline zlib cairo fontconfig
 # Flags come from pkg-config (plain -l flags where a .pc file is missing),
 # written to $(BUILD)/flags.mk once the packages are there; make builds that
 # file first and restarts, so a fresh machine needs one command.
@@ -70,7 +70,7 @@ pc_cflags = $(filter-out -D_DEFAULT_SOURCE -D_XOPEN_SOURCE=%,$(shell pkg-config 
 pc_libs   = $(or $(shell pkg-config --libs $(1) 2>/dev/null),$(2))
 $(FLAGS_MK): $(DEPS_OK) Makefile
 	@echo 'DEP_CFLAGS := $(foreach p,$(PKGS),$(call pc_cflags,$(p)))' > $@
-	@echo 'DEP_LIBS := $(call pc_libs,ncursesw,-lncursesw -ltinfo) $(call pc_libs,libcjson,-lcjson) $(call pc_libs,openblas,-lopenblas) $(call pc_libs,readline,-lreadline) $(call pc_libs,zlib,-lz) $(call pc_libs,cairo,-lcairo) -lpthread -lm' >> $@
+	@echo 'DEP_LIBS := $(call pc_libs,ncursesw,-lncursesw -ltinfo) $(call pc_libs,libcjson,-lcjson) $(call pc_libs,openblas,-lopenblas) $(call pc_libs,readline,-lreadline) $(call pc_libs,zlib,-lz) $(call pc_libs,cairo,-lcairo) $(call pc_libs,fontconfig,-lfontconfig) -lpthread -lm' >> $@
 	@echo 'TEST_LIBS := $(call pc_libs,cmocka,-lcmocka)' >> $@
 
 # ---- build ------------------------------------------------------------
