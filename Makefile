@@ -1,26 +1,50 @@
 # slimnas — build, test, run, bench, install.
 #
-#   make            build ./slimnas (installs missing Debian packages first)
+#   make            build ./slimnas for this machine (-march=native; installs
+#                   missing Debian packages first)
 #   make run        build and start the explorer on the bundled default search
 #   make test       build and run every test; ends with "N passed, N failed"
+#   make check      the tests with warnings as errors (WERROR=1)
 #   make check-asan the tests under AddressSanitizer + UBSan
 #   make check-tsan the threaded tests under ThreadSanitizer
+#   make check-targets  -Werror builds at x86-64-v2/v3/v4 and native, gcc and clang
 #   make bench      training/inference throughput as JSON
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local [DESTDIR=...]   a portable build (ARCH_PORTABLE)
+#   make uninstall  removes what install put there (same PREFIX/DESTDIR)
 #   make CC=clang   works too
+#
+# Variables: CFLAGS, CPPFLAGS, LDFLAGS and LDLIBS are yours: they are added
+# to what slimnas needs, never replace it. OPT (default -O3), ARCH (default
+# native; ARCH= for the compiler's default target), WERROR=1 (warnings are
+# errors; CI and `make check` set it), BUILD (object folder), SAN.
 
 CC      ?= cc
+AR      ?= ar
 PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+MANDIR  ?= $(DATADIR)/man
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 BUILD   ?= build
-OPT     ?= -O3 -march=native -fno-math-errno -ffp-contract=fast
+ARCH    ?= native
+OPT     ?= -O3
 SAN     ?=
+WERROR  ?=
+# The installed binary must run on any x86-64 machine of the last decade:
+# it is built for this baseline (SSE4.2, POPCNT), not for the build host.
+ARCH_PORTABLE ?= $(if $(filter x86_64,$(shell uname -m)),x86-64-v2,)
+PORTABLE_BUILD ?= build-portable
 
 # Debian packages the build, the tests and the default run need.
 DEB_PKGS := build-essential pkg-config libncurses-dev libcjson-dev \
             libopenblas-dev libreadline-dev zlib1g-dev libcmocka-dev \
-            dataset-fashion-mnist tmux libcairo2-dev libfontconfig-dev python3
+            dataset-fashion-mnist tmux man-db bash-completion clang \
+            libstb-dev libjpeg62-turbo-dev libpng-dev python3-numpy \
+            python3-onnx python3-opencv libcairo2-dev libfontconfig-dev
+# Only `make check-targets` (CI) needs these (none beyond the above now).
+CHECK_PKGS :=
 
-PKGS := ncursesw libcjson openblas readline zlib cairo fontconfig
+PKGS := ncursesw libcjson openblas readline zlib stb libjpeg libpng cairo fontconfig
 # Flags come from pkg-config (plain -l flags where a .pc file is missing),
 # written to $(BUILD)/flags.mk once the packages are there; make builds that
 # file first and restarts, so a fresh machine needs one command.
@@ -29,10 +53,17 @@ ifeq ($(filter clean,$(MAKECMDGOALS)),)
 -include $(FLAGS_MK)
 endif
 
-WARN     := -Wall -Wextra -Werror -Wshadow
-CPPFLAGS += -Iinclude -D_DEFAULT_SOURCE -D_XOPEN_SOURCE=700 $(DEP_CFLAGS)
-CFLAGS   += -std=c11 $(WARN) $(OPT) -g $(SAN)
-LDFLAGS  += $(SAN)
+# What slimnas needs is kept in SN_* variables; the user's CPPFLAGS,
+# CFLAGS, LDFLAGS and LDLIBS come after them, so `make CFLAGS=-O2` changes
+# the optimisation but cannot drop -std=c11 or the include path.
+WARN       := -Wall -Wextra -Wshadow $(if $(filter-out 0,$(WERROR)),-Werror)
+SN_CPPFLAGS := -Iinclude -D_DEFAULT_SOURCE -D_XOPEN_SOURCE=700 $(DEP_CFLAGS)
+SN_CFLAGS   := -std=c11 $(WARN) $(OPT) $(if $(ARCH),-march=$(ARCH)) \
+               -fno-math-errno -ffp-contract=fast -g $(SAN)
+SN_LDFLAGS  := $(SAN)
+ALL_CPPFLAGS = $(SN_CPPFLAGS) $(CPPFLAGS)
+ALL_CFLAGS   = $(SN_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS  = $(SN_LDFLAGS) $(LDFLAGS)
 
 LIB_SRC  := $(filter-out src/cli/main.c,$(wildcard src/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -43,8 +74,8 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BUILD)/bench/bench
 DEPS_OK  := $(BUILD)/.deps-ok
 
-.PHONY: all run test check check-asan check-tsan bench bench-torch bench-search \
-        install deps clean
+.PHONY: all run test check check-asan check-tsan check-targets bench bench-torch \
+        bench-search install uninstall deps clean FORCE
 
 all: slimnas
 
@@ -54,7 +85,11 @@ all: slimnas
 # Installs what is missing, with sudo when not root, and says what.
 deps: $(DEPS_OK)
 $(DEPS_OK):
-	@missing=""; for p in $(DEB_PKGS); do \
+	@$(call apt_install,$(DEB_PKGS))
+	@mkdir -p $(BUILD) && touch $@
+
+# $(call apt_install,PACKAGES): installs the missing ones, saying which.
+apt_install = missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' \
 	    || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -64,44 +99,52 @@ $(DEPS_OK):
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing \
 	    || { echo "slimnas: apt-get failed; install by hand:$$missing" >&2; exit 1; }; \
 	fi
-	@mkdir -p $(BUILD) && touch $@
 
 pc_cflags = $(filter-out -D_DEFAULT_SOURCE -D_XOPEN_SOURCE=%,$(shell pkg-config --cflags $(1) 2>/dev/null))
 pc_libs   = $(or $(shell pkg-config --libs $(1) 2>/dev/null),$(2))
 $(FLAGS_MK): $(DEPS_OK) Makefile
 	@echo 'DEP_CFLAGS := $(foreach p,$(PKGS),$(call pc_cflags,$(p)))' > $@
-	@echo 'DEP_LIBS := $(call pc_libs,ncursesw,-lncursesw -ltinfo) $(call pc_libs,libcjson,-lcjson) $(call pc_libs,openblas,-lopenblas) $(call pc_libs,readline,-lreadline) $(call pc_libs,zlib,-lz) $(call pc_libs,cairo,-lcairo) $(call pc_libs,fontconfig,-lfontconfig) -lpthread -lm' >> $@
+	@echo 'DEP_LIBS := $(call pc_libs,ncursesw,-lncursesw -ltinfo) $(call pc_libs,libcjson,-lcjson) $(call pc_libs,openblas,-lopenblas) $(call pc_libs,readline,-lreadline) $(call pc_libs,zlib,-lz) $(call pc_libs,stb,-lstb) $(call pc_libs,libjpeg,-ljpeg) $(call pc_libs,libpng,-lpng) $(call pc_libs,cairo,-lcairo) $(call pc_libs,fontconfig,-lfontconfig) -lpthread -lm' >> $@
 	@echo 'TEST_LIBS := $(call pc_libs,cmocka,-lcmocka)' >> $@
 
 # ---- build ------------------------------------------------------------
+# $(BUILD)/.cflags holds the compile command; it changes (and everything is
+# rebuilt) when the flags do, e.g. `make check` after `make`.
+CFLAGS_STAMP := $(BUILD)/.cflags
+$(CFLAGS_STAMP): FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS)' > $@.new
+	@if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
+FORCE:
+
 # Object rules depend on the deps stamp only for ordering (pkg-config must
 # see the packages), so a rebuild of the stamp does not rebuild everything.
-$(BUILD)/%.o: %.c | $(DEPS_OK)
+$(BUILD)/%.o: %.c $(CFLAGS_STAMP) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	@$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+	@$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	@echo "  AR      $@"
-	@ar rcs $@ $^
+	@$(AR) rcs $@ $^
 
 $(BUILD)/slimnas: $(MAIN_OBJ) $(LIB)
 	@echo "  LD      $@"
-	@$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEP_LIBS) $(LDLIBS)
 
 # ./slimnas is the default build's binary; sanitizer builds keep theirs.
 slimnas: $(BUILD)/slimnas
 	@[ "$(BUILD)" = build ] && cp $< $@ || true
 
-$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(LIB) | $(DEPS_OK)
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(LIB) $(CFLAGS_STAMP) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
-	@$(CC) $(CPPFLAGS) $(CFLAGS) -Itests -MMD -MP -o $@ $< $(LIB) $(DEP_LIBS) $(TEST_LIBS)
+	@$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -Itests -MMD -MP -o $@ $< $(LIB) $(ALL_LDFLAGS) $(DEP_LIBS) $(TEST_LIBS) $(LDLIBS)
 
-$(BENCH_BIN): bench/bench.c $(LIB) | $(DEPS_OK)
+$(BENCH_BIN): bench/bench.c $(LIB) $(CFLAGS_STAMP) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(DEP_LIBS)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LIB) $(ALL_LDFLAGS) $(DEP_LIBS) $(LDLIBS)
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_BIN:=.d)
 
@@ -112,7 +155,8 @@ run: slimnas
 test: $(BUILD)/slimnas $(TEST_BIN)
 	@SLIMNAS=$(BUILD)/slimnas tests/run_tests.sh $(TEST_BIN)
 
-check: test
+check:
+	$(MAKE) WERROR=1 test
 
 check-asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer" \
@@ -130,9 +174,9 @@ bench: $(BENCH_BIN) slimnas
 # Fashion-MNIST; prints both hypervolumes and their medians (not in CI:
 # 25-40 minutes). BENCH_SEARCH_ARGS="--max-candidates 10 --seeds 1" or
 # "--budget 5m --max-candidates 0" to change.
-$(BUILD)/bench/bench_search: bench/bench_search.c $(LIB) | $(DEPS_OK)
+$(BUILD)/bench/bench_search: bench/bench_search.c $(LIB) $(CFLAGS_STAMP) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(DEP_LIBS)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LIB) $(ALL_LDFLAGS) $(DEP_LIBS) $(LDLIBS)
 
 bench-search: $(BUILD)/bench/bench_search
 	@$(BUILD)/bench/bench_search $(BENCH_SEARCH_ARGS)
@@ -146,16 +190,108 @@ bench-torch:
 	    $$SUDO apt-get install -y -qq python3-torch; }
 	@OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/torch_bench.py
 
-# ---- install ----------------------------------------------------------
-install: slimnas
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/slimnas/themes \
-	  $(DESTDIR)$(PREFIX)/share/slimnas/samples
-	install -m 755 slimnas $(DESTDIR)$(PREFIX)/bin/slimnas
-	cp -r themes/. $(DESTDIR)$(PREFIX)/share/slimnas/themes/
-	cp -r samples/. $(DESTDIR)$(PREFIX)/share/slimnas/samples/
+# Warnings depend on the target: -march changes gcc's inlining and with it
+# which -Wmaybe-uninitialized fires. Every object, test and bench is built
+# with -Werror for each target under gcc and clang (CI runs this).
+CHECK_ARCHS ?= x86-64-v2 x86-64-v3 x86-64-v4 native
+CHECK_CCS   ?= gcc clang
+check-targets: | $(DEPS_OK)
+	@$(call apt_install,$(CHECK_PKGS))
+	@set -e; for cc in $(CHECK_CCS); do for a in $(CHECK_ARCHS); do \
+	  echo "slimnas: -Werror build, $$cc -march=$$a"; \
+	  $(MAKE) -s --no-print-directory CC=$$cc ARCH=$$a WERROR=1 \
+	    BUILD=build-check/$$cc-$$a build-check/$$cc-$$a/slimnas \
+	    $(TEST_BIN:$(BUILD)/%=build-check/$$cc-$$a/%) \
+	    build-check/$$cc-$$a/bench/bench build-check/$$cc-$$a/bench/bench_search \
+	    build-check/$$cc-$$a/bench/bench_export_c; \
+	done; done; echo "slimnas: every target built without a warning"
 
+# ---- install ----------------------------------------------------------
+# install builds its own portable binary in $(PORTABLE_BUILD) (-march=
+# $(ARCH_PORTABLE)); ./slimnas from `make` stays tuned to this machine.
+install: | $(DEPS_OK)
+	$(MAKE) --no-print-directory BUILD=$(PORTABLE_BUILD) ARCH=$(ARCH_PORTABLE) \
+	  $(PORTABLE_BUILD)/slimnas
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/slimnas/themes \
+	  $(DESTDIR)$(DATADIR)/slimnas/samples $(DESTDIR)$(MANDIR)/man1 \
+	  $(DESTDIR)$(BASHCOMPDIR)
+	install -m 755 $(PORTABLE_BUILD)/slimnas $(DESTDIR)$(BINDIR)/slimnas
+	cp -r themes/. $(DESTDIR)$(DATADIR)/slimnas/themes/
+	cp -r samples/. $(DESTDIR)$(DATADIR)/slimnas/samples/
+	install -m 644 docs/slimnas.1 $(DESTDIR)$(MANDIR)/man1/slimnas.1
+	install -m 644 docs/slimnas.bash-completion $(DESTDIR)$(BASHCOMPDIR)/slimnas
+
+# Removes exactly what install wrote; under a DESTDIR (a staging tree) also
+# the folders left empty, so nothing stays behind.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/slimnas $(DESTDIR)$(MANDIR)/man1/slimnas.1 \
+	  $(DESTDIR)$(BASHCOMPDIR)/slimnas
+	rm -rf $(DESTDIR)$(DATADIR)/slimnas
+	@if [ -n "$(DESTDIR)" ]; then \
+	  for d in $(BINDIR) $(MANDIR)/man1 $(BASHCOMPDIR); do \
+	    rmdir -p "$(DESTDIR)$$d" 2>/dev/null || true; done; fi
+
+# clean removes $(BUILD) (default build) and the other build folders
+# this Makefile makes; `make clean BUILD=dir` removes dir too.
 clean:
-	rm -rf build build-asan build-tsan slimnas
+	rm -rf $(BUILD) build build-asan build-tsan build-clang build-check \
+	  $(PORTABLE_BUILD) slimnas
+
+# The standalone C export on trained Fashion-MNIST models (tiny2conv and
+# mobile_tiny, 3 epochs each): params, weight and arena bytes, float and
+# int8 test accuracy, batch-1 latency (not in CI: several minutes).
+# BENCH_EXPORT_ARGS="--epochs 1 --max-train 20000 tiny2conv" to change.
+$(BUILD)/bench/bench_export_c: bench/bench_export_c.c $(LIB) $(CFLAGS_STAMP) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LIB) $(ALL_LDFLAGS) $(DEP_LIBS) $(LDLIBS)
+
+.PHONY: bench-export-c
+bench-export-c: $(BUILD)/bench/bench_export_c
+	@$(BUILD)/bench/bench_export_c $(BENCH_EXPORT_ARGS)
+
+# ---- fuzzing and soak (not in CI) -----------------------------------------
+# make fuzz: every libFuzzer target of tests/fuzz (fuzz_NAME.c) for
+# FUZZ_TIME seconds each under AddressSanitizer + UBSan (clang; installed
+# here on demand). New corpus units go to build-fuzz/corpus/NAME, crash
+# inputs to tests/fuzz/NAME/crashes/: commit those, make test replays them
+# (test_fuzz_corpus). FUZZ_TARGETS="graph weights" picks targets;
+# FUZZ_ARGS passes libFuzzer options, e.g. FUZZ_ARGS=-runs=1000000.
+FUZZ_TIME    ?= 60
+FUZZ_TARGETS ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_PKGS    := clang libclang-rt-14-dev
+
+fuzz: $(FLAGS_MK)
+	@missing=""; for p in $(FUZZ_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' \
+	    || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "slimnas: installing$$missing for make fuzz"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get install -y -qq $$missing; fi
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang \
+	  OPT="-O1 -g -fno-omit-frame-pointer" \
+	  SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" $(FUZZ_BUILD)/libslimnas.a
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "  FUZZ    $$t ($(FUZZ_TIME) s)"; \
+	  clang $(CPPFLAGS) -std=c11 $(WARN) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer \
+	    -Itests -o $(FUZZ_BUILD)/fuzz_$$t tests/fuzz/fuzz_$$t.c \
+	    $(FUZZ_BUILD)/libslimnas.a $(DEP_LIBS) || exit 1; \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t tests/fuzz/$$t/crashes; \
+	  $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_TIME) \
+	    -artifact_prefix=tests/fuzz/$$t/crashes/ $(FUZZ_ARGS) \
+	    $(FUZZ_BUILD)/corpus/$$t tests/fuzz/$$t || exit 1; \
+	done
+
+# make soak: 50 kill -9 at random points (resumes, their start-up,
+# --final, fork), checking after each that nothing finished is lost or
+# changed and that the run loads; prints the figures (a few minutes).
+SOAK_KILLS ?= 50
+soak: $(BUILD)/slimnas
+	@python3 tests/soak.py $(BUILD)/slimnas $(SOAK_KILLS)
+
+.PHONY: fuzz soak
 
 # ---- experiments: reports of several runs (slimnas report) ----------------
 # experiment-bases: the same budget from each base architecture alone

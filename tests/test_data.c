@@ -312,10 +312,24 @@ static void test_idx_count_mismatch_and_labels(void **state) {
     expect_error(spec, NULL, want, NULL);
     tu_rm_rf(dir);
 
+    /* idx: counts the classes from the training labels (0..9 here); a
+     * test label beyond them is out of range. */
+    b = idx_labels(1, TE_N, &len);
+    b[8 + 3] = 10;
+    bad_file_case("t10k-labels-idx1-ubyte", b, len, 1,
+                  "label 10 of item 3 is out of range (expected 0..9", NULL);
+    free(b);
+    /* ... and a class without a training image, or only one class, is
+     * refused. */
     b = idx_labels(0, TR_N, &len);
-    b[8 + 7] = 10;
-    bad_file_case("train-labels-idx1-ubyte", b, len, 1,
-                  "label 10 of item 7 is out of range (expected 0..9)", NULL);
+    for (int i = 0; i < TR_N; i++)
+        if (b[8 + i] == 4) b[8 + i] = 3;
+    bad_file_case("train-labels-idx1-ubyte", b, len, 0,
+                  "no training image has label 4, but labels go up to 9",
+                  NULL);
+    memset(b + 8, 0, TR_N);
+    bad_file_case("train-labels-idx1-ubyte", b, len, 0,
+                  "a classifier needs at least 2 classes", NULL);
     free(b);
     /* Test images of another size than the training images. */
     b = idx_images(1, TE_N, IMG_H + 1, IMG_W, &len);
@@ -351,7 +365,7 @@ static void test_idx_truncated_and_corrupt_gzip(void **state) {
     b = realloc(b, 8 + N);
     put_be32(b, 0x801);
     put_be32(b + 4, N);
-    memset(b + 8, 1, N);
+    for (int i = 0; i < N; i++) b[8 + i] = (uint8_t)(i % 10);
     write_file(dir, "train-labels-idx1-ubyte", b, 8 + N, 1);
     free(b);
     snprintf(spec, sizeof spec, "idx:%s", dir);
@@ -464,6 +478,93 @@ static void test_cifar_good(void **state) {
     assert_int_equal(sn_data_augment(d), 0);
     assert_int_equal(sn_batch_flags(d, SN_SPLIT_TRAIN), SN_BATCH_SHUFFLE);
     sn_data_free(d);
+    tu_rm_rf(dir);
+}
+
+/* idx: with two classes opens with two (the class count comes from the
+ * labels), named "0" and "1". */
+static void test_idx_two_classes(void **state) {
+    (void)state;
+    char dir[64], spec[128];
+    tmp_make(dir, sizeof dir);
+    write_idx_set(dir, 0);
+    size_t len;
+    uint8_t *b = idx_labels(0, TR_N, &len);
+    for (int i = 0; i < TR_N; i++) b[8 + i] = (uint8_t)(i % 2);
+    write_file(dir, "train-labels-idx1-ubyte", b, len, 0);
+    free(b);
+    b = idx_labels(1, TE_N, &len);
+    for (int i = 0; i < TE_N; i++) b[8 + i] = (uint8_t)(i % 2);
+    write_file(dir, "t10k-labels-idx1-ubyte", b, len, 0);
+    free(b);
+    snprintf(spec, sizeof spec, "idx:%s", dir);
+    sn_error e;
+    sn_data *d = sn_data_open(spec, NULL, &e);
+    if (!d) fail_msg("%s", e.msg);
+    assert_int_equal(sn_data_classes(d), 2);
+    assert_string_equal(sn_data_class_name(d, 1), "1");
+    sn_data_free(d);
+    /* fashion-mnist: keeps its 10 named classes whatever the labels use */
+    snprintf(spec, sizeof spec, "fashion-mnist:%s", dir);
+    d = sn_data_open(spec, NULL, &e);
+    if (!d) fail_msg("%s", e.msg);
+    assert_int_equal(sn_data_classes(d), 10);
+    sn_data_free(d);
+    tu_rm_rf(dir);
+}
+
+/* CIFAR-100: 2 label bytes (coarse, fine) per record; fine by default,
+ * coarse on request; names from the release's *_label_names.txt. */
+static void test_cifar100(void **state) {
+    (void)state;
+    enum { REC = 2 + 3072, NTR = 6, NTE = 3 };
+    char dir[64], spec[160], sub[128];
+    tmp_make(dir, sizeof dir);
+    snprintf(sub, sizeof sub, "%s/cifar-100-binary", dir);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    uint8_t *b = calloc(NTR, REC);
+    for (int i = 0; i < NTR; i++) {
+        b[i * REC] = (uint8_t)(i % 20);          /* coarse */
+        b[i * REC + 1] = (uint8_t)(99 - i % 3);  /* fine */
+        b[i * REC + 2 + 5] = (uint8_t)(i + 1);   /* a red pixel */
+    }
+    write_file(sub, "train.bin", b, (size_t)NTR * REC, 0);
+    write_file(sub, "test.bin", b, (size_t)NTE * REC, 0);
+    char names[2048] = "";
+    for (int k = 0; k < 100; k++) {
+        size_t l = strlen(names);
+        snprintf(names + l, sizeof names - l, "fine%d\n", k);
+    }
+    write_file(sub, "fine_label_names.txt", names, strlen(names), 0);
+    sn_data_opts o = opts_no_val();
+    snprintf(spec, sizeof spec, "cifar100:%s", dir);
+    sn_error e;
+    sn_data *d = sn_data_open(spec, &o, &e);
+    if (!d) fail_msg("%s", e.msg);
+    assert_int_equal(sn_data_classes(d), 100);
+    assert_string_equal(sn_data_class_name(d, 99), "fine99");
+    assert_int_equal(sn_data_labels(d, SN_SPLIT_TRAIN)[4], 98);
+    assert_int_equal(sn_data_raw(d, SN_SPLIT_TRAIN, 4)[5], 5);
+    assert_int_equal(sn_data_count(d, SN_SPLIT_TEST), NTE);
+    assert_int_equal(sn_data_augment(d), 1);
+    sn_data_free(d);
+    snprintf(spec, sizeof spec, "cifar100:%s,coarse", dir);
+    d = sn_data_open(spec, &o, &e);
+    if (!d) fail_msg("%s", e.msg);
+    assert_int_equal(sn_data_classes(d), 20);
+    assert_int_equal(sn_data_labels(d, SN_SPLIT_TRAIN)[4], 4);
+    assert_string_equal(sn_data_class_name(d, 3), "3"); /* no names file */
+    sn_data_free(d);
+    /* a fine label of 100 and a record cut short are refused */
+    b[2 * REC + 1] = 100;
+    write_file(sub, "train.bin", b, (size_t)NTR * REC, 0);
+    snprintf(spec, sizeof spec, "cifar100:%s", dir);
+    expect_error(spec, &o, "train.bin: record 2 has fine label 100 (expected "
+                           "0..99)", NULL);
+    write_file(sub, "train.bin", b, (size_t)NTR * REC - 1, 0);
+    expect_error(spec, &o, "train.bin: size", "3074-byte records (2 label "
+                                              "bytes", NULL);
+    free(b);
     tu_rm_rf(dir);
 }
 
@@ -1117,7 +1218,7 @@ static void test_fashion_mnist(void **state) {
     assert_close(sn_data_std(d)[0], 0.3530, 5e-4);
     char buf[200];
     assert_string_equal(sn_data_describe(d, buf, sizeof buf),
-                        "fashion-mnist: 1x28x28, 10 classes, 60000 train / 0 "
+                        "fashion-mnist: 28x28x1, 10 classes, 60000 train / 0 "
                         "val / 10000 test");
     sn_data_free(d);
 }
@@ -1133,6 +1234,8 @@ int main(void) {
         cmocka_unit_test(test_idx_truncated_and_corrupt_gzip),
         cmocka_unit_test(test_cifar_good),
         cmocka_unit_test(test_cifar_bad),
+        cmocka_unit_test(test_idx_two_classes),
+        cmocka_unit_test(test_cifar100),
         cmocka_unit_test(test_spec_errors),
         cmocka_unit_test(test_val_split),
         cmocka_unit_test(test_normalisation),

@@ -695,9 +695,9 @@ static void test_weights_bad_files(void **state) {
     write_all(bad, c, len);
     expect_load_error(g, bad, "bad magic");
     memcpy(c, d, len);
-    c[4] = 2;
+    c[4] = 3;
     write_all(bad, c, len);
-    expect_load_error(g, bad, "version 2 is not supported");
+    expect_load_error(g, bad, "version 3 is not supported");
     c = realloc(c, len + 3);
     memcpy(c, d, len);
     memset(c + len, 0, 3);

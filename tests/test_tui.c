@@ -437,6 +437,53 @@ static sn_cand_info *make_cands(const int *parent, int n) {
     return c;
 }
 
+/* The flat list (htop's sort key): every candidate, in key order. */
+static void test_cand_list(void **state) {
+    (void)state;
+    int parent[] = {-1, 0, 0, 1, 1};
+    sn_cand_info *c = make_cands(parent, 5);
+    double acc[] = {0.5, 0.9, -1, 0.7, 0.9};
+    int64_t params[] = {300, 100, 200, 100, 50};
+    for (int i = 0; i < 5; i++) {
+        c[i].status = acc[i] < 0 ? SN_CAND_TRAINING : SN_CAND_DONE;
+        c[i].val_acc = acc[i];
+        c[i].params = params[i];
+        c[i].flops = 1000 - params[i];
+        c[i].memory = 7;
+    }
+    sn_tree_row *rows;
+    /* accuracy: best first, ties by id, the one without a result last */
+    int n = sn_cand_list(c, 5, SN_SORT_ACCURACY, &rows);
+    int by_acc[] = {1, 4, 3, 0, 2};
+    assert_int_equal(n, 5);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(rows[i].id, by_acc[i]);
+        assert_int_equal(rows[i].depth, 0);
+        assert_string_equal(rows[i].prefix, "");
+    }
+    assert_int_equal(rows[0].n_kids, 2); /* #1 has #3 and #4 */
+    assert_int_equal(rows[1].n_kids, 0);
+    free(rows);
+    /* sizes: smallest first */
+    sn_cand_list(c, 5, SN_SORT_PARAMS, &rows);
+    int by_params[] = {4, 1, 3, 2, 0};
+    for (int i = 0; i < 5; i++) assert_int_equal(rows[i].id, by_params[i]);
+    free(rows);
+    sn_cand_list(c, 5, SN_SORT_FLOPS, &rows);
+    int by_flops[] = {0, 2, 1, 3, 4};
+    for (int i = 0; i < 5; i++) assert_int_equal(rows[i].id, by_flops[i]);
+    free(rows);
+    sn_cand_list(c, 5, SN_SORT_MEMORY, &rows); /* all equal: by id */
+    for (int i = 0; i < 5; i++) assert_int_equal(rows[i].id, i);
+    free(rows);
+    assert_int_equal(sn_cand_list(c, 0, SN_SORT_ACCURACY, &rows), 0);
+    free(rows);
+    free(c);
+    for (int k = 0; k < SN_SORT_COUNT; k++)
+        assert_int_equal(sn_sort_from_name(sn_sort_name((sn_sort)k)), k);
+    assert_int_equal(sn_sort_from_name("size"), -1);
+}
+
 static void test_tree_flatten(void **state) {
     (void)state;
     /* roots 0 and 1; 0 -> {2, 3}; 2 -> 4; 3 -> 6; 1 -> 5 */
@@ -600,7 +647,35 @@ static void test_layout(void **state) {
             }
         }
     }
+    /* zoom: the pane takes everything between status and bottom */
+    for (int p = 0; p < SN_PANE_COUNT; p++) {
+        sn_layout z;
+        sn_layout_compute(80, 24, p == SN_PANE_DETAIL, &z);
+        sn_layout_zoom(&z, p);
+        for (int q = 0; q < SN_PANE_COUNT; q++) {
+            sn_rect r = z.pane[q];
+            if (q != p) {
+                assert_int_equal(r.w, 0);
+                continue;
+            }
+            assert_int_equal(r.x, 0);
+            assert_int_equal(r.y, 1);
+            assert_int_equal(r.w, 80);
+            assert_int_equal(r.h, 22);
+        }
+    }
+    {
+        sn_layout z; /* a pane not shown: nothing changes */
+        sn_layout_compute(80, 24, 0, &z);
+        sn_layout before = z;
+        sn_layout_zoom(&z, SN_PANE_DETAIL);
+        assert_memory_equal(&z, &before, sizeof z);
+    }
     sn_layout l;
+    /* wide: the tree gets two fifths, the log the whole width */
+    sn_layout_compute(200, 50, 0, &l);
+    assert_int_equal(l.pane[SN_PANE_TREE].w, 80);
+    assert_int_equal(l.pane[SN_PANE_LOG].w, 200);
     sn_layout_compute(80, 24, 0, &l);
     /* at 80x24 the tree shows at least 15 rows and the log 3 lines */
     assert_true(l.pane[SN_PANE_TREE].h - 2 >= 15);
@@ -655,10 +730,10 @@ static void test_layer_table(void **state) {
     assert_non_null(strstr(l.s[0], "params"));
     assert_non_null(strstr(l.s[0], "%par"));
     assert_non_null(strstr(l.s[0], "act"));
-    /* conv1 row: index 1, "conv 3x3 4", 4x8x8, 40 params = 16.3% of 246 */
+    /* conv1 row: index 1, "conv 3x3 4", 8x8x4 (HxWxC), 40 params = 16.3% of 246 */
     assert_non_null(strstr(l.s[2], "conv1"));
     assert_non_null(strstr(l.s[2], "conv 3x3 4"));
-    assert_non_null(strstr(l.s[2], "4x8x8"));
+    assert_non_null(strstr(l.s[2], "8x8x4"));
     assert_non_null(strstr(l.s[2], " 40 "));
     assert_non_null(strstr(l.s[2], "16.3%"));
     /* conv1 MACs: 8*8*4*9 = 2304 -> "2.3k"; activation 4*8*8 floats of
@@ -877,10 +952,52 @@ static void test_complete(void **state) {
     sn_lines_free(&l);
 }
 
+static void test_run_line_clock(void **state) {
+    (void)state;
+    sn_snapshot s;
+    memset(&s, 0, sizeof s);
+    snprintf(s.name, sizeof s.name, "demo-fork3");
+    snprintf(s.dir, sizeof s.dir, "runs/demo-fork3");
+    s.state = SN_RUN_PAUSED;
+    sn_cand_info c[3];
+    memset(c, 0, sizeof c);
+    c[0].status = c[1].status = SN_CAND_DONE;
+    c[0].val_acc = 0.5;
+    c[1].val_acc = 0.84;
+    c[2].status = SN_CAND_TRAINING; /* not a record: not counted */
+    c[2].val_acc = 0.99;
+    s.cands = c;
+    s.n_cands = 3;
+    s.n_records = 2;
+    s.n_front = 1;
+    char b[256];
+    sn_tui_run_line(&s, 1, 200, b, sizeof b);
+    assert_string_equal(b, "2  demo-fork3  paused  2 cand  best 84.0%  "
+                           "front 1  runs/demo-fork3");
+    sn_tui_run_line(&s, 1, 20, b, sizeof b);
+    assert_int_equal(sn_tui_width(b), 20);
+    s.n_records = 0;
+    sn_tui_run_line(&s, 0, 200, b, sizeof b);
+    assert_non_null(strstr(b, "best -"));
+
+    assert_string_equal(sn_tui_fmt_clock(b, sizeof b, 0), "00:00");
+    assert_string_equal(sn_tui_fmt_clock(b, sizeof b, 75.9), "01:15");
+    assert_string_equal(sn_tui_fmt_clock(b, sizeof b, 3599), "59:59");
+    assert_string_equal(sn_tui_fmt_clock(b, sizeof b, 3723), "1:02:03");
+    assert_string_equal(sn_tui_fmt_clock(b, sizeof b, -4), "00:00");
+}
+
 static void test_keys(void **state) {
     (void)state;
     char b[64];
     assert_string_equal(sn_tui_key_command('f', 7, b, sizeof b), "fork 7");
+    /* f asks first; moving does not */
+    assert_non_null(sn_tui_key_binding('f')->ask);
+    assert_null(sn_tui_key_binding('j')->ask);
+    assert_string_equal(sn_tui_key_command('z', 0, b, sizeof b), "zoom");
+    assert_string_equal(sn_tui_key_command('N', 0, b, sizeof b), "find prev");
+    assert_string_equal(sn_tui_key_command('h', 0, b, sizeof b), "left");
+    assert_string_equal(sn_tui_key_command('s', 0, b, sizeof b), "sort next");
     assert_string_equal(sn_tui_key_command(SN_KEY_DOWN, 0, b, sizeof b),
                         "move 1");
     assert_string_equal(sn_tui_key_command('k', 0, b, sizeof b), "move -1");
@@ -915,6 +1032,7 @@ int main(void) {
         cmocka_unit_test(test_plot_unicode),
         cmocka_unit_test(test_plot_empty),
         cmocka_unit_test(test_sparkline),
+        cmocka_unit_test(test_cand_list),
         cmocka_unit_test(test_tree_flatten),
         cmocka_unit_test(test_tree_deep),
         cmocka_unit_test(test_layout),
@@ -923,6 +1041,7 @@ int main(void) {
         cmocka_unit_test(test_status),
         cmocka_unit_test(test_resolve),
         cmocka_unit_test(test_complete),
+        cmocka_unit_test(test_run_line_clock),
         cmocka_unit_test(test_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

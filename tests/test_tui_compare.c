@@ -177,7 +177,7 @@ static void test_compare_forks_report(void **state) {
         snprintf(line, sizeof line, "fork 0 --run %s/fk", dir);
         command(line);
     }
-    must_see("showing run 2", 1, 20);
+    must_see("fk [2/2]", 1, 20); /* the status bar: the fork is shown */
     command("runs 1");
     must_see("run 1:", 1, 10);
     must_see(" fork fk", 1, 20);

@@ -121,17 +121,22 @@ static void command(const ctx *c, const char *text) {
 
 /* Starts `slimnas ui ARGS` in a new tmux server of w x h. After it exits
  * the pane shows "EXITED rc" and stays. */
-static void start(ctx *c, int w, int h, const char *args) {
+static void start_env(ctx *c, int w, int h, const char *env,
+                      const char *args) {
     static int seq;
     snprintf(c->sock, sizeof c->sock, "sn-tui-%d-%d", (int)getpid(), ++seq);
     char cmd[16384];
     snprintf(cmd, sizeof cmd,
              "tmux -L %s -f /dev/null new-session -d -s main -x %d -y %d "
              "\"env LANG=C.UTF-8 LC_ALL=C.UTF-8 HOME=%s XDG_STATE_HOME=%s/state "
-             "XDG_CONFIG_HOME=%s/config SLIMNAS_THEMES=%s %s ui %s; "
+             "XDG_CONFIG_HOME=%s/config SLIMNAS_THEMES=%s %s %s ui %s; "
              "echo EXITED \\$?; sleep 60\"",
-             c->sock, w, h, c->dir, c->dir, c->dir, themes, bin, args);
+             c->sock, w, h, c->dir, c->dir, c->dir, themes, env, bin, args);
     assert_int_equal(sh("%s", cmd), 0);
+}
+
+static void start(ctx *c, int w, int h, const char *args) {
+    start_env(c, w, h, "", args);
 }
 
 static void new_search(ctx *c, int w, int h) {
@@ -336,7 +341,16 @@ static void test_commands_fork(void **state) {
     char *s = capture(c);
     assert_null(strstr(s, "| max-params")); /* no limit took effect */
     free(s);
-    /* fork: a second run appears, the explorer shows it */
+    /* trap 2: f asks first; n forks nothing */
+    keys(c, "f");
+    must_see(c, "into a new run? This run pauses. (y/n)", 5);
+    keys(c, "n");
+    must_see(c, "fork cancelled", 5);
+    s = capture(c);
+    assert_null(strstr(s, "[2/2]"));
+    free(s);
+    assert_int_equal(sh("ls -d %s-fork* >/dev/null 2>&1", c->run), 2);
+    /* a typed fork is deliberate: it runs at once and says where */
     command(c, "fork 0");
     must_see(c, "forked #0", 15);
     must_see(c, "[2/2]", 10);
@@ -344,10 +358,304 @@ static void test_commands_fork(void **state) {
     snprintf(fork_dir, sizeof fork_dir, "%s-fork0/settings.json", c->run);
     struct stat sb;
     if (stat(fork_dir, &sb)) fail_msg("no %s", fork_dir);
-    command(c, "runs");
-    must_see(c, "runs: 1 run", 5);
+    /* f, y: a fork of the selected candidate, and where it went */
+    keys(c, "f");
+    must_see(c, "(y/n)", 5);
+    keys(c, "y");
+    must_see(c, "[3/3]", 15);
+    s = capture(c);
+    const char *m = strstr(s, "forked #");
+    if (!m || !strstr(m, " into ") || !strstr(m, "-fork"))
+        fail_msg("the fork did not say where it went:\n%s", s);
+    free(s);
+    /* trap 8: r opens a pick list of the runs, Enter or a digit switches */
+    keys(c, "r");
+    must_see(c, "Runs  (j/k", 5);
+    must_see(c, "1  run  ", 5);
+    must_see(c, "2  run-fork0  ", 5);
+    must_see(c, "3  run-fork", 5);
+    keys(c, "1");
+    must_see(c, "[1/3]", 5);
+    assert_true(wait_text(c, "Runs  (j/k", 5, 1));
+    keys(c, "r");
+    must_see(c, "Runs  (j/k", 5);
+    keys(c, "j");
+    keys(c, "Enter");
+    must_see(c, "[2/3]", 5);
     command(c, "runs 1");
-    must_see(c, "[1/2]", 5);
+    must_see(c, "[1/3]", 5);
+    finish(c);
+}
+
+/* The time in a status bar "| 17s, 29m43s left" or "| 3m05s" (seconds),
+ * -1 if none. */
+static int status_seconds(const char *screen) {
+    char line[512];
+    snprintf(line, sizeof line, "%.*s", (int)strcspn(screen, "\n"), screen);
+    for (char *p = strstr(line, " | "); p; p = strstr(p + 1, " | ")) {
+        int a, b;
+        char u1, u2;
+        int n = sscanf(p + 3, "%d%c%d%c", &a, &u1, &b, &u2);
+        if (n >= 2 && u1 == 's') return a;
+        if (n == 4 && u1 == 'm' && u2 == 's') return 60 * a + b;
+        if (n == 4 && u1 == 'h' && u2 == 'm') return 3600 * a + 60 * b;
+    }
+    return -1;
+}
+
+/* The time of the newest log line ("│ 01:15 #12 ..."), -1 if none. */
+static int last_log_seconds(const char *screen) {
+    int t = -1;
+    for (const char *p = screen; (p = strstr(p, "\xe2\x94\x82 ")); p++) {
+        int m, sec;
+        char after;
+        if (sscanf(p + 4, "%2d:%2d%c", &m, &sec, &after) == 3 && after == ' ')
+            t = 60 * m + sec;
+    }
+    return t;
+}
+
+/* Trap 7: log lines put id, accuracy and size first, the morph last;
+ * roots say "root"; times are search time, never ahead of the status
+ * bar's clock, also after a pause (wall time would be). */
+static void test_log_lines(void **state) {
+    if (!have_tmux) skip();
+    ctx *c = *state;
+    new_search(c, 120, 30);
+    wait_count(c, 3, 30);
+    keys(c, "Space");
+    must_see(c, "run paused", 10);
+    sleep_ms(2500);
+    keys(c, "Space");
+    must_see(c, "run running", 10);
+    int n = tree_count(c);
+    wait_count(c, n + 3, 30);
+    /* the root's line, scrolled into view: "#0 NN.NN% P params ... root:" */
+    keys(c, "Tab");
+    keys(c, "Tab"); /* tree -> plot -> log */
+    keys(c, "g");
+    must_see(c, "root: ", 5);
+    char *s = capture(c);
+    const char *r = strstr(s, " #0 "), *root = strstr(s, "root: ");
+    while (r && (r = strstr(r + 1, " #0 ")) && r < root &&
+           memchr(r, '\n', (size_t)(root - r)))
+        ; /* the " #0 " on the line of "root: " */
+    if (!r) fail_msg("no log line of #0:\n%s", s);
+    char line[512];
+    snprintf(line, sizeof line, "%.*s", (int)strcspn(r, "\n"), r);
+    double acc;
+    char unit[16];
+    if (sscanf(line, " #0 %lf%% %*s %15s", &acc, unit) != 2 ||
+        strcmp(unit, "params") || !strstr(line, "root: "))
+        fail_msg("root's log line: '%s'", line);
+    assert_null(strstr(s, "from #-1"));
+    free(s);
+    keys(c, "G");
+    double end = sn_now() + 10;
+    int st = -1, lt = -1;
+    do { /* a frame can be mid-update: retry until both are read */
+        s = capture(c);
+        st = status_seconds(s);
+        lt = last_log_seconds(s);
+        free(s);
+        if (st >= 0 && lt >= 0 && lt <= st) break;
+        sleep_ms(200);
+    } while (sn_now() < end);
+    if (st < 0 || lt < 0 || lt > st)
+        fail_msg("log time %d s, status bar %d s: not search time", lt, st);
+    finish(c);
+}
+
+/* Trap 9: a finished run says how to go on; raising the budget asks
+ * before it resumes the search. */
+static void test_done_run(void **state) {
+    if (!have_tmux) skip();
+    ctx *c = *state;
+    char args[512];
+    snprintf(args, sizeof args,
+             "--data synthetic:400 --run %s --budget 2s --threads 1", c->run);
+    start(c, 100, 30, args);
+    must_see(c, "run done", 60);
+    keys(c, "Space");
+    must_see(c, "the run is done; raise the budget to continue", 5);
+    sleep_ms(300);
+    char *s = capture(c);
+    assert_non_null(strstr(s, "run done"));
+    free(s);
+    command(c, "set budget 30m");
+    must_see(c, "resumes its search. Go on? (y/n)", 5);
+    keys(c, "n");
+    must_see(c, "set budget 30m cancelled", 5);
+    sleep_ms(500);
+    s = capture(c);
+    assert_non_null(strstr(s, "run done"));
+    free(s);
+    command(c, "set budget 30m");
+    must_see(c, "(y/n)", 5);
+    keys(c, "y");
+    must_see(c, "run running", 10);
+    finish(c);
+}
+
+/* Trap 8: the flat list sorted by accuracy and by params; h on a leaf
+ * goes to its parent; N finds the previous match. */
+static void test_list_parent_find(void **state) {
+    if (!have_tmux) skip();
+    ctx *c = *state;
+    new_search(c, 100, 30);
+    wait_count(c, 8, 30);
+    keys(c, "Space");
+    must_see(c, "run paused", 10);
+    keys(c, "s");
+    must_see(c, "By accuracy", 5);
+    sleep_ms(300);
+    /* rows: "│  #12 op…  65.0%  1.08k│": accuracy never rises */
+    char *s = capture(c);
+    double prev = 1000, a; /* percent */
+    int rows = 0;
+    for (char *l = strtok(s, "\n"); l; l = strtok(NULL, "\n")) {
+        char *pc = strstr(l, "%  ");
+        char *hash = strstr(l, " #");
+        if (!pc || !hash || pc < hash || strstr(l, "Pareto")) continue;
+        char *q = pc;
+        while (q > l && (q[-1] == '.' || (q[-1] >= '0' && q[-1] <= '9'))) q--;
+        if (sscanf(q, "%lf", &a) != 1) continue;
+        if (a > prev + 1e-9) {
+            char *again = capture(c);
+            fail_msg("accuracy rises in the list: %s\n%s", l, again);
+        }
+        prev = a;
+        rows++;
+    }
+    free(s);
+    if (rows < 5) fail_msg("only %d list rows", rows);
+    keys(c, "s");
+    must_see(c, "By params", 5);
+    keys(c, "s");
+    keys(c, "s");
+    keys(c, "s");
+    must_see(c, "Tree  ", 5);
+    /* the newest candidate (always a leaf); its parent from its view */
+    char sel[32];
+    snprintf(sel, sizeof sel, "select %d", tree_count(c) - 1);
+    command(c, sel);
+    keys(c, "Enter");
+    must_see(c, "parent #", 5);
+    s = capture(c);
+    int cand = -1, parent = -1;
+    sscanf(strstr(s, "Candidate #") + 11, "%d", &cand);
+    sscanf(strstr(s, "parent #") + 8, "%d", &parent);
+    free(s);
+    assert_true(cand > 0 && parent >= 0);
+    keys(c, "Escape");
+    must_see(c, "Pareto", 5);
+    keys(c, "h");
+    keys(c, "Enter");
+    char want[64];
+    snprintf(want, sizeof want, "Candidate #%d ", parent);
+    must_see(c, want, 5);
+    keys(c, "Escape");
+    /* find: n forward, N back, in id order */
+    command(c, "select 3");
+    command(c, "find #");
+    must_see(c, "found #4", 5);
+    keys(c, "N");
+    must_see(c, "found #3", 5);
+    keys(c, "N");
+    must_see(c, "found #2", 5);
+    keys(c, "n");
+    must_see(c, "found #3", 5);
+    finish(c);
+}
+
+/* Trap 6: at 80x24 the candidate view scrolls sideways to its last
+ * columns and zooms to the whole screen; at 200 columns the tree and
+ * the log use the width. */
+static void test_zoom_scroll_width(void **state) {
+    if (!have_tmux) skip();
+    ctx *c = *state;
+    new_search(c, 80, 24);
+    wait_count(c, 3, 30);
+    keys(c, "Space");
+    must_see(c, "run paused", 10);
+    keys(c, "Enter");
+    must_see(c, "layers", 5);
+    /* down to the table's header, then right until "act" shows */
+    for (int i = 0; i < 30 && !wait_text(c, " op ", 0.3, 0); i++)
+        keys(c, "j");
+    must_see(c, "params", 5);
+    int seen = 0;
+    for (int i = 0; i < 12 && !seen; i++) {
+        keys(c, "l");
+        seen = wait_text(c, "act", 0.5, 0);
+    }
+    if (!seen) fail_msg("the act column never scrolled into view");
+    must_see(c, "MACs", 2);
+    must_see(c, "  cols ", 2); /* the title says it scrolled */
+    /* zoom: the candidate view alone, the full width */
+    keys(c, "z");
+    must_see(c, "zoomed", 5);
+    assert_true(wait_text(c, "Tree  ", 5, 1));
+    char *s = capture(c);
+    char *row1 = strchr(s, '\n') + 1;
+    if (strncmp(row1, "\xe2\x94\x8c\xe2\x94\x80 Candidate #", 10))
+        fail_msg("zoomed, row 1 is not the candidate view's frame:\n%s", s);
+    free(s);
+    check_frames(c, 80, 24);
+    keys(c, "z");
+    must_see(c, "Tree  ", 5);
+    check_frames(c, 80, 24);
+    /* wide: the tree two fifths (80 columns), the log the whole width */
+    assert_int_equal(
+        sh("tmux -L %s resize-window -t main -x 200 -y 50", c->sock), 0);
+    check_frames(c, 200, 50);
+    s = capture(c);
+    char *tree = strstr(s, "Tree  ");
+    assert_non_null(tree);
+    char *eol = strchr(tree, '\n');
+    int w; /* columns to the tree's top-right corner */
+    char *bol = tree;
+    while (bol > s && bol[-1] != '\n') bol--;
+    char first[1024];
+    snprintf(first, sizeof first, "%.*s", (int)(eol - bol), bol);
+    char *corner = strstr(first, "\xe2\x94\x90"); /* ┐ */
+    assert_non_null(corner);
+    *corner = 0;
+    w = sn_tui_width(first) + 1;
+    assert_int_equal(w, 80);
+    /* a log line shows its end (the morph) at 200 columns */
+    if (!strstr(s, "; from #") && !strstr(s, "; root: "))
+        fail_msg("no whole log line at 200 columns:\n%s", s);
+    free(s);
+    finish(c);
+}
+
+/* :export writes an ONNX file; `e` opens the line with a suggested
+ * format and path to edit; bad formats get one error line. */
+static void test_export_keys(void **state) {
+    if (!have_tmux) skip();
+    ctx *c = *state;
+    new_search(c, 120, 30);
+    wait_count(c, 3, 30);
+    char line[512], path[320];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/x.onnx", c->dir);
+    snprintf(line, sizeof line, "export 0 onnx %s", path);
+    command(c, line);
+    must_see(c, "wrote ", 10);
+    if (stat(path, &sb) || sb.st_size < 100) fail_msg("no %s", path);
+    command(c, "export 0 tflite y.onnx");
+    must_see(c, "unknown format 'tflite'", 5);
+    keys(c, "e");
+    must_see(c, "onnx cand-", 5);
+    keys(c, "C-u");
+    snprintf(path, sizeof path, "%s/z.onnx", c->dir);
+    snprintf(line, sizeof line, "export 0 onnx %s", path);
+    assert_int_equal(
+        sh("tmux -L %s send-keys -t main -l '%s'", c->sock, line), 0);
+    keys(c, "Enter");
+    must_see(c, "z.onnx (ONNX", 10);
+    if (stat(path, &sb) || sb.st_size < 100) fail_msg("no %s", path);
     finish(c);
 }
 
@@ -386,6 +694,150 @@ static void test_quit_resumable(void **state) {
     finish(c); /* paused: q quits without asking */
 }
 
+/* The last non-empty line of the screen (the bottom line), trimmed. */
+static void bottom_line(const ctx *c, char *buf, size_t n) {
+    char *s = capture(c);
+    size_t l = strlen(s);
+    while (l && (s[l - 1] == '\n' || s[l - 1] == ' ')) s[--l] = 0;
+    char *nl = strrchr(s, '\n');
+    snprintf(buf, n, "%s", nl ? nl + 1 : s);
+    free(s);
+}
+
+/* Writes the readline history the explorer reads at start. */
+static void write_history_file(const ctx *c, const char *text) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/state", c->dir);
+    mkdir(path, 0700);
+    snprintf(path, sizeof path, "%s/state/slimnas", c->dir);
+    mkdir(path, 0700);
+    snprintf(path, sizeof path, "%s/state/slimnas/history", c->dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Issue 10, trap 1: a reverse search cancelled with C-g, Esc or C-c must
+ * not survive into the next command line. */
+static void test_cancelled_search_does_not_leak(void **state) {
+    if (!have_tmux) skip();
+    ctx *c = *state;
+    write_history_file(c, "glyphs block\nfork 0 --keep-running\n");
+    new_search(c, 100, 30);
+    wait_count(c, 1, 30);
+    static const char *const cancel[] = {"C-g", "Escape", "C-c"};
+    static const char *const typed[] = {"theme light", "ban wider",
+                                        "theme default"};
+    static const char *const reply[] = {"theme light", "ban wider",
+                                        "theme default"};
+    static const char *const search[] = {"glyphs", "fork", "glyphs"};
+    for (int k = 0; k < 3; k++) {
+        keys(c, ":");
+        must_see(c, "\n:", 5);
+        keys(c, "C-r");
+        must_see(c, "reverse-i-search", 5);
+        assert_int_equal(sh("tmux -L %s send-keys -t main -l '%s'", c->sock,
+                            search[k]),
+                         0);
+        must_see(c, k == 1 ? "fork 0 --keep" : "glyphs block", 5);
+        keys(c, cancel[k]);
+        assert_true(wait_text(c, "reverse-i-search", 5, 1));
+        /* the line opens empty: no search, no old text */
+        keys(c, ":");
+        must_see(c, "\n:", 5);
+        char line[512];
+        double end = sn_now() + 5;
+        do {
+            bottom_line(c, line, sizeof line);
+            if (!strcmp(line, ":")) break;
+            sleep_ms(100);
+        } while (sn_now() < end);
+        if (strcmp(line, ":"))
+            fail_msg("after %s the line opens as '%s'", cancel[k], line);
+        assert_int_equal(sh("tmux -L %s send-keys -t main -l '%s'", c->sock,
+                            typed[k]),
+                         0);
+        keys(c, "Enter");
+        must_see(c, reply[k], 10);
+        char *s = capture(c);
+        if (strstr(s, "plot glyphs") || strstr(s, "forked") ||
+            strstr(s, "[2/2]"))
+            fail_msg("after %s + '%s' an old command ran:\n%s", cancel[k],
+                     typed[k], s);
+        free(s);
+    }
+    finish(c);
+}
+
+/* Trap 3: a terminal curses cannot drive is refused (exit 2, a clear
+ * line) before any run directory is made. */
+static void test_dumb_terminal_refused(void **state) {
+    if (!have_tmux) skip();
+    ctx *c = *state;
+    char args[512];
+    snprintf(args, sizeof args, "--data synthetic:400 --run %s", c->run);
+    start_env(c, 100, 30, "TERM=dumb", args);
+    must_see(c, "EXITED 2", 20);
+    must_see(c, "TERM=dumb cannot move the cursor", 2);
+    must_see(c, "--headless", 2);
+    struct stat sb;
+    if (stat(c->run, &sb) == 0) fail_msg("%s was created", c->run);
+    /* an unknown terminal type likewise */
+    sh("tmux -L %s kill-server >/dev/null 2>&1", c->sock);
+    start_env(c, 100, 30, "TERM=no-such-terminal-xyz", args);
+    must_see(c, "EXITED 2", 20);
+    must_see(c, "not in the terminfo database", 2);
+    if (stat(c->run, &sb) == 0) fail_msg("%s was created", c->run);
+}
+
+static int count_lines(const char *path) {
+    char *text = NULL;
+    size_t len = 0;
+    if (sn_read_file(path, &text, &len, NULL)) return -1;
+    int n = 0;
+    for (size_t i = 0; i < len; i++) n += text[i] == '\n';
+    free(text);
+    return n;
+}
+
+/* Trap 4: without a terminal `ui RUN` refuses and points to resume; it
+ * does not resume the search headless. A new search likewise leaves
+ * nothing behind. No tmux needed: the point is that there is none. */
+static void test_no_terminal_refused(void **state) {
+    ctx *c = *state;
+    char out[256], log[256], fresh[256];
+    snprintf(out, sizeof out, "%s/out.txt", c->dir);
+    snprintf(log, sizeof log, "%s/results.log", c->run);
+    snprintf(fresh, sizeof fresh, "%s/fresh", c->dir);
+    assert_int_equal(sh("%s search --data synthetic:400 --run %s "
+                        "--max-candidates 2 --threads 1 >%s 2>&1",
+                        bin, c->run, out),
+                     0);
+    int before = count_lines(log);
+    assert_true(before >= 1);
+    assert_int_equal(sh("%s ui %s </dev/null >%s 2>&1", bin, c->run, out), 2);
+    char *text = NULL;
+    size_t len;
+    assert_int_equal(sn_read_file(out, &text, &len, NULL), 0);
+    if (!strstr(text, "needs a terminal") || !strstr(text, "slimnas resume"))
+        fail_msg("ui without a terminal said: %s", text);
+    free(text);
+    assert_int_equal(count_lines(log), before); /* nothing trained */
+    assert_int_equal(sh("%s ui --data synthetic:400 --run %s </dev/null "
+                        ">%s 2>&1",
+                        bin, fresh, out),
+                     2);
+    struct stat sb;
+    if (stat(fresh, &sb) == 0) fail_msg("%s was created", fresh);
+    /* asked for: headless runs */
+    assert_int_equal(sh("%s ui --data synthetic:400 --run %s --headless "
+                        "--max-candidates 2 --threads 1 </dev/null >%s 2>&1",
+                        bin, fresh, out),
+                     0);
+    assert_true(count_lines(out) >= 2);
+}
+
 int main(void) {
     const char *b = getenv("SLIMNAS");
     if (!b || !*b) b = "./slimnas";
@@ -405,7 +857,20 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_pause_resume_set, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_commands_fork, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_export_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quit_resumable, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_cancelled_search_does_not_leak,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dumb_terminal_refused, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_log_lines, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_done_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_parent_find, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_zoom_scroll_width, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_no_terminal_refused, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -51,6 +51,12 @@ static void test_sizes_durations(void **state) {
     assert_int_equal(sn_parse_duration("2h", &s), 0);
     assert_close(s, 7200, 0);
     assert_int_equal(sn_parse_duration("3d", &s), -1);
+    /* found by the strings fuzzer: NaN passed the "< 0" test */
+    assert_int_equal(sn_parse_duration("nan", &s), -1);
+    assert_int_equal(sn_parse_duration("nanm", &s), -1);
+    assert_int_equal(sn_parse_duration("inf", &s), -1);
+    assert_int_equal(sn_parse_size("nan", &n), -1);
+    assert_int_equal(sn_parse_size("nank", &n), -1);
     char b[32];
     assert_string_equal(sn_fmt_int(b, sizeof b, 80720), "80,720");
     assert_string_equal(sn_fmt_int(b, sizeof b, -1234567), "-1,234,567");

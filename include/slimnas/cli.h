@@ -15,7 +15,9 @@ typedef struct sn_cli_opt {
     const char *name;  /* long name without dashes: "input" for --input */
     char short_name;   /* 'o' for -o, or 0 */
     const char *arg;   /* metavar ("HxWxC") or NULL for a flag */
-    const char *help;
+    const char *help;  /* without the default: the help adds "(default X)"
+                          from the command's default_of; NULL: accepted
+                          but not listed (kept for old scripts) */
 } sn_cli_opt;
 
 typedef struct sn_cli_cmd {
@@ -25,6 +27,10 @@ typedef struct sn_cli_cmd {
     const char *details;    /* paragraph(s) after the option list, or NULL */
     const sn_cli_opt *opts; /* terminated by {0} */
     int (*run)(int argc, char **argv);
+    /* The default of option `opt` as text into buf ("" = none to show),
+     * read from where the default lives (sn_settings_default,
+     * sn_train_opts_default, ...), so help cannot drift; may be NULL. */
+    void (*default_of)(const char *opt, char *buf, size_t n);
 } sn_cli_cmd;
 
 /* Parsed command line of one subcommand. */
@@ -50,6 +56,19 @@ void sn_cli_print_help(const sn_cli_cmd *cmd, FILE *f);
 /* Starts the worker pool with the command's --threads T (1..64; all
  * cores when absent). 0, or 2 after a usage error. */
 int sn_cli_threads(const sn_cli_args *a);
+
+/* default_of for the search settings keys (search, resume, fork, ui):
+ * sn_settings_default()'s value in the form a user would type it. */
+void sn_cli_setting_default(const char *key, char *buf, size_t n);
+
+/* help with " (default X)" added, or "(... ; default X)" when help ends
+ * with a parenthesis; help as is when dflt is "" or NULL. */
+const char *sn_cli_help_default(char *buf, size_t n, const char *help,
+                                const char *dflt);
+
+/* "N epoch" / "N epochs": the noun with its count. */
+const char *sn_cli_plural(char *buf, size_t n, long count,
+                          const char *noun);
 
 int sn_cli_main(int argc, char **argv);
 

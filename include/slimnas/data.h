@@ -1,6 +1,7 @@
 /* slimnas/data.h — datasets: IDX (MNIST, Fashion-MNIST; raw or gzip),
- * CIFAR-10 binary, a synthetic set for tests; train / validation / test
- * splits, per-channel normalisation, augmentation and mini-batches.
+ * CIFAR-10/100 binary, image folders, NumPy .npy files, a synthetic set
+ * for tests; input-size conversion; train / validation / test splits,
+ * per-channel normalisation, augmentation and mini-batches.
  *
  * Example, three epochs over a 20,000-image subset of Fashion-MNIST:
  *
@@ -29,16 +30,39 @@
  *   fashion-mnist[:DIR]  IDX files; DIR defaults to /usr/share/datasets/
  *                        fashion-mnist (Debian's dataset-fashion-mnist)
  *   mnist[:DIR]          IDX files; DIR defaults to /usr/share/datasets/mnist
- *   idx:DIR              IDX files, classes named "0".."9"
+ *   idx:DIR              IDX files, classes named "0".."N-1"
  *   cifar10[:DIR]        data_batch_1..5.bin + test_batch.bin (also found in
  *                        DIR/cifar-10-batches-bin); DIR defaults to
  *                        /usr/share/datasets/cifar10
- *   synthetic[:N]        N (default 2000) generated 1x12x12 training images
+ *   cifar100[:DIR]       train.bin + test.bin (also in DIR/cifar-100-binary),
+ *                        100 fine labels, or 20 with ",coarse"
+ *   folder:DIR           DIR/<class>/<images>, or DIR/train/<class>/... plus
+ *                        DIR/test/<class>/... (or val/); see folder.c
+ *   npy:X.npy,Y.npy[,TX.npy,TY.npy]  NumPy images and labels (training; and
+ *                        test); see npy.c
+ *   synthetic[:N]        N (default 2000) generated 12x12x1 training images
  *                        of 10 classes plus N/5 (rounded up) test images
+ * Options may follow the spec after commas, overriding sn_data_opts:
+ * ",input=HxWxC", ",fit=crop|pad|stretch", ",strict", ",nocache"
+ * (e.g. "folder:photos,input=32x32x3,fit=pad"), ",coarse" for cifar100.
  * An IDX folder holds train-images-idx3-ubyte, train-labels-idx1-ubyte,
  * t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each raw or with .gz
  * (the "train-images.idx3-ubyte" spelling some mirrors ship works too).
- * Labels must be below 10 for IDX and CIFAR-10.
+ * The class count is 1 + the largest training label for IDX and npy
+ * (at least 2 classes, each with a training image), 10 or 100 (20) for
+ * CIFAR, the number of class folders for folder:.
+ *
+ * Input size (folder: and npy:, and any source given input_*): every
+ * image is converted to input_c channels (grey <-> RGB by BT.601 luma or
+ * repetition) and input_h x input_w pixels by `fit`: SN_FIT_CROP (default)
+ * scales the image until it covers the size and cuts the centre, keeping
+ * the aspect ratio; SN_FIT_PAD scales it until it fits and pads with black;
+ * SN_FIT_STRETCH ignores the aspect ratio. Resizing averages the covered
+ * source pixels when shrinking and interpolates bilinearly when enlarging
+ * (OpenCV's INTER_AREA); an image already of the size is copied exactly. Without input_*, a folder's size is the most
+ * common one among its images and its channels 1 if every image is grey,
+ * 3 if every image is colour; a mix is refused (naming a file of the
+ * minority) unless input_c says what to convert to.
  *
  * Splits. The test set comes from the test files and is kept apart. The
  * validation set is a seeded random val_split fraction of the training
@@ -46,7 +70,11 @@
  * then keep a seeded random subset of each (0 = all). Every split lists
  * its samples in file order, so index i of a split is stable for a seed.
  * The validation set does not depend on max_train, so candidates trained
- * on subsets of different sizes are compared on the same images.
+ * on subsets of different sizes are compared on the same images. When
+ * val_split > 0 every class with two or more training-file images gets
+ * at least one validation and one training image (for small sets; the
+ * next images of the seeded permutation move), and a class with a single
+ * one is refused.
  *
  * Storage and normalisation. Images stay as the files' uint8 pixels (4x
  * less memory than floats: Fashion-MNIST takes 55 MB) and are converted
@@ -97,7 +125,26 @@ typedef struct sn_data_opts {
                           0 off, 1 on */
     int crop_pad;      /* -1 default: h / 8 (4 for 32x32), 0 = no crop */
     int flip;          /* -1 default (1), 0 no flip, 1 random h-flip */
+    int input_h, input_w, input_c; /* convert every image to this size
+                          (see above); 0 = the source's own */
+    int fit;           /* SN_FIT_CROP (default), SN_FIT_PAD, SN_FIT_STRETCH */
+    int strict;        /* folder: refuse files that are not images instead
+                          of skipping (and counting) them */
+    int no_cache;      /* folder: neither read nor write the pixel cache */
 } sn_data_opts;
+
+enum { SN_FIT_CROP, SN_FIT_PAD, SN_FIT_STRETCH };
+const char *sn_fit_name(int fit);    /* "crop", "pad", "stretch" */
+int sn_fit_from_name(const char *s); /* -1 if unknown */
+
+/* Parses "HxWxC" (C 1 or 3; sides 1..4096), e.g. "32x32x3". 0 or -1. */
+int sn_data_parse_input(const char *s, int *h, int *w, int *c);
+/* spec plus the options given (input "HxWxC", fit name, strict; NULL / 0
+ * for none) as spec options into out: "folder:a" -> "folder:a,input=
+ * 32x32x3,fit=pad". -1 with a sentence for a bad value or a result longer
+ * than n - 1. For settings that store the spec alone. */
+int sn_data_spec_with(const char *spec, const char *input, const char *fit,
+                      int strict, char *out, size_t n, sn_error *e);
 
 sn_data_opts sn_data_opts_default(void);
 
@@ -109,6 +156,12 @@ typedef struct sn_data sn_data; /* opaque, read-only once open */
  * (decompressed) file size, truncated or corrupt gzip, images/labels
  * count mismatch, labels out of range, bad options. o may be NULL. */
 sn_data *sn_data_open(const char *spec, const sn_data_opts *o, sn_error *e);
+
+/* Checks a spec's form without touching files: a known kind, a folder
+ * where one is needed, a valid N. -1 with one sentence otherwise (for
+ * a usage error before anything is created). A new kind of dataset
+ * needs its name in this check too. */
+int sn_data_spec_check(const char *spec, sn_error *e);
 
 /* Builds a dataset from caller arrays (copied): n_train images for the
  * train/val splits, n_test for the test split, each [n][c][h][w] uint8
@@ -139,13 +192,28 @@ int sn_data_file_index(const sn_data *d, sn_split s, int i);
  * sn_data_shape(d).c each (for exporters that bake them in). */
 const float *sn_data_mean(const sn_data *d);
 const float *sn_data_std(const sn_data *d);
+/* Replaces the normalisation (before any batch is read, e.g. with the
+ * mean/std a model was trained with); std values must be positive. */
+void sn_data_set_norm(sn_data *d, const float *mean, const float *std);
 /* Effective augmentation settings after defaults (augment 0/1, pad, flip). */
 int sn_data_augment(const sn_data *d);
 int sn_data_crop_pad(const sn_data *d);
 int sn_data_flip(const sn_data *d);
-/* "fashion-mnist: 1x28x28, 10 classes, 54000 train / 6000 val / 10000
- * test" into buf. */
+/* "fashion-mnist: 28x28x1, 10 classes, 54000 train / 6000 val / 10000
+ * test" into buf (shape as HxWxC). */
 const char *sn_data_describe(const sn_data *d, char *buf, size_t n);
+/* The data summary, several lines each ending in '\n': source, input
+ * shape (HxWxC, and how images were fitted), counts per split, images per
+ * class and split, skipped files, and a class-balance warning when the
+ * smallest class has under a tenth of the largest's training images.
+ * Truncated to n. */
+const char *sn_data_summary(const sn_data *d, char *buf, size_t n);
+/* "" or one line of what the loader skipped or warns about (no '\n'). */
+const char *sn_data_warning(const sn_data *d);
+/* Where the folder loader's pixels came from: 1 the cache, 0 decoded
+ * (or not a folder); images decoded and seconds spent loading. */
+int sn_data_from_cache(const sn_data *d);
+double sn_data_load_seconds(const sn_data *d);
 
 /* Normalised samples idx[0..n) of split s into x [n][c][h][w] and y [n]
  * (y may be NULL); never augmented. Thread-safe. */

@@ -69,7 +69,7 @@ typedef enum { SN_LOG_INFO, SN_LOG_WARN, SN_LOG_ERROR } sn_log_level;
 
 typedef struct sn_log_line {
     uint64_t seq;      /* per search, from 1; never reused */
-    double time;       /* seconds since the search was started/opened */
+    double time;       /* search time when logged (snapshot.elapsed) */
     sn_log_level level;
     char text[SN_LOG_TEXT_LEN];
 } sn_log_line;
@@ -125,13 +125,31 @@ sn_engine *sn_engine_new(void);
  * stay valid until released. */
 void sn_engine_free(sn_engine *en);
 
-/* Creates run directory `dir` with settings s and starts its search;
- * paused = 1 starts it paused. Returns the search handle (0, 1, ... in
- * order of creation), or -1 with e (bad settings, existing directory). */
+/* Opens the dataset of s first (in the calling thread: a few seconds
+ * for Fashion-MNIST), then creates run directory `dir` with settings s
+ * and starts its search; paused = 1 starts it paused. Returns the
+ * search handle (0, 1, ... in order of creation), or -1 with e (bad
+ * settings, data that cannot be read, existing directory); on -1 no
+ * directory was created. */
 int sn_engine_start(sn_engine *en, const char *dir,
                     const sn_search_settings *s, int paused, sn_error *e);
-/* Opens an existing run (resume). -1 with e naming a bad file. */
+/* Opens an existing run (resume) and its dataset. -1 with e naming a
+ * bad file, or data that cannot be read (the message says how to point
+ * the run at moved data). */
 int sn_engine_open(sn_engine *en, const char *dir, int paused, sn_error *e);
+/* The same with the run's dataset replaced by spec `data` (NULL: the
+ * run's own), for data that moved: refused with one sentence when its
+ * image shape or class count differs from the run's networks; saved in
+ * settings.json once it fits. */
+int sn_engine_open_data(sn_engine *en, const char *dir, const char *data,
+                        int paused, sn_error *e);
+/* Opens the dataset of s into the engine's cache (kept until
+ * sn_engine_free; runs started or opened later with the same data share
+ * it) and, when g is given, checks that g takes its images and classes.
+ * For clients that must know the data is good before they create
+ * anything (fork). -1 with e. */
+int sn_engine_load_data(sn_engine *en, const sn_search_settings *s,
+                        const sn_graph *g, sn_error *e);
 /* Forks candidate `cand` (done) of search h into a new run at dir (NULL:
  * "<parent dir>-fork<cand>", made unique with -2, -3 ...) with settings s
  * (NULL: the parent's current settings), starts it, and pauses the

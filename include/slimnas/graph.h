@@ -31,12 +31,30 @@ typedef struct sn_node {
     sn_shape out;           /* per-sample output shape (after infer) */
 } sn_node;
 
+/* What a trained model needs besides its layers to be run elsewhere: how
+ * the input is laid out and normalised, and what its outputs mean. The
+ * input is always float32 NCHW, one image [C][H][W] per sample, pixels
+ * scaled to [0, 1] (byte / 255) and then x = (p - mean[c]) / std[c].
+ * Saved in the graph JSON ("data": {...}) and in the weight file
+ * (version 2); files without it load with known = 0. */
+#define SN_INFO_MAX_C 16         /* channels with a mean/std */
+#define SN_INFO_MAX_CLASSES 128  /* classes with a stored name */
+typedef struct sn_model_info {
+    int known;                   /* 1: mean/std below are valid */
+    int c;                       /* channels they cover (= input.c) */
+    float mean[SN_INFO_MAX_C], std[SN_INFO_MAX_C]; /* [0, 1] pixel scale */
+    char dataset[SN_NAME_LEN];   /* "fashion-mnist", or "" */
+    int n_names;                 /* 0, or classes */
+    char names[SN_INFO_MAX_CLASSES][SN_NAME_LEN];
+} sn_model_info;
+
 typedef struct sn_graph {
     char name[SN_NAME_LEN]; /* free text, e.g. "cnn" */
     sn_shape input;         /* per-sample input shape */
     int classes;
     int n_nodes, cap;
     sn_node *nodes;
+    sn_model_info info;     /* known = 0 unless trained/saved with data */
 } sn_graph;
 
 /* ---- building -------------------------------------------------------- */
@@ -73,6 +91,25 @@ sn_graph *sn_graph_load(const char *path, sn_error *e); /* "-" = stdin */
 char *sn_graph_to_json(const sn_graph *g); /* malloc'd, pretty */
 int sn_graph_save(const sn_graph *g, const char *path, sn_error *e);
 
+/* ---- model info ------------------------------------------------------ */
+
+struct sn_weights;
+
+/* The info to use for a graph and its weights: the weights' when known
+ * (they were trained with it), else the graph's, else NULL (unknown). */
+const sn_model_info *sn_model_info_pick(const sn_graph *g,
+                                        const struct sn_weights *w);
+/* Its JSON object {"layout": "NCHW", "pixel_scale": ..., "mean": [...],
+ * "std": [...], "dataset": ..., "class_names": [...]} as text (malloc'd). */
+char *sn_model_info_to_json(const sn_model_info *mi);
+/* Parses such an object (cJSON *) for a graph of the given input and
+ * classes; -1 with a sentence in msg when it is malformed. */
+int sn_model_info_from_cjson(const void *obj, sn_shape input, int classes,
+                             sn_model_info *mi, char *msg, size_t n);
+/* Class k's name: the stored one, else its number in buf. */
+const char *sn_model_info_class(const sn_model_info *mi, int k, char *buf,
+                                size_t n);
+
 /* ---- weights --------------------------------------------------------- */
 
 /* All trainable parameters in one flat array (params), buffers (bn running
@@ -87,6 +124,7 @@ typedef struct sn_weights {
     int (*n_tensors);                       /* [n_nodes] */
     sn_tensor_desc (*desc)[SN_MAX_TENSORS]; /* [n_nodes] */
     int64_t (*offset)[SN_MAX_TENSORS];      /* into params or buffers */
+    sn_model_info info; /* set by training; saved with the weights */
 } sn_weights;
 
 sn_weights *sn_weights_new(const sn_graph *g); /* zero-filled */
@@ -95,11 +133,20 @@ void sn_weights_init(sn_weights *w, const sn_graph *g, uint64_t seed);
 float *sn_weights_tensor(const sn_weights *w, int node, int t);
 /* Weight file: magic "SNWT", version, tensor count, then per tensor its
  * name ("conv1.weight"), dims and float32 data, then a CRC32 of all bytes
- * before it. Loading checks every name and shape against the graph. */
+ * before it. Loading checks every name and shape against the graph.
+ * Version 2 (written when the model info is known: w's, else g's) adds
+ * the info's JSON (length, bytes) before the CRC; loading fills w->info
+ * from it (version 1 files: known = 0). */
 int sn_weights_save(const sn_weights *w, const sn_graph *g, const char *path,
                     sn_error *e);
 sn_weights *sn_weights_load(const sn_graph *g, const char *path,
                             sn_error *e);
+/* The same file format in memory: encode returns a malloc'd buffer of
+ * *len bytes; decode checks data like load does (errors name `path`). */
+void *sn_weights_encode(const sn_weights *w, const sn_graph *g,
+                        size_t *len);
+sn_weights *sn_weights_decode(const sn_graph *g, const void *data, size_t len,
+                              const char *path, sn_error *e);
 
 /* ---- execution ------------------------------------------------------- */
 

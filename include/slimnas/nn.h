@@ -31,6 +31,10 @@ static inline int64_t sn_shape_size(sn_shape s) {
     return (int64_t)s.c * s.h * s.w;
 }
 
+/* The one notation users see for a shape: HxWxC ("28x28x1"), as
+ * `new --input` takes it; stored {c, h, w} order is internal. */
+const char *sn_shape_fmt(char *buf, size_t n, sn_shape s);
+
 typedef enum sn_op_kind {
     SN_OP_INPUT,   /* the graph's input; no computation */
     SN_OP_CONV,    /* conv2d: out, k, stride, pad, groups, bias */

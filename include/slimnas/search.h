@@ -53,9 +53,6 @@
  *   runs/NAME/cand/ID.json       graph of candidate ID (every candidate)
  *   runs/NAME/cand/ID.bin        its weights after training (done only)
  *   runs/NAME/cand/ID.final.bin  weights after --final retraining
- *   runs/NAME/lock               flock'd by the one process writing the
- *                                run (create/open); released on exit,
- *                                even by kill -9
  *   runs/NAME/results.log        one JSON object per line, append-only,
  *                                fsync'd after every line:
  *     {"id":3,"parent":1,"morph":"wider:4:32","op":"wider conv2 16->32",
@@ -65,13 +62,28 @@
  *   and, for --final retraining, {"final":3,"val_acc":..,"test_acc":..,
  *   "epochs":10,"seconds":..}.
  * The tree is the log's parent fields. Candidate ids are dense and in log
- * order (line k of candidate records is id k). Files are written with
- * sn_write_atomic (temp, fsync, rename) and the candidate's files before
- * its log line, so a kill -9 at any moment loses at most the candidate in
- * flight; a last line without its newline (a torn append) is dropped on
- * resume. Any other damage (missing settings, a corrupt log line, a graph
- * or weight file that is missing, truncated or fails its CRC) is an error
- * naming the file, and the line for the log.
+ * order (line k of candidate records is id k).
+ *
+ * Durability. The one writer (create, resume, fork's new run) holds an
+ * flock on the run directory itself and opens every file relative to the
+ * directory's descriptor, so a directory moved, removed or made anew is
+ * never written by an old writer. Files are written atomically (temp
+ * NAME.tmp.PID, fsync, rename or link, fsync of the folder) and a
+ * candidate file is never replaced: the candidate's files go first, then
+ * its log line (appended, fsync'd). So a kill -9 at any moment loses at
+ * most the candidate in flight: a torn last line is cut on resume, the
+ * in-flight candidate's files (no log line) are moved aside to
+ * NAME.unlogged, stale temp files are removed. An append cut short (disk
+ * full) is cut back off the log before anything else is written.
+ *
+ * Damage costs only what is damaged. A log line that is no record is
+ * skipped; a candidate whose record is unusable or whose graph, weights
+ * or final weights are missing or fail to load (CRC) loads with status
+ * damaged (never a parent, never retrained) and the rest of the run
+ * loads and resumes; sn_search_warning says so. Files of candidates the
+ * log does not reach (an emptied or cut log) make sn_search_open fail,
+ * naming `slimnas check --repair` (sn_search_check), and nothing is
+ * changed. A missing or bad settings.json is an error naming the file.
  */
 #ifndef SLIMNAS_SEARCH_H
 #define SLIMNAS_SEARCH_H
@@ -106,6 +118,9 @@ typedef enum sn_cand_status {
     SN_CAND_DIVERGED,   /* NaN/Inf loss; never a parent */
     SN_CAND_INFEASIBLE, /* breaks a hard limit; never trained */
     SN_CAND_FAILED,     /* morph or training error (message in the log) */
+    SN_CAND_DAMAGED,    /* its record or files are damaged (found when the
+                           run was loaded, or so recorded by check
+                           --repair); never a parent, never retrained */
     SN_CAND_COUNT
 } sn_cand_status;
 
@@ -328,10 +343,13 @@ sn_search *sn_search_create(const char *dir, const sn_search_settings *s,
                             sn_error *e);
 /* Opens an existing run to continue it: settings, log, tree, front,
  * budget spent; every trained candidate's weight file is checked (CRC),
- * and a torn last log line is cut off the file. */
+ * a torn last log line is cut off the file, the in-flight candidate's
+ * unlogged files are moved aside and stale temp files removed (see
+ * Durability above). */
 sn_search *sn_search_open(const char *dir, sn_error *e);
 /* Reads a run without touching it (for show): no weight checks, a torn
- * last line is ignored, not cut. Do not step or attach data to it. */
+ * last line is ignored, not cut; damaged candidates as for open. Do not
+ * step or attach data to it. */
 sn_search *sn_search_load(const char *dir, sn_error *e);
 /* Makes dst a new run rooted at candidate `cand` of run src (its graph
  * and weights become candidate 0 of dst, already trained: its record is
@@ -340,6 +358,19 @@ sn_search *sn_search_load(const char *dir, sn_error *e);
 int sn_search_fork(const char *src, int cand, const char *dst,
                    const sn_search_settings *s, sn_error *e);
 void sn_search_free(sn_search *se);
+
+/* `slimnas check`: loads the run as resume would, changing nothing, and
+ * prints to out one line per problem ("DIR/cand/3.bin: does not load:
+ * ...", "DIR/results.log:8: not a JSON object ...") and a summary.
+ * Returns the number of problems (0: the run is sound), -1 with e when it
+ * cannot be checked at all (not a run directory, bad settings.json).
+ * With repair (takes the run's lock): damaged candidate files and files
+ * the log does not name are moved aside (NAME.damaged, NAME.unlogged),
+ * temp files of a kill mid-write are removed, and the log is rewritten
+ * without its unusable lines and with damaged candidates recorded as
+ * "damaged" (the old log kept as results.log.damaged); nothing else is
+ * deleted. Then returns the problems left. */
+int sn_search_check(const char *dir, int repair, FILE *out, sn_error *e);
 
 /* The data candidates train on (settings' max_train subset) and, for
  * --final, the full training set (may be NULL: final then uses `train`).
@@ -352,6 +383,10 @@ const sn_search_settings *sn_search_settings_get(const sn_search *se);
 /* Live changes (see sn_settings_is_live): recomputes the front. */
 int sn_search_set(sn_search *se, const char *key, const char *value,
                   sn_error *e);
+/* Points the run at its dataset under another spec (the files moved) and
+ * saves settings.json. The caller checks that it fits the run's networks
+ * (shape, classes); data is otherwise fixed when a run starts. */
+int sn_search_set_data(sn_search *se, const char *spec, sn_error *e);
 /* Queues a user morph ("OP[:POS[:ARG]]", sn_morph_parse) of done
  * candidate `cand`; it runs before the strategy's next proposal. -1 for
  * an unknown or untrained candidate or a morph that does not apply. A
@@ -365,8 +400,12 @@ void sn_search_queue_item(const sn_search *se, int i, int *parent,
 
 int sn_search_count(const sn_search *se);              /* records */
 const sn_cand_info *sn_search_cand(const sn_search *se, int id);
-/* Graph of a candidate (owned by the search, immutable). */
+/* Graph of a candidate (owned by the search, immutable); NULL for a
+ * damaged candidate whose graph file does not load. */
 const sn_graph *sn_search_graph(const sn_search *se, int id);
+/* Why a candidate is damaged (one sentence naming the file), NULL when it
+ * is not (or when it is recorded as damaged in the log). */
+const char *sn_search_damage(const sn_search *se, int id);
 /* Current front: ids, smallest first; returns the count. */
 int sn_search_front(const sn_search *se, const int **ids);
 double sn_search_hypervolume(const sn_search *se);

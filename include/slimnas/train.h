@@ -102,6 +102,10 @@ int sn_evaluate(const sn_graph *g, sn_weights *w, const sn_data *d,
                 sn_split split, int batch, sn_exec *ex, sn_eval_result *r,
                 sn_error *e);
 
+/* The model info training on d gives (mean/std, dataset and class names).
+ * sn_train stores it in w->info, so every trained weight file carries it. */
+void sn_model_info_from_data(sn_model_info *mi, const sn_data *d);
+
 /* -1 with a sentence when the graph's input shape or classes do not match
  * the dataset's. */
 int sn_train_check_fit(const sn_graph *g, const sn_data *d, sn_error *e);

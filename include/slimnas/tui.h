@@ -50,6 +50,11 @@ sn_tui_opts sn_tui_opts_default(void);
  * takes them inside its pselect (resize, clean quit). */
 void sn_tui_prepare(void);
 
+/* 0 when stdin and stdout are a terminal curses can draw on (TERM set,
+ * in terminfo, with cursor addressing and clear: not "dumb"), else -1
+ * with the reason in e. Call it before starting anything. */
+int sn_tui_terminal_check(sn_error *e);
+
 /* Runs the explorer on search h of en until the user quits. Returns 0,
  * or -1 with e when the terminal cannot be set up. Does not free en. */
 int sn_tui_run(sn_engine *en, int h, const sn_tui_opts *o, sn_error *e);
@@ -296,6 +301,26 @@ int sn_tree_move(sn_tree_state *st, const sn_tree_row *rows, int n,
 /* Adjusts st->top so the selected row is within [top, top+height). */
 void sn_tree_scroll(sn_tree_state *st, const sn_tree_row *rows, int n,
                     int height);
+/* The tree pane's order: the tree itself, or a flat list of every
+ * candidate sorted by one key (htop's sort column). */
+typedef enum {
+    SN_SORT_TREE,
+    SN_SORT_ACCURACY, /* best validation accuracy first */
+    SN_SORT_PARAMS,   /* smallest first, for the three sizes */
+    SN_SORT_FLOPS,
+    SN_SORT_MEMORY,
+    SN_SORT_COUNT
+} sn_sort;
+
+const char *sn_sort_name(sn_sort k); /* "tree", "accuracy", "params", ... */
+int sn_sort_from_name(const char *s); /* -1 if unknown */
+/* The flat list: every candidate as a row (depth 0, no prefix), ordered
+ * by key (accuracy: highest first, candidates without one last; sizes:
+ * smallest first; ties by id). SN_SORT_TREE gives id order. rows gets
+ * malloc'd rows; returns the count. */
+int sn_cand_list(const sn_cand_info *c, int n, sn_sort key,
+                 sn_tree_row **rows);
+
 /* Path root..id into path, root first; when it is longer than max, its
  * last max steps (nearest id). Returns the length written. */
 int sn_tree_lineage(const sn_cand_info *c, int n, int id, int *path,
@@ -325,10 +350,16 @@ typedef struct sn_layout {
 
 /* Splits a w x h screen. Compact (< 150 columns or < 40 rows): the tree
  * on the left, the plot on the right, or the candidate view instead of
- * the plot when detail is set; the log along the bottom. Wide: tree,
- * plot above candidate view, log below the tree. Panes never overlap
+ * the plot when detail is set; the log along the bottom. Wide: the tree
+ * on the left (two fifths of the width), the plot above the candidate
+ * view on the right, the log along the whole bottom. Panes never overlap
  * and cover the screen between the status and bottom rows. */
 void sn_layout_compute(int w, int h, int detail, sn_layout *l);
+
+/* Zoom (tmux's prefix-z): pane p takes every row between the status and
+ * bottom rows and the full width; the others are hidden (w = h = 0).
+ * Nothing changes when p is not shown in l or l is too small. */
+void sn_layout_zoom(sn_layout *l, int pane);
 
 /* ---- candidate view ---------------------------------------------------------- */
 
@@ -343,7 +374,7 @@ void sn_layer_table(const sn_graph *g, const sn_stats *st, int width,
 const char *sn_tui_node_desc(const sn_graph *g, int i, char *buf, size_t n);
 /* The graph drawn top to bottom, one line per layer: a gutter with the
  * node marker and one lane per skip connection (an input that is not the
- * layer just above), then "name  desc  CxHxW". Returns the gutter width. */
+ * layer just above), then "name  desc  HxWxC". Returns the gutter width. */
 int sn_graph_text(const sn_graph *g, int ascii, sn_lines *out);
 
 /* ---- status and commands ---------------------------------------------------- */
@@ -353,6 +384,13 @@ int sn_graph_text(const sn_graph *g, int ascii, sn_lines *out);
  * hypervolume; parts are dropped from the right to fit width. */
 void sn_tui_status(const sn_snapshot *s, int run, int n_runs, int width,
                    char *buf, size_t n);
+/* One line of the run pick list for run k (0-based) of a session:
+ * "2  NAME  state  N cand  best 84.0%  front F  DIR", cut to width. */
+void sn_tui_run_line(const sn_snapshot *s, int k, int width, char *buf,
+                     size_t n);
+/* A log line's time (search seconds) as "mm:ss", or "h:mm:ss" from an
+ * hour on. */
+const char *sn_tui_fmt_clock(char *buf, size_t n, double seconds);
 /* Hard limits for the plot title: "max-params 5k, max-flops 1M" or "". */
 void sn_tui_limits(const sn_search_settings *s, char *buf, size_t n);
 
@@ -399,9 +437,13 @@ typedef struct sn_key_binding {
     const char *keys;    /* as shown: "j Down" */
     const char *command; /* "move 1" */
     const char *help;
+    const char *ask;     /* a y/n question asked before the command runs
+                            ("%d": the id), NULL: it runs at once */
 } sn_key_binding;
 
 extern const sn_key_binding sn_tui_keys[]; /* terminated by {0} */
+/* The binding of key, NULL if the key is not bound. */
+const sn_key_binding *sn_tui_key_binding(int key);
 /* The command bound to key (with %d expanded for id) into buf; NULL if
  * the key is not bound. */
 const char *sn_tui_key_command(int key, int id, char *buf, size_t n);

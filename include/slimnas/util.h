@@ -53,6 +53,25 @@ int sn_read_file(const char *path, char **data, size_t *len, sn_error *e);
  * A full disk is reported, and the old file stays. */
 int sn_write_atomic(const char *path, const void *data, size_t len,
                     sn_error *e);
+/* The same for name relative to the directory descriptor dir (AT_FDCWD:
+ * the working directory); errors name `name`. The temp file is
+ * NAME.tmp.PID; after the rename the directory holding NAME is fsync'd,
+ * so the new name is durable on return. SN_WRITE_NOREPLACE: an existing
+ * NAME is an error ("already exists"), never replaced. */
+#define SN_WRITE_NOREPLACE 1
+int sn_write_atomic_at(int dir, const char *name, const void *data,
+                       size_t len, int flags, sn_error *e);
+/* Reads name relative to dir into a NUL-terminated buffer. */
+int sn_read_file_at(int dir, const char *name, char **data, size_t *len,
+                    sn_error *e);
+/* fsyncs the directory that holds name (relative to dir); 0 or -1. */
+int sn_fsync_dir_at(int dir, const char *name);
+/* 1 for a temp name sn_write_atomic leaves when killed mid-write
+ * ("3.json.tmp.4711"). */
+int sn_is_tmp_name(const char *name);
+/* Removes such temp files in dir/sub (only safe for the directory's one
+ * writer); returns how many. */
+int sn_remove_stale_tmp(int dir, const char *sub);
 /* Converts a byte offset in text into 1-based line and column. */
 void sn_text_position(const char *text, size_t offset, int *line, int *col);
 

@@ -1,6 +1,9 @@
 /* cli.c — option parsing and help shared by every subcommand. */
 #include "slimnas/cli.h"
+#include "slimnas/morph.h"
+#include "slimnas/search.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -16,14 +19,18 @@ void sn_cli_print_help(const sn_cli_cmd *cmd, FILE *f) {
     if (n) fprintf(f, "\noptions:\n");
     for (int i = 0; i < n; i++) {
         const sn_cli_opt *o = &cmd->opts[i];
-        char left[64];
+        if (!o->help) continue;
+        char left[64], dflt[96] = "";
+        if (cmd->default_of) cmd->default_of(o->name, dflt, sizeof dflt);
         if (o->short_name)
             snprintf(left, sizeof left, "-%c, --%s%s%s", o->short_name,
                      o->name, o->arg ? " " : "", o->arg ? o->arg : "");
         else
             snprintf(left, sizeof left, "    --%s%s%s", o->name,
                      o->arg ? " " : "", o->arg ? o->arg : "");
-        fprintf(f, "  %-28s %s\n", left, o->help);
+        char help[256];
+        fprintf(f, "  %-28s %s\n", left,
+                sn_cli_help_default(help, sizeof help, o->help, dflt));
     }
     fprintf(f, "  %-28s %s\n", "-h, --help", "show this help");
     if (cmd->details) fprintf(f, "\n%s\n", cmd->details);
@@ -122,6 +129,71 @@ int sn_cli_threads(const sn_cli_args *a) {
         return sn_cli_usage_error(a->cmd, "--threads needs 1..64");
     sn_threads_init((int)t); /* 0: all cores */
     return 0;
+}
+
+const char *sn_cli_help_default(char *buf, size_t n, const char *help,
+                                const char *dflt) {
+    size_t l = strlen(help);
+    if (!dflt || !dflt[0]) snprintf(buf, n, "%s", help);
+    else if (l && help[l - 1] == ')') /* "... (0 = none)" */
+        snprintf(buf, n, "%.*s; default %s)", (int)(l - 1), help, dflt);
+    else snprintf(buf, n, "%s (default %s)", help, dflt);
+    return buf;
+}
+
+const char *sn_cli_plural(char *buf, size_t n, long count,
+                          const char *noun) {
+    snprintf(buf, n, "%ld %s%s", count, noun, count == 1 ? "" : "s");
+    return buf;
+}
+
+/* A size the way --max-params takes it: 10000 -> "10k", 0 -> "none". */
+static void fmt_size_opt(char *buf, size_t n, int64_t v) {
+    if (v == 0) snprintf(buf, n, "none");
+    else if (v % 1000000 == 0) snprintf(buf, n, "%lldM", (long long)(v / 1000000));
+    else if (v % 1000 == 0) snprintf(buf, n, "%lldk", (long long)(v / 1000));
+    else snprintf(buf, n, "%lld", (long long)v);
+}
+
+void sn_cli_setting_default(const char *key, char *buf, size_t n) {
+    sn_search_settings s = sn_settings_default();
+    buf[0] = 0;
+    if (!strcmp(key, "budget")) {
+        double b = s.budget;
+        if (b <= 0) snprintf(buf, n, "none");
+        else if (fmod(b, 3600) == 0) snprintf(buf, n, "%gh", b / 3600);
+        else if (fmod(b, 60) == 0) snprintf(buf, n, "%gm", b / 60);
+        else snprintf(buf, n, "%gs", b);
+    } else if (!strcmp(key, "max-params")) {
+        fmt_size_opt(buf, n, s.max_params);
+    } else if (!strcmp(key, "max-flops")) {
+        fmt_size_opt(buf, n, s.max_flops);
+    } else if (!strcmp(key, "max-memory")) {
+        fmt_size_opt(buf, n, s.max_memory);
+    } else if (!strcmp(key, "max-train")) {
+        fmt_size_opt(buf, n, s.max_train);
+        if (!strcmp(buf, "none")) snprintf(buf, n, "all");
+    } else if (!strcmp(key, "max-candidates")) {
+        if (s.max_candidates) snprintf(buf, n, "%d", s.max_candidates);
+        else snprintf(buf, n, "none");
+    } else if (!strcmp(key, "hv-accuracy")) {
+        sn_settings_get(&s, key, buf, n);
+        if (!strcmp(buf, "chance")) snprintf(buf, n, "chance = 1/classes");
+    } else if (!strcmp(key, "rates")) {
+        /* 1 each, then the exceptions: "1; 0.5 deeper-dense, ..." */
+        snprintf(buf, n, "1");
+        for (int i = 0; i < SN_MORPH_COUNT; i++)
+            if (s.rates[i] != 1) {
+                size_t l = strlen(buf);
+                snprintf(buf + l, n - l, "%s%g %s", l == 1 ? "; " : ", ",
+                         s.rates[i], sn_morph_get((sn_morph_id)i)->name);
+            }
+    } else if (!strcmp(key, "data") || !strcmp(key, "config") ||
+               !strcmp(key, "run") || !strcmp(key, "final-at")) {
+        /* nothing to show: required, or none */
+    } else if (sn_settings_is_live(key) >= 0 && strncmp(key, "rate.", 5)) {
+        sn_settings_get(&s, key, buf, n);
+    }
 }
 
 static void print_main_help(FILE *f) {

@@ -18,18 +18,18 @@ static const sn_cli_opt OPTS[] = {
     {"weights", 'w', "W.bin", "the parent's weights"},
     {"output", 'o', "CHILD.json", "write the child graph ('-' = stdout)"},
     {"save", 's', "CHILD.bin", "write the child's inherited weights"},
-    {"check", 'c', NULL, "compare parent and child logits on a batch"},
-    {"data", 'd', "SPEC", "--check on this dataset's validation images "
-                          "(default: random inputs)"},
-    {"batch", 'b', "N", "samples for --check (default 64)"},
+    {"check", 0, NULL, "compare parent and child logits on a batch"},
+    {"data", 'd', "SPEC", "--check on this dataset's validation images"},
+    {"batch", 'b', "N", "samples for --check"},
     {"seed", 0, "S", "seed: choices left open, fresh weights, random "
-                     "inputs (default 1)"},
+                     "inputs"},
     {"exact", 0, NULL, "with --list: only the exact (function-preserving) "
                        "morphisms"},
     {0},
 };
 
 static int run_morph(int argc, char **argv);
+static void morph_default(const char *opt, char *buf, size_t n);
 
 const sn_cli_cmd sn_cmd_morph = {
     .name = "morph",
@@ -57,7 +57,18 @@ const sn_cli_cmd sn_cmd_morph = {
         "that do not match the graph) exit 1.",
     .opts = OPTS,
     .run = run_morph,
+    .default_of = morph_default,
 };
+
+#define CHECK_BATCH 64 /* samples --check compares */
+#define MORPH_SEED 1
+
+static void morph_default(const char *opt, char *buf, size_t n) {
+    buf[0] = 0;
+    if (!strcmp(opt, "batch")) snprintf(buf, n, "%d", CHECK_BATCH);
+    else if (!strcmp(opt, "seed")) snprintf(buf, n, "%d", MORPH_SEED);
+    else if (!strcmp(opt, "data")) snprintf(buf, n, "random inputs");
+}
 
 #define CHECK_TOL 1e-4 /* the bound for exact morphisms */
 
@@ -271,7 +282,7 @@ static int run_morph(int argc, char **argv) {
     const char *out = sn_cli_get(&a, "output"), *save = sn_cli_get(&a, "save");
     const char *data = sn_cli_get(&a, "data"), *v;
     int do_list = sn_cli_flag(&a, "list"), do_check = sn_cli_flag(&a, "check");
-    long seed = 1, batch = 64;
+    long seed = MORPH_SEED, batch = CHECK_BATCH;
     if ((v = sn_cli_get(&a, "seed")) && sn_parse_long(v, 0, 2147483647L, &seed))
         return sn_cli_usage_error(c, "bad --seed '%s'", v);
     if ((v = sn_cli_get(&a, "batch")) && sn_parse_long(v, 1, 4096, &batch))
@@ -287,8 +298,10 @@ static int run_morph(int argc, char **argv) {
                                   save ? "--save" : "--check");
     if (data && !do_check)
         return sn_cli_usage_error(c, "--data goes with --check");
-
     sn_error e;
+    if (data && sn_data_spec_check(data, &e))
+        return sn_cli_usage_error(c, "--data: %s", e.msg);
+
     sn_graph *g = sn_graph_load(a.pos[0], &e);
     if (!g) return fail("%s", e.msg);
     if (do_list) {

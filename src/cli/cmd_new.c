@@ -5,13 +5,15 @@
 #include <string.h>
 
 #include "slimnas/cli.h"
+#include "slimnas/data.h"
 #include "slimnas/graph.h"
 
 static const sn_cli_opt OPTS[] = {
-    {"input", 'i', "HxWxC", "input height, width and channels (32x32x3)"},
-    {"classes", 'c', "N", "number of classes"},
-    {"width", 'w', "W", "width knob of the kind (0 = its default)"},
-    {"depth", 'd', "D", "depth knob of the kind (0 = its default)"},
+    {"input", 'i', "HxWxC", "input height, width and channels, e.g. 32x32x3"},
+    {"classes", 0, "N", "number of classes"},
+    {"data", 0, "SPEC", "take the input size and classes from a dataset"},
+    {"width", 0, "W", "width knob of the kind (0 = its default)"},
+    {"depth", 0, "D", "depth knob of the kind (0 = its default)"},
     {"output", 'o', "FILE", "write the graph to FILE (default: stdout)"},
     {0},
 };
@@ -21,8 +23,8 @@ static int run_new(int argc, char **argv);
 const sn_cli_cmd sn_cmd_new = {
     .name = "new",
     .summary = "write the graph JSON of a base architecture",
-    .usage = "slimnas new KIND --input HxWxC --classes N [--width W] "
-             "[--depth D] [-o FILE]",
+    .usage = "slimnas new KIND (--input HxWxC --classes N | --data SPEC) "
+             "[--width W] [--depth D] [-o FILE]",
     .details =
         "kinds:\n"
         "  cnn          AutoKeras default CNN: depth x [ReLU, BN, conv3x3 "
@@ -98,20 +100,43 @@ static int run_new(int argc, char **argv) {
             kind);
     const char *s_in = sn_cli_get(&a, "input");
     const char *s_cl = sn_cli_get(&a, "classes");
+    const char *s_data = sn_cli_get(&a, "data");
+    sn_shape in;
+    int classes;
+    sn_error e;
+    if (s_data) { /* the data's shape (converted by --input) and classes */
+        sn_data_opts dopt = sn_data_opts_default();
+        dopt.val_split = 0;
+        if (s_cl)
+            return sn_cli_usage_error(&sn_cmd_new, "--classes and --data: "
+                                                   "give one");
+        if (s_in && sn_data_parse_input(s_in, &dopt.input_h, &dopt.input_w,
+                                        &dopt.input_c) != 0)
+            return sn_cli_usage_error(&sn_cmd_new, "bad --input '%s' "
+                                                   "(expected HxWxC)", s_in);
+        sn_data *d = sn_data_open(s_data, &dopt, &e);
+        if (!d) {
+            fprintf(stderr, "slimnas new: %s\n", e.msg);
+            return 1;
+        }
+        in = sn_data_shape(d);
+        classes = sn_data_classes(d);
+        sn_data_free(d);
+        goto have_shape;
+    }
     if (!s_in) return sn_cli_usage_error(&sn_cmd_new, "missing --input HxWxC");
     if (!s_cl) return sn_cli_usage_error(&sn_cmd_new, "missing --classes N");
-    sn_shape in;
     if (parse_input(s_in, &in) != 0)
         return sn_cli_usage_error(&sn_cmd_new,
                                   "bad --input '%s' (expected HxWxC, e.g. "
                                   "32x32x3)",
                                   s_in);
-    int classes;
     if (parse_int(s_cl, 1, 65536, &classes) != 0)
         return sn_cli_usage_error(&sn_cmd_new,
                                   "bad --classes '%s' (an integer from 1 to "
                                   "65536)",
                                   s_cl);
+have_shape:;
     sn_arch_opts o = {0, 0};
     const char *s_w = sn_cli_get(&a, "width"), *s_d = sn_cli_get(&a, "depth");
     if (s_w && parse_int(s_w, 0, 4096, &o.width) != 0)
@@ -120,7 +145,6 @@ static int run_new(int argc, char **argv) {
     if (s_d && parse_int(s_d, 0, 256, &o.depth) != 0)
         return sn_cli_usage_error(&sn_cmd_new,
                                   "bad --depth '%s' (0 to 256)", s_d);
-    sn_error e;
     sn_graph *g = sn_graph_new_kind(kind, in, classes, &o, &e);
     if (!g) {
         fprintf(stderr, "slimnas new: %s\n", e.msg);

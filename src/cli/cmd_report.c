@@ -31,7 +31,7 @@ const sn_cli_cmd sn_cmd_report = {
     "one row per candidate of every run (run,id,parent,ops,params,\n"
     "macs,memory,fidelity,val,test,seconds,status). The file is written "
     "whole or\nnot at all.",
-    report_opts, cmd_report};
+    report_opts, cmd_report, NULL};
 
 /* --members "3,2:7" into per-run id lists. */
 static int parse_members(const char *s, int n_runs,

@@ -15,6 +15,7 @@
 
 #include "slimnas/cli.h"
 #include "slimnas/engine.h"
+#include "slimnas/export.h"
 #include "slimnas/report.h"
 
 /* Options that are settings keys (search.h's table), shared by search
@@ -24,18 +25,18 @@
     {"max-params", 0, "SIZE", "hard limit on parameters (20k, 1.5M)"},         \
     {"max-flops", 0, "SIZE", "hard limit on multiply-accumulates"},            \
     {"max-memory", 0, "SIZE", "hard limit on peak activation bytes"},          \
-    {"strategy", 0, "bo|evolution|random", "search strategy (bo)"},            \
-    {"budget", 0, "TIME", "wall-time budget, s/m/h (30m; 0 = none)"},          \
+    {"strategy", 0, "bo|evolution|random", "search strategy"},                 \
+    {"budget", 0, "TIME", "wall-time budget, s/m/h (0 = none)"},               \
     {"max-candidates", 0, "N", "stop after N candidates"},                     \
-    {"epochs", 'e', "K", "epochs per candidate (1)"},                          \
-    {"root-epochs", 0, "K", "epochs for the roots, from scratch (3)"},         \
-    {"max-train", 0, "N", "training images per candidate (10k; 0 = all)"},    \
-    {"batch", 'b', "N", "batch size (128)"},                                   \
-    {"lr", 0, "RATE", "learning rate (0.05, SGD + cosine)"},                   \
+    {"epochs", 'e', "K", "epochs per candidate"},                              \
+    {"root-epochs", 0, "K", "epochs for the roots, from scratch"},             \
+    {"max-train", 0, "N", "training images per candidate (0 = all)"},          \
+    {"batch", 'b', "N", "batch size"},                                         \
+    {"lr", 0, "RATE", "learning rate (SGD, cosine schedule)"},                 \
     {"final", 0, "N", "retrain N front members on all data at the end"},       \
-    {"final-epochs", 0, "K", "epochs of the final retraining (10)"},           \
+    {"final-epochs", 0, "K", "epochs of the final retraining"},                \
     {"final-at", 0, "SIZE,...", "also retrain the best member under each size"}, \
-    {"hv-accuracy", 0, "ACC", "hypervolume reference accuracy (chance)"},      \
+    {"hv-accuracy", 0, "ACC", "hypervolume reference accuracy"},               \
     {"rates", 0, "OP=W,...", "operator rates, e.g. prune=2,remove=0"},         \
     {"pin", 0, "OP", "draw only this operator"}
 
@@ -44,31 +45,43 @@ static const char *const setting_keys[] = {
     "budget", "max-candidates", "epochs", "root-epochs", "max-train", "batch", "lr",
     "final", "final-epochs", "final-at", "hv-accuracy", "pin", NULL};
 
+/* --headless is accepted and hidden: search, resume and fork never open
+ * the explorer (that is `slimnas ui`); old scripts still pass it. */
 #define RUN_OPTS                                                               \
-    {"headless", 0, NULL, "print progress lines (the default without the "    \
-                          "explorer)"},                                        \
+    {"headless", 0, NULL, NULL},                                               \
     {"json", 0, NULL, "print JSON lines instead of tables"},                   \
-    {"threads", 'j', "T", "worker threads (default: all cores)"}
+    {"export-front", 0, "DIR", "at the end, export every front member to DIR "  \
+                               "(with front.json)"},                           \
+    {"export-format", 0, "FMT,...", "formats for --export-front: onnx, c, "      \
+                                   "c-int8 (onnx)"},                           \
+    {"threads", 'j', "T", "worker threads"}
 
 static const sn_cli_opt search_opts[] = {
-    {"data", 'd', "SPEC", "dataset: fashion-mnist, cifar10, synthetic:N, ..."},
+    {"data", 'd', "SPEC", "dataset: fashion-mnist, cifar10, folder:DIR, ..."},
+    {"input", 0, "HxWxC", "convert images to this size (folder:, npy:)"},
+    {"fit", 0, "crop|pad|stretch", "how other aspect ratios fit (crop)"},
+    {"strict", 0, NULL, "refuse non-image files in a folder"},
     {"run", 'r', "DIR", "run directory (default runs/search-DATE-TIME)"},
     {"config", 'c', "FILE", "settings from a JSON file (options override)"},
     SETTING_OPTS,
-    {"bases", 0, "LIST", "roots: KIND[:WIDTH[:DEPTH]],... (cnn:16,mobile_tiny)"},
-    {"val-split", 0, "F", "validation fraction (0.1)"},
-    {"seed", 0, "S", "seed of the search (1)"},
+    {"bases", 0, "LIST", "roots: KIND[:WIDTH[:DEPTH]],..."},
+    {"val-split", 0, "F", "validation fraction"},
+    {"seed", 0, "S", "seed of the search"},
     RUN_OPTS,
     {0}};
 
-static const sn_cli_opt resume_opts[] = {SETTING_OPTS, RUN_OPTS, {0}};
+static const sn_cli_opt resume_opts[] = {
+    {"data", 'd', "SPEC", "the run's dataset where it is now (same image "
+                          "shape and classes)"},
+    SETTING_OPTS, RUN_OPTS, {0}};
 
 static const sn_cli_opt fork_opts[] = {
     {"run", 'r', "DIR", "the new run directory (required)"},
+    {"data", 'd', "SPEC", "dataset of the new run (same image shape and "
+                          "classes as the candidate)"},
     SETTING_OPTS,
     RUN_OPTS,
     {0}};
-
 static const sn_cli_opt show_opts[] = {
     {"front", 0, NULL, "the Pareto front only"},
     {"tree", 0, NULL, "the search tree as indented text"},
@@ -82,11 +95,22 @@ static int cmd_resume(int argc, char **argv);
 static int cmd_fork(int argc, char **argv);
 static int cmd_show(int argc, char **argv);
 
+/* resume and fork: settings not given keep the run's values, so only
+ * --threads has a default to show. */
+static void run_default(const char *opt, char *buf, size_t n) {
+    snprintf(buf, n, "%s", strcmp(opt, "threads") ? "" : "all cores");
+}
+
+static void search_default(const char *opt, char *buf, size_t n) {
+    sn_cli_setting_default(opt, buf, n);
+    if (!buf[0]) run_default(opt, buf, n);
+}
+
 const sn_cli_cmd sn_cmd_search = {
     "search", "search for small accurate networks (Pareto front)",
     "slimnas search --data SPEC [--run runs/NAME] [--objective params] "
-    "[--max-params 20k] [--strategy bo|evolution|random] [--budget 30m] "
-    "--headless",
+    "[--max-params 20k]\n                      [--strategy bo|evolution|random] "
+    "[--budget 30m] [--json]",
     "Grows a tree of candidates from the base networks by network "
     "morphisms, trains\neach for a few epochs with inherited weights, and "
     "keeps the Pareto front of\nvalidation accuracy against size. Limits "
@@ -95,33 +119,39 @@ const sn_cli_cmd sn_cmd_search = {
     "hypervolume's reference point is (--hv-accuracy, default chance; size "
     "=\n10 x the limit, or 100 x the largest root without one), sizes on a "
     "log scale\nover three decades below it (see 'slimnas show'). Ctrl-C "
-    "stops after dropping\nthe candidate in training.",
-    search_opts, cmd_search};
+    "stops after dropping\nthe candidate in training.\n"
+    "search always runs headless, one line per finished candidate (the "
+    "explorer is\n'slimnas ui --data SPEC ...'); --headless is still "
+    "accepted and changes nothing.",
+    search_opts, cmd_search, search_default};
 
 const sn_cli_cmd sn_cmd_resume = {
     "resume", "continue a stopped or interrupted search",
     "slimnas resume runs/NAME [--budget 1h] [--final N] [--final-at 10k] "
-    "[--max-params ...] [--headless] [--json]",
+    "[--max-params ...]\n                      [--data SPEC] [--json]",
     "Live settings given here (limits, objective, strategy, budget, epochs, "
     "final, rates,\n...) replace the run's before it continues and are "
-    "saved with it; a finished run\ngiven more budget or more --final "
-    "members goes on.",
-    resume_opts, cmd_resume};
+    "saved with it (options not\ngiven keep the run's values); a finished "
+    "run given more budget or more --final\nmembers goes on. --data "
+    "points a run at its dataset after the files moved; it\nmust have the "
+    "same image shape and number of classes. Runs headless.",
+    resume_opts, cmd_resume, run_default};
 
 const sn_cli_cmd sn_cmd_fork = {
     "fork", "start a new search rooted at a candidate of another run",
     "slimnas fork runs/NAME CANDIDATE --run runs/NEW [--max-params ...] "
-    "[--strategy ...] [--budget ...]",
+    "[--strategy ...]\n                      [--budget ...] [--data SPEC]",
     "The new run starts from the candidate's graph and trained weights, "
-    "with the\nparent run's settings plus the options given, and records "
-    "its origin.",
-    fork_opts, cmd_fork};
+    "with the\nparent run's settings plus the options given (options not "
+    "given keep the\nparent's values), and records its origin. Runs "
+    "headless.",
+    fork_opts, cmd_fork, run_default};
 
 const sn_cli_cmd sn_cmd_show = {
     "show", "print a run: summary, front, tree or one candidate",
     "slimnas show runs/NAME [--front | --tree | --candidate N] [--json | "
     "--csv]",
-    NULL, show_opts, cmd_show};
+    NULL, show_opts, cmd_show, NULL};
 
 /* ---- settings from options ------------------------------------------------ */
 
@@ -202,12 +232,108 @@ static void print_json(cJSON *j, int pretty) {
     fflush(stdout);
 }
 
+/* "45s", "4m05s", "1h02m": search time as the explorer's status bar
+ * writes it. */
+static const char *fmt_dur(char *b, size_t n, double sec) {
+    long t = sec > 0 ? (long)(sec + 0.5) : 0;
+    if (t < 60) snprintf(b, n, "%lds", t);
+    else if (t < 3600 && t % 60 == 0) snprintf(b, n, "%ldm", t / 60);
+    else if (t < 3600) snprintf(b, n, "%ldm%02lds", t / 60, t % 60);
+    else if (t % 3600 == 0) snprintf(b, n, "%ldh", t / 3600);
+    else snprintf(b, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    return b;
+}
+
+/* "29m48s left", "no budget" (and "N to go" with --max-candidates). */
+static const char *fmt_left(char *b, size_t n, const sn_search_settings *st,
+                            double elapsed, int n_records) {
+    char d[32];
+    if (st->budget > 0)
+        snprintf(b, n, "%s left", fmt_dur(d, sizeof d, st->budget - elapsed));
+    else
+        snprintf(b, n, "no budget");
+    if (st->max_candidates > 0) {
+        size_t l = strlen(b);
+        int togo = st->max_candidates - n_records;
+        snprintf(b + l, n - l, ", %d to go", togo > 0 ? togo : 0);
+    }
+    return b;
+}
+
+/* The budget and limits of a run in one line (the first line of search,
+ * fork and resume). */
+static const char *describe_limits(char *b, size_t n,
+                                   const sn_search_settings *st) {
+    char x[64], y[64];
+    size_t l;
+    char obj[64];
+    sn_settings_get(st, "objective", obj, sizeof obj);
+    snprintf(b, n, "strategy %s, objective %s; budget %s",
+             sn_strategy_name(st->strategy), obj,
+             st->budget > 0 ? fmt_dur(x, sizeof x, st->budget) : "none");
+    if (st->max_candidates > 0) {
+        l = strlen(b);
+        snprintf(b + l, n - l, ", at most %s", sn_cli_plural(x, sizeof x,
+                 st->max_candidates, "candidate"));
+    }
+    l = strlen(b);
+    if (!st->max_params && !st->max_flops && !st->max_memory) {
+        snprintf(b + l, n - l, "; no hard limits");
+    } else {
+        snprintf(b + l, n - l, "; limits:");
+        const char *sep = " ";
+        if (st->max_params) {
+            l = strlen(b);
+            snprintf(b + l, n - l, "%s%s params", sep,
+                     sn_fmt_int(x, sizeof x, st->max_params));
+            sep = ", ";
+        }
+        if (st->max_flops) {
+            l = strlen(b);
+            snprintf(b + l, n - l, "%s%s MACs", sep,
+                     sn_fmt_int(x, sizeof x, st->max_flops));
+            sep = ", ";
+        }
+        if (st->max_memory) {
+            l = strlen(b);
+            snprintf(b + l, n - l, "%s%s bytes of activations", sep,
+                     sn_fmt_int(x, sizeof x, st->max_memory));
+        }
+    }
+    l = strlen(b);
+    if (st->max_train > 0) sn_fmt_int(y, sizeof y, st->max_train);
+    snprintf(b + l, n - l, "; children %s on %s images",
+             sn_cli_plural(x, sizeof x, st->epochs, "epoch"),
+             st->max_train > 0 ? y : "all");
+    if (st->final_n > 0 || st->n_final_at > 0) {
+        l = strlen(b);
+        snprintf(b + l, n - l, "; final: %d member%s", st->final_n,
+                 st->final_n == 1 ? "" : "s");
+        if (st->n_final_at) {
+            sn_settings_get(st, "final-at", y, sizeof y);
+            l = strlen(b);
+            snprintf(b + l, n - l, " + the best at %s", y);
+        }
+        l = strlen(b);
+        snprintf(b + l, n - l, ", %s each",
+                 sn_cli_plural(x, sizeof x, st->final_epochs, "epoch"));
+    }
+    return b;
+}
+
 static void print_record(const sn_snapshot *s, int id, int json) {
     const sn_cand_info *c = &s->cands[id];
+    char left[64], el[32];
+    fmt_left(left, sizeof left, &s->settings, s->elapsed, id + 1);
     if (json) {
         cJSON *j = cand_json(c);
         cJSON_AddNumberToObject(j, "front_size", s->n_front);
         cJSON_AddNumberToObject(j, "run_hypervolume", s->hypervolume);
+        cJSON_AddNumberToObject(j, "elapsed", s->elapsed);
+        if (s->settings.budget > 0) {
+            double r = s->settings.budget - s->elapsed;
+            cJSON_AddNumberToObject(j, "left", r > 0 ? r : 0);
+        }
         print_json(j, 0);
         cJSON_Delete(j);
         return;
@@ -219,15 +345,39 @@ static void print_record(const sn_snapshot *s, int id, int json) {
     else snprintf(par, sizeof par, "-");
     if (c->status == SN_CAND_DONE) snprintf(acc, sizeof acc, "%6.2f%%", 100 * c->val_acc);
     else snprintf(acc, sizeof acc, "%s", sn_cand_status_name(c->status));
-    printf("#%-4d %-5s %-44.44s %9s %7s %10s  front %-3d hv %.4f\n", c->id,
-           par, c->op, p, f, acc, s->n_front, c->hypervolume);
+    printf("#%-4d %-5s %-44.44s %9s %7s %10s  front %-3d hv %.4f  %6s, %s\n",
+           c->id, par, c->op, p, f, acc, s->n_front, c->hypervolume,
+           fmt_dur(el, sizeof el, s->elapsed), left);
     fflush(stdout);
+}
+
+/* One line on what a run already holds (resume). */
+static void print_summary(const sn_snapshot *s, const sn_search_settings *st,
+                          FILE *f) {
+    int done = 0, inf = 0;
+    for (int i = 0; i < s->n_records; i++) {
+        done += s->cands[i].status == SN_CAND_DONE;
+        inf += s->cands[i].status == SN_CAND_INFEASIBLE;
+    }
+    char a[32], b[32], left[64];
+    double best = -1;
+    for (int i = 0; i < s->n_front; i++)
+        if (s->cands[s->front[i]].val_acc > best)
+            best = s->cands[s->front[i]].val_acc;
+    fprintf(f, "slimnas: %s holds %s (%d trained, %d infeasible), front %d, "
+               "hv %.4f",
+            s->dir, sn_cli_plural(a, sizeof a, s->n_records, "candidate"),
+            done, inf, s->n_front, s->hypervolume);
+    if (best >= 0) fprintf(f, ", best val %.2f%%", 100 * best);
+    fprintf(f, "; %s of search spent, %s\n", fmt_dur(b, sizeof b, s->elapsed),
+            fmt_left(left, sizeof left, st, s->elapsed, s->n_records));
 }
 
 static void print_front_table(const sn_cand_info *cands, const int *front,
                               int n_front, double hv, FILE *f) {
-    fprintf(f, "\nPareto front (%d members, hypervolume %.4f):\n", n_front,
-            hv);
+    char nm[32];
+    fprintf(f, "\nPareto front (%s, hypervolume %.4f):\n",
+            sn_cli_plural(nm, sizeof nm, n_front, "member"), hv);
     fprintf(f, "%6s %10s %10s %10s %8s %8s  %s\n", "id", "params", "MACs",
             "memory", "val", "test", "operation");
     for (int i = 0; i < n_front; i++) {
@@ -281,18 +431,142 @@ static void on_sigint(int sig) {
     interrupted++;
 }
 
-/* Follows search h until it is over, printing records as they finish. */
-static int follow(sn_engine *en, int h, int json) {
+/* What follow() has said about the --final retraining. */
+typedef struct final_seen {
+    int id, k, n;        /* member in retraining (-1 none), its k of n */
+    int epoch;           /* its last epoch seen in progress */
+    double loss;         /* running loss last seen in that epoch */
+    unsigned char *told; /* per candidate: its test accuracy was printed */
+    int n_told;
+} final_seen;
+
+/* Per-member lines of the final retraining: its start, every finished
+ * epoch (without a terminal, where no bar shows it), its test result. */
+static void follow_final(const sn_snapshot *s, final_seen *fs, int tty,
+                         int json) {
+    if (fs->n_told < s->n_cands) {
+        fs->told = sn_xrealloc(fs->told, (size_t)s->n_cands);
+        memset(fs->told + fs->n_told, 0, (size_t)(s->n_cands - fs->n_told));
+        fs->n_told = s->n_cands;
+    }
+    /* results first: a member that finished since the last look */
+    for (int i = 0; i < s->n_records; i++) {
+        const sn_cand_info *c = &s->cands[i];
+        if (c->test_acc < 0 || fs->told[i]) continue;
+        fs->told[i] = 1;
+        if (i != fs->id) continue; /* retrained before this process */
+        if (tty) fprintf(stderr, "\r\033[K");
+        if (json) {
+            cJSON *j = cand_json(c);
+            cJSON_AddStringToObject(j, "event", "final");
+            print_json(j, 0);
+            cJSON_Delete(j);
+        } else {
+            char p[32];
+            printf("final %d/%d: #%d  %s params  test %.2f%%  (val %.2f%% "
+                   "after the final training)\n",
+                   fs->k + 1, fs->n, i, sn_fmt_int(p, sizeof p, c->params),
+                   100 * c->test_acc,
+                   100 * (c->final_val_acc >= 0 ? c->final_val_acc
+                                                : c->val_acc));
+            fflush(stdout);
+        }
+        fs->id = -1;
+    }
+    if (json || !s->final_n || s->current < 0) return;
+    const sn_progress *g = &s->progress;
+    if (s->current != fs->id) {
+        fs->id = s->current;
+        fs->k = s->final_k;
+        fs->n = s->final_n;
+        fs->epoch = -1;
+        if (tty) fprintf(stderr, "\r\033[K");
+        char p[32], ep[32];
+        fprintf(stderr, "final %d/%d: retraining #%d (%s params) for %s on "
+                        "the full training set\n",
+                fs->k + 1, fs->n, fs->id,
+                sn_fmt_int(p, sizeof p,
+                           fs->id < s->n_cands ? s->cands[fs->id].params : 0),
+                sn_cli_plural(ep, sizeof ep, s->settings.final_epochs,
+                              "epoch"));
+    }
+    if (g->epochs <= 0) return;
+    int finished = g->batch >= g->batches && g->batches > 0 ? g->epoch
+                                                            : g->epoch - 1;
+    if (finished > fs->epoch && !tty) {
+        double loss = g->batch >= g->batches ? g->loss : fs->loss;
+        fprintf(stderr, "final %d/%d #%d: epoch %d/%d done, loss %.3f, "
+                        "%.0f img/s\n",
+                fs->k + 1, fs->n, fs->id, finished + 1, g->epochs, loss,
+                g->img_s);
+    }
+    if (finished > fs->epoch) fs->epoch = finished;
+    fs->loss = g->loss;
+}
+
+/* --export-front DIR and --export-format: what follow exports at the end. */
+static const char *export_dir;
+static unsigned export_formats;
+
+static int export_front_opts(const sn_cli_args *a) {
+    export_dir = sn_cli_get(a, "export-front");
+    const char *v = sn_cli_get(a, "export-format");
+    if (v && !export_dir)
+        return sn_cli_usage_error(a->cmd, "--export-format goes with "
+                                  "--export-front DIR");
+    export_formats = 1u << SN_EXPORT_ONNX;
+    if (!v) return 0;
+    export_formats = 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", v);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t;
+         t = strtok_r(NULL, ",", &save)) {
+        int f = sn_export_format_from_name(t);
+        if (f < 0)
+            return sn_cli_usage_error(a->cmd, "unknown format '%s' (formats: "
+                                      "onnx, c, c-int8)", t);
+        export_formats |= 1u << f;
+    }
+    if (!export_formats)
+        return sn_cli_usage_error(a->cmd, "--export-format needs a format");
+    return 0;
+}
+
+/* Exports the final front of snapshot s; 0 or 1. */
+static int export_front(const sn_snapshot *s) {
+    sn_data *d = NULL;
+    sn_error e;
+    if (export_formats & (1u << SN_EXPORT_C_INT8)) { /* calibration images */
+        sn_data_opts o = sn_settings_data_opts(&s->settings, 1);
+        if (!(d = sn_data_open(s->settings.data, &o, &e))) {
+            fprintf(stderr, "slimnas: --export-front: %s\n", e.msg);
+            return 1;
+        }
+    }
+    int rc = sn_export_front(s->dir, s->cands, s->front, s->n_front,
+                             export_formats, d, export_dir, stderr, &e);
+    sn_data_free(d);
+    if (rc != 0) {
+        fprintf(stderr, "slimnas: --export-front: %s\n", e.msg);
+        return 1;
+    }
+    return 0;
+}
+
+/* Follows search h until it is over, printing records as they finish,
+ * from record `printed` on (resume skips what was there). */
+static int follow(sn_engine *en, int h, int json, int printed) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    int printed = 0, stopping = 0, log_seen = 0;
+    int stopping = 0;
     uint64_t log_seq = 0;
     int tty = isatty(2) && !json;
     double last_bar = 0;
     int rc = 0;
+    final_seen fs = {.id = -1};
     for (;;) {
         struct pollfd p = {sn_engine_fd(en), POLLIN, 0};
         int pr = poll(&p, 1, 250);
@@ -310,20 +584,19 @@ static int follow(sn_engine *en, int h, int json) {
             const sn_log_line *l = &s->log[i];
             if (l->seq <= log_seq) continue;
             log_seq = l->seq;
-            if (l->level != SN_LOG_INFO || !log_seen) {
+            if (l->level != SN_LOG_INFO) {
                 if (tty) fprintf(stderr, "\r\033[K");
                 fprintf(stderr, "%s%s\n",
-                        l->level == SN_LOG_ERROR  ? "error: "
-                        : l->level == SN_LOG_WARN ? "warning: "
-                                                  : "",
+                        l->level == SN_LOG_ERROR ? "error: " : "warning: ",
                         l->text);
             }
         }
-        log_seen = 1;
         if (printed < s->n_records && tty) fprintf(stderr, "\r\033[K");
         for (; printed < s->n_records; printed++) print_record(s, printed, json);
+        follow_final(s, &fs, tty, json);
         if (tty && s->current >= 0 && sn_now() - last_bar > 0.2) {
             const sn_progress *g = &s->progress;
+            char el[32], left[64];
             last_bar = sn_now();
             if (s->final_n)
                 fprintf(stderr, "\r\033[Kfinal %d/%d #%d: epoch %d/%d batch "
@@ -332,10 +605,12 @@ static int follow(sn_engine *en, int h, int json) {
                         g->epochs, g->batch, g->batches, g->loss);
             else
                 fprintf(stderr, "\r\033[K#%d training: epoch %d/%d batch "
-                                "%d/%d loss %.3f %.0f img/s  [%.0fs of "
-                                "budget used]",
+                                "%d/%d loss %.3f %.0f img/s  [%s, %s]",
                         s->current, g->epoch + 1, g->epochs, g->batch,
-                        g->batches, g->loss, g->img_s, s->elapsed);
+                        g->batches, g->loss, g->img_s,
+                        fmt_dur(el, sizeof el, s->elapsed),
+                        fmt_left(left, sizeof left, &s->settings, s->elapsed,
+                                 s->n_records));
         }
         int over = sn_run_state_over(s->state);
         if (over) {
@@ -348,12 +623,16 @@ static int follow(sn_engine *en, int h, int json) {
                 print_json(j, 0);
                 cJSON_Delete(j);
             } else {
+                char nc[48], el[32];
                 print_front_table(s->cands, s->front, s->n_front,
                                   s->hypervolume, stdout);
-                printf("\n%s: %s after %d candidates, %.0f s of search\n",
-                       s->dir, sn_run_state_name(s->state), s->n_records,
-                       s->elapsed);
+                printf("\n%s: %s after %s, %s of search\n", s->dir,
+                       sn_run_state_name(s->state),
+                       sn_cli_plural(nc, sizeof nc, s->n_records, "candidate"),
+                       fmt_dur(el, sizeof el, s->elapsed));
             }
+            if (s->state != SN_RUN_FAILED && export_dir)
+                rc = export_front(s);
             if (s->state == SN_RUN_FAILED) {
                 fprintf(stderr, "slimnas: %s\n", s->message);
                 rc = 1;
@@ -366,13 +645,14 @@ static int follow(sn_engine *en, int h, int json) {
         }
         sn_snapshot_release(s);
     }
+    free(fs.told);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     return rc;
 }
 
-static int run_engine(sn_engine *en, int h, int json) {
-    int rc = follow(en, h, json);
+static int run_engine(sn_engine *en, int h, int json, int printed) {
+    int rc = follow(en, h, json, printed);
     sn_engine_free(en);
     sn_threads_shutdown();
     return rc;
@@ -398,6 +678,27 @@ static int cmd_search(int argc, char **argv) {
             sn_settings_set(&s, fixed[i], v, &e))
             return sn_cli_usage_error(c, "--%s", e.msg);
     if ((rc = apply_setting_opts(&a, &s))) return rc;
+    if (sn_cli_get(&a, "input") || sn_cli_get(&a, "fit") ||
+        sn_cli_flag(&a, "strict")) { /* stored in the spec */
+        char spec[sizeof s.data];
+        if (sn_data_spec_with(s.data, sn_cli_get(&a, "input"),
+                              sn_cli_get(&a, "fit"), sn_cli_flag(&a, "strict"),
+                              spec, sizeof spec, &e) != 0)
+            return sn_cli_usage_error(c, "%s", e.msg);
+        memcpy(s.data, spec, sizeof spec);
+    }
+    { /* bad data: one line, before a run directory exists */
+        sn_data_opts o = sn_settings_data_opts(&s, 0);
+        sn_data *d = sn_data_open(s.data, &o, &e);
+        if (!d) {
+            fprintf(stderr, "slimnas search: %s\n", e.msg);
+            return 1;
+        }
+        char sum[4096];
+        if (!sn_cli_flag(&a, "json"))
+            fputs(sn_data_summary(d, sum, sizeof sum), stderr);
+        sn_data_free(d);
+    }
     char dir[SN_SEARCH_PATH_LEN];
     if ((v = sn_cli_get(&a, "run"))) {
         snprintf(dir, sizeof dir, "%s", v);
@@ -407,7 +708,7 @@ static int cmd_search(int argc, char **argv) {
         localtime_r(&t, &tm);
         strftime(dir, sizeof dir, "runs/search-%Y%m%d-%H%M%S", &tm);
     }
-    if ((rc = sn_cli_threads(&a))) return rc;
+    if ((rc = export_front_opts(&a)) || (rc = sn_cli_threads(&a))) return rc;
     int json = sn_cli_flag(&a, "json");
     sn_engine *en = sn_engine_new();
     int h = sn_engine_start(en, dir, &s, 0, &e);
@@ -417,11 +718,12 @@ static int cmd_search(int argc, char **argv) {
         sn_threads_shutdown();
         return 1;
     }
-    if (!json)
-        fprintf(stderr, "slimnas: search in %s (strategy %s, %s)\n", dir,
-                sn_strategy_name(s.strategy),
-                s.budget > 0 ? "budget set" : "no time budget");
-    return run_engine(en, h, json);
+    if (!json) {
+        char lim[512];
+        fprintf(stderr, "slimnas: search in %s on %s: %s\n", dir, s.data,
+                describe_limits(lim, sizeof lim, &s));
+    }
+    return run_engine(en, h, json, 0);
 }
 
 /* resume's setting options go through the engine like the explorer's
@@ -444,11 +746,15 @@ static int cmd_resume(int argc, char **argv) {
     int rc = sn_cli_parse(c, argc, argv, &a);
     if (rc) return rc == 1 ? 0 : rc;
     if (a.n_pos != 1) return sn_cli_usage_error(c, "expected one run directory");
-    if ((rc = sn_cli_threads(&a))) return rc;
+    if ((rc = export_front_opts(&a))) return rc;
     sn_error e;
+    const char *data = sn_cli_get(&a, "data");
+    if (data && sn_data_spec_check(data, &e))
+        return sn_cli_usage_error(c, "--data: %s", e.msg);
+    if ((rc = sn_cli_threads(&a))) return rc;
     sn_engine *en = sn_engine_new();
     /* opened paused, so new settings are in place before anything runs */
-    int h = sn_engine_open(en, a.pos[0], 1, &e);
+    int h = sn_engine_open_data(en, a.pos[0], data, 1, &e);
     engine_target tgt = {en, h};
     if (h >= 0 && (rc = each_setting_opt(&a, set_in_engine, &tgt))) {
         sn_engine_free(en);
@@ -463,14 +769,19 @@ static int cmd_resume(int argc, char **argv) {
         return 1;
     }
     int json = sn_cli_flag(&a, "json");
+    const sn_snapshot *s = sn_engine_snapshot(en, h);
+    int had = s->n_records;
     if (!json) {
-        const sn_snapshot *s = sn_engine_snapshot(en, h);
-        fprintf(stderr, "slimnas: resuming %s at candidate %d (%.0f s of "
-                        "search spent)\n",
-                a.pos[0], s->n_records, s->elapsed);
-        sn_snapshot_release(s);
+        /* the settings as they will be once the options given apply */
+        sn_search_settings st = s->settings;
+        char lim[512];
+        each_setting_opt(&a, set_in_settings, &st);
+        print_summary(s, &st, stderr);
+        fprintf(stderr, "slimnas: resuming on %s: %s\n", st.data,
+                describe_limits(lim, sizeof lim, &st));
     }
-    return run_engine(en, h, json);
+    sn_snapshot_release(s);
+    return run_engine(en, h, json, had);
 }
 
 static int cmd_fork(int argc, char **argv) {
@@ -495,16 +806,31 @@ static int cmd_fork(int argc, char **argv) {
         return 1;
     }
     sn_search_settings s = *sn_search_settings_get(src);
-    sn_search_free(src);
     /* the new run gets its own reference point and origin */
     for (int m = 0; m < SN_OBJ_COUNT; m++) s.hv_ref[m] = 0;
-    if ((rc = apply_setting_opts(&a, &s))) return rc;
-    if (sn_search_fork(a.pos[0], (int)id, dst, &s, &e)) {
+    const char *data = sn_cli_get(&a, "data");
+    if ((data && sn_settings_set(&s, "data", data, &e) &&
+         (rc = sn_cli_usage_error(c, "--%s", e.msg))) ||
+        (rc = apply_setting_opts(&a, &s)) || (rc = export_front_opts(&a)) ||
+        (rc = sn_cli_threads(&a))) {
+        sn_search_free(src);
+        return rc;
+    }
+    /* the data before the new directory: data that cannot be read or
+     * does not fit the candidate leaves nothing behind */
+    sn_engine *en = sn_engine_new();
+    const sn_cand_info *ci = sn_search_cand(src, (int)id);
+    int forkable = ci && ci->status == SN_CAND_DONE; /* else fork says why */
+    if ((forkable &&
+         sn_engine_load_data(en, &s, sn_search_graph(src, (int)id), &e)) ||
+        sn_search_fork(a.pos[0], (int)id, dst, &s, &e)) {
         fprintf(stderr, "slimnas fork: %s\n", e.msg);
+        sn_search_free(src);
+        sn_engine_free(en);
+        sn_threads_shutdown();
         return 1;
     }
-    if ((rc = sn_cli_threads(&a))) return rc;
-    sn_engine *en = sn_engine_new();
+    sn_search_free(src);
     int h = sn_engine_open(en, dst, 0, &e);
     if (h < 0) {
         fprintf(stderr, "slimnas fork: %s\n", e.msg);
@@ -513,9 +839,13 @@ static int cmd_fork(int argc, char **argv) {
         return 1;
     }
     int json = sn_cli_flag(&a, "json");
-    if (!json)
-        fprintf(stderr, "slimnas: forked %s#%ld into %s\n", a.pos[0], id, dst);
-    return run_engine(en, h, json);
+    if (!json) {
+        char lim[512];
+        fprintf(stderr, "slimnas: forked %s#%ld into %s on %s: %s\n",
+                a.pos[0], id, dst, s.data,
+                describe_limits(lim, sizeof lim, &s));
+    }
+    return run_engine(en, h, json, 0);
 }
 
 /* ---- show -------------------------------------------------------------------- */
@@ -533,6 +863,16 @@ static void print_tree(const sn_search *se, int id, int depth,
         print_tree(se, kids[id][k], depth + 1, kids, n_kids);
 }
 
+/* Candidate id with its subtree: {"id", ..., "children": [...]}. */
+static cJSON *tree_json(const sn_cand_info *cands, int id, int *const *kids,
+                        const int *n_kids) {
+    cJSON *j = cand_json(&cands[id]);
+    cJSON *ch = cJSON_AddArrayToObject(j, "children");
+    for (int k = 0; k < n_kids[id]; k++)
+        cJSON_AddItemToArray(ch, tree_json(cands, kids[id][k], kids, n_kids));
+    return j;
+}
+
 static int show_candidate(const sn_search *se, int id, int json) {
     const sn_cand_info *c = sn_search_cand(se, id);
     if (!c) {
@@ -541,10 +881,27 @@ static int show_candidate(const sn_search *se, int id, int json) {
         return 1;
     }
     const sn_graph *g = sn_search_graph(se, id);
+    if (!g) { /* a damaged candidate whose graph file does not load */
+        fprintf(stderr, "slimnas show: candidate %d is damaged (%s); "
+                        "'slimnas check' lists the problems\n", id,
+                sn_search_damage(se, id) ? sn_search_damage(se, id) : "?");
+        return 1;
+    }
     sn_stats st;
     sn_stats_compute(g, SN_FLOPS_MACS, &st);
+    /* the files that hold the network (what export and predict read) */
+    char fg[SN_SEARCH_PATH_LEN + 64], fw[SN_SEARCH_PATH_LEN + 64],
+        ff[SN_SEARCH_PATH_LEN + 64];
+    snprintf(fg, sizeof fg, "%s/cand/%d.json", sn_search_dir(se), id);
+    snprintf(fw, sizeof fw, "%s/cand/%d.bin", sn_search_dir(se), id);
+    snprintf(ff, sizeof ff, "%s/cand/%d.final.bin", sn_search_dir(se), id);
+    int has_w = access(fw, F_OK) == 0, has_f = access(ff, F_OK) == 0;
     if (json) {
         cJSON *j = cand_json(c);
+        cJSON *files = cJSON_AddObjectToObject(j, "files");
+        cJSON_AddStringToObject(files, "graph", fg);
+        if (has_w) cJSON_AddStringToObject(files, "weights", fw);
+        if (has_f) cJSON_AddStringToObject(files, "final_weights", ff);
         cJSON *lin = cJSON_AddArrayToObject(j, "lineage");
         for (int x = id; x >= 0; x = sn_search_cand(se, x)->parent)
             cJSON_AddItemToArray(lin, cJSON_CreateNumber(x));
@@ -572,16 +929,30 @@ static int show_candidate(const sn_search *se, int id, int json) {
            sn_fmt_int(m, sizeof m, c->memory));
     if (c->val_acc >= 0) printf("  val acc     %.2f%%\n", 100 * c->val_acc);
     if (c->test_acc >= 0) printf("  test acc    %.2f%% (after --final)\n", 100 * c->test_acc);
-    printf("  trained     %d epochs in %.1f s\n", c->epochs, c->seconds);
+    char ep[32];
+    printf("  trained     %s in %.1f s\n",
+           sn_cli_plural(ep, sizeof ep, c->epochs, "epoch"), c->seconds);
+    printf("  graph       %s\n", fg);
+    printf("  weights     %s\n", has_f ? ff : has_w ? fw
+                                          : "none (never trained)");
+    if (has_f && has_w) printf("              %s (search)\n", fw);
+    if (g->info.known) {
+        printf("  input       %dx%dx%d (HxWxC), pixels/255, mean",
+               g->input.h, g->input.w, g->input.c);
+        for (int k = 0; k < g->info.c; k++) printf(" %.4f", g->info.mean[k]);
+        printf(", std");
+        for (int k = 0; k < g->info.c; k++) printf(" %.4f", g->info.std[k]);
+        if (g->info.dataset[0]) printf(" (%s)", g->info.dataset);
+        printf("\n");
+    }
     printf("  lineage    ");
     for (int x = id; x >= 0; x = sn_search_cand(se, x)->parent)
         printf(" #%d%s", x, sn_search_cand(se, x)->parent >= 0 ? " <-" : "");
     printf("\n\n%4s %-14s %-8s %-12s %10s %10s %10s\n", "#", "layer", "op",
-           "output", "params", "MACs", "act bytes");
+           "output HxWxC", "params", "MACs", "act bytes");
     for (int i = 0; i < g->n_nodes; i++) {
         char shape[32];
-        snprintf(shape, sizeof shape, "%dx%dx%d", st.layer[i].out.c,
-                 st.layer[i].out.h, st.layer[i].out.w);
+        sn_shape_fmt(shape, sizeof shape, st.layer[i].out);
         printf("%4d %-14.14s %-8s %-12s %10lld %10lld %10lld\n", i,
                g->nodes[i].name, sn_op_get(g->nodes[i].op)->name, shape,
                (long long)st.layer[i].params, (long long)st.layer[i].flops,
@@ -610,9 +981,10 @@ static int cmd_show(int argc, char **argv) {
         if (!*t || *end || cid < 0)
             return sn_cli_usage_error(c, "--candidate needs an id");
     }
-    if (sn_cli_flag(&a, "csv") && (cv || json))
+    if (sn_cli_flag(&a, "csv") &&
+        (cv || json || sn_cli_flag(&a, "front") || sn_cli_flag(&a, "tree")))
         return sn_cli_usage_error(c, "--csv lists every candidate: not with "
-                                     "--candidate or --json");
+                                     "--candidate, --json, --front or --tree");
     sn_error e;
     sn_search *se = sn_search_load(a.pos[0], &e);
     if (!se) {
@@ -630,15 +1002,29 @@ static int cmd_show(int argc, char **argv) {
     sn_cand_info *cands = sn_xmalloc(((size_t)n + 1) * sizeof *cands);
     for (int i = 0; i < n; i++) cands[i] = *sn_search_cand(se, i);
     const sn_search_settings *st = sn_search_settings_get(se);
-    if (sn_cli_flag(&a, "csv")) {
+    int want_front = sn_cli_flag(&a, "front"), want_tree = sn_cli_flag(&a, "tree");
+    if (want_front && want_tree)
+        rc = sn_cli_usage_error(c, "--front and --tree: one at a time");
+    else if (sn_cli_flag(&a, "csv")) {
         sn_report_csv_header(stdout, 0);
         sn_report_csv_rows(stdout, NULL, cands, n);
-    } else if (json) {
+    } else if (json && want_front) {
+        /* the front only: its members in full, smallest first */
+        cJSON *j = run_json(a.pos[0], st, cands, 0, front, 0,
+                            sn_search_hypervolume(se), sn_search_elapsed(se));
+        cJSON_DeleteItemFromObjectCaseSensitive(j, "candidates");
+        cJSON_DeleteItemFromObjectCaseSensitive(j, "front");
+        cJSON *fr = cJSON_AddArrayToObject(j, "front");
+        for (int i = 0; i < nf; i++)
+            cJSON_AddItemToArray(fr, cand_json(&cands[front[i]]));
+        print_json(j, 1);
+        cJSON_Delete(j);
+    } else if (json && !want_tree) {
         cJSON *j = run_json(a.pos[0], st, cands, n, front, nf,
                             sn_search_hypervolume(se), sn_search_elapsed(se));
         print_json(j, 1);
         cJSON_Delete(j);
-    } else if (sn_cli_flag(&a, "tree")) {
+    } else if (want_tree) {
         int **kids = sn_xcalloc((size_t)n + 1, sizeof *kids);
         int *nk = sn_xcalloc((size_t)n + 1, sizeof *nk);
         for (int i = 0; i < n; i++) kids[i] = sn_xmalloc(((size_t)n + 1) * sizeof(int));
@@ -647,12 +1033,25 @@ static int cmd_show(int argc, char **argv) {
                 int p = cands[i].parent;
                 kids[p][nk[p]++] = i;
             }
-        for (int i = 0; i < n; i++)
-            if (cands[i].parent < 0) print_tree(se, i, 0, kids, nk);
+        if (json) {
+            cJSON *j = run_json(a.pos[0], st, cands, 0, front, nf,
+                                sn_search_hypervolume(se),
+                                sn_search_elapsed(se));
+            cJSON_DeleteItemFromObjectCaseSensitive(j, "candidates");
+            cJSON *roots = cJSON_AddArrayToObject(j, "tree");
+            for (int i = 0; i < n; i++)
+                if (cands[i].parent < 0)
+                    cJSON_AddItemToArray(roots, tree_json(cands, i, kids, nk));
+            print_json(j, 1);
+            cJSON_Delete(j);
+        } else {
+            for (int i = 0; i < n; i++)
+                if (cands[i].parent < 0) print_tree(se, i, 0, kids, nk);
+            printf("(* = on the Pareto front)\n");
+        }
         for (int i = 0; i < n; i++) free(kids[i]);
         free(kids);
         free(nk);
-        printf("(* = on the Pareto front)\n");
     } else {
         if (!sn_cli_flag(&a, "front")) {
             char obj[64];
@@ -662,8 +1061,10 @@ static int cmd_show(int argc, char **argv) {
                 done += cands[i].status == SN_CAND_DONE;
                 inf += cands[i].status == SN_CAND_INFEASIBLE;
             }
-            printf("run %s: %d candidates (%d trained, %d infeasible), %.0f s "
-                   "of search\n", a.pos[0], n, done, inf, sn_search_elapsed(se));
+            char nc[32], el[32];
+            printf("run %s: %s (%d trained, %d infeasible), %s of search\n",
+                   a.pos[0], sn_cli_plural(nc, sizeof nc, n, "candidate"),
+                   done, inf, fmt_dur(el, sizeof el, sn_search_elapsed(se)));
             printf("data %s, strategy %s, objective accuracy vs %s",
                    st->data, sn_strategy_name(st->strategy), obj);
             if (st->max_params) printf(", max-params %lld", (long long)st->max_params);
@@ -684,5 +1085,5 @@ static int cmd_show(int argc, char **argv) {
     }
     free(cands);
     sn_search_free(se);
-    return 0;
+    return rc;
 }

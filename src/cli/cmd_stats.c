@@ -4,15 +4,20 @@
 #include <string.h>
 
 #include "slimnas/cli.h"
+#include "slimnas/export_c.h"
 #include "slimnas/graph.h"
 
 static const sn_cli_opt OPTS[] = {
-    {"json", 'j', NULL, "print JSON instead of a table"},
-    {"flops", 'f', "KIND", "macs (default) or autokeras"},
+    {"json", 0, NULL, "print JSON instead of a table"},
+    {"flops", 'f', "KIND", "macs or autokeras"},
     {0},
 };
 
 static int run_stats(int argc, char **argv);
+
+static void stats_default(const char *opt, char *buf, size_t n) {
+    snprintf(buf, n, "%s", strcmp(opt, "flops") ? "" : "macs");
+}
 
 const sn_cli_cmd sn_cmd_stats = {
     .name = "stats",
@@ -27,10 +32,16 @@ const sn_cli_cmd sn_cmd_stats = {
         "statistics are not counted). Activation bytes are a layer's float32 "
         "output for\none sample; peak memory is the largest sum of live "
         "tensors while the layers\nrun in order (inference, batch 1, the "
-        "input included). --json prints\n{\"params\", \"flops\", "
-        "\"flops_kind\", \"peak_bytes\", \"peak_at\", \"layers\": [...]}.",
+        "input included).\nThe deployed arena is the C export's (export --format c): "
+        "batch norm folded\ninto the conv before it, activations fused or "
+        "in place, flatten and dropout as\nviews, tensors with disjoint "
+        "lifetimes sharing bytes; it is normally below the\npeak. --json "
+        "prints {\"params\", \"flops\", \"flops_kind\", \"peak_bytes\", "
+        "\"peak_at\",\n\"arena_bytes\", \"arena_bytes_int8\", "
+        "\"layers\": [...]}.",
     .opts = OPTS,
     .run = run_stats,
+    .default_of = stats_default,
 };
 
 static void json_string(FILE *f, const char *s) {
@@ -44,14 +55,16 @@ static void json_string(FILE *f, const char *s) {
 }
 
 static void print_json(const sn_graph *g, const sn_stats *s,
-                       const char *kind) {
+                       const char *kind, int64_t arena) {
     printf("{\n  \"name\": ");
     json_string(stdout, g->name);
     printf(",\n  \"params\": %lld,\n  \"flops\": %lld,\n"
            "  \"flops_kind\": \"%s\",\n  \"peak_bytes\": %lld,\n"
-           "  \"peak_at\": %d,\n  \"layers\": [\n",
+           "  \"peak_at\": %d,\n  \"arena_bytes\": %lld,\n"
+           "  \"arena_bytes_int8\": %lld,\n  \"layers\": [\n",
            (long long)s->params, (long long)s->flops, kind,
-           (long long)s->peak_bytes, s->peak_at);
+           (long long)s->peak_bytes, s->peak_at, (long long)arena,
+           (long long)arena / 4);
     for (int i = 0; i < s->n; i++) {
         const sn_node *nd = &g->nodes[i];
         const sn_layer_stats *L = &s->layer[i];
@@ -70,7 +83,8 @@ static double pct(int64_t part, int64_t total) {
     return total > 0 ? 100.0 * (double)part / (double)total : 0.0;
 }
 
-static void print_table(const sn_graph *g, const sn_stats *s, int ak) {
+static void print_table(const sn_graph *g, const sn_stats *s, int ak,
+                        int64_t arena) {
     int name_w = 4;
     for (int i = 0; i < g->n_nodes; i++) {
         int len = (int)strlen(g->nodes[i].name);
@@ -101,6 +115,11 @@ static void print_table(const sn_graph *g, const sn_stats *s, int ak) {
            "at layer %d '%s')\n",
            sn_fmt_int(b3, sizeof b3, s->peak_bytes), s->peak_at,
            g->nodes[s->peak_at].name);
+    printf("deployed arena (C export): %s bytes float32, %s int8 (batch norm "
+           "folded,\n  activations fused or in place, flatten and dropout "
+           "as views)\n",
+           sn_fmt_int(b1, sizeof b1, arena),
+           sn_fmt_int(b2, sizeof b2, arena / 4));
 }
 
 static int run_stats(int argc, char **argv) {
@@ -127,10 +146,17 @@ static int run_stats(int argc, char **argv) {
     }
     sn_stats s;
     sn_stats_compute(g, ak ? SN_FLOPS_AUTOKERAS : SN_FLOPS_MACS, &s);
+    int64_t arena = sn_export_c_arena_bytes(g, 0, &e);
+    if (arena < 0) {
+        fprintf(stderr, "%s\n", e.msg);
+        sn_stats_free(&s);
+        sn_graph_free(g);
+        return 1;
+    }
     if (sn_cli_flag(&a, "json"))
-        print_json(g, &s, ak ? "autokeras" : "macs");
+        print_json(g, &s, ak ? "autokeras" : "macs", arena);
     else
-        print_table(g, &s, ak);
+        print_table(g, &s, ak, arena);
     sn_stats_free(&s);
     sn_graph_free(g);
     if (fflush(stdout) != 0) {

@@ -11,37 +11,89 @@
 /* Options shared by every command that opens a dataset. */
 #define DATA_OPTS                                                              \
     {"data", 'd', "SPEC",                                                      \
-     "dataset: fashion-mnist, mnist:DIR, idx:DIR, cifar10:DIR, synthetic:N"}, \
-    {"val-split", 0, "F", "fraction of training images for validation (0.1)"}, \
+     "dataset: fashion-mnist, idx:DIR, cifar10, folder:DIR, npy:X,Y, ..."},  \
+    {"input", 0, "HxWxC", "convert images to this size (folder:, npy:)"},     \
+    {"fit", 0, "crop|pad|stretch", "how other aspect ratios fit (crop)"},    \
+    {"strict", 0, NULL, "refuse non-image files in a folder"},                \
+    {"val-split", 0, "F", "fraction of training images for validation"},     \
     {"max-train", 0, "N", "train on a seeded subset of N images"},            \
-    {"augment", 0, "on|off", "crop+flip augmentation (default: on for CIFAR-10)"}, \
-    {"threads", 'j', "T", "worker threads (default: all cores)"}
+    {"augment", 0, "on|off", "crop+flip augmentation"},                       \
+    {"threads", 'j', "T", "worker threads"}
 
 static const sn_cli_opt train_opts[] = {
     DATA_OPTS,
-    {"epochs", 'e', "N", "epochs (default 1)"},
-    {"batch", 'b', "N", "batch size (default 128)"},
-    {"lr", 0, "RATE", "learning rate (default 0.1 for sgd, 1e-3 for adamw)"},
-    {"optimizer", 0, "sgd|adamw", "optimiser (default sgd, momentum 0.9)"},
-    {"momentum", 0, "M", "SGD momentum (default 0.9)"},
+    {"epochs", 'e', "N", "epochs"},
+    {"batch", 'b', "N", "batch size"},
+    {"lr", 0, "RATE", "learning rate"},
+    {"optimizer", 0, "sgd|adamw", "optimiser (SGD with momentum)"},
+    {"momentum", 0, "M", "SGD momentum"},
     {"nesterov", 0, NULL, "Nesterov momentum"},
-    {"schedule", 0, "constant|cosine|step", "learning-rate schedule (cosine)"},
-    {"warmup", 0, "EPOCHS", "linear warm-up epochs (default 0)"},
-    {"weight-decay", 0, "WD", "decoupled weight decay (default 1e-4)"},
-    {"label-smoothing", 0, "S", "label smoothing (default 0)"},
-    {"seed", 0, "S", "seed for initialisation, order, dropout (default 1)"},
+    {"schedule", 0, "constant|cosine|step", "learning-rate schedule"},
+    {"warmup", 0, "EPOCHS", "linear warm-up epochs"},
+    {"weight-decay", 0, "WD", "decoupled weight decay"},
+    {"label-smoothing", 0, "S", "label smoothing"},
+    {"seed", 0, "S", "seed for initialisation, order, dropout"},
     {"weights", 'w', "IN.bin", "start from these weights"},
     {"save", 's', "OUT.bin", "save the trained weights"},
     {"json", 0, NULL, "print the result as JSON"},
     {0}};
 
+#define EVAL_BATCH 256   /* eval's default batch */
+#define ADAMW_LR 1e-3f   /* --optimizer adamw without --lr */
+
 static const sn_cli_opt eval_opts[] = {
     DATA_OPTS,
     {"weights", 'w', "W.bin", "weights to evaluate (required)"},
-    {"split", 0, "test|val|train", "split to evaluate (default test)"},
-    {"batch", 'b', "N", "batch size (default 256)"},
+    {"split", 0, "test|val|train", "split to evaluate"},
+    {"batch", 'b', "N", "batch size"},
     {"json", 0, NULL, "print the result as JSON"},
     {0}};
+
+/* Defaults for --help, read from sn_train_opts_default and
+ * sn_data_opts_default. */
+static void data_default(const char *opt, char *buf, size_t n) {
+    sn_data_opts d = sn_data_opts_default();
+    buf[0] = 0;
+    if (!strcmp(opt, "val-split")) snprintf(buf, n, "%g", d.val_split);
+    else if (!strcmp(opt, "max-train")) snprintf(buf, n, "all");
+    else if (!strcmp(opt, "augment"))
+        snprintf(buf, n, "on for CIFAR-10, off for the others");
+    else if (!strcmp(opt, "threads")) snprintf(buf, n, "all cores");
+}
+
+static const char *sched_name(sn_sched_kind k) {
+    return k == SN_SCHED_COSINE ? "cosine"
+           : k == SN_SCHED_STEP ? "step"
+                                : "constant";
+}
+
+static void train_default(const char *opt, char *buf, size_t n) {
+    sn_train_opts o = sn_train_opts_default();
+    data_default(opt, buf, n);
+    if (!strcmp(opt, "epochs")) snprintf(buf, n, "%d", o.epochs);
+    else if (!strcmp(opt, "batch")) snprintf(buf, n, "%d", o.batch);
+    else if (!strcmp(opt, "lr"))
+        snprintf(buf, n, "%g for sgd, %g for adamw", (double)o.lr,
+                 (double)ADAMW_LR);
+    else if (!strcmp(opt, "optimizer"))
+        snprintf(buf, n, "%s", o.optimizer == SN_OPT_ADAMW ? "adamw" : "sgd");
+    else if (!strcmp(opt, "momentum")) snprintf(buf, n, "%g", (double)o.momentum);
+    else if (!strcmp(opt, "schedule")) snprintf(buf, n, "%s", sched_name(o.schedule));
+    else if (!strcmp(opt, "warmup"))
+        snprintf(buf, n, "%g", (double)o.warmup_epochs);
+    else if (!strcmp(opt, "weight-decay"))
+        snprintf(buf, n, "%g", (double)o.weight_decay);
+    else if (!strcmp(opt, "label-smoothing"))
+        snprintf(buf, n, "%g", (double)o.label_smoothing);
+    else if (!strcmp(opt, "seed"))
+        snprintf(buf, n, "%llu", (unsigned long long)o.seed);
+}
+
+static void eval_default(const char *opt, char *buf, size_t n) {
+    data_default(opt, buf, n);
+    if (!strcmp(opt, "split")) snprintf(buf, n, "test");
+    else if (!strcmp(opt, "batch")) snprintf(buf, n, "%d", EVAL_BATCH);
+}
 
 static int cmd_train(int argc, char **argv);
 static int cmd_eval(int argc, char **argv);
@@ -52,12 +104,12 @@ const sn_cli_cmd sn_cmd_train = {
     "Prints a progress bar on a terminal (plain lines otherwise) and ends "
     "with\nvalidation and test accuracy. A NaN/Inf loss stops training "
     "(exit 1,\nstatus \"diverged\").",
-    train_opts, cmd_train};
+    train_opts, cmd_train, train_default};
 
 const sn_cli_cmd sn_cmd_eval = {
     "eval", "evaluate trained weights: accuracy and confusion matrix",
     "slimnas eval GRAPH.json --weights W.bin --data SPEC [--json]", NULL,
-    eval_opts, cmd_eval};
+    eval_opts, cmd_eval, eval_default};
 
 static int parse_int(const sn_cli_cmd *c, const char *name, const char *v,
                      long lo, long hi, long *out) {
@@ -80,6 +132,9 @@ static int data_opts(const sn_cli_args *a, sn_data_opts *o) {
     *o = sn_data_opts_default();
     const char *v;
     double f = 0;
+    sn_error e;
+    if ((v = sn_cli_get(a, "data")) && sn_data_spec_check(v, &e))
+        return sn_cli_usage_error(a->cmd, "--data: %s", e.msg);
     if ((v = sn_cli_get(a, "val-split"))) {
         if (parse_float(a->cmd, "val-split", v, 0, 0.9, &f)) return 2;
         o->val_split = f;
@@ -91,6 +146,13 @@ static int data_opts(const sn_cli_args *a, sn_data_opts *o) {
                                               "like 5000 or 5k, got '%s'", v);
         o->max_train = n;
     }
+    if ((v = sn_cli_get(a, "input")) &&
+        sn_data_parse_input(v, &o->input_h, &o->input_w, &o->input_c) != 0)
+        return sn_cli_usage_error(a->cmd, "--input needs HxWxC like 32x32x3 "
+                                          "(C 1 or 3), got '%s'", v);
+    if ((v = sn_cli_get(a, "fit")) && (o->fit = sn_fit_from_name(v)) < 0)
+        return sn_cli_usage_error(a->cmd, "--fit takes crop, pad or stretch");
+    o->strict = sn_cli_flag(a, "strict");
     if ((v = sn_cli_get(a, "augment"))) {
         if (!strcmp(v, "on")) o->augment = 1;
         else if (!strcmp(v, "off")) o->augment = 0;
@@ -192,7 +254,7 @@ static int cmd_train(int argc, char **argv) {
         if (!strcmp(v, "sgd")) o.optimizer = SN_OPT_SGD;
         else if (!strcmp(v, "adamw")) {
             o.optimizer = SN_OPT_ADAMW;
-            if (!sn_cli_get(&a, "lr")) o.lr = 1e-3f;
+            if (!sn_cli_get(&a, "lr")) o.lr = ADAMW_LR;
         } else return sn_cli_usage_error(c, "--optimizer takes sgd or adamw");
     }
     if ((v = sn_cli_get(&a, "schedule"))) {
@@ -234,11 +296,13 @@ static int cmd_train(int argc, char **argv) {
         sn_weights_init(w, g, o.seed);
     }
     int json = sn_cli_flag(&a, "json");
-    char desc[256], num[32];
-    fprintf(stderr, "%s: %s params, %d threads\n",
+    char desc[4096], num[32];
+    char nt[32];
+    fputs(sn_data_summary(d, desc, sizeof desc), stderr);
+    fprintf(stderr, "%s: %s params, %s\n",
             sn_data_describe(d, desc, sizeof desc),
             sn_fmt_int(num, sizeof num, sn_graph_params(g)),
-            sn_threads_count());
+            sn_cli_plural(nt, sizeof nt, sn_threads_count(), "thread"));
     bar_ctx bar = {.tty = isatty(2), .last_epoch = -1};
     o.progress = on_progress;
     o.progress_ctx = &bar;
@@ -280,10 +344,11 @@ static int cmd_train(int argc, char **argv) {
         free(s);
         cJSON_Delete(j);
     } else {
-        printf("trained %d epochs in %.1f s (%.0f img/s): val acc %.2f%%, "
+        char ep[32];
+        printf("trained %s in %.1f s (%.0f img/s): val acc %.2f%%, "
                "test acc %.2f%%\n",
-               r.epochs_done, r.seconds, r.img_s, 100 * r.val_acc,
-               100 * te.acc);
+               sn_cli_plural(ep, sizeof ep, r.epochs_done, "epoch"),
+               r.seconds, r.img_s, 100 * r.val_acc, 100 * te.acc);
     }
     sn_eval_result_free(&te);
     sn_train_result_free(&r);
@@ -322,7 +387,7 @@ static int cmd_eval(int argc, char **argv) {
         else if (!strcmp(v, "train")) split = SN_SPLIT_TRAIN;
         else return sn_cli_usage_error(c, "--split takes test, val or train");
     }
-    long batch = 256;
+    long batch = EVAL_BATCH;
     if ((v = sn_cli_get(&a, "batch")) &&
         parse_int(c, "batch", v, 1, 65536, &batch))
         return 2;
@@ -343,6 +408,14 @@ static int cmd_eval(int argc, char **argv) {
     }
     d = open_data(&a, &dopt);
     if (!d) goto out;
+    const sn_model_info *mi = sn_model_info_pick(g, w);
+    if (!mi) {
+        fprintf(stderr, "slimnas eval: the normalisation is unknown (%s "
+                "predates it); using %s's mean/std\n", wpath,
+                sn_data_name(d));
+    } else if (mi->c == g->input.c) {
+        sn_data_set_norm(d, mi->mean, mi->std);
+    }
     sn_eval_result r;
     if (sn_evaluate(g, w, d, split, (int)batch, NULL, &r, &e) != 0) {
         fprintf(stderr, "slimnas eval: %s\n", e.msg);

@@ -7,8 +7,10 @@
  * Settings options are the keys of search.h's table (--max-params 20k,
  * --strategy evolution, --rate.prune 2 ...), applied over the defaults
  * and a --config file, so they are parsed here by hand rather than from
- * a fixed option list. Without a terminal on stdout the search runs
- * headless and says so. */
+ * a fixed option list. Without a terminal (or on one curses cannot
+ * drive, TERM=dumb) it refuses with exit 2 and names the command that
+ * works there (resume, search); --headless asks for the line-per-
+ * candidate fallback. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +48,11 @@ const sn_cli_cmd sn_cmd_ui = {
         "Fashion-MNIST when\ninstalled (else synthetic data), the params "
         "objective, bo, a 30-minute budget.\nA run given by name is opened "
         "paused (space resumes it). Quitting stops the\nsearch cleanly; the "
-        "run stays resumable. Keys: ? in the explorer, or README.\nThemes "
+        "run stays resumable. Keys: ? in the explorer, or README.\nIt needs "
+        "a terminal curses can drive: without one (or on TERM=dumb) it\n"
+        "exits with status 2 ('slimnas resume RUN' and 'slimnas search' run "
+        "without one,\nand --headless asks for one line per candidate "
+        "instead).\nThemes "
         "are looked up in ./themes, ~/.config/slimnas/themes and the install\n"
         "directory; NO_COLOR=1 drops colours. Command history lives in\n"
         "$XDG_STATE_HOME/slimnas/history (~/.local/state/slimnas/history).",
@@ -101,9 +107,14 @@ static int run_ui(int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             sn_cli_print_help(&sn_cmd_ui, stdout);
             printf("\nsettings (--KEY VALUE):\n");
-            for (int k = 0; sn_setting_keys[k].key; k++)
+            for (int k = 0; sn_setting_keys[k].key; k++) {
+                char d[96], h[256];
+                sn_cli_setting_default(sn_setting_keys[k].key, d, sizeof d);
                 printf("  --%-16s %-8s %s\n", sn_setting_keys[k].key,
-                       sn_setting_keys[k].arg, sn_setting_keys[k].help);
+                       sn_setting_keys[k].arg,
+                       sn_cli_help_default(h, sizeof h,
+                                           sn_setting_keys[k].help, d));
+            }
             return 0;
         }
         if (a[0] != '-' || !a[1]) {
@@ -160,7 +171,7 @@ static int run_ui(int argc, char **argv) {
             }
         if (data) {
             if (sn_settings_set(&s, "data", data, &e)) {
-                rc = sn_cli_usage_error(&sn_cmd_ui, "--data: %s", e.msg);
+                rc = sn_cli_usage_error(&sn_cmd_ui, "--%s", e.msg);
                 goto done;
             }
         } else if (!config) {
@@ -177,13 +188,43 @@ static int run_ui(int argc, char **argv) {
             rc = sn_cli_usage_error(&sn_cmd_ui, "%s", e.msg);
             goto done;
         }
+        if (data || config) { /* bad data: one line, no run directory */
+            sn_data_opts dopt = sn_settings_data_opts(&s, 0);
+            sn_data *d = sn_data_open(s.data, &dopt, &e);
+            if (!d) {
+                fprintf(stderr, "slimnas ui: %s\n", e.msg);
+                rc = 1;
+                goto done;
+            }
+            sn_data_free(d);
+        }
     }
-    int tty = isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
-    if (!tty || headless) {
-        if (!headless)
-            fprintf(stderr, "slimnas ui: stdout is not a terminal; running "
-                            "headless (one line per finished candidate)\n");
-    } else {
+    /* No terminal, or one curses cannot draw on: refuse before anything
+     * is started or created (headless only when asked). */
+    int explorer = !headless;
+    if (!headless) {
+        if (!isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO)) {
+            if (run)
+                fprintf(stderr, "slimnas ui: the explorer needs a terminal "
+                                "on stdin and stdout; to continue %s "
+                                "without one: slimnas resume %s\n",
+                        run, run);
+            else
+                fprintf(stderr, "slimnas ui: the explorer needs a terminal "
+                                "on stdin and stdout; to search without "
+                                "one: slimnas search --data SPEC (or ui "
+                                "--headless)\n");
+            rc = 2;
+            goto done;
+        }
+        if (sn_tui_terminal_check(&e)) {
+            fprintf(stderr, "slimnas ui: %s; use a terminal such as "
+                            "xterm-256color, or --headless for one line "
+                            "per finished candidate\n",
+                    e.msg);
+            rc = 2;
+            goto done;
+        }
         sn_tui_prepare(); /* before any thread starts */
     }
     if (threads) {
@@ -202,7 +243,7 @@ static int run_ui(int argc, char **argv) {
         dir = dbuf;
     }
     sn_engine *en = sn_engine_new();
-    int h = run ? sn_engine_open(en, run, tty && !headless, &e)
+    int h = run ? sn_engine_open(en, run, explorer, &e)
                 : sn_engine_start(en, dir, &s, 0, &e);
     if (h < 0) {
         fprintf(stderr, "slimnas ui: %s\n", e.msg);
@@ -214,15 +255,24 @@ static int run_ui(int argc, char **argv) {
     char where[SN_SEARCH_PATH_LEN];
     snprintf(where, sizeof where, "%s", snap->dir);
     sn_snapshot_release(snap);
-    if (!tty || headless) {
+    if (!explorer) {
         rc = sn_tui_headless(en, h, stdout) ? 1 : 0;
     } else if (sn_tui_run(en, h, &o, &e)) {
         fprintf(stderr, "slimnas ui: %s\n", e.msg);
         rc = 1;
     }
     int n = sn_engine_count(en);
+    snap = sn_engine_snapshot(en, h);
+    int failed = snap->state == SN_RUN_FAILED;
+    char why[sizeof snap->message];
+    snprintf(why, sizeof why, "%s", snap->message);
+    sn_snapshot_release(snap);
     sn_engine_free(en); /* stops every search; runs stay resumable */
-    if (tty && !headless) {
+    if (failed) {
+        /* nothing to continue: say why instead of "run saved" */
+        fprintf(stderr, "slimnas ui: %s failed: %s\n", where, why);
+        rc = 1;
+    } else if (explorer) {
         printf("run saved in %s ('slimnas ui %s' continues it)\n", where,
                where);
         if (n > 1) printf("%d runs in this session (forks included)\n", n);

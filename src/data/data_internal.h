@@ -32,14 +32,32 @@ struct sn_data {
     float *mean, *std; /* [c], on the [0, 1] pixel scale */
     float *lut;        /* [c][256]: pixel value -> normalised float */
     int augment, crop_pad, flip;
+    int fitted;        /* the loader already fitted images to input_* */
+    char fit_note[160]; /* how images were fitted, for the summary */
+    char source[1200];  /* what was read, for the summary */
+    char warning[600];  /* skipped files etc., "" if none */
+    int from_cache;
+    double load_seconds;
 };
 
-/* Loaders fill shape, classes (10), src[0] and src[1]; on error they
+/* Loaders fill shape, classes, src[0] and src[1]; on error they
  * return -1 with a sentence naming the file and leave whatever they
  * allocated in d for sn_data_free. */
 int sn_data_load_idx(sn_data *d, const char *dir, sn_error *e);
 int sn_data_load_cifar10(sn_data *d, const char *dir, sn_error *e);
 int sn_data_make_synthetic(sn_data *d, int n_train, sn_error *e);
+int sn_data_load_cifar100(sn_data *d, const char *dir, int coarse,
+                          sn_error *e);
+/* These two set classes and names themselves and honour o's input size,
+ * fit and strict (folder: also the cache). */
+int sn_data_load_folder(sn_data *d, const char *dir, const sn_data_opts *o,
+                        sn_error *e);
+int sn_data_load_npy(sn_data *d, const char *files, sn_error *e);
+/* Classes from the training labels: 1 + the largest, at least 2, each
+ * with a training image; test labels must be below it. what_train /
+ * what_test name the label files in messages. */
+int sn_data_classes_from_labels(sn_data *d, const char *what_train,
+                                const char *what_test, sn_error *e);
 /* The class names synthetic images are drawn as. */
 extern const char *const sn_data_synthetic_names[10];
 

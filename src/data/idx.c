@@ -1,7 +1,9 @@
 /* idx.c — IDX files (MNIST, Fashion-MNIST): a big-endian header (magic
  * 0x00000803 + count, rows, cols for images; 0x00000801 + count for
  * labels) followed by unsigned bytes, raw or gzip-compressed. Every size
- * is checked against the header before a byte is trusted. */
+ * is checked against the header before a byte is trusted. The caller
+ * sets d->classes: labels must be below it, or 0 to count the classes
+ * from the training labels. */
 #include "data_internal.h"
 
 #include <stdlib.h>
@@ -94,10 +96,10 @@ static int read_idx(const char *path, uint32_t want, uint32_t dims[3],
 /* Loads one images + labels pair into src. */
 static int load_pair(sn_data *d, const char *dir, const char *stem_img,
                      const char *stem_lbl, sn_data_source *src, int first,
-                     sn_error *e) {
-    char ipath[1200], lpath[1200];
+                     char lpath[1200], sn_error *e) {
+    char ipath[1200];
     if (find_file(dir, stem_img, "idx3-ubyte", ipath, sizeof ipath, e) ||
-        find_file(dir, stem_lbl, "idx1-ubyte", lpath, sizeof lpath, e))
+        find_file(dir, stem_lbl, "idx1-ubyte", lpath, 1200, e))
         return -1;
     sn_data_file fi, fl;
     uint32_t di[3] = {0}, dl[3] = {0};
@@ -129,7 +131,7 @@ static int load_pair(sn_data *d, const char *dir, const char *stem_img,
     src->label = sn_xmalloc((size_t)src->n * sizeof(int));
     const uint8_t *lab = fl.data + 8;
     for (int i = 0; i < src->n; i++) {
-        if (lab[i] >= d->classes) {
+        if (d->classes > 0 && lab[i] >= d->classes) {
             sn_errf(e, "%s: label %d of item %d is out of range (expected "
                        "0..%d)",
                     lpath, lab[i], i, d->classes - 1);
@@ -145,9 +147,15 @@ out:
 
 int sn_data_load_idx(sn_data *d, const char *dir, sn_error *e) {
     if (sn_data_check_dir(dir, e) != 0) return -1;
-    d->classes = 10;
-    if (load_pair(d, dir, "train-images", "train-labels", &d->src[0], 1, e) ||
-        load_pair(d, dir, "t10k-images", "t10k-labels", &d->src[1], 0, e))
+    char ltrain[1200], ltest[1200];
+    if (load_pair(d, dir, "train-images", "train-labels", &d->src[0], 1,
+                  ltrain, e) ||
+        load_pair(d, dir, "t10k-images", "t10k-labels", &d->src[1], 0, ltest,
+                  e))
+        return -1;
+    /* d->classes 0: as many as the labels say */
+    if (d->classes == 0 &&
+        sn_data_classes_from_labels(d, ltrain, ltest, e) != 0)
         return -1;
     return 0;
 }

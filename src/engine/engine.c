@@ -142,7 +142,7 @@ typedef struct srch {
     sn_progress prog;
     int current;
     int final_k, final_n;
-    double t_open, last_pub, pause_t0;
+    double last_pub, pause_t0;
     int holds_slot;
     int done_logged;
 } srch;
@@ -256,7 +256,8 @@ static void logf_(srch *s, sn_log_level lv, const char *fmt, ...) {
     }
     sn_log_line *l = &s->log[at];
     l->seq = ++s->log_seq;
-    l->time = sn_now() - s->t_open;
+    /* search time, the clock of the status bar and the budget */
+    l->time = s->se ? sn_search_elapsed(s->se) : 0;
     l->level = lv;
     va_list ap;
     va_start(ap, fmt);
@@ -447,20 +448,25 @@ static void fail(srch *s, const char *msg) {
     publish(s);
 }
 
+/* One line per record: what a narrow pane must show comes first (id,
+ * accuracy, size), the morph's description, the longest part, last. */
 static void log_record(srch *s, int id) {
     const sn_cand_info *c = sn_search_cand(s->se, id);
-    char p[32], f[32];
+    char p[32], f[32], from[32];
     sn_fmt_int(p, sizeof p, c->params);
     sn_fmt_si(f, sizeof f, (double)c->flops);
+    if (c->parent >= 0) snprintf(from, sizeof from, "from #%d", c->parent);
+    else snprintf(from, sizeof from, "root");
     if (c->status == SN_CAND_DONE)
-        logf_(s, SN_LOG_INFO, "#%d %s (from #%d): %s params, %s MACs, val "
-                              "%.2f%%, %.1f s; front %d, hv %.4f",
-              id, c->op, c->parent, p, f, 100 * c->val_acc, c->seconds,
-              sn_search_front(s->se, NULL), sn_search_hypervolume(s->se));
+        logf_(s, SN_LOG_INFO, "#%d %.2f%% %s params %s MACs %.1fs front %d "
+                              "hv %.4f; %s: %s",
+              id, 100 * c->val_acc, p, f, c->seconds,
+              sn_search_front(s->se, NULL), sn_search_hypervolume(s->se),
+              from, c->op);
     else
         logf_(s, c->status == SN_CAND_FAILED ? SN_LOG_ERROR : SN_LOG_WARN,
-              "#%d %s (from #%d): %s, %s params", id, c->op, c->parent,
-              sn_cand_status_name(c->status), p);
+              "#%d %s, %s params; %s: %s", id, sn_cand_status_name(c->status),
+              p, from, c->op);
 }
 
 static int flag_quit(srch *s) {
@@ -512,7 +518,7 @@ static void *search_main(void *arg) {
     srch *s = arg;
     sn_error e;
     const sn_search_settings *st = sn_search_settings_get(s->se);
-    s->train = data_get(s->en, st, 0, &e);
+    if (!s->train) s->train = data_get(s->en, st, 0, &e);
     if (!s->train || sn_search_attach_data(s->se, s->train, NULL, &e)) {
         fail(s, e.msg);
         goto wait_quit;
@@ -520,10 +526,21 @@ static void *search_main(void *arg) {
     if (sn_search_warning(s->se)[0])
         logf_(s, SN_LOG_WARN, "%s", sn_search_warning(s->se));
     {
-        char desc[256];
+        char desc[4096];
         logf_(s, SN_LOG_INFO, "%s: %s, strategy %s", s->dir,
               sn_data_describe(s->train, desc, sizeof desc),
               sn_strategy_name(st->strategy));
+        /* the data summary, a log line each */
+        sn_data_summary(s->train, desc, sizeof desc);
+        for (char *p = desc, *nl; *p; p = nl + 1) {
+            nl = strchr(p, '\n');
+            if (!nl) break;
+            *nl = 0;
+            if (!strncmp(p, "warning: ", 9))
+                logf_(s, SN_LOG_WARN, "%s", p + 9);
+            else
+                logf_(s, SN_LOG_INFO, "%s", p);
+        }
     }
     s->state = SN_RUN_RUNNING;
     publish(s);
@@ -716,11 +733,13 @@ void sn_engine_free(sn_engine *en) {
     free(en);
 }
 
-static int add_search(sn_engine *en, sn_search *se, int paused,
-                      sn_error *e) {
+/* Takes se and a reference to its training data (from data_get). */
+static int add_search(sn_engine *en, sn_search *se, sn_data *train,
+                      int paused, sn_error *e) {
     srch *s = sn_xcalloc(1, sizeof *s);
     s->en = en;
     s->se = se;
+    s->train = train;
     snprintf(s->dir, sizeof s->dir, "%s", sn_search_dir(se));
     const char *base = strrchr(s->dir, '/');
     while (base && base[1] == 0 && base > s->dir) { /* trailing slash */
@@ -740,7 +759,6 @@ static int add_search(sn_engine *en, sn_search *se, int paused,
     atomic_init(&s->stop_flag, 0);
     s->paused = paused;
     s->current = -1;
-    s->t_open = sn_now();
     s->state = SN_RUN_STARTING;
     for (int i = 0; i < sn_search_count(se); i++) det_put_record(s, i);
     pthread_mutex_lock(&en->mu);
@@ -764,17 +782,89 @@ static int add_search(sn_engine *en, sn_search *se, int paused,
     return s->h;
 }
 
+/* Every network of se takes data d's images and classes; else one
+ * sentence naming the run, what its networks take and what d has. */
+static int check_fit(const sn_search *se, const sn_data *d, const char *spec,
+                     sn_error *e) {
+    for (int i = 0; i < sn_search_count(se); i++) {
+        const sn_graph *g = sn_search_graph(se, i);
+        sn_shape ds = sn_data_shape(d);
+        if (g && (sn_train_check_fit(g, d, NULL) != 0)) {
+            char a[32], b[32];
+            return sn_errf(e, "%s: its networks take %s images of %d classes, "
+                              "but %s has %s images of %d classes",
+                           sn_search_dir(se), sn_shape_fmt(a, sizeof a, g->input),
+                           g->classes, spec, sn_shape_fmt(b, sizeof b, ds),
+                           sn_data_classes(d));
+        }
+    }
+    return 0;
+}
+
 int sn_engine_start(sn_engine *en, const char *dir,
                     const sn_search_settings *st, int paused, sn_error *e) {
+    if (sn_settings_check(st, e)) return -1;
+    /* The data first: a dataset that cannot be read leaves no run
+     * directory behind. */
+    sn_data *d = data_get(en, st, 0, e);
+    if (!d) return -1;
     sn_search *se = sn_search_create(dir, st, e);
+    if (!se) {
+        data_put(en, d);
+        return -1;
+    }
+    return add_search(en, se, d, paused, e);
+}
+
+int sn_engine_open_data(sn_engine *en, const char *dir, const char *data,
+                        int paused, sn_error *e) {
+    sn_search *se = sn_search_open(dir, e);
     if (!se) return -1;
-    return add_search(en, se, paused, e);
+    sn_search_settings st = *sn_search_settings_get(se);
+    if (data && *data) {
+        if (sn_settings_set(&st, "data", data, e)) {
+            sn_search_free(se);
+            return -1;
+        }
+    }
+    sn_data *d = data_get(en, &st, 0, e);
+    if (!d) {
+        if (!(data && *data)) {
+            size_t l = strlen(e->msg);
+            snprintf(e->msg + l, sizeof e->msg - l,
+                     " (if the data moved: 'slimnas resume %s --data SPEC')",
+                     dir);
+        }
+        sn_search_free(se);
+        return -1;
+    }
+    if (check_fit(se, d, st.data, e) ||
+        (data && *data && sn_search_set_data(se, st.data, e))) {
+        data_put(en, d);
+        sn_search_free(se);
+        return -1;
+    }
+    return add_search(en, se, d, paused, e);
 }
 
 int sn_engine_open(sn_engine *en, const char *dir, int paused, sn_error *e) {
-    sn_search *se = sn_search_open(dir, e);
-    if (!se) return -1;
-    return add_search(en, se, paused, e);
+    return sn_engine_open_data(en, dir, NULL, paused, e);
+}
+
+int sn_engine_load_data(sn_engine *en, const sn_search_settings *st,
+                        const sn_graph *g, sn_error *e) {
+    sn_data *d = data_get(en, st, 0, e);
+    if (!d) return -1;
+    /* the reference stays with the engine until sn_engine_free */
+    if (g && sn_train_check_fit(g, d, NULL) != 0) {
+        char a[32], b[32];
+        return sn_errf(e, "the network takes %s images of %d classes, but %s "
+                          "has %s images of %d classes",
+                       sn_shape_fmt(a, sizeof a, g->input), g->classes,
+                       st->data, sn_shape_fmt(b, sizeof b, sn_data_shape(d)),
+                       sn_data_classes(d));
+    }
+    return 0;
 }
 
 static srch *get(sn_engine *en, int h, sn_error *e) {
@@ -993,10 +1083,25 @@ int sn_engine_fork(sn_engine *en, int h, int cand, const char *dir,
         t = snap->settings;
         sn_snapshot_release(snap);
     }
-    if (sn_search_fork(s->dir, cand, path, &t, e)) return -1;
+    /* the data first (cached when it is the parent's): a dataset that
+     * cannot be read or does not fit leaves no directory behind */
+    sn_data *d = data_get(en, &t, 0, e);
+    if (!d) return -1;
+    pthread_mutex_lock(&s->mu);
+    sn_graph *g = sn_graph_clone(s->det[cand].graph);
+    pthread_mutex_unlock(&s->mu);
+    int bad = sn_train_check_fit(g, d, e);
+    sn_graph_free(g);
+    if (bad || sn_search_fork(s->dir, cand, path, &t, e)) {
+        data_put(en, d);
+        return -1;
+    }
     sn_search *se = sn_search_open(path, e);
-    if (!se) return -1;
-    int nh = add_search(en, se, 0, e);
+    if (!se) {
+        data_put(en, d);
+        return -1;
+    }
+    int nh = add_search(en, se, d, 0, e);
     if (nh < 0) return -1;
     if (pause_parent) sn_engine_pause(en, h, NULL);
     return nh;

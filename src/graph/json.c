@@ -789,11 +789,12 @@ sn_graph *sn_graph_from_json(const char *text, size_t len, const char *file,
         const char *key = it->string ? it->string : "";
         if (strcmp(key, "format") && strcmp(key, "version") &&
             strcmp(key, "name") && strcmp(key, "input") &&
-            strcmp(key, "classes") && strcmp(key, "layers")) {
+            strcmp(key, "classes") && strcmp(key, "layers") &&
+            strcmp(key, "data")) {
             char sh[44];
             err_at(&c, top_pos(&c, key),
                    "unknown field '%s' (fields: format, version, name, "
-                   "input, classes, layers)",
+                   "input, classes, layers, data)",
                    shown(key, sh, sizeof sh));
             goto fail;
         }
@@ -840,6 +841,12 @@ sn_graph *sn_graph_from_json(const char *text, size_t len, const char *file,
     sn_error sub;
     if (sn_graph_validate(g, &sub) != 0) { /* all covered above; a guard */
         err_at(&c, top_pos(&c, "layers"), "%s", sub.msg);
+        goto fail;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(root, "data");
+    if (v && sn_model_info_from_cjson(v, in, classes, &g->info, msg,
+                                      sizeof msg) != 0) {
+        err_at(&c, top_pos(&c, "data"), "%s", msg);
         goto fail;
     }
     free(order);
@@ -953,7 +960,13 @@ char *sn_graph_to_json(const sn_graph *g) {
         }
         sb_printf(&b, "}%s\n", i + 1 < g->n_nodes ? "," : "");
     }
-    sb_printf(&b, "  ]\n}\n");
+    sb_printf(&b, "  ]");
+    if (g->info.known) {
+        char *d = sn_model_info_to_json(&g->info);
+        sb_printf(&b, ",\n  \"data\": %s", d);
+        free(d);
+    }
+    sb_printf(&b, "\n}\n");
     return b.s;
 }
 

@@ -8,16 +8,20 @@
  * File (all integers little-endian uint32, floats IEEE-754 little-endian):
  *   "SNWT" | version | count |
  *   count x { name length | name bytes | ndim | dims[ndim] | data }
+ *   [version 2: info length | info JSON (sn_model_info_to_json)]
  *   | crc32 of every byte before it
  * Tensors are named "<layer>.<tensor>" ("conv1.weight"). Loading matches
  * them to the graph by name (any order), and checks every shape. */
 #include "slimnas/graph.h"
 
+#include <cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define WT_MAGIC "SNWT"
-#define WT_VERSION 1u
+#define WT_VERSION 1u      /* tensors only */
+#define WT_VERSION_INFO 2u /* tensors, then the model info as JSON */
+#define MAX_INFO_JSON (1u << 20)
 #define MAX_TNAME (SN_NAME_LEN + 32)
 
 sn_weights *sn_weights_new(const sn_graph *g) {
@@ -139,8 +143,8 @@ static void tensor_name(const sn_graph *g, const sn_weights *w, int i, int t,
     snprintf(buf, n, "%s.%s", g->nodes[i].name, w->desc[i][t].name);
 }
 
-int sn_weights_save(const sn_weights *w, const sn_graph *g, const char *path,
-                    sn_error *e) {
+void *sn_weights_encode(const sn_weights *w, const sn_graph *g,
+                        size_t *len) {
     SN_ASSERT(w->n_nodes == g->n_nodes);
     uint32_t count = 0;
     int64_t floats = 0;
@@ -152,8 +156,9 @@ int sn_weights_save(const sn_weights *w, const sn_graph *g, const char *path,
     obuf b = {NULL, 0, 0};
     b.cap = 64 + (size_t)count * (MAX_TNAME + 32) + (size_t)floats * 4;
     b.p = sn_xmalloc(b.cap);
+    const sn_model_info *mi = sn_model_info_pick(g, w);
     ob_bytes(&b, WT_MAGIC, 4);
-    ob_u32(&b, WT_VERSION);
+    ob_u32(&b, mi ? WT_VERSION_INFO : WT_VERSION);
     ob_u32(&b, count);
     for (int i = 0; i < w->n_nodes; i++)
         for (int t = 0; t < w->n_tensors[i]; t++) {
@@ -172,9 +177,23 @@ int sn_weights_save(const sn_weights *w, const sn_graph *g, const char *path,
                 ob_u32(&b, bits);
             }
         }
+    if (mi) {
+        char *js = sn_model_info_to_json(mi);
+        ob_u32(&b, (uint32_t)strlen(js));
+        ob_bytes(&b, js, strlen(js));
+        free(js);
+    }
     ob_u32(&b, sn_crc32(0, b.p, b.n));
-    int rc = sn_write_atomic(path, b.p, b.n, e);
-    free(b.p);
+    *len = b.n;
+    return b.p;
+}
+
+int sn_weights_save(const sn_weights *w, const sn_graph *g, const char *path,
+                    sn_error *e) {
+    size_t n;
+    void *p = sn_weights_encode(w, g, &n);
+    int rc = sn_write_atomic(path, p, n, e);
+    free(p);
     return rc;
 }
 
@@ -235,10 +254,12 @@ static int parse_records(const unsigned char *p, size_t len, const char *path,
         int64_t size = 1;
         for (uint32_t k = 0; k < ndim; k++) {
             R->dims[k] = get_u32(p + at + 4 * k);
-            size *= R->dims[k];
-            if (size > ((int64_t)1 << 40)) /* also stops overflow */
+            /* checked before multiplying: size <= 2^40 and a dim up to
+             * 2^32 could overflow int64 (found by the weights fuzzer) */
+            if (R->dims[k] > 0 && size > ((int64_t)1 << 40) / R->dims[k])
                 return sn_errf(e, "%s: tensor '%s' is impossibly large (the "
                                "file is corrupt)", path, R->name);
+            size *= R->dims[k];
         }
         at += 4 * (size_t)ndim;
         R->size = size;
@@ -258,6 +279,13 @@ sn_weights *sn_weights_load(const sn_graph *g, const char *path,
     char *data;
     size_t len;
     if (sn_read_file(path, &data, &len, e) != 0) return NULL;
+    sn_weights *w = sn_weights_decode(g, data, len, path, e);
+    free(data);
+    return w;
+}
+
+sn_weights *sn_weights_decode(const sn_graph *g, const void *data, size_t len,
+                              const char *path, sn_error *e) {
     const unsigned char *p = (const unsigned char *)data;
     sn_weights *w = NULL;
     rec *recs = NULL;
@@ -271,9 +299,10 @@ sn_weights *sn_weights_load(const sn_graph *g, const char *path,
         goto fail;
     }
     uint32_t version = get_u32(p + 4);
-    if (version != WT_VERSION) {
+    if (version != WT_VERSION && version != WT_VERSION_INFO) {
         sn_errf(e, "%s: weight file version %u is not supported (this "
-                "slimnas reads version %u)", path, version, WT_VERSION);
+                "slimnas reads versions %u and %u)", path, version,
+                WT_VERSION, WT_VERSION_INFO);
         goto fail;
     }
     uint32_t count = get_u32(p + 8);
@@ -294,6 +323,17 @@ sn_weights *sn_weights_load(const sn_graph *g, const char *path,
                 path);
         goto fail;
     }
+    size_t info_at = 0, info_len = 0;
+    if (version == WT_VERSION_INFO) { /* u32 length, JSON, then the CRC */
+        if (len - end < 8 || get_u32(p + end) > len - end - 8) {
+            sn_errf(e, "%s: truncated (the model info at the end is cut "
+                    "off)", path);
+            goto fail;
+        }
+        info_len = get_u32(p + end);
+        info_at = end + 4;
+        end = info_at + info_len;
+    }
     if (len - end > 4) {
         sn_errf(e, "%s: %zu unexpected bytes after the last tensor", path,
                 len - end - 4);
@@ -302,6 +342,21 @@ sn_weights *sn_weights_load(const sn_graph *g, const char *path,
     if (get_u32(p + end) != sn_crc32(0, p, end)) {
         sn_errf(e, "%s: checksum mismatch (the file is corrupt)", path);
         goto fail;
+    }
+    sn_model_info info;
+    memset(&info, 0, sizeof info);
+    if (version == WT_VERSION_INFO) {
+        cJSON *j = info_len <= MAX_INFO_JSON
+                       ? cJSON_ParseWithLength(data + info_at, info_len)
+                       : NULL;
+        char msg[256] = "not valid JSON";
+        if (!j || sn_model_info_from_cjson(j, g->input, g->classes, &info,
+                                           msg, sizeof msg) != 0) {
+            sn_errf(e, "%s: bad model info: %s", path, msg);
+            cJSON_Delete(j);
+            goto fail;
+        }
+        cJSON_Delete(j);
     }
 
     w = sn_weights_new(g);
@@ -356,14 +411,13 @@ sn_weights *sn_weights_load(const sn_graph *g, const char *path,
                 sn_errf(e, "%s: tensor '%s' is missing", path, name);
                 goto fail;
             }
+    w->info = info;
     free(seen);
     free(recs);
-    free(data);
     return w;
 fail:
     sn_weights_free(w);
     free(seen);
     free(recs);
-    free(data);
     return NULL;
 }

@@ -134,6 +134,7 @@ int sn_morph_apply(const sn_graph *g, const sn_weights *w, sn_morph_op op,
     if (build(g, w, op, seed, &p, e) < 0) return -1;
     sn_graph *c = p.child;
     sn_weights *cw = sn_weights_new(c);
+    cw->info = w->info; /* same input, same normalisation and classes */
     /* Fresh layers and fresh channels start from the usual initialisation;
      * everything inherited is overwritten below. */
     sn_weights_init(cw, c, seed ^ 0x6d6f727068ULL);

@@ -133,7 +133,8 @@ int conv_infer(const sn_attr *a, const sn_shape *in, int n_in,
         return sn_errf(e, "conv padding must not be negative, got %d",
                        a->pad);
     if (x.c < 1 || x.h < 1 || x.w < 1)
-        return sn_errf(e, "conv input %dx%dx%d is empty", x.c, x.h, x.w);
+        return sn_errf(e, "conv input %dx%dx%d (HxWxC) is empty", x.h, x.w,
+                       x.c);
     if (a->groups < 1 || a->groups > x.c)
         return sn_errf(e, "groups %d out of range 1..%d (input channels)",
                        a->groups, x.c);

@@ -20,9 +20,9 @@ int dense_infer(const sn_attr *a, const sn_shape *in, int n_in,
         return sn_errf(e, "dense needs at least 1 unit, got %d", a->out);
     if (in[0].h != 1 || in[0].w != 1)
         return sn_errf(e,
-                       "dense needs a flat input, got %dx%dx%d; add flatten "
+                       "dense needs a flat input, got %dx%dx%d (HxWxC); add flatten "
                        "or gap",
-                       in[0].c, in[0].h, in[0].w);
+                       in[0].h, in[0].w, in[0].c);
     if (in[0].c < 1) return sn_errf(e, "dense input is empty");
     *out = (sn_shape){a->out, 1, 1};
     return 0;

@@ -29,9 +29,9 @@ int bn_infer(const sn_attr *a, const sn_shape *in, int n_in, sn_shape *out,
              sn_error *e) {
     if (n_in != 1) return sn_errf(e, "bn takes exactly 1 input, got %d", n_in);
     if (in[0].c < 1 || in[0].h < 1 || in[0].w < 1)
-        return sn_errf(e, "bn: input shape %dx%dx%d (CxHxW) must be at least "
+        return sn_errf(e, "bn: input shape %dx%dx%d (HxWxC) must be at least "
                           "1 in every dimension",
-                       in[0].c, in[0].h, in[0].w);
+                       in[0].h, in[0].w, in[0].c);
     if (!(a->eps > 0.0f))
         return sn_errf(e, "bn: eps %g must be positive", (double)a->eps);
     if (!(a->momentum >= 0.0f && a->momentum <= 1.0f))

@@ -19,9 +19,9 @@ static int check_input(const char *op, const sn_shape *in, int n_in,
     if (n_in != 1)
         return sn_errf(e, "%s takes exactly 1 input, got %d", op, n_in);
     if (in[0].c < 1 || in[0].h < 1 || in[0].w < 1)
-        return sn_errf(e, "%s: input shape %dx%dx%d (CxHxW) must be at "
+        return sn_errf(e, "%s: input shape %dx%dx%d (HxWxC) must be at "
                           "least 1 in every dimension",
-                       op, in[0].c, in[0].h, in[0].w);
+                       op, in[0].h, in[0].w, in[0].c);
     return 0;
 }
 

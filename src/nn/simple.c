@@ -14,9 +14,9 @@
 
 static int check_shape(const char *op, int i, sn_shape s, sn_error *e) {
     if (s.c < 1 || s.h < 1 || s.w < 1)
-        return sn_errf(e, "%s: input %d has shape %dx%dx%d (CxHxW); every "
+        return sn_errf(e, "%s: input %d has shape %dx%dx%d (HxWxC); every "
                           "dimension must be at least 1",
-                       op, i, s.c, s.h, s.w);
+                       op, i, s.h, s.w, s.c);
     return 0;
 }
 
@@ -60,9 +60,9 @@ int input_infer(const sn_attr *a, const sn_shape *in, int n_in,
         return sn_errf(e, "input: needs the graph's input shape and no "
                           "layer inputs");
     if (in[0].c < 1 || in[0].h < 1 || in[0].w < 1)
-        return sn_errf(e, "input: shape %dx%dx%d (CxHxW) must be at least "
+        return sn_errf(e, "input: shape %dx%dx%d (HxWxC) must be at least "
                           "1 in every dimension",
-                       in[0].c, in[0].h, in[0].w);
+                       in[0].h, in[0].w, in[0].c);
     *out = in[0];
     return 0;
 }
@@ -267,9 +267,9 @@ int add_infer(const sn_attr *a, const sn_shape *in, int n_in, sn_shape *out,
         if (check_shape("add", i, in[i], e)) return -1;
         if (in[i].c != in[0].c || in[i].h != in[0].h || in[i].w != in[0].w)
             return sn_errf(e, "add: input %d has shape %dx%dx%d but input 0 "
-                              "has %dx%dx%d (CxHxW); add needs equal shapes",
-                           i, in[i].c, in[i].h, in[i].w, in[0].c, in[0].h,
-                           in[0].w);
+                              "has %dx%dx%d (HxWxC); add needs equal shapes",
+                           i, in[i].h, in[i].w, in[i].c, in[0].h, in[0].w,
+                           in[0].c);
     }
     *out = in[0];
     return 0;

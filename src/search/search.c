@@ -71,6 +71,7 @@ static void free_cand(cand *c) {
     sn_graph_desc_free(c->desc);
     free(c->loss);
     free(c->val);
+    free(c->damage);
 }
 
 sn_graph_desc *search_desc(sn_search *se, int id) {
@@ -115,33 +116,8 @@ void search_update_front(sn_search *se) {
 
 static sn_search *search_alloc(void) {
     sn_search *se = sn_xcalloc(1, sizeof *se);
-    se->lock_fd = -1;
+    se->dirfd = -1;
     return se;
-}
-
-/* One writer per run directory: an exclusive flock on runs/NAME/lock,
- * held while the run is open. The kernel drops it when the process dies
- * (even by kill -9), so a crashed run can be resumed at once; a second
- * process (or a second open in this one) gets a clear error instead of
- * interleaving its log lines with the first's. */
-static int lock_run(sn_search *se, const char *dir, sn_error *e) {
-    char p[SN_SEARCH_PATH_LEN + 16];
-    snprintf(p, sizeof p, "%s/lock", dir);
-    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
-        return 0; /* no such run: loading it will say so */
-    if (fd < 0) return sn_errf(e, "%s: %s", p, strerror(errno));
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        int busy = errno == EWOULDBLOCK;
-        int err = errno;
-        close(fd);
-        if (busy)
-            return sn_errf(e, "%s: the run is open in another slimnas "
-                              "(it holds %s)", dir, p);
-        return sn_errf(e, "%s: %s", p, strerror(err));
-    }
-    se->lock_fd = fd;
-    return 0;
 }
 
 static int dir_usable(const char *dir, sn_error *e) {
@@ -163,11 +139,11 @@ static int dir_usable(const char *dir, sn_error *e) {
 }
 
 static int write_settings(const sn_search *se, sn_error *e) {
-    char p[SN_SEARCH_PATH_LEN + 32];
-    run_path(p, sizeof p, se->dir, "settings.json");
     char *txt = sn_settings_to_json(&se->s);
-    int rc = sn_write_atomic(p, txt, strlen(txt), e);
+    int rc = sn_write_atomic_at(se->dirfd, "settings.json", txt, strlen(txt),
+                                0, e);
     free(txt);
+    if (rc) sn_err_prefix(e, "%s/", se->dir);
     return rc;
 }
 
@@ -183,16 +159,35 @@ sn_search *sn_search_create(const char *dir, const sn_search_settings *s,
     sn_search *se = search_alloc();
     snprintf(se->dir, sizeof se->dir, "%s", dir);
     se->s = *s;
-    if (lock_run(se, dir, e) || write_settings(se, e)) {
+    if (run_open_dir(se, 1, e)) {
+        sn_search_free(se);
+        return NULL;
+    }
+    /* another creator may have come and gone before the lock was ours */
+    if (faccessat(se->dirfd, "settings.json", F_OK, 0) == 0) {
+        sn_errf(e, "%s: already exists (resume it with 'slimnas resume %s', "
+                   "or pick another --run)", dir, dir);
+        sn_search_free(se);
+        return NULL;
+    }
+    if (write_settings(se, e)) {
         sn_search_free(se);
         return NULL;
     }
     return se;
 }
 
+static int path_ok(const char *dir, sn_error *e) {
+    if (strlen(dir) >= SN_SEARCH_PATH_LEN - 32)
+        return sn_errf(e, "%s: path too long", dir);
+    return 0;
+}
+
 sn_search *sn_search_open(const char *dir, sn_error *e) {
+    if (path_ok(dir, e)) return NULL;
     sn_search *se = search_alloc();
-    if (lock_run(se, dir, e) || run_load(se, dir, 1, e)) {
+    snprintf(se->dir, sizeof se->dir, "%s", dir);
+    if (run_open_dir(se, 1, e) || run_load(se, RUN_OPEN, e)) {
         sn_search_free(se);
         return NULL;
     }
@@ -201,8 +196,10 @@ sn_search *sn_search_open(const char *dir, sn_error *e) {
 }
 
 sn_search *sn_search_load(const char *dir, sn_error *e) {
+    if (path_ok(dir, e)) return NULL;
     sn_search *se = search_alloc();
-    if (run_load(se, dir, 0, e)) {
+    snprintf(se->dir, sizeof se->dir, "%s", dir);
+    if (run_open_dir(se, 0, e) || run_load(se, RUN_READ, e)) {
         sn_search_free(se);
         return NULL;
     }
@@ -212,7 +209,8 @@ sn_search *sn_search_load(const char *dir, sn_error *e) {
 
 void sn_search_free(sn_search *se) {
     if (!se) return;
-    if (se->lock_fd >= 0) close(se->lock_fd);
+    if (se->dirfd >= 0) close(se->dirfd); /* and with it the lock */
+    run_free_issues(se);
     for (int i = 0; i < se->n; i++) free_cand(&se->c[i]);
     free(se->c);
     free(se->front);
@@ -291,7 +289,7 @@ static int build_roots(sn_search *se, sn_shape in, int classes, sn_error *e) {
 int sn_search_attach_data(sn_search *se, const sn_data *train,
                           const sn_data *full, sn_error *e) {
     for (int i = 0; i < se->n; i++)
-        if (sn_train_check_fit(se->c[i].graph, train, e)) {
+        if (se->c[i].graph && sn_train_check_fit(se->c[i].graph, train, e)) {
             sn_err_prefix(e, "%s: candidate %d: ", se->dir, i);
             return -1;
         }
@@ -344,6 +342,9 @@ const sn_cand_info *sn_search_cand(const sn_search *se, int id) {
 const sn_graph *sn_search_graph(const sn_search *se, int id) {
     return id >= 0 && id < se->n ? se->c[id].graph : NULL;
 }
+const char *sn_search_damage(const sn_search *se, int id) {
+    return id >= 0 && id < se->n ? se->c[id].damage : NULL;
+}
 int sn_search_front(const sn_search *se, const int **ids) {
     if (ids) *ids = se->front;
     return se->n_front;
@@ -379,6 +380,13 @@ int sn_search_set(sn_search *se, const char *key, const char *value,
     if (sn_settings_check(&t, e)) return -1;
     se->s = t;
     search_update_front(se);
+    return write_settings(se, e);
+}
+
+int sn_search_set_data(sn_search *se, const char *spec, sn_error *e) {
+    sn_search_settings t = se->s;
+    if (sn_settings_set(&t, "data", spec, e)) return -1;
+    se->s = t;
     return write_settings(se, e);
 }
 
@@ -428,13 +436,26 @@ sn_weights *sn_search_load_weights(const sn_search *se, int id, int final,
         sn_errf(e, "no candidate %d", id);
         return NULL;
     }
-    char p[SN_SEARCH_PATH_LEN + 64];
-    if (final) {
-        run_path(p, sizeof p, se->dir, "cand/%d.final.bin", id);
-        if (access(p, F_OK) == 0) return sn_weights_load(se->c[id].graph, p, e);
+    const cand *c = &se->c[id];
+    if (!c->graph) {
+        sn_errf(e, "%s: candidate %d is damaged (%s)", se->dir, id,
+                c->damage ? c->damage : "no graph");
+        return NULL;
     }
-    run_path(p, sizeof p, se->dir, "cand/%d.bin", id);
-    return sn_weights_load(se->c[id].graph, p, e);
+    char rel[64], p[SN_SEARCH_PATH_LEN + 64];
+    snprintf(rel, sizeof rel, "cand/%d.final.bin", id);
+    if (!final || faccessat(se->dirfd, rel, F_OK, 0) != 0)
+        snprintf(rel, sizeof rel, "cand/%d.bin", id);
+    run_path(p, sizeof p, se->dir, "%s", rel);
+    char *text;
+    size_t len;
+    if (sn_read_file_at(se->dirfd, rel, &text, &len, e)) {
+        sn_err_prefix(e, "%s/", se->dir);
+        return NULL;
+    }
+    sn_weights *w = sn_weights_decode(c->graph, text, len, p, e);
+    free(text);
+    return w;
 }
 
 static sn_job *job_new(const sn_search *se, int id, int parent) {
@@ -510,29 +531,43 @@ static int make_child(sn_search *se, sn_job *j, const sn_morph_op *ops,
 /* Writes the candidate's files and log line and adds it to the tree.
  * Takes ownership of c's graph and curve; w (may be NULL) is saved. */
 static int record(sn_search *se, cand *c, const sn_weights *w, sn_error *e) {
-    char p[SN_SEARCH_PATH_LEN + 64];
-    int id = c->info.id;
+    char bin[64], json[64];
+    int id = c->info.id, wrote_bin = 0;
     SN_ASSERT(id == se->n);
+    if (w && w->info.known) c->graph->info = w->info; /* into N.json too */
+    snprintf(bin, sizeof bin, "cand/%d.bin", id);
+    snprintf(json, sizeof json, "cand/%d.json", id);
+    /* never over an existing file: one the log does not name is the
+     * sign of a damaged log (check --repair), not ours to replace */
     if (w) {
-        run_path(p, sizeof p, se->dir, "cand/%d.bin", id);
-        if (sn_weights_save(w, c->graph, p, e)) goto fail;
+        size_t n;
+        void *buf = sn_weights_encode(w, c->graph, &n);
+        int rc = run_write_new(se, bin, buf, n, e);
+        free(buf);
+        if (rc) goto fail;
+        wrote_bin = 1;
     }
-    run_path(p, sizeof p, se->dir, "cand/%d.json", id);
-    if (sn_graph_save(c->graph, p, e)) goto fail;
+    char *txt = sn_graph_to_json(c->graph);
+    int rc = run_write_new(se, json, txt, strlen(txt), e);
+    free(txt);
+    if (rc) goto fail;
     c->info.elapsed = se->spent;
     search_add_cand(se, c);
     search_update_front(se);
     se->c[id].info.hypervolume = se->hv;
     char *line = run_cand_line(&se->c[id]);
-    int rc = run_append_log(se->dir, line, e);
+    rc = run_append_log(se, line, e);
     free(line);
-    if (rc) { /* not in the log, so not in the tree */
+    if (rc) { /* not in the log, so not in the tree, and its files go */
         free_cand(&se->c[--se->n]);
         search_update_front(se);
+        unlinkat(se->dirfd, json, 0);
+        if (wrote_bin) unlinkat(se->dirfd, bin, 0);
         return -1;
     }
     return 0;
 fail:
+    if (wrote_bin) unlinkat(se->dirfd, bin, 0);
     sn_graph_free(c->graph);
     free(c->loss);
     free(c->val);
@@ -832,9 +867,13 @@ int sn_search_final(sn_search *se, int n, const sn_job_ctl *ctl,
             }
             test = ev.acc;
             sn_eval_result_free(&ev);
-            char p[SN_SEARCH_PATH_LEN + 64];
-            run_path(p, sizeof p, se->dir, "cand/%d.final.bin", id);
-            if (sn_weights_save(w, c->graph, p, e)) {
+            char rel[64];
+            snprintf(rel, sizeof rel, "cand/%d.final.bin", id);
+            size_t nb;
+            void *buf = sn_weights_encode(w, c->graph, &nb);
+            int wrc = run_write_new(se, rel, buf, nb, e);
+            free(buf);
+            if (wrc) {
                 sn_weights_free(w);
                 free(ids);
                 return -1;
@@ -847,7 +886,10 @@ int sn_search_final(sn_search *se, int n, const sn_job_ctl *ctl,
                  "\"test_acc\":%.6f,\"epochs\":%d,\"seconds\":%.3f}\n",
                  id, div ? "diverged" : "done", div ? -1.0 : val, test, ep,
                  secs);
-        if (run_append_log(se->dir, line, e)) {
+        if (run_append_log(se, line, e)) {
+            char rel[64];
+            snprintf(rel, sizeof rel, "cand/%d.final.bin", id);
+            unlinkat(se->dirfd, rel, 0); /* not in the log */
             free(ids);
             return -1;
         }
@@ -863,11 +905,8 @@ int sn_search_final(sn_search *se, int n, const sn_job_ctl *ctl,
 
 int sn_search_fork(const char *src, int id, const char *dst,
                    const sn_search_settings *s, sn_error *e) {
-    sn_search *from = search_alloc();
-    if (run_load(from, src, 0, e)) {
-        sn_search_free(from);
-        return -1;
-    }
+    sn_search *from = sn_search_load(src, e);
+    if (!from) return -1;
     if (id < 0 || id >= from->n) {
         sn_errf(e, "%s has no candidate %d (ids 0..%d)", src, id, from->n - 1);
         sn_search_free(from);

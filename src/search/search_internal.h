@@ -18,7 +18,37 @@ typedef struct cand {
     sn_graph_desc *desc; /* made on first use */
     double *loss, *val;  /* per-epoch curve */
     int n_curve;
+    char *damage;        /* why it is damaged (malloc'd), NULL if not */
+    int damage_new;      /* found damaged by this load (not so recorded) */
 } cand;
+
+/* A problem found while loading a run; `slimnas check` lists them. */
+typedef enum issue_kind {
+    ISSUE_LINE,     /* a log line that cannot be used (repair drops it or
+                       rewrites it as a damaged record) */
+    ISSUE_TORN,     /* the last line lacks its newline (a cut append) */
+    ISSUE_FILE,     /* a candidate file that does not load: moved aside */
+    ISSUE_MISSING,  /* a file the log names is missing */
+    ISSUE_UNLOGGED, /* candidate files the log does not name: moved aside */
+    ISSUE_TMP       /* NAME.tmp.PID left by a kill mid-write: removed */
+} issue_kind;
+
+typedef struct run_issue {
+    issue_kind kind;
+    int line;       /* of results.log, 0 if none */
+    char file[64];  /* relative to the run: "cand/3.bin" */
+    char msg[560];  /* "DIR/cand/3.bin: checksum mismatch ..." */
+} run_issue;
+
+/* How run_load treats the directory. */
+typedef enum run_mode {
+    RUN_READ,  /* show, fork's source: no weight checks, changes nothing */
+    RUN_OPEN,  /* the writer (resume): checks weights, cuts a torn line,
+                  moves the in-flight candidate's unlogged files aside,
+                  removes stale temp files; unlogged files of later ids
+                  are an error */
+    RUN_CHECK  /* slimnas check: checks everything, changes nothing */
+} run_mode;
 
 typedef struct qitem {
     int parent;
@@ -49,7 +79,18 @@ struct sn_search {
     char (*root_op)[SN_CAND_OP_LEN];
     int busy; /* a job is out */
     char warning[600]; /* e.g. a torn log line dropped on open */
-    int lock_fd;       /* runs/NAME/lock, flock'd by a writer; -1 = none */
+    int dirfd;         /* the run directory, O_DIRECTORY; -1 = none. A
+                          writer holds an flock on it; every file of the
+                          run is opened relative to it (openat) */
+    int locked;
+    long long log_len; /* bytes of whole records in results.log */
+    /* what loading found (check) and the log as repair would write it */
+    run_issue *issues;
+    int n_issues, cap_issues;
+    int n_damaged;
+    char *fixed_log;
+    size_t fixed_len, fixed_cap;
+    int log_changed; /* fixed_log differs from the file */
     /* bo: distances between done candidates, in gp_ids order */
     int *gp_ids, n_gp, gp_cap;
     double *dist;
@@ -70,10 +111,19 @@ struct sn_job {
 
 /* run.c */
 int run_mkdirs(const char *dir, sn_error *e);
-int run_append_log(const char *dir, const char *line, sn_error *e);
+/* Opens se->dir as se->dirfd; with lock, takes the writer's flock on it. */
+int run_open_dir(sn_search *se, int lock, sn_error *e);
+/* Appends one line ('\n'-terminated) and fsyncs it. A write cut short
+ * (disk full) is cut back off the file, and bytes past the last whole
+ * record (an earlier failed append) are cut before writing. */
+int run_append_log(sn_search *se, const char *line, sn_error *e);
+/* Writes rel (relative to the run) atomically, never replacing a file. */
+int run_write_new(sn_search *se, const char *rel, const void *data,
+                  size_t len, sn_error *e);
 char *run_cand_line(const cand *c); /* malloc'd JSON line with '\n' */
-/* Loads settings + log + graphs (and checks weights when verify). */
-int run_load(sn_search *se, const char *dir, int verify, sn_error *e);
+/* Loads settings + log + graphs (se->dir set; see run_mode). */
+int run_load(sn_search *se, run_mode mode, sn_error *e);
+void run_free_issues(sn_search *se);
 void run_path(char *buf, size_t n, const char *dir, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

@@ -15,7 +15,8 @@ static const char *const obj_names[SN_OBJ_COUNT] = {"params", "flops",
 static const char *const strat_names[SN_STRAT_COUNT] = {"bo", "evolution",
                                                         "random"};
 static const char *const status_names[SN_CAND_COUNT] = {
-    "queued", "training", "done", "diverged", "infeasible", "failed"};
+    "queued", "training", "done", "diverged", "infeasible", "failed",
+    "damaged"};
 
 const char *sn_objective_name(sn_objective o) {
     return (unsigned)o < SN_OBJ_COUNT ? obj_names[o] : "?";
@@ -54,6 +55,14 @@ static double default_rate(int id) {
     }
 }
 
+/* A float default as the double a user would type: 0.1f -> 0.1, not
+ * 0.10000000149011612 (what settings.json and help show). */
+static double typed(float f) {
+    char b[32];
+    snprintf(b, sizeof b, "%.7g", (double)f);
+    return strtod(b, NULL);
+}
+
 sn_search_settings sn_settings_default(void) {
     sn_search_settings s;
     memset(&s, 0, sizeof s);
@@ -64,8 +73,8 @@ sn_search_settings sn_settings_default(void) {
     s.epochs = 1;
     s.root_epochs = 3;
     s.batch = t.batch;
-    s.lr = t.lr;
-    s.weight_decay = t.weight_decay;
+    s.lr = typed(t.lr);
+    s.weight_decay = typed(t.weight_decay);
     s.n_obj = 1;
     s.obj[0] = SN_OBJ_PARAMS;
     s.obj[1] = SN_OBJ_FLOPS;
@@ -83,31 +92,32 @@ sn_search_settings sn_settings_default(void) {
     return s;
 }
 
+/* Help texts carry no defaults: `--help` appends them from
+ * sn_settings_default (sn_cli_setting_default), the one place they live. */
 const sn_setting_info sn_setting_keys[] = {
     {"data", "SPEC", "dataset (fashion-mnist, cifar10, synthetic:N, ...)", 0},
-    {"val-split", "F", "validation fraction of the training files (0.1)", 0},
-    {"max-train", "N", "training images per candidate (10k; 0 = all)", 0},
-    {"epochs", "K", "epochs per candidate (1)", 1},
-    {"root-epochs", "K", "epochs for the roots, from scratch (3)", 1},
-    {"batch", "N", "batch size (128)", 1},
-    {"lr", "RATE", "SGD learning rate, cosine schedule (0.05)", 1},
-    {"weight-decay", "WD", "decoupled weight decay (1e-4)", 1},
+    {"val-split", "F", "validation fraction of the training files", 0},
+    {"max-train", "N", "training images per candidate (0 = all)", 0},
+    {"epochs", "K", "epochs per candidate", 1},
+    {"root-epochs", "K", "epochs for the roots, from scratch", 1},
+    {"batch", "N", "batch size", 1},
+    {"lr", "RATE", "SGD learning rate, cosine schedule", 1},
+    {"weight-decay", "WD", "decoupled weight decay", 1},
     {"objective", "M[,M]", "size objective(s): params, flops, memory", 1},
-    {"max-params", "SIZE", "hard limit on parameters (k/M; none)", 1},
-    {"max-flops", "SIZE", "hard limit on multiply-accumulates (none)", 1},
-    {"max-memory", "SIZE", "hard limit on peak activation bytes (none)", 1},
-    {"strategy", "S", "bo, evolution or random (bo)", 1},
-    {"budget", "TIME", "search wall time, s/m/h (30m; 0 = none)", 1},
+    {"max-params", "SIZE", "hard limit on parameters (k/M suffixes)", 1},
+    {"max-flops", "SIZE", "hard limit on multiply-accumulates", 1},
+    {"max-memory", "SIZE", "hard limit on peak activation bytes", 1},
+    {"strategy", "S", "bo, evolution or random", 1},
+    {"budget", "TIME", "search wall time, s/m/h (0 = none)", 1},
     {"max-candidates", "N", "stop after N candidates (0 = none)", 1},
-    {"final", "N", "retrain N front members on all data at the end (0)", 1},
-    {"final-epochs", "K", "epochs of that retraining (10)", 1},
+    {"final", "N", "retrain N front members on all data at the end", 1},
+    {"final-epochs", "K", "epochs of that retraining", 1},
     {"final-at", "SIZE,...",
-     "also retrain the best front member at or under each size (none)", 1},
-    {"bases", "LIST", "roots: KIND[:WIDTH[:DEPTH]],... (cnn:16,mobile_tiny)",
-     0},
-    {"seed", "S", "seed of the whole search (1)", 0},
+     "also retrain the best front member at or under each size", 1},
+    {"bases", "LIST", "roots: KIND[:WIDTH[:DEPTH]],...", 0},
+    {"seed", "S", "seed of the whole search", 0},
     {"hv-accuracy", "ACC",
-     "hypervolume reference accuracy, 0..1 or N% (chance = 1/classes)", 0},
+     "hypervolume reference accuracy, 0..1 or N%", 0},
     {"rate.OP", "W", "relative rate of operator OP (0 bans it)", 1},
     {"pin", "OP|none", "draw only operator OP", 1},
     {0, 0, 0, 0}};
@@ -209,6 +219,10 @@ int sn_settings_set(sn_search_settings *s, const char *key,
     if (!strcmp(key, "data")) {
         if (!*v || strlen(v) >= sizeof t.data)
             return sn_errf(e, "data: bad dataset spec '%s'", v);
+        if (sn_data_spec_check(v, e)) {
+            sn_err_prefix(e, "data: ");
+            return -1;
+        }
         snprintf(t.data, sizeof t.data, "%s", v);
     } else if (!strcmp(key, "val-split")) {
         if (parse_num(key, v, 0, 0.9, &f, e)) return -1;

@@ -50,6 +50,25 @@ void sn_eval_result_free(sn_eval_result *r) {
     memset(r, 0, sizeof *r);
 }
 
+void sn_model_info_from_data(sn_model_info *mi, const sn_data *d) {
+    memset(mi, 0, sizeof *mi);
+    sn_shape s = sn_data_shape(d);
+    if (s.c > SN_INFO_MAX_C) return;
+    mi->c = s.c;
+    for (int c = 0; c < s.c; c++) {
+        mi->mean[c] = sn_data_mean(d)[c];
+        mi->std[c] = sn_data_std(d)[c];
+    }
+    snprintf(mi->dataset, sizeof mi->dataset, "%s", sn_data_name(d));
+    int k = sn_data_classes(d);
+    if (k <= SN_INFO_MAX_CLASSES) {
+        mi->n_names = k;
+        for (int i = 0; i < k; i++)
+            snprintf(mi->names[i], SN_NAME_LEN, "%s", sn_data_class_name(d, i));
+    }
+    mi->known = 1;
+}
+
 int sn_train_check_fit(const sn_graph *g, const sn_data *d, sn_error *e) {
     sn_shape s = sn_data_shape(d);
     if (g->input.c != s.c || g->input.h != s.h || g->input.w != s.w)
@@ -149,6 +168,7 @@ int sn_train(const sn_graph *g, sn_weights *w, const sn_data *d,
     if (check_opts(o, e) != 0 || sn_train_check_fit(g, d, e) != 0) return -1;
     if (sn_data_count(d, SN_SPLIT_TRAIN) == 0)
         return sn_errf(e, "%s has no training images", sn_data_name(d));
+    sn_model_info_from_data(&w->info, d);
     int k = g->classes, B = o->batch;
     sn_shape s = sn_data_shape(d);
     sn_exec *ex = sn_exec_new(g, w, B);

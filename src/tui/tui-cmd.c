@@ -9,24 +9,30 @@
 #include <string.h>
 
 const char *const sn_tui_command_names[] = {
-    "select", "open",  "fold",   "unfold", "move",   "focus",
-    "find",   "metric", "theme", "glyphs", "runs",   "toggle-pause",
-    "export", "help",  "quit",   "compare", "forks", "report", NULL};
+    "select", "open",   "fold",   "unfold", "left",  "right",
+    "move",   "focus",  "zoom",   "sort",   "find",  "metric",
+    "theme",  "glyphs", "runs",   "toggle-pause",    "export",
+    "help",   "quit",   "compare", "forks", "report", NULL};
 
 const char *const sn_tui_command_usage[] = {
     "select ID             select candidate ID",
     "open [ID]             open or close the candidate view",
     "fold [ID]             hide the subtree of ID (default: selected)",
     "unfold [ID]           show the subtree of ID again",
+    "left                  tree: fold, or go to the parent; views: scroll left",
+    "right                 tree: unfold, or go to the first child; views: "
+    "scroll right",
     "move N|page|-page|top|bottom  move the selection in the tree",
     "focus next|prev|tree|plot|detail|log  give a pane the keyboard",
-    "find TEXT|next        select the next candidate whose line has TEXT",
+    "zoom                  the focused pane fills the screen (again: back)",
+    "sort tree|accuracy|params|flops|memory|next  tree, or a flat list",
+    "find TEXT|next|prev   select the next candidate whose line has TEXT",
     "metric params|flops|memory|next  size metric of the plot",
     "theme NAME|next       switch the colour theme",
     "glyphs braille|block|ascii  how the plot is drawn",
-    "runs [N|DIR]          list runs, switch to run N, or open DIR",
+    "runs [N|DIR]          pick a run or fork, switch to run N, or open DIR",
     "toggle-pause          pause a running search, resume a paused one",
-    "export ID FORMAT PATH export a candidate (onnx, c, json)",
+    "export ID FORMAT PATH export a candidate (onnx, c, c-int8)",
     "help                  show keys and commands",
     "quit                  leave (the run stays resumable)",
     "compare [RUN...|off]  overlay other runs' fronts in the Pareto pane",
@@ -35,43 +41,56 @@ const char *const sn_tui_command_usage[] = {
     NULL};
 
 const sn_key_binding sn_tui_keys[] = {
-    {{'j', SN_KEY_DOWN}, "j Down", "move 1", "next row"},
-    {{'k', SN_KEY_UP}, "k Up", "move -1", "previous row"},
-    {{SN_KEY_PGDN, 4}, "PgDn ^D", "move page", "page down"},
-    {{SN_KEY_PGUP, 21}, "PgUp ^U", "move -page", "page up"},
-    {{'g', SN_KEY_HOME}, "g Home", "move top", "first row"},
-    {{'G', SN_KEY_END}, "G End", "move bottom", "last row"},
-    {{'h', SN_KEY_LEFT}, "h Left", "fold", "fold the selected subtree"},
-    {{'l', SN_KEY_RIGHT}, "l Right", "unfold", "unfold it"},
-    {{SN_KEY_TAB}, "Tab", "focus next", "next pane"},
-    {{SN_KEY_BTAB}, "S-Tab", "focus prev", "previous pane"},
-    {{SN_KEY_ENTER}, "Enter", "open", "open/close the candidate view"},
-    {{' '}, "Space", "toggle-pause", "pause / resume the search"},
-    {{'f'}, "f", "fork %d", "fork a new run from the selected candidate"},
-    {{'m'}, "m", "metric next", "size metric: params, flops, memory"},
-    {{'/'}, "/", "find", "find a candidate (op, id, status)"},
-    {{'n'}, "n", "find next", "next match"},
-    {{'e'}, "e", "export %d", "export the selected candidate"},
-    {{'t'}, "t", "theme next", "next colour theme"},
-    {{'r'}, "r", "runs", "list runs (:runs N switches)"},
-    {{':'}, ":", "", "command line (Tab completes, Up: history)"},
-    {{'?'}, "?", "help", "this help"},
-    {{'q', 3}, "q ^C", "quit", "quit (asks while a search runs; y confirms)"},
-    {{0}, NULL, NULL, NULL}};
+    {{'j', SN_KEY_DOWN}, "j Down", "move 1", "next row", NULL},
+    {{'k', SN_KEY_UP}, "k Up", "move -1", "previous row", NULL},
+    {{SN_KEY_PGDN, 4}, "PgDn ^D", "move page", "page down", NULL},
+    {{SN_KEY_PGUP, 21}, "PgUp ^U", "move -page", "page up", NULL},
+    {{'g', SN_KEY_HOME}, "g Home", "move top", "first row", NULL},
+    {{'G', SN_KEY_END}, "G End", "move bottom", "last row", NULL},
+    {{'h', SN_KEY_LEFT}, "h Left", "left",
+     "fold, or go to the parent; scroll left in the candidate view and log",
+     NULL},
+    {{'l', SN_KEY_RIGHT}, "l Right", "right",
+     "unfold, or go to the first child; scroll right", NULL},
+    {{SN_KEY_TAB}, "Tab", "focus next", "next pane", NULL},
+    {{SN_KEY_BTAB}, "S-Tab", "focus prev", "previous pane", NULL},
+    {{SN_KEY_ENTER}, "Enter", "open", "open/close the candidate view", NULL},
+    {{'z'}, "z", "zoom", "zoom the focused pane to the whole screen (z: back)",
+     NULL},
+    {{'s'}, "s", "sort next",
+     "tree, or a flat list by accuracy, params, flops, memory", NULL},
+    {{' '}, "Space", "toggle-pause", "pause / resume the search", NULL},
+    {{'f'}, "f", "fork %d",
+     "fork a new run from the selected candidate (asks y/n)",
+     "fork #%d into a new run? This run pauses."},
+    {{'m'}, "m", "metric next", "size metric: params, flops, memory", NULL},
+    {{'/'}, "/", "find", "find a candidate (op, id, status)", NULL},
+    {{'n'}, "n", "find next", "next match", NULL},
+    {{'N'}, "N", "find prev", "previous match", NULL},
+    {{'e'}, "e", "export %d", "export the selected candidate", NULL},
+    {{'t'}, "t", "theme next", "next colour theme", NULL},
+    {{'r'}, "r", "runs", "pick a run or fork (j/k, Enter; 1-9)", NULL},
+    {{':'}, ":", "", "command line (Tab completes, Up: history)", NULL},
+    {{'?'}, "?", "help", "this help", NULL},
+    {{'q', 3}, "q ^C", "quit", "quit (asks while a search runs; y confirms)",
+     NULL},
+    {{0}, NULL, NULL, NULL, NULL}};
 
-const char *sn_tui_key_command(int key, int id, char *buf, size_t n) {
+const sn_key_binding *sn_tui_key_binding(int key) {
     for (int i = 0; sn_tui_keys[i].keys; i++)
         for (int k = 0; k < 3 && sn_tui_keys[i].key[k]; k++)
-            if (sn_tui_keys[i].key[k] == key) {
-                const char *c = sn_tui_keys[i].command;
-                const char *pc = strstr(c, "%d");
-                if (pc)
-                    snprintf(buf, n, "%.*s%d%s", (int)(pc - c), c, id, pc + 2);
-                else
-                    snprintf(buf, n, "%s", c);
-                return buf;
-            }
+            if (sn_tui_keys[i].key[k] == key) return &sn_tui_keys[i];
     return NULL;
+}
+
+const char *sn_tui_key_command(int key, int id, char *buf, size_t n) {
+    const sn_key_binding *b = sn_tui_key_binding(key);
+    if (!b) return NULL;
+    const char *c = b->command;
+    const char *pc = strstr(c, "%d");
+    if (pc) snprintf(buf, n, "%.*s%d%s", (int)(pc - c), c, id, pc + 2);
+    else snprintf(buf, n, "%s", c);
+    return buf;
 }
 
 int sn_tui_resolve(const char *word, char *name, size_t n, int *local,
@@ -183,9 +202,13 @@ void sn_tui_complete(const sn_complete_ctx *ctx, const char *line, int start,
                                                 "log",  "next", "prev", NULL};
             static const char *const glyphs[] = {"braille", "block", "ascii",
                                                  NULL};
-            static const char *const formats[] = {"onnx", "c", "json", NULL};
+            static const char *const formats[] = {"onnx", "c", "c-int8", NULL};
             static const char *const moves[] = {"page", "-page", "top",
                                                 "bottom", NULL};
+            static const char *const sorts[] = {"tree",  "accuracy", "params",
+                                                "flops", "memory",   "next",
+                                                NULL};
+            static const char *const finds[] = {"next", "prev", NULL};
             if (!strcmp(cmd, "set")) {
                 if (nw == 1) offer_keys(out, text, "", 1);
                 else if (nw == 2 && !strcmp(w[1], "objective"))
@@ -238,7 +261,9 @@ void sn_tui_complete(const sn_complete_ctx *ctx, const char *line, int start,
             } else if (!strcmp(cmd, "move")) {
                 if (nw == 1) offer_list(out, text, moves);
             } else if (!strcmp(cmd, "find")) {
-                if (nw == 1) offer(out, text, "next");
+                if (nw == 1) offer_list(out, text, finds);
+            } else if (!strcmp(cmd, "sort")) {
+                if (nw == 1) offer_list(out, text, sorts);
             }
         }
     }

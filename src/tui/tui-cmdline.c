@@ -109,6 +109,19 @@ static char **complete_cb(const char *text, int start, int end) {
     themes[nt] = NULL;
     sn_complete_ctx ctx = {the_tui->snap->n_cands, themes};
     sn_tui_complete(&ctx, rl_line_buffer, start, text, &completions);
+    if (!completions.n && !strncmp(rl_line_buffer, "export ", 7)) {
+        int words = 0; /* words before the one completed: PATH is the 4th */
+        for (int i = 0, in = 0; i < start; i++) {
+            int sp = rl_line_buffer[i] == ' ' || rl_line_buffer[i] == '\t';
+            if (!sp && !in) words++;
+            in = !sp;
+        }
+        if (words == 3) {
+            rl_attempted_completion_over = 0;
+            return rl_completion_matches(text,
+                                         rl_filename_completion_function);
+        }
+    }
     if (!completions.n) return NULL;
     return rl_completion_matches(text, generator);
 }
@@ -190,8 +203,16 @@ void tui_cmdline_open(tui *t, const char *prompt, const char *initial) {
 }
 
 void tui_cmdline_cancel(tui *t) {
+    /* Readline keeps multi-key state across lines: an incremental search
+     * (C-r) still open would swallow the next line's keys and accept its
+     * match instead. Close every such state while the callback handler is
+     * still installed (rl_callback_sigcleanup does nothing without it),
+     * then drop the line, its undo list and any input read ahead. */
+    rl_callback_sigcleanup();
+    rl_free_line_state();
+    rl_clear_pending_input();
     rl_replace_line("", 1);
-    rl_point = rl_end = 0;
+    rl_point = rl_end = rl_mark = 0;
     rl_callback_handler_remove();
     t->cmd_active = 0;
     t->cmd_hint[0] = 0;

@@ -159,8 +159,17 @@ static void draw_tree(tui *t) {
     if (!r.w) return;
     const sn_snapshot *s = t->snap;
     char title[128];
-    snprintf(title, sizeof title, "Tree  %d candidates  front %d",
-             s->n_cands, s->n_front);
+    if (t->sort == SN_SORT_TREE)
+        snprintf(title, sizeof title, "Tree  %d candidates  front %d",
+                 s->n_cands, s->n_front);
+    else
+        snprintf(title, sizeof title, "By %s  %d candidates  front %d",
+                 sn_sort_name(t->sort), s->n_cands, s->n_front);
+    /* the size column: the list's sort key when it is a size */
+    sn_objective metric = t->sort == SN_SORT_PARAMS   ? SN_OBJ_PARAMS
+                          : t->sort == SN_SORT_FLOPS  ? SN_OBJ_FLOPS
+                          : t->sort == SN_SORT_MEMORY ? SN_OBJ_MEMORY
+                                                      : t->metric;
     frame(t, r, title, t->focus == SN_PANE_TREE);
     int x0 = r.x + 1, y0 = r.y + 1, iw = r.w - 2, ih = r.h - 2;
     runview *v = tui_view(t);
@@ -216,15 +225,14 @@ static void draw_tree(tui *t) {
             rslot = sel ? SN_SLOT_SELECTED : SN_SLOT_PROGRESS;
         } else if (c->status == SN_CAND_DONE && c->val_acc >= 0) {
             snprintf(right, sizeof right, "%5.1f%% %6s", 100 * c->val_acc,
-                     sn_tui_fmt_num(num, sizeof num,
-                                    cand_size(c, t->metric)));
+                     sn_tui_fmt_num(num, sizeof num, cand_size(c, metric)));
             if (!sel && c->on_front) rslot = SN_SLOT_FRONT;
             else if (!sel) rslot = SN_SLOT_NORMAL;
         } else {
             const char *st = c->status == SN_CAND_INFEASIBLE ? "over"
                                                              : sn_cand_status_name(c->status);
             snprintf(right, sizeof right, "%-6.6s %6s", st,
-                     sn_tui_fmt_num(num, sizeof num, cand_size(c, t->metric)));
+                     sn_tui_fmt_num(num, sizeof num, cand_size(c, metric)));
             if (!sel) rslot = base == SN_SLOT_NORMAL ? SN_SLOT_DIM : base;
         }
         int rw = sn_tui_width(right);
@@ -407,7 +415,11 @@ void tui_detail_update(tui *t, int width) {
         sn_stats st;
         if (sn_stats_compute(d.graph, SN_FLOPS_MACS, &st) == 0) {
             sn_lines tab = {0};
-            sn_layer_table(d.graph, &st, width, &tab);
+            /* every column, however narrow the pane: it scrolls
+             * sideways (h/l) and zooms (z) instead of dropping MACs,
+             * shares and activations */
+            (void)width;
+            sn_layer_table(d.graph, &st, 1 << 20, &tab);
             det_add(l, SN_SLOT_TITLE, "layers");
             for (int i = 0; i < tab.n; i++)
                 det_add(l,
@@ -437,19 +449,41 @@ static const char *skip_cols(const char *s, int from) {
     return s;
 }
 
+int tui_detail_width(const tui *t) {
+    int w = 0;
+    for (int i = 0; i < t->det_lines.n; i++) {
+        int l = sn_tui_width(t->det_lines.s[i] + 1);
+        if (l > w) w = l;
+    }
+    return w;
+}
+
+/* Clamps a sideways scroll to [0, content - room]. */
+static int clamp_hscroll(int *hs, int content, int room) {
+    int max = content - room > 0 ? content - room : 0;
+    if (*hs > max) *hs = max;
+    if (*hs < 0) *hs = 0;
+    return max;
+}
+
 static void draw_detail(tui *t) {
     sn_rect r = t->lay.pane[SN_PANE_DETAIL];
     if (!r.w) return;
     int x0 = r.x + 1, y0 = r.y + 1, iw = r.w - 2, ih = r.h - 2;
     tui_detail_update(t, iw - 1);
-    char title[96];
+    runview *v = tui_view(t);
+    int more = clamp_hscroll(&v->detail_hscroll, tui_detail_width(t), iw - 1);
+    int hs = v->detail_hscroll;
+    char title[160], cols[64] = "";
+    if (more)
+        snprintf(cols, sizeof cols, "  cols %d-%d of %d (h/l)", hs + 1,
+                 hs + iw - 1, tui_detail_width(t));
     if (t->det_id >= 0)
-        snprintf(title, sizeof title, "Candidate #%d%s", t->det_id,
-                 t->lay.wide ? "" : "  (Enter closes)");
+        snprintf(title, sizeof title, "Candidate #%d%s%s", t->det_id,
+                 t->lay.wide || t->zoom ? "" : "  (Enter closes)", cols);
     else
         snprintf(title, sizeof title, "Candidate");
     frame(t, r, title, t->focus == SN_PANE_DETAIL);
-    runview *v = tui_view(t);
     int n = t->det_lines.n;
     if (v->detail_scroll > n - ih) v->detail_scroll = n - ih;
     if (v->detail_scroll < 0) v->detail_scroll = 0;
@@ -461,10 +495,12 @@ static void draw_detail(tui *t) {
             const char *rest = skip_cols(ln + 1, t->det_gw);
             snprintf(gut, sizeof gut, "%.*s", (int)(rest - (ln + 1)), ln + 1);
             int x = x0 + 1;
-            x += put(t, y, x, iw - 1, SN_SLOT_GRAPH, gut);
-            put(t, y, x, iw - (x - x0), SN_SLOT_NORMAL, rest);
+            x += put(t, y, x, iw - 1, SN_SLOT_GRAPH, skip_cols(gut, hs));
+            put(t, y, x, iw - (x - x0), SN_SLOT_NORMAL,
+                skip_cols(rest, hs > t->det_gw ? hs - t->det_gw : 0));
         } else {
-            put(t, y, x0 + 1, iw - 1, (unsigned char)ln[0] - 1, ln + 1);
+            put(t, y, x0 + 1, iw - 1, (unsigned char)ln[0] - 1,
+                skip_cols(ln + 1, hs));
         }
     }
 }
@@ -475,7 +511,6 @@ static void draw_log(tui *t) {
     sn_rect r = t->lay.pane[SN_PANE_LOG];
     if (!r.w) return;
     const sn_snapshot *s = t->snap;
-    frame(t, r, "Log", t->focus == SN_PANE_LOG);
     int x0 = r.x + 1, y0 = r.y + 1, iw = r.w - 2, ih = r.h - 2;
     runview *v = tui_view(t);
     int n = s->n_log;
@@ -483,17 +518,35 @@ static void draw_log(tui *t) {
     if (v->log_scroll < 0) v->log_scroll = 0;
     int first = n - ih - v->log_scroll;
     if (first < 0) first = 0;
+    /* the text scrolls sideways (h/l); the time stays */
+    int textw = 0;
+    for (int i = 0; i < ih && first + i < n; i++) {
+        int l = sn_tui_width(s->log[first + i].text);
+        if (l > textw) textw = l;
+    }
+    char tm[48];
+    int tw = (int)strlen(sn_tui_fmt_clock(tm, sizeof tm, s->elapsed)) + 1;
+    int more = clamp_hscroll(&v->log_hscroll, textw, iw - 1 - tw);
+    char title[96];
+    if (v->log_hscroll)
+        snprintf(title, sizeof title, "Log (search time)  from column %d "
+                                      "(h/l)",
+                 v->log_hscroll + 1);
+    else
+        snprintf(title, sizeof title, "Log (search time)%s",
+                 more && t->focus == SN_PANE_LOG ? "  h/l scroll" : "");
+    frame(t, r, title, t->focus == SN_PANE_LOG);
     for (int i = 0; i < ih && first + i < n; i++) {
         const sn_log_line *ll = &s->log[first + i];
         int slot = ll->level == SN_LOG_ERROR  ? SN_SLOT_LOG_ERROR
                    : ll->level == SN_LOG_WARN ? SN_SLOT_LOG_WARN
                                               : SN_SLOT_LOG_INFO;
-        char tm[48];
-        long sec = ll->time > 0 && ll->time < 1e9 ? (long)ll->time : 0;
-        snprintf(tm, sizeof tm, "%02ld:%02ld ", sec / 60, sec % 60);
+        sn_tui_fmt_clock(tm, sizeof tm, ll->time);
+        strcat(tm, " ");
         int x = x0 + 1;
         x += put(t, y0 + i, x, iw - 1, SN_SLOT_DIM, tm);
-        put(t, y0 + i, x, iw - (x - x0), slot, ll->text);
+        put(t, y0 + i, x, iw - (x - x0), slot,
+            skip_cols(ll->text, v->log_hscroll));
     }
 }
 
@@ -511,9 +564,10 @@ void tui_draw_bottom(tui *t) {
         tui_cmdline_draw(t, b.y, t->cols);
         return;
     }
-    if (t->confirm_quit) {
-        put(t, b.y, 0, t->cols, SN_SLOT_ERROR,
-            " A search is running: quit? It stays resumable. (y/n) ");
+    if (t->ask[0]) {
+        char q[400];
+        snprintf(q, sizeof q, " %s (y/n) ", t->ask);
+        put(t, b.y, 0, t->cols, SN_SLOT_ERROR, q);
         return;
     }
     if (t->msg[0]) {
@@ -533,9 +587,9 @@ void tui_draw_bottom(tui *t) {
     int paused = t->snap->state == SN_RUN_PAUSED;
     put(t, b.y, 0, t->cols, SN_SLOT_DIM,
         paused ? " paused: space resumes  q quit  ? help  : command  Enter "
-                 "open  f fork  m metric  / find"
-               : " q quit  ? help  : command  space pause  Enter open  f "
-                 "fork  m metric  / find  Tab pane");
+                 "open  z zoom  s sort  r runs  f fork  / find"
+               : " q quit  ? help  : command  space pause  Enter open  z "
+                 "zoom  s sort  r runs  f fork  / find");
 }
 
 void tui_help_lines(sn_lines *out) {
@@ -590,12 +644,42 @@ static void draw_help(tui *t) {
     sn_lines_free(&l);
 }
 
+/* The run pick list: every run of the session (the first and its
+ * forks), the highlighted one in the selected slot. */
+static void draw_runs(tui *t) {
+    int n = sn_engine_count(t->en);
+    if (t->runs_sel >= n) t->runs_sel = n - 1;
+    if (t->runs_sel < 0) t->runs_sel = 0;
+    int w = t->cols - 4 < 140 ? t->cols - 4 : 140;
+    int h = t->lines - 2 < n + 2 ? t->lines - 2 : n + 2;
+    int x = (t->cols - w) / 2, y = (t->lines - h) / 2;
+    int ih = h - 2;
+    int top = t->runs_sel >= ih ? t->runs_sel - ih + 1 : 0;
+    for (int i = 0; i < h; i++) fill(t, y + i, x, w, SN_SLOT_HELP);
+    sn_rect r = {x, y, w, h};
+    frame(t, r, "Runs  (j/k, Enter or 1-9 switches, Esc closes)", 1);
+    for (int i = 0; i < ih && top + i < n; i++) {
+        int k = top + i;
+        const sn_snapshot *s = sn_engine_snapshot(t->en, k);
+        if (!s) continue;
+        char line[1024], full[1100];
+        sn_tui_run_line(s, k, w - 6, line, sizeof line);
+        snprintf(full, sizeof full, "%s%s", k == t->h ? "*" : " ", line);
+        int slot = k == t->runs_sel ? SN_SLOT_SELECTED : SN_SLOT_HELP;
+        if (k == t->runs_sel) fill(t, y + 1 + i, x + 1, w - 2, slot);
+        put(t, y + 1 + i, x + 2, w - 4, slot, full);
+        sn_snapshot_release(s);
+    }
+    put(t, y + h - 1, x + 2, w - 4, SN_SLOT_TITLE,
+        " * the run shown; forks are named RUN-forkID ");
+}
+
 /* ---- the frame ---------------------------------------------------------------- */
 
 void tui_draw(tui *t) {
     getmaxyx(stdscr, t->lines, t->cols);
-    int detail = t->detail_open;
-    sn_layout_compute(t->cols, t->lines, detail, &t->lay);
+    tui_layout_base(t, &t->lay);
+    if (t->zoom) sn_layout_zoom(&t->lay, t->focus);
     bkgdset(' ' | slot_attr(t, SN_SLOT_NORMAL));
     erase();
     if (t->lay.too_small) {
@@ -609,14 +693,20 @@ void tui_draw(tui *t) {
     free(t->rows);
     /* indentation may take about a fifth of the tree pane */
     int levels = (t->lay.pane[SN_PANE_TREE].w - 2) / 10;
-    t->n_rows = sn_tree_flatten(t->snap->cands, t->snap->n_cands, &v->tree,
-                                levels < 2 ? 2 : levels, t->ascii, &t->rows);
+    if (t->sort == SN_SORT_TREE)
+        t->n_rows = sn_tree_flatten(t->snap->cands, t->snap->n_cands,
+                                    &v->tree, levels < 2 ? 2 : levels,
+                                    t->ascii, &t->rows);
+    else
+        t->n_rows = sn_cand_list(t->snap->cands, t->snap->n_cands, t->sort,
+                                 &t->rows);
     if (!t->lay.pane[t->focus].w) t->focus = SN_PANE_TREE;
     draw_status(t);
     draw_tree(t);
     draw_plot(t);
     draw_detail(t);
     draw_log(t);
+    if (t->runs_open) draw_runs(t);
     if (t->help_open) draw_help(t);
     tui_draw_bottom(t);
     if (!t->cmd_active) curs_set(0);

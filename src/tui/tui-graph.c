@@ -109,7 +109,7 @@ int sn_graph_text(const sn_graph *g, int ascii, sn_lines *out) {
         sn_tui_node_desc(g, r, desc, sizeof desc);
         sn_shape s = g->nodes[r].out;
         if (s.h == 1 && s.w == 1) snprintf(shape, sizeof shape, "%d", s.c);
-        else snprintf(shape, sizeof shape, "%dx%dx%d", s.c, s.h, s.w);
+        else sn_shape_fmt(shape, sizeof shape, s); /* HxWxC */
         sn_tui_clip(name, sizeof name, g->nodes[r].name, nw, 1, ascii);
         int pad = nw - sn_tui_width(name);
         sn_lines_add(out, "%s%s%*s  %-18s %s", gut, name, pad, "", desc,

@@ -18,7 +18,9 @@
 typedef struct runview {
     sn_tree_state tree;
     int detail_scroll;
+    int detail_hscroll; /* columns scrolled right in the candidate view */
     int log_scroll; /* lines up from the newest; 0 follows the tail */
+    int log_hscroll;
     int follow;     /* select the newest candidate until the user moves */
 } runview;
 
@@ -36,6 +38,8 @@ typedef struct tui {
     sn_layout lay;
     int focus;                /* sn_pane */
     int detail_open;          /* compact layout: candidate view shown */
+    int zoom;                 /* the focused pane fills the screen */
+    sn_sort sort;             /* the tree pane: tree or a sorted list */
     int ascii;
     sn_glyphs glyphs;
     sn_objective metric;      /* plot's x axis and the tree's size column */
@@ -71,7 +75,12 @@ typedef struct tui {
     int cmd_active;           /* readline line open */
     char cmd_hint[512];       /* completion matches shown above it */
     int find_prompt;          /* the line is a '/' search */
-    int confirm_quit;
+    char ask[320];            /* a y/n question on the bottom line */
+    char ask_cmd[1100];       /* the command y runs */
+    char ask_what[64];        /* "quit", "fork": for "... cancelled" */
+    int confirmed;            /* the command running was answered y */
+    int runs_open;            /* the run pick list */
+    int runs_sel;             /* its highlighted row (a handle) */
     int help_open;
     int help_scroll;
     char find_text[128];
@@ -80,6 +89,8 @@ typedef struct tui {
 } tui;
 
 /* tui-main.c */
+/* The layout without zoom (what Tab cycles through). */
+void tui_layout_base(const tui *t, sn_layout *l);
 void tui_message(tui *t, int error, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void tui_run_command(tui *t, const char *line);
@@ -95,6 +106,8 @@ void tui_draw_bottom(tui *t);
 void tui_detail_update(tui *t, int width);
 /* Lines of the help overlay. */
 void tui_help_lines(sn_lines *out);
+/* The widest line of the candidate view (for horizontal scrolling). */
+int tui_detail_width(const tui *t);
 
 /* tui-cmdline.c */
 int tui_cmdline_init(tui *t);

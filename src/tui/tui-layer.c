@@ -45,7 +45,7 @@ const char *sn_tui_node_desc(const sn_graph *g, int i, char *buf, size_t n) {
 
 static void shape_str(char *buf, size_t n, sn_shape s) {
     if (s.h == 1 && s.w == 1) snprintf(buf, n, "%d", s.c);
-    else snprintf(buf, n, "%dx%dx%d", s.c, s.h, s.w);
+    else sn_shape_fmt(buf, n, s); /* HxWxC */
 }
 
 static void pct(char *buf, size_t n, int64_t part, int64_t total) {

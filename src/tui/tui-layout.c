@@ -2,7 +2,8 @@
  *
  * 80x24 is the smallest comfortable size (the tree and the plot side by
  * side, a three-line log); from 150x40 up the candidate view gets its own
- * pane under the plot so everything is visible at once. Pure function. */
+ * pane under the plot so everything is visible at once. Any pane can be
+ * zoomed to the whole screen. Pure functions. */
 #include "slimnas/tui.h"
 
 #include <string.h>
@@ -37,12 +38,25 @@ void sn_layout_compute(int w, int h, int detail, sn_layout *l) {
         l->pane[SN_PANE_LOG] = rect(0, top + paneh, w, logh);
         return;
     }
-    int treew = w * 30 / 100;
-    if (treew < 48) treew = 48;
-    int logh = mid / 4 > 8 ? mid / 4 : 8;
-    l->pane[SN_PANE_TREE] = rect(0, top, treew, mid - logh);
-    l->pane[SN_PANE_LOG] = rect(0, top + mid - logh, treew, logh);
-    int ploth = mid * 45 / 100;
+    /* the log's lines and the tree's descriptions are long: both get
+     * room as the screen widens (the log the whole width) */
+    int treew = w * 40 / 100;
+    if (treew < 60) treew = 60;
+    int logh = mid / 5 > 8 ? mid / 5 : 8;
+    int upper = mid - logh;
+    l->pane[SN_PANE_TREE] = rect(0, top, treew, upper);
+    l->pane[SN_PANE_LOG] = rect(0, top + upper, w, logh);
+    int ploth = upper * 45 / 100;
     l->pane[SN_PANE_PLOT] = rect(treew, top, w - treew, ploth);
-    l->pane[SN_PANE_DETAIL] = rect(treew, top + ploth, w - treew, mid - ploth);
+    l->pane[SN_PANE_DETAIL] = rect(treew, top + ploth, w - treew,
+                                   upper - ploth);
+}
+
+void sn_layout_zoom(sn_layout *l, int pane) {
+    if (l->too_small || pane < 0 || pane >= SN_PANE_COUNT ||
+        !l->pane[pane].w)
+        return;
+    for (int p = 0; p < SN_PANE_COUNT; p++) l->pane[p] = rect(0, 0, 0, 0);
+    l->pane[pane] = rect(0, l->status.h, l->status.w,
+                         l->bottom.y - l->status.h);
 }

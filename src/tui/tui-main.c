@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "slimnas/export.h"
 #include "tui-compare.h"
 #include "tui-internal.h"
 
@@ -72,6 +73,20 @@ void tui_message(tui *t, int error, const char *fmt, ...) {
     va_end(ap);
     t->msg_error = error;
     t->dirty = 1;
+}
+
+/* Puts a y/n question on the bottom line; y runs cmd (with
+ * t->confirmed set), anything else says "<what> cancelled". */
+static void ask(tui *t, const char *what, const char *cmd,
+                const char *question) {
+    snprintf(t->ask, sizeof t->ask, "%s", question);
+    snprintf(t->ask_cmd, sizeof t->ask_cmd, "%s", cmd);
+    snprintf(t->ask_what, sizeof t->ask_what, "%.60s", what);
+    t->dirty = 1;
+}
+
+void tui_layout_base(const tui *t, sn_layout *l) {
+    sn_layout_compute(t->cols, t->lines, t->detail_open, l);
 }
 
 static void take_snapshot(tui *t) {
@@ -195,10 +210,15 @@ static void move_selection(tui *t, int delta) {
 }
 
 static void cycle_focus(tui *t, int dir) {
+    /* over the panes of the layout without zoom: zoomed, Tab shows the
+     * next pane zoomed (the compact layout's plot and candidate view
+     * share a place; the one not shown is skipped) */
+    sn_layout base;
+    tui_layout_base(t, &base);
     for (int k = 1; k <= SN_PANE_COUNT; k++) {
         int p = ((t->focus + dir * k) % SN_PANE_COUNT + SN_PANE_COUNT) %
                 SN_PANE_COUNT;
-        if (t->lay.pane[p].w) {
+        if (base.pane[p].w) {
             t->focus = p;
             break;
         }
@@ -206,10 +226,16 @@ static void cycle_focus(tui *t, int dir) {
     t->dirty = 1;
 }
 
-static void find_next(tui *t) {
+/* Selects the next (dir 1) or previous (dir -1) candidate, in id order
+ * and wrapping around, whose "#id op status" holds the find text. */
+static void find_next(tui *t, int dir) {
     const sn_snapshot *s = t->snap;
     if (!t->find_text[0]) {
         tui_message(t, 1, "nothing to find (/ TEXT)");
+        return;
+    }
+    if (s->n_cands == 0) {
+        tui_message(t, 1, "no candidates yet");
         return;
     }
     char needle[128];
@@ -217,8 +243,9 @@ static void find_next(tui *t) {
     for (size_t i = 0; i <= nl; i++)
         needle[i] = (char)tolower((unsigned char)t->find_text[i]);
     int start = tui_view(t)->tree.selected;
+    if (start < 0) start = dir > 0 ? -1 : 0;
     for (int k = 1; k <= s->n_cands; k++) {
-        int id = ((start < 0 ? -1 : start) + k) % s->n_cands;
+        int id = ((start + dir * k) % s->n_cands + s->n_cands) % s->n_cands;
         const sn_cand_info *c = &s->cands[id];
         char hay[512];
         snprintf(hay, sizeof hay, "#%d %s %s", id, c->op,
@@ -226,7 +253,8 @@ static void find_next(tui *t) {
         for (char *p = hay; *p; p++) *p = (char)tolower((unsigned char)*p);
         if (strstr(hay, needle)) {
             select_id(t, id);
-            tui_message(t, 0, "found #%d: %s", id, c->op);
+            tui_message(t, 0, "found #%d: %s (n next, N previous)", id,
+                        c->op);
             return;
         }
     }
@@ -257,26 +285,11 @@ static void apply_theme(tui *t, const char *name) {
     clearok(curscr, TRUE);
 }
 
-static void list_runs(tui *t) {
-    char buf[512];
-    int o = snprintf(buf, sizeof buf, "runs:");
-    int n = sn_engine_count(t->en);
-    for (int h = 0; h < n && o < (int)sizeof buf - 1; h++) {
-        const sn_snapshot *s = sn_engine_snapshot(t->en, h);
-        if (!s) continue;
-        o += snprintf(buf + o, sizeof buf - (size_t)o, " %d %s %s%s%s", h + 1,
-                      s->name, sn_run_state_name(s->state),
-                      h == t->h ? "*" : "", h + 1 < n ? "," : "");
-        sn_snapshot_release(s);
-    }
-    if (o < (int)sizeof buf - 1)
-        snprintf(buf + o, sizeof buf - (size_t)o, "  (:runs N switches)");
-    tui_message(t, 0, "%s", buf);
-}
-
 static void cmd_runs(tui *t, const char *arg) {
-    if (!arg || !*arg) {
-        list_runs(t);
+    if (!arg || !*arg) { /* the pick list */
+        t->runs_open = 1;
+        t->runs_sel = t->h;
+        t->dirty = 1;
         return;
     }
     int n = sn_engine_count(t->en), k;
@@ -318,12 +331,99 @@ static void engine_command(tui *t, const char *line) {
         return;
     }
     if (nh >= 0) {
+        int from = t->h + 1;
         switch_run(t, nh);
-        tui_message(t, 0, "%s; showing run %d (:runs lists them)", reply,
-                    nh + 1);
+        tui_message(t, 0, "%s; showing it as run %d (r picks a run, "
+                          ":runs %d goes back)",
+                    reply, nh + 1, from);
     } else {
         take_snapshot(t);
         tui_message(t, 0, "%s", reply);
+    }
+}
+
+/* Why a done run stopped and how to go on. */
+static void done_message(tui *t) {
+    const sn_snapshot *s = t->snap;
+    const sn_search_settings *st = &s->settings;
+    if (st->max_candidates > 0 && s->n_records >= st->max_candidates)
+        tui_message(t, 1, "the run is done (max-candidates %d reached); "
+                          "raise it to continue (:set max-candidates %d)",
+                    st->max_candidates, st->max_candidates + 20);
+    else if (st->budget > 0 && s->elapsed >= st->budget)
+        tui_message(t, 1, "the run is done; raise the budget to continue "
+                          "(:set budget %dm)",
+                    (int)(s->elapsed / 60) + 10);
+    else
+        tui_message(t, 1, "the run is done: %s; change a setting (:set) or "
+                          "fork it to continue",
+                    s->message[0] ? s->message : "nothing left to try");
+}
+
+/* 1 when `set KEY VALUE` (rest = "KEY VALUE") on a done run would let
+ * its search go on (budget and max-candidates no longer used up). */
+static int set_resumes(tui *t, const char *rest) {
+    const sn_snapshot *s = t->snap;
+    if (s->state != SN_RUN_DONE) return 0;
+    char key[64], val[128];
+    if (sscanf(rest, "%63s %127s", key, val) != 2) return 0;
+    sn_search_settings tmp = s->settings;
+    if (sn_settings_set(&tmp, key, val, NULL)) return 0; /* engine says */
+    return (tmp.budget <= 0 || s->elapsed < tmp.budget) &&
+           (tmp.max_candidates <= 0 || s->n_records < tmp.max_candidates);
+}
+
+static int first_child(const sn_snapshot *s, int id) {
+    for (int i = id + 1; i < s->n_cands; i++)
+        if (s->cands[i].parent == id) return i;
+    return -1;
+}
+
+/* h/l: in the tree, fold or go to the parent / unfold or go to the
+ * first child; in the candidate view and the log, scroll sideways; in
+ * the plot, the next smaller / larger candidate. */
+static void side_step(tui *t, int dir) {
+    runview *v = tui_view(t);
+    const sn_snapshot *s = t->snap;
+    t->dirty = 1;
+    if (t->focus == SN_PANE_DETAIL || t->focus == SN_PANE_LOG) {
+        int *hs = t->focus == SN_PANE_DETAIL ? &v->detail_hscroll
+                                             : &v->log_hscroll;
+        *hs += 8 * dir; /* the upper bound is the drawing's to clamp */
+        if (*hs < 0) *hs = 0;
+        return;
+    }
+    if (t->focus == SN_PANE_PLOT) {
+        move_selection(t, dir);
+        return;
+    }
+    int id = v->tree.selected;
+    if (id < 0 || id >= s->n_cands) {
+        tui_message(t, 1, "no candidate yet");
+        return;
+    }
+    int r = sn_tree_row_of(t->rows, t->n_rows, id);
+    int kids = r >= 0 ? t->rows[r].n_kids : 0;
+    int folded = t->sort == SN_SORT_TREE && sn_tree_is_folded(&v->tree, id);
+    if (dir < 0) {
+        if (t->sort == SN_SORT_TREE && kids && !folded) {
+            sn_tree_set_folded(&v->tree, id, 1);
+            v->follow = 0;
+        } else if (s->cands[id].parent >= 0) {
+            select_id(t, s->cands[id].parent);
+        } else {
+            tui_message(t, 0, "#%d is a root", id);
+        }
+    } else {
+        int k = first_child(s, id);
+        if (folded) {
+            sn_tree_set_folded(&v->tree, id, 0);
+            v->follow = 0;
+        } else if (k >= 0) {
+            select_id(t, k);
+        } else {
+            tui_message(t, 0, "#%d has no children", id);
+        }
     }
 }
 
@@ -351,6 +451,7 @@ static void local_command(tui *t, const char *cmd, char *arg) {
             t->focus = t->detail_open ? SN_PANE_DETAIL : SN_PANE_TREE;
         }
         v->detail_scroll = 0;
+        v->detail_hscroll = 0;
     } else if (!strcmp(cmd, "fold") || !strcmp(cmd, "unfold")) {
         if (need_id(t, arg, &id)) return;
         int kids = 0;
@@ -361,6 +462,27 @@ static void local_command(tui *t, const char *cmd, char *arg) {
         }
         sn_tree_set_folded(&v->tree, id, cmd[0] == 'f');
         t->dirty = 1;
+    } else if (!strcmp(cmd, "left") || !strcmp(cmd, "right")) {
+        side_step(t, cmd[0] == 'r' ? 1 : -1);
+    } else if (!strcmp(cmd, "zoom")) {
+        t->zoom = !t->zoom;
+        t->dirty = 1;
+        if (t->zoom) tui_message(t, 0, "zoomed (z: back, Tab: next pane)");
+    } else if (!strcmp(cmd, "sort")) {
+        int k;
+        if (!arg || !*arg || !strcmp(arg, "next"))
+            k = (t->sort + 1) % SN_SORT_COUNT;
+        else if ((k = sn_sort_from_name(arg)) < 0) {
+            tui_message(t, 1, "usage: sort tree|accuracy|params|flops|memory"
+                              "|next");
+            return;
+        }
+        t->sort = (sn_sort)k;
+        v->tree.top = 0;
+        t->focus = SN_PANE_TREE;
+        if (t->sort == SN_SORT_TREE) tui_message(t, 0, "the tree (s: sort)");
+        else tui_message(t, 0, "all candidates by %s (s: next sort)",
+                         sn_sort_name(t->sort));
     } else if (!strcmp(cmd, "move")) {
         int page = pane_height(t, t->focus), n;
         if (!arg || !*arg) n = 1;
@@ -396,9 +518,10 @@ static void local_command(tui *t, const char *cmd, char *arg) {
             tui_cmdline_open(t, "/", NULL);
             return;
         }
-        if (strcmp(arg, "next"))
+        int dir = !strcmp(arg, "prev") ? -1 : 1;
+        if (strcmp(arg, "next") && strcmp(arg, "prev"))
             snprintf(t->find_text, sizeof t->find_text, "%s", arg);
-        find_next(t);
+        find_next(t, dir);
     } else if (!strcmp(cmd, "metric")) {
         int m;
         if (!arg || !*arg || !strcmp(arg, "next"))
@@ -436,22 +559,32 @@ static void local_command(tui *t, const char *cmd, char *arg) {
             return;
         }
         t->glyphs = g;
-        t->dirty = 1;
+        tui_message(t, 0, "plot glyphs: %s", arg);
     } else if (!strcmp(cmd, "runs")) {
         cmd_runs(t, arg);
     } else if (!strcmp(cmd, "toggle-pause")) {
-        engine_command(t, s->state == SN_RUN_PAUSED ||
-                                  sn_run_state_over(s->state)
-                              ? "resume"
-                              : "pause");
+        if (s->state == SN_RUN_DONE) done_message(t);
+        else engine_command(t, s->state == SN_RUN_PAUSED ||
+                                       sn_run_state_over(s->state)
+                                   ? "resume"
+                                   : "pause");
     } else if (!strcmp(cmd, "export")) {
-        tui_message(t, 1, "export is not available in this build yet");
+        char msg[1024], line[512];
+        int rc = sn_export_command(s->dir, arg, s->n_cands, &s->settings,
+                                   msg, sizeof msg, line, sizeof line);
+        tui_message(t, rc < 0, "%s", msg);
+        if (rc == 1) {
+            tui_cmdline_open(t, ":", line);
+            snprintf(t->cmd_hint, sizeof t->cmd_hint, " %.400s", msg);
+        }
     } else if (!strcmp(cmd, "help")) {
         t->help_open = 1;
         t->help_scroll = 0;
         t->dirty = 1;
     } else if (!strcmp(cmd, "quit")) {
-        if (any_running(t)) t->confirm_quit = 1;
+        if (any_running(t) && !t->confirmed)
+            ask(t, "quit", "quit",
+                "A search is running: quit? It stays resumable.");
         else t->quit = 1;
         t->dirty = 1;
     }
@@ -480,6 +613,17 @@ void tui_run_command(tui *t, const char *line) {
     }
     char full[1100];
     snprintf(full, sizeof full, "%s%s%s", name, *rest ? " " : "", rest);
+    if (!strcmp(name, "resume") && t->snap->state == SN_RUN_DONE && !*rest) {
+        done_message(t); /* resuming changes nothing: say what would */
+        return;
+    }
+    if (!strcmp(name, "set") && !t->confirmed && set_resumes(t, rest)) {
+        char q[320];
+        snprintf(q, sizeof q, "The run is done; '%.200s' resumes its search. "
+                              "Go on?", full);
+        ask(t, full, full, q);
+        return;
+    }
     engine_command(t, full);
 }
 
@@ -581,10 +725,36 @@ static void handle_key(tui *t, int is_code, wint_t ch) {
         else t->help_open = 0;
         return;
     }
-    if (t->confirm_quit) {
-        t->confirm_quit = 0;
-        if (key == 'y' || key == 'Y') t->quit = 1;
-        else tui_message(t, 0, "quit cancelled");
+    if (t->ask[0]) {
+        t->ask[0] = 0;
+        if (key == 'y' || key == 'Y') {
+            char cmd[sizeof t->ask_cmd];
+            snprintf(cmd, sizeof cmd, "%s", t->ask_cmd);
+            t->confirmed = 1;
+            tui_run_command(t, cmd);
+            t->confirmed = 0;
+        } else {
+            tui_message(t, 0, "%s cancelled", t->ask_what);
+        }
+        return;
+    }
+    if (t->runs_open) {
+        int n = sn_engine_count(t->en);
+        if (key == 'j' || key == SN_KEY_DOWN) {
+            if (t->runs_sel + 1 < n) t->runs_sel++;
+        } else if (key == 'k' || key == SN_KEY_UP) {
+            if (t->runs_sel > 0) t->runs_sel--;
+        } else if (key == SN_KEY_ENTER || (key >= '1' && key <= '9')) {
+            int h = key == SN_KEY_ENTER ? t->runs_sel : key - '1';
+            t->runs_open = 0;
+            if (h < n) {
+                char c[32];
+                snprintf(c, sizeof c, "runs %d", h + 1);
+                tui_run_command(t, c);
+            }
+        } else {
+            t->runs_open = 0;
+        }
         return;
     }
     t->msg[0] = 0;
@@ -601,9 +771,22 @@ static void handle_key(tui *t, int is_code, wint_t ch) {
     }
     char cmd[128];
     int sel = tui_view(t)->tree.selected;
-    if (sn_tui_key_command(key, sel < 0 ? 0 : sel, cmd, sizeof cmd)) {
-        if (strstr(cmd, "fork") == cmd && sel < 0) {
-            tui_message(t, 1, "no candidate to fork yet");
+    const sn_key_binding *b = sn_tui_key_binding(key);
+    if (b && sn_tui_key_command(key, sel < 0 ? 0 : sel, cmd, sizeof cmd)) {
+        if (strchr(b->command, '%') && sel < 0) {
+            tui_message(t, 1, "no candidate selected yet");
+            return;
+        }
+        if (b->ask) {
+            char q[320], what[32];
+            const char *pc = strstr(b->ask, "%d");
+            if (pc)
+                snprintf(q, sizeof q, "%.*s%d%s", (int)(pc - b->ask), b->ask,
+                         sel, pc + 2);
+            else
+                snprintf(q, sizeof q, "%s", b->ask);
+            snprintf(what, sizeof what, "%.*s", (int)strcspn(cmd, " "), cmd);
+            ask(t, what, cmd, q);
             return;
         }
         tui_run_command(t, cmd);

@@ -119,6 +119,15 @@ const char *sn_tui_fmt_duration(char *buf, size_t n, double seconds) {
     return buf;
 }
 
+const char *sn_tui_fmt_clock(char *buf, size_t n, double seconds) {
+    if (!(seconds >= 0) || seconds > 1e9) seconds = 0;
+    long s = (long)seconds;
+    if (s < 3600) snprintf(buf, n, "%02ld:%02ld", s / 60, s % 60);
+    else snprintf(buf, n, "%ld:%02ld:%02ld", s / 3600, (s % 3600) / 60,
+                  s % 60);
+    return buf;
+}
+
 /* ---- status bar ---------------------------------------------------------- */
 
 /* Appends part to buf when it still fits in width columns (parts are
@@ -188,6 +197,22 @@ void sn_tui_status(const sn_snapshot *s, int run, int n_runs, int width,
     put_part(buf, n, width, sep, tm);
     put_part(buf, n, width, sep, ips);
     put_part(buf, n, width, sep, cands);
+}
+
+void sn_tui_run_line(const sn_snapshot *s, int k, int width, char *buf,
+                     size_t n) {
+    SN_ASSERT(n > 0);
+    double best = -1;
+    for (int i = 0; i < s->n_records; i++)
+        if (s->cands[i].status == SN_CAND_DONE && s->cands[i].val_acc > best)
+            best = s->cands[i].val_acc;
+    char acc[32] = "best -";
+    if (best >= 0) snprintf(acc, sizeof acc, "best %.1f%%", 100 * best);
+    char line[1024];
+    snprintf(line, sizeof line, "%d  %s  %s  %d cand  %s  front %d  %s",
+             k + 1, s->name, sn_run_state_name(s->state), s->n_records, acc,
+             s->n_front, s->dir);
+    sn_tui_clip(buf, n, line, width, 0, 1);
 }
 
 void sn_tui_limits(const sn_search_settings *s, char *buf, size_t n) {

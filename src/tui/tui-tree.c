@@ -201,3 +201,66 @@ int sn_tree_lineage(const sn_cand_info *c, int n, int id, int *path,
     free(tmp);
     return out;
 }
+
+/* ---- the flat list ----------------------------------------------------------- */
+
+const char *sn_sort_name(sn_sort k) {
+    static const char *const n[SN_SORT_COUNT] = {"tree", "accuracy", "params",
+                                                  "flops", "memory"};
+    return (unsigned)k < SN_SORT_COUNT ? n[k] : "?";
+}
+
+int sn_sort_from_name(const char *s) {
+    for (int k = 0; k < SN_SORT_COUNT; k++)
+        if (!strcmp(s, sn_sort_name((sn_sort)k))) return k;
+    if (!strcmp(s, "acc")) return SN_SORT_ACCURACY;
+    if (!strcmp(s, "macs")) return SN_SORT_FLOPS;
+    return -1;
+}
+
+/* qsort has no context pointer: keys are computed first, then sorted. */
+typedef struct sort_item {
+    int id;
+    int missing; /* no value for the key: after every one that has */
+    double v;    /* ascending */
+} sort_item;
+
+static int cmp_item(const void *a, const void *b) {
+    const sort_item *p = a, *q = b;
+    if (p->missing != q->missing) return p->missing - q->missing;
+    if (p->v != q->v) return p->v < q->v ? -1 : 1;
+    return p->id - q->id;
+}
+
+int sn_cand_list(const sn_cand_info *c, int n, sn_sort key,
+                 sn_tree_row **rows) {
+    sort_item *it = sn_xmalloc(((size_t)n + 1) * sizeof *it);
+    for (int i = 0; i < n; i++) {
+        it[i].id = i;
+        it[i].missing = 0;
+        switch (key) {
+        case SN_SORT_ACCURACY:
+            it[i].missing = c[i].status != SN_CAND_DONE || c[i].val_acc < 0;
+            it[i].v = -c[i].val_acc;
+            break;
+        case SN_SORT_PARAMS: it[i].v = (double)c[i].params; break;
+        case SN_SORT_FLOPS: it[i].v = (double)c[i].flops; break;
+        case SN_SORT_MEMORY: it[i].v = (double)c[i].memory; break;
+        default: it[i].v = i; break;
+        }
+        if (it[i].missing) it[i].v = 0;
+    }
+    qsort(it, (size_t)n, sizeof *it, cmp_item);
+    int *kids = sn_xcalloc((size_t)n + 1, sizeof *kids);
+    for (int j = 0; j < n; j++)
+        if (c[j].parent >= 0 && c[j].parent < n) kids[c[j].parent]++;
+    sn_tree_row *r = sn_xcalloc((size_t)n + 1, sizeof *r);
+    for (int i = 0; i < n; i++) {
+        r[i].id = it[i].id;
+        r[i].n_kids = kids[it[i].id];
+    }
+    free(kids);
+    free(it);
+    *rows = r;
+    return n;
+}

@@ -1,6 +1,7 @@
 /* util.c — errors, memory, files, parsing and formatting helpers. */
 #include "slimnas/util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -108,13 +109,40 @@ int sn_read_file(const char *path, char **data, size_t *len, sn_error *e) {
     return 0;
 }
 
-int sn_write_atomic(const char *path, const void *data, size_t len,
-                    sn_error *e) {
+/* The directory part of name ("cand" for "cand/3.json", "." for
+ * "settings.json"), opened relative to dir. */
+static int open_parent(int dir, const char *name) {
+    const char *slash = strrchr(name, '/');
+    if (!slash) return openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    char buf[4096];
+    size_t n = (size_t)(slash - name);
+    if (n == 0) return open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (n >= sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(buf, name, n);
+    buf[n] = 0;
+    return openat(dir, buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+int sn_fsync_dir_at(int dir, const char *name) {
+    int fd = open_parent(dir, name);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    int err = errno;
+    close(fd);
+    errno = err;
+    return rc;
+}
+
+int sn_write_atomic_at(int dir, const char *name, const void *data,
+                       size_t len, int flags, sn_error *e) {
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >=
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", name, (long)getpid()) >=
         (int)sizeof tmp)
-        return sn_errf(e, "%s: path too long", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        return sn_errf(e, "%s: path too long", name);
+    int fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return sn_errf(e, "%s: %s", tmp, strerror(errno));
     const char *p = data;
     size_t left = len;
@@ -124,8 +152,8 @@ int sn_write_atomic(const char *path, const void *data, size_t len,
             if (errno == EINTR) continue;
             int err = errno;
             close(fd);
-            unlink(tmp);
-            return sn_errf(e, "%s: %s (the old file is unchanged)", path,
+            unlinkat(dir, tmp, 0);
+            return sn_errf(e, "%s: %s (the old file is unchanged)", name,
                            strerror(err));
         }
         p += w;
@@ -134,20 +162,105 @@ int sn_write_atomic(const char *path, const void *data, size_t len,
     if (fsync(fd) != 0) {
         int err = errno;
         close(fd);
-        unlink(tmp);
-        return sn_errf(e, "%s: fsync: %s", path, strerror(err));
+        unlinkat(dir, tmp, 0);
+        return sn_errf(e, "%s: fsync: %s", name, strerror(err));
     }
     if (close(fd) != 0) {
         int err = errno;
-        unlink(tmp);
-        return sn_errf(e, "%s: %s", path, strerror(err));
+        unlinkat(dir, tmp, 0);
+        return sn_errf(e, "%s: %s", name, strerror(err));
     }
-    if (rename(tmp, path) != 0) {
+    if (flags & SN_WRITE_NOREPLACE) {
+        /* link() refuses an existing name, atomically; the temp name goes */
+        if (linkat(dir, tmp, dir, name, 0) != 0) {
+            int err = errno;
+            unlinkat(dir, tmp, 0);
+            if (err == EEXIST)
+                return sn_errf(e, "%s: already exists (not replaced)", name);
+            return sn_errf(e, "%s: link: %s", name, strerror(err));
+        }
+        unlinkat(dir, tmp, 0);
+    } else if (renameat(dir, tmp, dir, name) != 0) {
         int err = errno;
-        unlink(tmp);
-        return sn_errf(e, "%s: rename: %s", path, strerror(err));
+        unlinkat(dir, tmp, 0);
+        return sn_errf(e, "%s: rename: %s", name, strerror(err));
     }
+    /* the new name itself is durable only once its directory is */
+    if (sn_fsync_dir_at(dir, name) != 0)
+        return sn_errf(e, "%s: fsync of its directory: %s", name,
+                       strerror(errno));
     return 0;
+}
+
+int sn_write_atomic(const char *path, const void *data, size_t len,
+                    sn_error *e) {
+    return sn_write_atomic_at(AT_FDCWD, path, data, len, 0, e);
+}
+
+int sn_read_file_at(int dir, const char *name, char **data, size_t *len,
+                    sn_error *e) {
+    int fd = openat(dir, name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int err = errno;
+        sn_errf(e, "%s: %s", name, strerror(err));
+        errno = err; /* callers tell missing from unreadable */
+        return -1;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = sn_xmalloc(cap);
+    for (;;) {
+        if (n + 1 >= cap) buf = sn_xrealloc(buf, cap *= 2);
+        ssize_t got = read(fd, buf + n, cap - n - 1);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+            int err = errno;
+            close(fd);
+            free(buf);
+            sn_errf(e, "%s: %s", name, strerror(err));
+            errno = err;
+            return -1;
+        }
+        if (got == 0) break;
+        n += (size_t)got;
+    }
+    close(fd);
+    buf[n] = 0;
+    *data = buf;
+    if (len) *len = n;
+    return 0;
+}
+
+int sn_is_tmp_name(const char *name) {
+    const char *t = strstr(name, ".tmp.");
+    if (!t || t == name) return 0;
+    for (;;) { /* the last ".tmp." followed by digits only */
+        const char *u = strstr(t + 1, ".tmp.");
+        if (!u) break;
+        t = u;
+    }
+    const char *d = t + 5;
+    if (!*d) return 0;
+    for (; *d; d++)
+        if (*d < '0' || *d > '9') return 0;
+    return 1;
+}
+
+int sn_remove_stale_tmp(int dir, const char *sub) {
+    int fd = openat(dir, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return 0;
+    }
+    int n = 0;
+    struct dirent *ent;
+    while ((ent = readdir(d)))
+        if (sn_is_tmp_name(ent->d_name) && unlinkat(fd, ent->d_name, 0) == 0)
+            n++;
+    if (n) fsync(fd);
+    closedir(d);
+    return n;
 }
 
 void sn_text_position(const char *text, size_t offset, int *line, int *col) {
@@ -206,7 +319,7 @@ int sn_parse_size(const char *s, int64_t *out) {
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (end == s || errno || v < 0) return -1;
+    if (end == s || errno || !(v >= 0)) return -1; /* NaN too */
     double mul = 1;
     if (*end == 'k' || *end == 'K') mul = 1e3, end++;
     else if (*end == 'M' || *end == 'm') mul = 1e6, end++;
@@ -223,7 +336,7 @@ int sn_parse_duration(const char *s, double *out) {
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (end == s || errno || v < 0) return -1;
+    if (end == s || errno || !(v >= 0) || isinf(v)) return -1; /* NaN too */
     double mul = 1;
     if (*end == 's') end++;
     else if (*end == 'm') mul = 60, end++;
