@@ -40,11 +40,11 @@ DEB_PKGS := build-essential pkg-config libncurses-dev libcjson-dev \
             libopenblas-dev libreadline-dev zlib1g-dev libcmocka-dev \
             dataset-fashion-mnist tmux man-db bash-completion clang \
             libstb-dev libjpeg62-turbo-dev libpng-dev python3-numpy \
-            python3-onnx python3-opencv
+            python3-onnx python3-opencv libcairo2-dev libfontconfig-dev
 # Only `make check-targets` (CI) needs these (none beyond the above now).
 CHECK_PKGS :=
 
-PKGS := ncursesw libcjson openblas readline zlib stb libjpeg libpng
+PKGS := ncursesw libcjson openblas readline zlib stb libjpeg libpng cairo fontconfig
 # Flags come from pkg-config (plain -l flags where a .pc file is missing),
 # written to $(BUILD)/flags.mk once the packages are there; make builds that
 # file first and restarts, so a fresh machine needs one command.
@@ -104,7 +104,7 @@ pc_cflags = $(filter-out -D_DEFAULT_SOURCE -D_XOPEN_SOURCE=%,$(shell pkg-config 
 pc_libs   = $(or $(shell pkg-config --libs $(1) 2>/dev/null),$(2))
 $(FLAGS_MK): $(DEPS_OK) Makefile
 	@echo 'DEP_CFLAGS := $(foreach p,$(PKGS),$(call pc_cflags,$(p)))' > $@
-	@echo 'DEP_LIBS := $(call pc_libs,ncursesw,-lncursesw -ltinfo) $(call pc_libs,libcjson,-lcjson) $(call pc_libs,openblas,-lopenblas) $(call pc_libs,readline,-lreadline) $(call pc_libs,zlib,-lz) $(call pc_libs,stb,-lstb) $(call pc_libs,libjpeg,-ljpeg) $(call pc_libs,libpng,-lpng) -lpthread -lm' >> $@
+	@echo 'DEP_LIBS := $(call pc_libs,ncursesw,-lncursesw -ltinfo) $(call pc_libs,libcjson,-lcjson) $(call pc_libs,openblas,-lopenblas) $(call pc_libs,readline,-lreadline) $(call pc_libs,zlib,-lz) $(call pc_libs,stb,-lstb) $(call pc_libs,libjpeg,-ljpeg) $(call pc_libs,libpng,-lpng) $(call pc_libs,cairo,-lcairo) $(call pc_libs,fontconfig,-lfontconfig) -lpthread -lm' >> $@
 	@echo 'TEST_LIBS := $(call pc_libs,cmocka,-lcmocka)' >> $@
 
 # ---- build ------------------------------------------------------------
@@ -292,3 +292,53 @@ soak: $(BUILD)/slimnas
 	@python3 tests/soak.py $(BUILD)/slimnas $(SOAK_KILLS)
 
 .PHONY: fuzz soak
+
+# ---- experiments: reports of several runs (slimnas report) ----------------
+# experiment-bases: the same budget from each base architecture alone
+# (samples/searches/experiment-bases.json, --bases KIND), fronts overlaid;
+# experiment-budget: the same search (samples/searches/experiment-budget.json)
+# at each budget in EXP_BUDGETS and seed in EXP_SEEDS. Runs go to EXP_DIR;
+# a run already there is resumed (to the same budget: nothing to do), so
+# running the target again only redraws. The PNGs go to docs/img/ (shown in
+# the README), the HTML pages to EXP_DIR; EXP_OPTS go to every search
+# (EXP_OPTS="--max-train 2k" for a quick look). Not in CI: with the defaults
+# 5 x 10 minutes and 10 + 30 + 90 minutes of search.
+EXP_DIR     ?= runs/experiments
+EXP_DATA    ?= fashion-mnist
+EXP_BASES   ?= cnn mobilenet mobilenetv2 resnet densenet
+EXP_BUDGET  ?= 10m
+EXP_BUDGETS ?= 10m 30m 90m
+EXP_SEEDS   ?= 1
+EXP_THREADS ?= 2
+EXP_NICE    ?= nice -n 10
+EXP_OPTS    ?=
+
+.PHONY: experiment-bases experiment-budget
+
+# $(call exp_run,DIR,CONFIG,OPTIONS,BUDGET): search, or resume DIR.
+exp_run = if [ -d $(1) ]; then $(EXP_NICE) $(BUILD)/slimnas resume $(1) --budget $(4) \
+            --headless -j $(EXP_THREADS); else $(EXP_NICE) $(BUILD)/slimnas search \
+            --config $(2) --data $(EXP_DATA) $(3) $(EXP_OPTS) --budget $(4) --run $(1) \
+            --headless -j $(EXP_THREADS); fi > $(1).txt
+
+experiment-bases: $(BUILD)/slimnas
+	@mkdir -p $(EXP_DIR) docs/img
+	@for k in $(EXP_BASES); do echo "experiment-bases: $$k, $(EXP_BUDGET)"; \
+	  $(call exp_run,$(EXP_DIR)/bases-$$k,samples/searches/experiment-bases.json,--bases $$k,$(EXP_BUDGET)) \
+	  || exit 1; done
+	$(BUILD)/slimnas report $(EXP_BASES:%=$(EXP_DIR)/bases-%) -o docs/img/experiment-bases.png --members none \
+	  --title "One base architecture each: $(EXP_DATA), at most 50k parameters, $(EXP_BUDGET) per run"
+	$(BUILD)/slimnas report $(EXP_BASES:%=$(EXP_DIR)/bases-%) -o $(EXP_DIR)/experiment-bases.html \
+	  --title "One base architecture each: $(EXP_DATA), at most 50k parameters, $(EXP_BUDGET) per run"
+
+EXP_BUDGET_RUNS = $(foreach b,$(EXP_BUDGETS),$(foreach s,$(EXP_SEEDS),$(EXP_DIR)/budget-$(b)-s$(s)))
+experiment-budget: $(BUILD)/slimnas
+	@mkdir -p $(EXP_DIR) docs/img
+	@for b in $(EXP_BUDGETS); do for s in $(EXP_SEEDS); do \
+	  echo "experiment-budget: $$b, seed $$s"; \
+	  $(call exp_run,$(EXP_DIR)/budget-$$b-s$$s,samples/searches/experiment-budget.json,--seed $$s,$$b) \
+	  || exit 1; done; done
+	$(BUILD)/slimnas report $(EXP_BUDGET_RUNS) -o docs/img/experiment-budget.png \
+	  --title "The same search at $(EXP_BUDGETS): $(EXP_DATA), at most 50k parameters"
+	$(BUILD)/slimnas report $(EXP_BUDGET_RUNS) -o $(EXP_DIR)/experiment-budget.html \
+	  --title "The same search at $(EXP_BUDGETS): $(EXP_DATA), at most 50k parameters"

@@ -203,7 +203,9 @@ int sn_axis_lin_ticks(double lo, double hi, int max, double *ticks);
 enum {
     SN_PT_FRONT = 1,      /* member of the front */
     SN_PT_SELECTED = 2,   /* the selected candidate */
-    SN_PT_INFEASIBLE = 4  /* over a hard limit (drawn dim) */
+    SN_PT_INFEASIBLE = 4, /* over a hard limit (drawn dim) */
+    SN_PT_OTHER = 8       /* another run's: widens the ranges only (not
+                             drawn, not picked; tui-compare.c draws it) */
 };
 
 typedef struct sn_plot_point {

@@ -16,6 +16,7 @@
 #include "slimnas/cli.h"
 #include "slimnas/engine.h"
 #include "slimnas/export.h"
+#include "slimnas/report.h"
 
 /* Options that are settings keys (search.h's table), shared by search
  * and fork; each maps 1:1 onto sn_settings_set. */
@@ -86,6 +87,7 @@ static const sn_cli_opt show_opts[] = {
     {"tree", 0, NULL, "the search tree as indented text"},
     {"candidate", 0, "N", "one candidate: lineage and per-layer table"},
     {"json", 0, NULL, "machine-readable output"},
+    {"csv", 0, NULL, "one CSV row per candidate (id,parent,ops,params,...)"},
     {0}};
 
 static int cmd_search(int argc, char **argv);
@@ -147,7 +149,8 @@ const sn_cli_cmd sn_cmd_fork = {
 
 const sn_cli_cmd sn_cmd_show = {
     "show", "print a run: summary, front, tree or one candidate",
-    "slimnas show runs/NAME [--front | --tree | --candidate N] [--json]",
+    "slimnas show runs/NAME [--front | --tree | --candidate N] [--json | "
+    "--csv]",
     NULL, show_opts, cmd_show, NULL};
 
 /* ---- settings from options ------------------------------------------------ */
@@ -979,6 +982,10 @@ static int cmd_show(int argc, char **argv) {
         if (!*t || *end || cid < 0)
             return sn_cli_usage_error(c, "--candidate needs an id");
     }
+    if (sn_cli_flag(&a, "csv") &&
+        (cv || json || sn_cli_flag(&a, "front") || sn_cli_flag(&a, "tree")))
+        return sn_cli_usage_error(c, "--csv lists every candidate: not with "
+                                     "--candidate, --json, --front or --tree");
     sn_error e;
     sn_search *se = sn_search_load(a.pos[0], &e);
     if (!se) {
@@ -999,7 +1006,10 @@ static int cmd_show(int argc, char **argv) {
     int want_front = sn_cli_flag(&a, "front"), want_tree = sn_cli_flag(&a, "tree");
     if (want_front && want_tree)
         rc = sn_cli_usage_error(c, "--front and --tree: one at a time");
-    else if (json && want_front) {
+    else if (sn_cli_flag(&a, "csv")) {
+        sn_report_csv_header(stdout, 0);
+        sn_report_csv_rows(stdout, NULL, cands, n);
+    } else if (json && want_front) {
         /* the front only: its members in full, smallest first */
         cJSON *j = run_json(a.pos[0], st, cands, 0, front, 0,
                             sn_search_hypervolume(se), sn_search_elapsed(se));

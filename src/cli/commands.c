@@ -9,6 +9,7 @@ extern const sn_cli_cmd sn_cmd_ui;
 extern const sn_cli_cmd sn_cmd_search, sn_cmd_show, sn_cmd_resume,
     sn_cmd_fork;
 extern const sn_cli_cmd sn_cmd_check;
+extern const sn_cli_cmd sn_cmd_report;
 
 const sn_cli_cmd *const sn_cli_commands[] = {
     &sn_cmd_ui,
@@ -24,5 +25,6 @@ const sn_cli_cmd *const sn_cli_commands[] = {
     &sn_cmd_resume,
     &sn_cmd_fork,
     &sn_cmd_check,
+    &sn_cmd_report,
     NULL,
 };

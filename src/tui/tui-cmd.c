@@ -12,7 +12,7 @@ const char *const sn_tui_command_names[] = {
     "select", "open",   "fold",   "unfold", "left",  "right",
     "move",   "focus",  "zoom",   "sort",   "find",  "metric",
     "theme",  "glyphs", "runs",   "toggle-pause",    "export",
-    "help",   "quit",   NULL};
+    "help",   "quit",   "compare", "forks", "report", NULL};
 
 const char *const sn_tui_command_usage[] = {
     "select ID             select candidate ID",
@@ -35,6 +35,9 @@ const char *const sn_tui_command_usage[] = {
     "export ID FORMAT PATH export a candidate (onnx, c, c-int8)",
     "help                  show keys and commands",
     "quit                  leave (the run stays resumable)",
+    "compare [RUN...|off]  overlay other runs' fronts in the Pareto pane",
+    "forks [on|off]        show or hide this run's forks in the Pareto pane",
+    "report FILE           write the report of the Pareto pane (.svg .png .pdf .html)",
     NULL};
 
 const sn_key_binding sn_tui_keys[] = {

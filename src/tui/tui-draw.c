@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tui-compare.h"
 #include "tui-internal.h"
 
 /* ---- colours and small drawing helpers ------------------------------------ */
@@ -265,6 +266,7 @@ static void build_points(tui *t) {
     int64_t lim = t->metric == SN_OBJ_FLOPS    ? st->max_flops
                   : t->metric == SN_OBJ_MEMORY ? st->max_memory
                                                : st->max_params;
+    tui_compare_points(t); /* other runs' fronts: :compare, forks */
     t->spec.pts = t->pts;
     t->spec.n = t->n_pts;
     t->spec.limit = (double)lim;
@@ -295,6 +297,7 @@ static void draw_plot(tui *t) {
                 attrset(slot_attr(t, c->slot));
                 mvaddstr(t->plot_y + y, t->plot_x + x, c->ch);
             }
+        tui_compare_draw(t, r);
     }
     if (spark) {
         int y = y0 + ih - 1;

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "slimnas/export.h"
+#include "tui-compare.h"
 #include "tui-internal.h"
 
 sn_tui_opts sn_tui_opts_default(void) {
@@ -427,6 +428,7 @@ static void side_step(tui *t, int dir) {
 }
 
 static void local_command(tui *t, const char *cmd, char *arg) {
+    if (tui_compare_command(t, cmd, arg)) return; /* tui-compare.c */
     const sn_snapshot *s = t->snap;
     runview *v = tui_view(t);
     int id;
@@ -934,6 +936,7 @@ int sn_tui_run(sn_engine *en, int h, const sn_tui_opts *o, sn_error *e) {
     free(t->rv);
     free(t->rows);
     free(t->pts);
+    tui_compare_free();
     sn_plot_free(&t->plot);
     sn_lines_free(&t->det_lines);
     sn_snapshot_release(t->snap);

@@ -285,7 +285,8 @@ int sn_plot_render(const sn_plot_spec *s, int w, int h, sn_plot *p) {
     int nf = 0;
     sn_plot_point *fr = sn_xmalloc(((size_t)s->n + 1) * sizeof *fr);
     for (int i = 0; i < s->n; i++)
-        if ((s->pts[i].flags & SN_PT_FRONT) && s->pts[i].x > 0)
+        if ((s->pts[i].flags & SN_PT_FRONT) && !(s->pts[i].flags & SN_PT_OTHER) &&
+            s->pts[i].x > 0)
             fr[nf++] = s->pts[i];
     qsort(fr, (size_t)nf, sizeof *fr, cmp_x);
     for (int i = 0; i + 1 < nf; i++) {
@@ -332,7 +333,8 @@ int sn_plot_render(const sn_plot_spec *s, int w, int h, sn_plot *p) {
     for (int i = 0; i < s->n; i++) {
         const sn_plot_point *q = &s->pts[i];
         int cx, cy;
-        if (sn_plot_cell_of(p, q->x, q->y, &cx, &cy)) continue;
+        if ((q->flags & SN_PT_OTHER) || sn_plot_cell_of(p, q->x, q->y, &cx, &cy))
+            continue;
         int pr, slot;
         const char *g;
         if (q->flags & SN_PT_SELECTED)
@@ -374,7 +376,9 @@ int sn_plot_pick(const sn_plot *p, const sn_plot_spec *s, int cx, int cy) {
     long bestd = 0;
     for (int i = 0; i < s->n; i++) {
         int x, y;
-        if (sn_plot_cell_of(p, s->pts[i].x, s->pts[i].y, &x, &y)) continue;
+        if ((s->pts[i].flags & SN_PT_OTHER) ||
+            sn_plot_cell_of(p, s->pts[i].x, s->pts[i].y, &x, &y))
+            continue;
         /* A cell is about twice as tall as wide: weigh rows double. */
         long dx = x - cx, dy = 2L * (y - cy), d = dx * dx + dy * dy;
         if (d > 9) continue;

@@ -1,0 +1,28 @@
+/* tui-compare.h — other runs in the explorer's Pareto pane:
+ *   :compare RUN...   overlays the fronts of other run directories (read
+ *                     once, like `slimnas report`); :compare alone clears
+ *   :forks [on|off]   shows or hides the fronts of the current run's forks
+ *                     open in this explorer (live; shown by default)
+ *   :report FILE      writes `slimnas report` of what the pane shows: the
+ *                     current run, the compared runs and the shown forks,
+ *                     on the plot's size metric, with the selected
+ *                     candidate's per-layer bars
+ * Each other run has its own mark (▲ ■ ✚ ★ ▼ ✖, ASCII A B C ...) and a
+ * legend line in the pane's top right corner. Only the UI thread calls
+ * these. */
+#ifndef SLIMNAS_TUI_COMPARE_H
+#define SLIMNAS_TUI_COMPARE_H
+
+#include "tui-internal.h"
+
+/* 1 when cmd is one of the commands above (and it was run), else 0. */
+int tui_compare_command(tui *t, const char *cmd, const char *arg);
+/* Appends the other runs' front members to t->pts (flag SN_PT_OTHER: they
+ * widen the plot's ranges, the caller's renderer does not draw them). */
+void tui_compare_points(tui *t);
+/* Draws their marks and the legend over the rendered plot in pane r. */
+void tui_compare_draw(tui *t, sn_rect r);
+/* Frees what :compare loaded. */
+void tui_compare_free(void);
+
+#endif
