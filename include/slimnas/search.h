@@ -237,6 +237,10 @@ typedef struct sn_cand_info {
     double elapsed;             /* search time spent when it finished */
     double hypervolume;         /* front's hypervolume right after it */
     int on_front;               /* member of the current front */
+    int fidelity;               /* 1: the cheap training (epochs, or
+                                   root_epochs for a root); 2: a
+                                   promotion (the parent's graph trained
+                                   longer, see sn_search_next) */
     int depth;                  /* morph steps from its root */
 } sn_cand_info;
 
@@ -291,30 +295,60 @@ double sn_graph_distance(const sn_graph_desc *a, const sn_graph_desc *b,
 double sn_hungarian(const double *cost, int n, int *assign);
 
 /* GP over graphs predicting validation accuracy. The kernel is
- * k(a, b) = amp * exp(-rho(a, b)^2), rho the Euclidean distance (scaled
- * by 1/sqrt(m)) between Bourgain embeddings into R^m: coordinate j of a
- * graph is its minimum distance to the j-th random subset of the
+ * k(a, b) = amp * exp(-rho(a, b)^2 / len^2), rho the Euclidean distance
+ * (scaled by 1/sqrt(m)) between Bourgain embeddings into R^m: coordinate
+ * j of a graph is its minimum distance to the j-th random subset of the
  * training graphs (subsets of sizes 2^i, ceil(ln n) of each, seeded), so
  * the kernel matrix is positive semi-definite for training and new
- * graphs alike. Prior mean: the least-squares line of y against
- * log10(params) (slope >= 0; constant for one point), amp = variance of
- * y about that line (at least 1e-4), jitter 1e-10 on the diagonal (raised x10 until Cholesky works). */
+ * graphs alike. Observations carry Gaussian noise of variance `noise`.
+ * Prior mean: the least-squares line of y against log10(params) (slope
+ * >= 0; constant for one point). amp, len and noise maximise the log
+ * marginal likelihood of what the line leaves (sn_gp_ml_fit). */
 typedef struct sn_gp sn_gp;
 
-/* x must outlive the GP (it keeps the pointers). */
+typedef struct sn_gp_hyper {
+    double amp;   /* signal variance, in [1e-6, 1] */
+    double len;   /* lengthscale of rho, in [0.05, 50] */
+    double noise; /* observation noise variance, >= 1e-8 */
+} sn_gp_hyper;
+
+/* Maximum marginal likelihood of y (zero prior mean) under
+ * amp exp(-r2 / len^2) + noise I, r2 the n x n squared distances: amp in
+ * closed form for each (len, noise/amp), those two by a bounded compass
+ * search in log space from three fixed starts (and `start` when not
+ * NULL). 0 with *out (and the log likelihood in *lml, may be NULL), -1
+ * when no start could be factorised. */
+int sn_gp_ml_fit(const double *r2, const double *y, int n,
+                 const sn_gp_hyper *start, sn_gp_hyper *out, double *lml);
+
+/* x must outlive the GP (it keeps the pointers). NULL with an error when
+ * the kernel matrix cannot be factorised (Cholesky). */
 sn_gp *sn_gp_fit(const sn_graph_desc *const *x, const double *y, int n,
                  double lambda, sn_error *e);
 /* The same with the n x n distance matrix already computed (a search
  * keeps it up to date incrementally). */
 sn_gp *sn_gp_fit_dist(const sn_graph_desc *const *x, const double *y, int n,
                       const double *dist, double lambda, sn_error *e);
+/* The same with the hyperparameters given (fixed != NULL) instead of
+ * fitted. */
+sn_gp *sn_gp_fit_hyper(const sn_graph_desc *const *x, const double *y, int n,
+                       const double *dist, double lambda,
+                       const sn_gp_hyper *fixed, sn_error *e);
+void sn_gp_hyper_get(const sn_gp *gp, sn_gp_hyper *h);
 void sn_gp_free(sn_gp *gp);
+/* Mean and standard deviation of the noise-free accuracy at x. */
 void sn_gp_predict(const sn_gp *gp, const sn_graph_desc *x, double *mean,
                    double *sd);
-/* The n x n training kernel matrix (without jitter) into k, row-major. */
+/* The n x n training kernel matrix (without noise) into k, row-major. */
 void sn_gp_kernel_matrix(const sn_gp *gp, double *k);
-/* Minimum distance from x to the training graphs (duplicate check). */
+/* Minimum distance from x to the training graphs. */
 double sn_gp_min_distance(const sn_gp *gp, const sn_graph_desc *x);
+/* A hash of what sn_graph_distance sees: graphs at distance 0 hash
+ * alike (the search's duplicate filter). */
+uint64_t sn_graph_desc_hash(const sn_graph_desc *d);
+/* Tests: while > 0, each GP fit fails as a Cholesky failure would (and
+ * decrements it). Not thread-safe; leave it 0. */
+extern int sn_gp_fail_next;
 
 /* ---- the search ---------------------------------------------------------- */
 

@@ -111,6 +111,7 @@ char *run_cand_line(const cand *c) {
     cJSON_AddNumberToObject(j, "val_acc", i->val_acc);
     cJSON_AddNumberToObject(j, "train_loss", i->train_loss);
     cJSON_AddNumberToObject(j, "epochs", i->epochs);
+    cJSON_AddNumberToObject(j, "fidelity", i->fidelity > 0 ? i->fidelity : 1);
     cJSON_AddNumberToObject(j, "seconds", i->seconds);
     cJSON_AddNumberToObject(j, "elapsed", i->elapsed);
     cJSON_AddNumberToObject(j, "hypervolume", i->hypervolume);
@@ -236,6 +237,11 @@ static int parse_cand(sn_search *se, const cJSON *o, const char *file,
         return sn_errf(e, "%s:%d: a numeric field is missing or bad", file,
                        line);
     i->epochs = (int)v;
+    v = 1; /* logs before multi-fidelity: every record the cheap one */
+    if (get_num(o, "fidelity", &v, 0) || v != floor(v) || v < 1 || v > 9)
+        return sn_errf(e, "%s:%d: bad \"fidelity\" (an integer 1..9)", file,
+                       line);
+    i->fidelity = (int)v;
     if (get_curve(o, "curve_loss", &c.loss, &c.n_curve) ||
         get_curve(o, "curve_val", &c.val, &c.n_curve)) {
         free(c.loss);
