@@ -118,8 +118,9 @@ int strategy_is_failed(sn_search *se, const sn_graph *g);
 /* bo's seeds (front members) in the order they are expanded; returns
  * how many. out holds n_front ints. */
 int strategy_bo_seeds(sn_search *se, int *out);
-/* Seeds and expansions of the last bo proposal in this process. */
-void strategy_bo_stats(int *seeds, int *expanded);
+/* The last bo proposal in this process: its seeds, how many of them got
+ * children in the annealing tree, and its expansions in all. */
+void strategy_bo_stats(int *seeds, int *grown, int *expanded);
 void strategy_free(sn_search *se);
 /* Draws one feasible morph of g by the operator rates; 1 or 0. */
 int strategy_draw(const sn_search *se, const sn_graph *g, sn_rng *r,

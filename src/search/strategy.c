@@ -550,9 +550,10 @@ int strategy_bo_seeds(sn_search *se, int *out) {
 }
 
 /* Statistics of the last bo proposal (tests, the benchmark). */
-static int last_expanded, last_seeds;
-void strategy_bo_stats(int *seeds, int *expanded) {
+static int last_expanded, last_seeds, last_seeds_grown;
+void strategy_bo_stats(int *seeds, int *grown, int *expanded) {
     *seeds = last_seeds;
+    *grown = last_seeds_grown;
     *expanded = last_expanded;
 }
 
@@ -630,6 +631,13 @@ static int propose_bo(sn_search *se, sn_rng *r, proposal *p) {
     }
     last_seeds = n_seed;
     last_expanded = expanded;
+    last_seeds_grown = 0;
+    for (int i = 0; i < n_seed; i++) {
+        int grown = 0;
+        for (int k = n_seed; k < A.n_el && !grown; k++)
+            grown = A.el[k].n_ops == 1 && A.el[k].parent == A.el[i].parent;
+        last_seeds_grown += grown;
+    }
     int ok = 0;
     if (A.best >= 0) {
         p->parent = A.el[A.best].parent;
