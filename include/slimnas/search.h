@@ -315,7 +315,7 @@ typedef struct sn_gp_hyper {
 /* Maximum marginal likelihood of y (zero prior mean) under
  * amp exp(-r2 / len^2) + noise I, r2 the n x n squared distances: amp in
  * closed form for each (len, noise/amp), those two by a bounded compass
- * search in log space from three fixed starts (and `start` when not
+ * search in log space from two fixed starts (and `start` when not
  * NULL). 0 with *out (and the log likelihood in *lml, may be NULL), -1
  * when no start could be factorised. */
 int sn_gp_ml_fit(const double *r2, const double *y, int n,

@@ -381,7 +381,8 @@ static void backward_solve(const double *l, int n, double *b) {
  * only (the profile likelihood); amp and noise = g amp are then clipped
  * to their bounds. The optimiser is a compass (coordinate) search in log
  * space inside the bounds: try +-step on each coordinate, keep a better
- * point, halve the step when none is, from a few fixed starts. */
+ * point, halve the step when none is (1 down to 1/8), from two fixed
+ * starts. */
 
 #define LEN_MIN 0.05
 #define LEN_MAX 50.0
@@ -434,11 +435,10 @@ int sn_gp_ml_fit(const double *r2, const double *y, int n,
                  sn_xmalloc((size_t)n * sizeof(double)), 0};
     const double lo[2] = {log(LEN_MIN), log(G_MIN)};
     const double hi[2] = {log(LEN_MAX), log(G_MAX)};
-    double starts[4][2] = {{log(1.0), log(0.1)},
-                           {log(0.3), log(0.01)},
-                           {log(3.0), log(0.5)},
+    double starts[3][2] = {{log(1.0), log(0.1)},
+                           {log(0.25), log(0.01)},
                            {0, 0}};
-    int ns = 3;
+    int ns = 2;
     if (start && start->len > 0 && start->amp > 0 && start->noise > 0) {
         starts[ns][0] = log(start->len);
         starts[ns][1] = log(start->noise / start->amp);
@@ -451,7 +451,7 @@ int sn_gp_ml_fit(const double *r2, const double *y, int n,
             x[k] = fmin(fmax(starts[s][k], lo[k]), hi[k]);
         double f = profile_lml(&w, x[0], x[1], NULL);
         double step = 1.0;
-        while (step > 0.04) {
+        while (step > 0.09) {
             int moved = 0;
             for (int k = 0; k < 2; k++)
                 for (int sg = -1; sg <= 1; sg += 2) {

@@ -284,7 +284,7 @@ void strategy_free(sn_search *se) {
  * what the uninterrupted one did). Its distance matrix is carried from
  * one proposal to the next: only pairs with a new member are computed
  * (about one row per candidate), never a matrix over the whole run. */
-#define ACT_MAX 128
+#define ACT_MAX 96
 
 static int cmp_int(const void *a, const void *b) {
     int x = *(const int *)a, y = *(const int *)b;
