@@ -44,7 +44,9 @@
  * not worth more than a 500-parameter one), accuracy as a = acc - A0.
  * The hypervolume is the measure of the union of boxes [0,x]x[0,a] (2-D,
  * one size objective) or [0,x1]x[0,x2]x[0,a] (3-D, two size objectives)
- * over the front: a value in [0, 1 - A0].
+ * over the front: a value in [0, 1 - A0]. The clipping is for the
+ * hypervolume only: the front itself is decided on raw sizes (a member
+ * under R/1000 stays a member).
  *
  * ---- run directory ---------------------------------------------------
  *   runs/NAME/settings.json      the settings (sn_settings_to_json), the
@@ -56,11 +58,17 @@
  *   runs/NAME/lock               flock'd by the one process writing the
  *                                run (create/open); released on exit,
  *                                even by kill -9
+ *   runs/NAME/clock              the search seconds spent, rewritten at
+ *                                every record and every 0.5 s while a
+ *                                candidate trains: a resume charges the
+ *                                larger of it and the log's last elapsed
+ *                                time (a crash pays its start-up and the
+ *                                candidate in flight)
  *   runs/NAME/results.log        one JSON object per line, append-only,
  *                                fsync'd after every line:
  *     {"id":3,"parent":1,"morph":"wider:4:32","op":"wider conv2 16->32",
  *      "status":"done","params":..,"flops":..,"memory":..,"val_acc":0.81,
- *      "train_loss":..,"epochs":1,"seconds":2.1,"elapsed":41.0,
+ *      "train_loss":..,"epochs":1,"fidelity":1,"seconds":2.1,"elapsed":41.0,
  *      "hypervolume":0.31,"curve_loss":[..],"curve_val":[..]}
  *   and, for --final retraining, {"final":3,"val_acc":..,"test_acc":..,
  *   "epochs":10,"seconds":..}.
@@ -377,7 +385,9 @@ void sn_search_free(sn_search *se);
 
 /* The data candidates train on (settings' max_train subset) and, for
  * --final, the full training set (may be NULL: final then uses `train`).
- * Both must outlive the search; checked against the graphs' shape. */
+ * Both must outlive the search; checked against the graphs' shape. The
+ * time from creating or opening the run to this call (loading it and
+ * the data) is charged to the budget. */
 int sn_search_attach_data(sn_search *se, const sn_data *train,
                           const sn_data *full, sn_error *e);
 
@@ -416,7 +426,10 @@ void sn_search_curve(const sn_search *se, int id, const double **loss,
 int sn_search_exhausted(const sn_search *se);
 
 /* Proposes the next candidate: a root not yet trained, the user queue,
- * else the strategy. Infeasible children from the queue are recorded
+ * a promotion (a fidelity-1 candidate on or near the front trained
+ * 2 x epochs more from its weights as a new fidelity-2 record; see
+ * search.c), else the strategy (redrawn when its child repeats a graph
+ * that failed or diverged). Infeasible children from the queue are recorded
  * (status infeasible, log line) and the next proposal is tried. Returns
  * 1 with *job, 0 when the budget is used up or nothing can be proposed
  * (no done candidate has a feasible morph), -1 on error. */

@@ -6,15 +6,19 @@
  *              estimate over log10 size(s) of the front (sparse regions
  *              first); 8 random children, one kept with probability
  *              inversely proportional to the same density at its size
- *   bo         AutoKeras-style: a GP over graphs (edit-distance kernel)
- *              predicts accuracy; the acquisition is the expected
- *              improvement of the front's hypervolume at the child's exact
- *              size; it is maximised by simulated annealing over morph
- *              sequences from the front members above the reference
- *              accuracy (all of the front while none is; chains of up to
- *              2 morphs; temperature 1, x0.9 per pop,
- *              down to 1e-4; up to 8 children from 16 tries per
- *              expansion; duplicates at distance < 1e-5 dropped)
+ *   bo         AutoKeras-style: a GP over graphs (edit-distance kernel,
+ *              hyperparameters by marginal likelihood, an active set of
+ *              the front and the most recent candidates) predicts
+ *              accuracy; the acquisition is the expected improvement of
+ *              the front's hypervolume at the child's exact size; it is
+ *              maximised by simulated annealing over morph sequences:
+ *              every seed (front member above the reference accuracy;
+ *              all of the front while none is) expanded, best first by
+ *              the hypervolume only it holds, then children by EHVI
+ *              (chains of up to 2 morphs, temperature on the EHVI's
+ *              scale, cooled per expansion only; up to 8 children from
+ *              16 tries per expansion; graphs already trained, failed
+ *              or diverged dropped)
  * Every draw of an operator follows the settings' rates (or the pinned
  * operator), among the morphs whose child satisfies the hard limits. */
 #include "search_internal.h"
