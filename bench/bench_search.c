@@ -71,6 +71,7 @@ static sn_search_settings make_run(const char *dir, int n) {
     s.hv_ref[SN_OBJ_PARAMS] = 200000;
     s.hv_ref[SN_OBJ_FLOPS] = s.hv_ref[SN_OBJ_MEMORY] = 1e9;
     s.max_candidates = 0;
+    s.budget = 0;
     sn_search *se = sn_search_create(dir, &s, &e); /* settings.json, lock */
     if (!se) die(dir, &e);
     sn_search_free(se);
@@ -136,7 +137,7 @@ static sn_search_settings make_run(const char *dir, int n) {
         cJSON_AddNumberToObject(j, "epochs", 1);
         /* fidelity 2: already promoted, so the next jobs are bo's */
         cJSON_AddNumberToObject(j, "fidelity", 2);
-        cJSON_AddNumberToObject(j, "elapsed", i);
+        cJSON_AddNumberToObject(j, "elapsed", 0.01 * i);
         char *t = cJSON_PrintUnformatted(j);
         fprintf(log, "%s\n", t);
         free(t);

@@ -1247,6 +1247,52 @@ static void set_status(const char *dir, int id, const char *status) {
 /* The case of the issue: with a 50k limit (R = 500k) every size under 500
  * maps to the same clipped x, and 198 params at 77% used to hide 197 at
  * 73.5% and 117 at 59%. All three are Pareto members on raw sizes. */
+/* The front (sorted, compared with kept members only) against the
+ * definition checked pair by pair, on random points with ties and exact
+ * duplicates, in 2-D and 3-D. */
+static void test_pareto_front_brute(void **state) {
+    (void)state;
+    enum { N = 300 };
+    sn_hv_point p[N];
+    int idx[N];
+    sn_rng r;
+    sn_rng_seed(&r, 5);
+    for (int dim = 1; dim <= 2; dim++)
+        for (int round = 0; round < 20; round++) {
+            int n = 1 + sn_rng_int(&r, N);
+            for (int i = 0; i < n; i++) {
+                /* coarse grid: many ties and duplicates */
+                p[i] = pt3(sn_rng_int(&r, 12) / 12.0, sn_rng_int(&r, 12) / 12.0,
+                           sn_rng_int(&r, 12) / 12.0);
+                if (dim == 1) p[i].x[1] = 0;
+            }
+            int m = sn_pareto_front(p, n, dim, idx);
+            char in[N] = {0};
+            for (int j = 0; j < m; j++) in[idx[j]] = 1;
+            int want = 0;
+            for (int i = 0; i < n; i++) {
+                int keep = 1;
+                for (int j = 0; j < n && keep; j++) {
+                    if (j == i) continue;
+                    int ge = p[j].acc >= p[i].acc, gt = p[j].acc > p[i].acc;
+                    int eq = p[j].acc == p[i].acc;
+                    for (int k = 0; k < dim; k++) {
+                        ge &= p[j].x[k] >= p[i].x[k];
+                        gt |= p[j].x[k] > p[i].x[k];
+                        eq &= p[j].x[k] == p[i].x[k];
+                    }
+                    if ((ge && gt) || (eq && j < i)) keep = 0;
+                }
+                assert_int_equal(in[i], keep);
+                want += keep;
+            }
+            assert_int_equal(m, want);
+            for (int j = 1; j < m; j++) /* smallest size first */
+                assert_true(p[idx[j - 1]].x[0] >= p[idx[j]].x[0]);
+
+        }
+}
+
 static void test_front_raw_sizes(void **state) {
     (void)state;
     char dir[512];
@@ -1624,6 +1670,7 @@ int main(void) {
         T(test_run_lock),
         T(test_bad_run_dirs),
         T(test_cli),
+        T(test_pareto_front_brute),
         T(test_front_raw_sizes),
         T(test_bo_expands_every_seed),
         T(test_gp_fit_recovers_noise),
