@@ -693,16 +693,18 @@ static void strip_times(char *line) {
  * resumed run ends with exactly the log of an uninterrupted run with the
  * same settings (same proposals, same trained accuracies: everything is
  * seeded per candidate and training is deterministic for one thread). */
-static void test_resume_after_sigkill(void **state) {
-    (void)state;
+static void resume_after_sigkill(sn_strategy strat, int total) {
     char ref[512], dir[512], log[600];
-    run_dir(ref, sizeof ref, "uninterrupted");
-    run_dir(dir, sizeof dir, "killed");
+    char rn[64], kn[64];
+    snprintf(rn, sizeof rn, "uninterrupted-%s", sn_strategy_name(strat));
+    snprintf(kn, sizeof kn, "killed-%s", sn_strategy_name(strat));
+    run_dir(ref, sizeof ref, rn);
+    run_dir(dir, sizeof dir, kn);
     sn_search_settings s = tiny_settings();
     snprintf(s.data, sizeof s.data, "synthetic:1000"); /* slower candidates */
     s.max_params = 4000;
-    s.strategy = SN_STRAT_EVOLUTION;
-    s.max_candidates = 8;
+    s.strategy = strat;
+    s.max_candidates = total;
     s.epochs = 2;
     sn_threads_init(1);
     run_to_end(ref, 1, &s);
@@ -731,7 +733,7 @@ static void test_resume_after_sigkill(void **state) {
     assert_true(WIFSIGNALED(status)); /* did not finish or fail by itself */
     char **before;
     int nb = read_lines(log, &before);
-    assert_true(nb >= 4 && nb < 8);
+    assert_true(nb >= 4 && nb < total);
 
     /* reopen: everything recorded is there, as recorded */
     sn_error e;
@@ -750,8 +752,8 @@ static void test_resume_after_sigkill(void **state) {
     char rlog[600];
     snprintf(rlog, sizeof rlog, "%s/results.log", ref);
     int nw = read_lines(rlog, &want);
-    assert_int_equal(na, 8);
-    assert_int_equal(nw, 8);
+    assert_int_equal(na, total);
+    assert_int_equal(nw, total);
     for (int i = 0; i < nb; i++) assert_string_equal(before[i], after[i]);
     for (int i = 0; i < na; i++) {
         strip_times(after[i]);
@@ -761,6 +763,18 @@ static void test_resume_after_sigkill(void **state) {
     free_lines(before, nb);
     free_lines(after, na);
     free_lines(want, nw);
+}
+
+static void test_resume_after_sigkill(void **state) {
+    (void)state;
+    resume_after_sigkill(SN_STRAT_EVOLUTION, 8);
+}
+
+/* bo too: its GP's active set and fit depend only on the log, so the
+ * resumed run proposes what the uninterrupted one did. */
+static void test_resume_after_sigkill_bo(void **state) {
+    (void)state;
+    resume_after_sigkill(SN_STRAT_BO, 12);
 }
 
 static void test_torn_last_line(void **state) {
@@ -1664,6 +1678,7 @@ int main(void) {
         T(test_sample_configs),
         T(test_limits_never_violated),
         T(test_resume_after_sigkill),
+        T(test_resume_after_sigkill_bo),
         T(test_torn_last_line),
         T(test_fork),
         T(test_final),
