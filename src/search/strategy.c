@@ -17,8 +17,8 @@
  *              the hypervolume only it holds, then children by EHVI
  *              (chains of up to 2 morphs, temperature on the EHVI's
  *              scale, cooled per expansion only; up to 8 children from
- *              16 tries per expansion; graphs already trained, failed
- *              or diverged dropped)
+ *              16 tries per expansion, 64 over all seeds together;
+ *              graphs already trained, failed or diverged dropped)
  * Every draw of an operator follows the settings' rates (or the pinned
  * operator), among the morphs whose child satisfies the hard limits. */
 #include "search_internal.h"
@@ -425,7 +425,10 @@ static int heap_pop(heap *h) {
 #define SA_TMIN_REL 1e-2
 #define SA_MAX_EXPANSIONS 24
 #define SA_CHILDREN 8
-#define SA_TRIES 16
+/* Children of all seeds together: a seed gets SA_SEED_CHILDREN / seeds
+ * of them, at least 2 and at most SA_CHILDREN, so a large front costs a
+ * proposal no more than a small one. */
+#define SA_SEED_CHILDREN 64
 #define SA_MAX_ELEMS 4096
 /* Morphs per bo child. Longer chains reach further in size, where the
  * hypervolume pays most, but every approximate morph in a chain costs
@@ -453,8 +456,9 @@ typedef struct anneal {
     int evaluated; /* GP predictions */
 } anneal;
 
-/* Up to SA_CHILDREN new children of element cur into the heap. */
-static void expand(anneal *A, int cur) {
+/* Up to `want` new children of element cur (from 2 x want draws) into
+ * the heap. */
+static void expand(anneal *A, int cur, int want) {
     sn_search *se = A->se;
     elem *el = A->el;
     const sn_graph *g =
@@ -464,7 +468,7 @@ static void expand(anneal *A, int cur) {
     sn_error le;
     int nl = sn_morph_enumerate(g, &list, &le);
     int kids = 0;
-    for (int tries = 0; tries < SA_TRIES && kids < SA_CHILDREN &&
+    for (int tries = 0; tries < 2 * want && kids < want &&
                         A->n_el < SA_MAX_ELEMS && nl > 0;
          tries++) {
         sn_morph_cand mc;
@@ -608,8 +612,10 @@ static int propose_bo(sn_search *se, sn_rng *r, proposal *p) {
     }
     int n_seed = A.n_el, expanded = 0;
     /* every seed, best first */
+    int per_seed = n_seed ? SA_SEED_CHILDREN / n_seed : SA_CHILDREN;
+    per_seed = per_seed < 2 ? 2 : per_seed > SA_CHILDREN ? SA_CHILDREN : per_seed;
     for (int i = 0; i < n_seed; i++) {
-        expand(&A, i);
+        expand(&A, i, per_seed);
         expanded++;
     }
     double scale = 0;
@@ -628,7 +634,7 @@ static int propose_bo(sn_search *se, sn_rng *r, proposal *p) {
         if (A.el[cur].n_ops >= SA_MAX_OPS) continue;
         double ex = fmin((A.el[cur].value - A.opt) / t, 0.0);
         if (exp(ex) < sn_rng_uniform(r)) continue;
-        expand(&A, cur);
+        expand(&A, cur, SA_CHILDREN);
         expanded++;
         charged++;
         t *= SA_ALPHA;
