@@ -20,7 +20,7 @@
  * Proposal overhead (--overhead N1,N2,..., synthetic data, no training
  * worth the name): for each N, writes a run of N made-up trained
  * candidates (graphs grown by random morphs under a 20k-parameter limit,
- * accuracies a noisy function of size), then times opening it with its
+ * at most 6 morphs from the root, accuracies a noisy function of size), then times opening it with its
  * data (the resume), the first bo proposal after it (it builds the GP's
  * active set) and the median of the next 5 bo proposals (each after one
  * real step on 64 images), as JSON lines.
@@ -76,6 +76,7 @@ static sn_search_settings make_run(const char *dir, int n) {
     if (!se) die(dir, &e);
     sn_search_free(se);
     sn_graph **g = calloc((size_t)n, sizeof *g);
+    int *depth = calloc((size_t)n, sizeof *depth);
     sn_arch_opts o = {8, 2};
     g[0] = sn_graph_new_kind("cnn", (sn_shape){1, 12, 12}, 10, &o, &e);
     if (!g[0]) die("root", &e);
@@ -92,7 +93,11 @@ static sn_search_settings make_run(const char *dir, int n) {
         int parent = -1;
         char morph[64] = "";
         while (i > 0 && !g[i]) {
+            /* parents at most 6 morphs from the root: the graphs are of
+             * the same kind whether the run has 100 or 5,000 of them */
             parent = sn_rng_int(&r, i);
+            if (depth[parent] >= 6) continue;
+            depth[i] = depth[parent] + 1;
             sn_morph_cand *list = NULL;
             int k = sn_morph_enumerate(g[parent], &list, &e);
             int ok = 0;
@@ -146,6 +151,7 @@ static sn_search_settings make_run(const char *dir, int n) {
     fclose(log);
     for (int i = 0; i < n; i++) sn_graph_free(g[i]);
     free(g);
+    free(depth);
     return s;
 }
 
