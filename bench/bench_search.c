@@ -1,6 +1,8 @@
-/* bench_search.c — bo against random search with the same budget.
+/* bench_search.c — bo against random search (or any strategies, the
+ * first against the others: --strategies bo,evolution,random) with the
+ * same budget.
  *
- * For each seed, runs the two strategies one after the other with equal
+ * For each seed, runs the strategies one after the other with equal
  * settings (data, limits, budget, epochs, roots) in fresh run directories
  * and prints the final hypervolume of each; then the medians over seeds
  * and whether bo beats random on the median. Both strategies see the
@@ -232,6 +234,7 @@ static void usage(void) {
             "[--max-params SIZE]\n"
             "                    [--max-train N] [--epochs K] [--dir DIR] "
             "[--threads T]\n"
+            "                    [--strategies bo,evolution,random]\n"
             "       bench_search --overhead N1,N2,... [--dir DIR]\n");
     exit(2);
 }
@@ -247,6 +250,7 @@ int main(int argc, char **argv) {
     base.hv_ref_acc = 0.8;
     int seeds = 3, threads = 0;
     const char *root = "runs/bench-search", *sizes = NULL;
+    const char *strategies = "bo,random";
     sn_error e;
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i];
@@ -255,6 +259,7 @@ int main(int argc, char **argv) {
         if (!strcmp(k, "--seeds")) seeds = atoi(v);
         else if (!strcmp(k, "--dir")) root = v;
         else if (!strcmp(k, "--overhead")) sizes = v;
+        else if (!strcmp(k, "--strategies")) strategies = v;
         else if (!strcmp(k, "--threads")) threads = atoi(v);
         else if (!strncmp(k, "--", 2) && sn_settings_set(&base, k + 2, v, &e) == 0)
             ;
@@ -272,12 +277,26 @@ int main(int argc, char **argv) {
            "candidate, hypervolume reference accuracy %g\n",
            base.budget, base.max_candidates, (long long)base.max_params,
            (long long)base.max_train, base.epochs, base.hv_ref_acc);
-    double *hv[2];
-    hv[0] = calloc((size_t)seeds, sizeof(double));
-    hv[1] = calloc((size_t)seeds, sizeof(double));
-    const sn_strategy strat[2] = {SN_STRAT_BO, SN_STRAT_RANDOM};
+    sn_strategy strat[SN_STRAT_COUNT];
+    int ns = 0;
+    {
+        char buf[64];
+        snprintf(buf, sizeof buf, "%s", strategies);
+        for (char *save = NULL, *t = strtok_r(buf, ",", &save); t;
+             t = strtok_r(NULL, ",", &save)) {
+            int st = sn_strategy_from_name(t);
+            if (st < 0 || ns == SN_STRAT_COUNT) {
+                fprintf(stderr, "bench_search: --strategies: '%s' is not bo, "
+                                "evolution or random (each once)\n", t);
+                return 2;
+            }
+            strat[ns++] = (sn_strategy)st;
+        }
+    }
+    double *hv[SN_STRAT_COUNT];
+    for (int k = 0; k < ns; k++) hv[k] = calloc((size_t)seeds, sizeof(double));
     for (int s = 0; s < seeds; s++) {
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < ns; k++) {
             sn_search_settings st = base;
             st.seed = (uint64_t)(s + 1);
             st.strategy = strat[k];
@@ -323,11 +342,18 @@ int main(int argc, char **argv) {
             sn_data_free(ds);
         }
     }
-    double mb = median(hv[0], seeds), mr = median(hv[1], seeds);
-    printf("median hypervolume: bo %.5f, random %.5f -> %s\n", mb, mr,
-           mb > mr ? "bo beats random" : "bo does NOT beat random");
-    free(hv[0]);
-    free(hv[1]);
+    double med[SN_STRAT_COUNT];
+    printf("median hypervolume:");
+    for (int k = 0; k < ns; k++) {
+        med[k] = median(hv[k], seeds);
+        printf("%s %s %.5f", k ? "," : "", sn_strategy_name(strat[k]), med[k]);
+    }
+    printf("\n");
+    for (int k = 1; k < ns; k++)
+        printf("%s %s %s on the median\n", sn_strategy_name(strat[0]),
+               med[0] > med[k] ? "beats" : "does NOT beat",
+               sn_strategy_name(strat[k]));
+    for (int k = 0; k < ns; k++) free(hv[k]);
     sn_threads_shutdown();
     return 0;
 }
