@@ -28,7 +28,9 @@
  * Accuracy (validation, after the candidate's k epochs) is maximised; one
  * or two size metrics (params, flops = multiply-accumulates, memory =
  * peak activation bytes at batch 1) are minimised. Only candidates with
- * status done that satisfy the CURRENT hard limits belong to the front.
+ * status done that satisfy the CURRENT hard limits belong to the front,
+ * and not those a finished promotion (fidelity 2, see sn_search_next)
+ * has replaced.
  *
  * Hypervolume. Reference point: size R_m for each size metric m and
  * accuracy A0 = chance (1 / classes), or the --hv-accuracy setting when
