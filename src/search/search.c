@@ -855,6 +855,9 @@ int sn_search_finish(sn_search *se, sn_job *j, sn_error *e) {
 void sn_search_abandon(sn_search *se, sn_job *j) {
     if (!j) return;
     se->busy = 0;
+    /* as in a session that goes on, a dropped job's time is not charged:
+     * undo its heartbeats */
+    clock_write(se->clock_fd, se->spent);
     job_free(j);
 }
 
