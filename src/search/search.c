@@ -721,8 +721,8 @@ int sn_search_next(sn_search *se, sn_job **out, sn_error *e) {
             j->topt.epochs = PROMOTE_FACTOR * se->s.epochs;
             j->info.fidelity = se->c[promote].info.fidelity + 1;
             snprintf(j->info.op, sizeof j->info.op,
-                     "longer training of #%d (+%d epochs, fidelity %d)",
-                     promote, j->topt.epochs, j->info.fidelity);
+                     "longer training of #%d (+%d epochs): %.120s", promote,
+                     j->topt.epochs, se->c[promote].info.op);
         } else {
             proposal pr;
             uint64_t seed = search_mix(se->s.seed, (uint64_t)id);
