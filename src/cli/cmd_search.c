@@ -220,6 +220,7 @@ static cJSON *cand_json(const sn_cand_info *c) {
     else cJSON_AddNullToObject(j, "test_acc");
     cJSON_AddNumberToObject(j, "seconds", c->seconds);
     cJSON_AddNumberToObject(j, "epochs", c->epochs);
+    cJSON_AddNumberToObject(j, "fidelity", c->fidelity);
     cJSON_AddBoolToObject(j, "front", c->on_front);
     cJSON_AddNumberToObject(j, "hypervolume", c->hypervolume);
     return j;
@@ -378,8 +379,8 @@ static void print_front_table(const sn_cand_info *cands, const int *front,
     char nm[32];
     fprintf(f, "\nPareto front (%s, hypervolume %.4f):\n",
             sn_cli_plural(nm, sizeof nm, n_front, "member"), hv);
-    fprintf(f, "%6s %10s %10s %10s %8s %8s  %s\n", "id", "params", "MACs",
-            "memory", "val", "test", "operation");
+    fprintf(f, "%6s %10s %10s %10s %8s %3s %8s  %s\n", "id", "params", "MACs",
+            "memory", "val", "fid", "test", "operation");
     for (int i = 0; i < n_front; i++) {
         const sn_cand_info *c = &cands[front[i]];
         char p[32], fl[32], m[32], t[16];
@@ -388,8 +389,8 @@ static void print_front_table(const sn_cand_info *cands, const int *front,
         sn_fmt_si(m, sizeof m, (double)c->memory);
         if (c->test_acc >= 0) snprintf(t, sizeof t, "%6.2f%%", 100 * c->test_acc);
         else snprintf(t, sizeof t, "%7s", "-");
-        fprintf(f, "%6d %10s %10s %9sB %7.2f%% %8s  %s\n", c->id, p, fl, m,
-                100 * c->val_acc, t, c->op);
+        fprintf(f, "%6d %10s %10s %9sB %7.2f%% %3d %8s  %s\n", c->id, p, fl, m,
+                100 * c->val_acc, c->fidelity, t, c->op);
     }
 }
 
@@ -928,7 +929,10 @@ static int show_candidate(const sn_search *se, int id, int json) {
     printf("  size        %s params, %s MACs, %s bytes peak activations\n",
            sn_fmt_int(p, sizeof p, c->params), sn_fmt_int(f, sizeof f, c->flops),
            sn_fmt_int(m, sizeof m, c->memory));
-    if (c->val_acc >= 0) printf("  val acc     %.2f%%\n", 100 * c->val_acc);
+    if (c->val_acc >= 0)
+        printf("  val acc     %.2f%% (fidelity %d: %s)\n", 100 * c->val_acc,
+               c->fidelity, c->fidelity > 1 ? "promoted, trained longer"
+                                            : "the cheap training");
     if (c->test_acc >= 0) printf("  test acc    %.2f%% (after --final)\n", 100 * c->test_acc);
     char ep[32];
     printf("  trained     %s in %.1f s\n",
