@@ -81,7 +81,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BUILD)/bench/bench
 DEPS_OK  := $(BUILD)/.deps-ok$(if $(MPI_ON),-mpi)
 
-.PHONY: all run test check check-asan check-tsan check-targets bench bench-torch \
+.PHONY: all run test check check-asan check-tsan check-targets bench bench-torch bench-mpi \
         bench-search install uninstall deps clean FORCE
 
 all: slimnas
@@ -244,3 +244,9 @@ uninstall:
 clean:
 	rm -rf $(BUILD) build build-asan build-tsan build-clang build-check \
 	  $(PORTABLE_BUILD) slimnas
+
+# Candidates per hour with 1, 2 and 3 MPI workers and in one process
+# (synthetic data; not in CI). Builds with MPI.
+bench-mpi:
+	$(MAKE) MPI=1 slimnas
+	@bench/bench_mpi.sh ./slimnas

@@ -13,6 +13,7 @@
 
 #include "slimnas/engine.h"
 #include "slimnas/mpi.h"
+#include "slimnas/tui.h"
 
 static char tmp_root[256];
 static sn_data *data;
@@ -336,12 +337,31 @@ static void test_mpi_usage_errors(void **state) {
     assert_int_equal(WEXITSTATUS(st), 2);
 }
 
+/* The explorer's status bar names the workers' candidates and times. */
+static void test_status_shows_workers(void **state) {
+    (void)state;
+    static sn_snapshot s;
+    memset(&s, 0, sizeof s);
+    snprintf(s.name, sizeof s.name, "demo");
+    s.state = SN_RUN_RUNNING;
+    s.current = -1;
+    s.n_records = 9;
+    s.n_workers = 3;
+    s.workers[0] = (sn_worker_info){SN_WORKER_BUSY, 12, 8, 3};
+    s.workers[1] = (sn_worker_info){SN_WORKER_LOST, -1, 0, 1};
+    s.workers[2] = (sn_worker_info){SN_WORKER_BUSY, 13, 65, 4};
+    char b[256];
+    sn_tui_status(&s, 0, 1, 200, b, sizeof b);
+    assert_non_null(strstr(b, "workers 2/2 busy, 1 lost 1:#12 8s 3:#13 1m05s"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_job_round_trip),
         cmocka_unit_test(test_engine_with_slots),
         cmocka_unit_test(test_lost_slot_resends_once),
         cmocka_unit_test(test_mpi_usage_errors),
+        cmocka_unit_test(test_status_shows_workers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
