@@ -264,9 +264,10 @@ static void test_engine_with_slots(void **state) {
     check_log_ids(dir, 9);
     /* the run resumes in one process */
     en = sn_engine_new();
-    h = sn_engine_open(en, dir, 0, &e);
+    h = sn_engine_open(en, dir, 1, &e); /* paused until the new budget */
     if (h < 0) fail_msg("%s", e.msg);
     assert_int_equal(sn_engine_set(en, h, "max-candidates", "11", &e), 0);
+    assert_int_equal(sn_engine_resume(en, h, &e), 0);
     snap = run_to_end(en, h);
     assert_int_equal(snap->n_records, 11);
     sn_snapshot_release(snap);
