@@ -507,6 +507,42 @@ void sn_search_abandon(sn_search *se, sn_job *job);
  * recorded, 0 when the budget is used up, -1 on error. */
 int sn_search_step(sn_search *se, const sn_job_ctl *ctl, sn_error *e);
 
+/* ---- jobs trained elsewhere (MPI workers) ----------------------------
+ * A driver with k workers lets k jobs be out at once; sn_search_next then
+ * never proposes a graph that another job out already trains, ids go to
+ * records in the order they are finished, and the budget is charged as
+ * wall time (from one finish to the next) instead of per job.
+ *   controller: sn_search_next -> sn_job_pack -> send ... receive ->
+ *               sn_job_apply_result -> sn_search_finish
+ *   worker:     receive -> sn_job_unpack -> sn_job_run -> sn_job_pack_result
+ *               -> send -> sn_job_free
+ * The bytes are this machine's (one build, one architecture per cluster;
+ * a tag and a version reject anything else). */
+void sn_search_set_parallel(sn_search *se, int max_jobs); /* no job out */
+int sn_search_jobs_out(const sn_search *se);
+/* Charges the wall time since the last charge (idle = 0), or skips it
+ * (idle = 1: time paused with no job out is not search time). */
+void sn_search_charge(sn_search *se, int idle);
+/* malloc'd bytes of what to train: graph, weights, options, id. */
+int sn_job_pack(const sn_job *job, unsigned char **buf, size_t *n);
+/* A worker's copy of a packed job (NULL + e for a malformed message). */
+sn_job *sn_job_unpack(const unsigned char *buf, size_t n, sn_error *e);
+/* malloc'd bytes of a run job's outcome; stopped = 1 when sn_job_run
+ * returned 1 (stopped before the end). */
+int sn_job_pack_result(const sn_job *job, int stopped, unsigned char **buf,
+                       size_t *n);
+/* Applies a worker's result to the controller's job: 0 (now ready for
+ * sn_search_finish), 1 (the worker stopped early: abandon the job), -1 +
+ * e for a malformed result (the job is unchanged). */
+int sn_job_apply_result(sn_job *job, const unsigned char *buf, size_t n,
+                        sn_error *e);
+/* Marks a job failed with a message (a lost worker): ready to finish. */
+void sn_job_set_failed(sn_job *job, const char *msg);
+/* Counts a hand-over to a worker; returns how many so far. */
+int sn_job_sent(sn_job *job);
+/* Frees a worker's job (the controller's go through finish/abandon). */
+void sn_job_free(sn_job *job);
+
 /* --final: retrains n front members (spread over the front on a log size
  * scale, the most accurate included; members above the reference accuracy
  * only, while any is) and, for each size in final-at, the most accurate

@@ -56,6 +56,11 @@ static const char *const setting_keys[] = {
                                    "c-int8 (onnx)"},                           \
     {"threads", 'j', "T", "worker threads"}
 
+#define MPI_OPTS                                                               \
+    {"mpi", 0, NULL, "train candidates on MPI worker ranks (under mpirun)"},  \
+    {"mpi-timeout", 0, "TIME", "a worker silent this long on one candidate " \
+                               "is lost (none)"}
+
 static const sn_cli_opt search_opts[] = {
     {"data", 'd', "SPEC", "dataset: fashion-mnist, cifar10, folder:DIR, ..."},
     {"input", 0, "HxWxC", "convert images to this size (folder:, npy:)"},
@@ -68,12 +73,13 @@ static const sn_cli_opt search_opts[] = {
     {"val-split", 0, "F", "validation fraction"},
     {"seed", 0, "S", "seed of the search"},
     RUN_OPTS,
+    MPI_OPTS,
     {0}};
 
 static const sn_cli_opt resume_opts[] = {
     {"data", 'd', "SPEC", "the run's dataset where it is now (same image "
                           "shape and classes)"},
-    SETTING_OPTS, RUN_OPTS, {0}};
+    SETTING_OPTS, RUN_OPTS, MPI_OPTS, {0}};
 
 static const sn_cli_opt fork_opts[] = {
     {"run", 'r', "DIR", "the new run directory (required)"},
@@ -631,6 +637,11 @@ static int follow(sn_engine *en, int h, int json, int printed) {
                        sn_run_state_name(s->state),
                        sn_cli_plural(nc, sizeof nc, s->n_records, "candidate"),
                        fmt_dur(el, sizeof el, s->elapsed));
+                if (s->n_workers > 0 && s->controller_jobs > 0)
+                    printf("%d MPI workers; the controller spent %.1f ms "
+                           "per candidate (proposing, sending, recording)\n",
+                           s->n_workers,
+                           1e3 * s->controller_seconds / s->controller_jobs);
             }
             if (s->state != SN_RUN_FAILED && export_dir)
                 rc = export_front(s);
@@ -665,6 +676,7 @@ static int cmd_search(int argc, char **argv) {
     int rc = sn_cli_parse(c, argc, argv, &a);
     if (rc) return rc == 1 ? 0 : rc;
     if (a.n_pos) return sn_cli_usage_error(c, "unexpected '%s'", a.pos[0]);
+    if (sn_cli_mpi_begin(&a, &rc)) return rc;
     sn_search_settings s = sn_settings_default();
     sn_error e;
     const char *v;
@@ -712,6 +724,11 @@ static int cmd_search(int argc, char **argv) {
     if ((rc = export_front_opts(&a)) || (rc = sn_cli_threads(&a))) return rc;
     int json = sn_cli_flag(&a, "json");
     sn_engine *en = sn_engine_new();
+    if (sn_cli_mpi_attach(en, &s, &a)) {
+        sn_engine_free(en);
+        sn_threads_shutdown();
+        return 1;
+    }
     int h = sn_engine_start(en, dir, &s, 0, &e);
     if (h < 0) {
         fprintf(stderr, "slimnas search: %s\n", e.msg);
@@ -749,12 +766,31 @@ static int cmd_resume(int argc, char **argv) {
     if (rc) return rc == 1 ? 0 : rc;
     if (a.n_pos != 1) return sn_cli_usage_error(c, "expected one run directory");
     if ((rc = export_front_opts(&a))) return rc;
+    if (sn_cli_mpi_begin(&a, &rc)) return rc;
     sn_error e;
     const char *data = sn_cli_get(&a, "data");
     if (data && sn_data_spec_check(data, &e))
         return sn_cli_usage_error(c, "--data: %s", e.msg);
     if ((rc = sn_cli_threads(&a))) return rc;
     sn_engine *en = sn_engine_new();
+    if (sn_cli_flag(&a, "mpi")) {
+        /* the workers need the settings the run will go on with */
+        sn_search *old = sn_search_load(a.pos[0], &e);
+        if (!old) {
+            fprintf(stderr, "slimnas resume: %s\n", e.msg);
+            sn_engine_free(en);
+            return 1;
+        }
+        sn_search_settings st = *sn_search_settings_get(old);
+        sn_search_free(old);
+        if (data) snprintf(st.data, sizeof st.data, "%s", data); /* moved */
+        if ((rc = each_setting_opt(&a, set_in_settings, &st)) ||
+            (rc = sn_cli_mpi_attach(en, &st, &a))) {
+            sn_engine_free(en);
+            sn_threads_shutdown();
+            return rc;
+        }
+    }
     /* opened paused, so new settings are in place before anything runs */
     int h = sn_engine_open_data(en, a.pos[0], data, 1, &e);
     engine_target tgt = {en, h};

@@ -144,6 +144,8 @@ static sn_search *search_alloc(void) {
     se->dirfd = -1;
     se->clock_fd = -1;
     se->t_open = sn_now();
+    se->max_out = 1;
+    se->out = sn_xcalloc(1, sizeof *se->out);
     return se;
 }
 
@@ -287,6 +289,7 @@ void sn_search_free(sn_search *se) {
     free(se->roots);
     free(se->root_op);
     strategy_free(se);
+    free(se->out);
     free(se);
 }
 
@@ -438,7 +441,8 @@ void sn_search_curve(const sn_search *se, int id, const double **loss,
 
 int sn_search_exhausted(const sn_search *se) {
     if (se->s.budget > 0 && se->spent >= se->s.budget) return 1;
-    if (se->s.max_candidates > 0 && se->n >= se->s.max_candidates) return 1;
+    if (se->s.max_candidates > 0 && se->n + se->n_out >= se->s.max_candidates)
+        return 1;
     return 0;
 }
 
@@ -591,6 +595,10 @@ static int promotion_due(const sn_search *se) {
         if (c->info.status != SN_CAND_DONE || c->info.fidelity != 1 ||
             c->promoted || c->superseded)
             continue;
+        int out = 0; /* its promotion is already out (several workers) */
+        for (int k = 0; k < se->n_out && !out; k++)
+            out = se->out[k]->info.parent == i && se->out[k]->info.fidelity > 1;
+        if (out) continue;
         if (!sn_settings_fits(&se->s, c->info.params, c->info.flops,
                               c->info.memory))
             continue;
@@ -606,15 +614,6 @@ static int promotion_due(const sn_search *se) {
     }
     free(fp);
     return due;
-}
-
-static void job_free(sn_job *j) {
-    if (!j) return;
-    sn_graph_free(j->graph);
-    if (j->w) sn_weights_free(j->w);
-    free(j->loss);
-    free(j->val);
-    free(j);
 }
 
 static void job_sizes(sn_job *j) {
@@ -662,8 +661,9 @@ static int make_child(sn_search *se, sn_job *j, const sn_morph_op *ops,
  * Takes ownership of c's graph and curve; w (may be NULL) is saved. */
 static int record(sn_search *se, cand *c, const sn_weights *w, sn_error *e) {
     char bin[64], json[64];
-    int id = c->info.id, wrote_bin = 0;
-    SN_ASSERT(id == se->n);
+    /* Ids are given in the order records are made: with several jobs out
+     * a later proposal may finish first and take the lower id. */
+    int id = c->info.id = se->n, wrote_bin = 0;
     if (w && w->info.known) c->graph->info = w->info; /* into N.json too */
     snprintf(bin, sizeof bin, "cand/%d.bin", id);
     snprintf(json, sizeof json, "cand/%d.json", id);
@@ -714,19 +714,33 @@ static int record_unrun(sn_search *se, sn_job *j, sn_cand_status st,
     c.graph = j->graph;
     j->graph = NULL;
     int rc = record(se, &c, NULL, e);
-    job_free(j);
+    sn_job_free(j);
     return rc;
 }
 
+/* 1 when j's graph is one another job out already trains. */
+static int duplicates_job_out(const sn_search *se, sn_job *j) {
+    if (se->n_out == 0) return 0;
+    if (!j->desc) j->desc = sn_graph_desc_new(j->graph);
+    for (int i = 0; i < se->n_out; i++) {
+        sn_job *o = se->out[i];
+        if (!o->desc) o->desc = sn_graph_desc_new(o->graph);
+        if (sn_graph_distance(j->desc, o->desc, 1.0) < 1e-9) return 1;
+    }
+    return 0;
+}
+
 int sn_search_next(sn_search *se, sn_job **out, sn_error *e) {
-    SN_ASSERT(!se->busy);
+    SN_ASSERT(se->n_out < se->max_out);
     *out = NULL;
     if (!se->train) return sn_errf(e, "%s: no data attached", se->dir);
     int redraws = 0;
+    uint64_t salt = 0; /* changes the strategy's seed after a duplicate */
     for (int tries = 0; tries < 1000; tries++) {
         if (sn_search_exhausted(se)) return 0;
         double t0 = sn_now();
-        int id = se->n, promote;
+        /* provisional: the id the job gets if it is recorded next */
+        int id = se->n + se->n_out, promote;
         sn_job *j = NULL;
         if (id < se->n_roots) {
             j = job_new(se, id, -1);
@@ -747,13 +761,13 @@ int sn_search_next(sn_search *se, sn_job **out, sn_error *e) {
                 /* The user's morph no longer applies: nothing to record. */
                 snprintf(se->warning, sizeof se->warning, "enqueue %d %s: %.400s",
                          it.parent, it.morph, pe.msg);
-                job_free(j);
+                sn_job_free(j);
                 continue;
             }
         } else if ((promote = promotion_due(se)) >= 0) {
             j = job_new(se, id, promote);
             if (make_child(se, j, NULL, 0, e)) {
-                job_free(j);
+                sn_job_free(j);
                 return -1;
             }
             j->topt.epochs = PROMOTE_FACTOR * se->s.epochs;
@@ -763,28 +777,34 @@ int sn_search_next(sn_search *se, sn_job **out, sn_error *e) {
                      j->topt.epochs, se->c[promote].info.op);
         } else {
             proposal pr;
-            uint64_t seed = search_mix(se->s.seed, (uint64_t)id);
+            uint64_t seed = search_mix(se->s.seed, (uint64_t)id + (salt << 32));
             if (redraws) seed = search_mix(seed, (uint64_t)redraws);
             int got = strategy_propose(se, seed, &pr, e);
             if (got < 0) return -1;
             if (got == 0) return 0;
             j = job_new(se, id, pr.parent);
             if (make_child(se, j, pr.ops, pr.n_ops, e)) {
-                job_free(j);
+                sn_job_free(j);
                 return -1;
             }
             /* a graph that failed or diverged is not tried again */
             if (strategy_is_failed(se, j->graph)) {
-                job_free(j);
+                sn_job_free(j);
                 if (++redraws > MAX_REDRAWS) return 0;
-                se->spent += sn_now() - t0;
+                if (se->max_out == 1) se->spent += sn_now() - t0;
+                continue;
+            }
+            /* Several jobs out (workers): do not train one graph twice. */
+            if (duplicates_job_out(se, j)) {
+                sn_job_free(j);
+                salt++;
                 continue;
             }
         }
         if (!sn_settings_fits(&se->s, j->info.params, j->info.flops,
                               j->info.memory)) {
             if (record_unrun(se, j, SN_CAND_INFEASIBLE, e)) return -1;
-            se->spent += sn_now() - t0;
+            if (se->max_out == 1) se->spent += sn_now() - t0;
             continue;
         }
         /* The budget is wall time: from here to the end of
@@ -792,8 +812,8 @@ int sn_search_next(sn_search *se, sn_job **out, sn_error *e) {
          * files), less the pauses the driver excludes. */
         j->t_begin = t0;
         j->spent0 = se->spent;
-        j->clock_fd = se->clock_fd;
-        se->busy = 1;
+        j->clock_fd = se->max_out == 1 ? se->clock_fd : -1;
+        se->out[se->n_out++] = j;
         *out = j;
         return 1;
     }
@@ -868,13 +888,44 @@ int sn_job_run(sn_job *j, const sn_data *d, const sn_job_ctl *ctl) {
 
 const char *sn_job_error(const sn_job *job) { return job->error; }
 
+static void take_out(sn_search *se, sn_job *j) {
+    for (int i = 0; i < se->n_out; i++)
+        if (se->out[i] == j) {
+            se->out[i] = se->out[--se->n_out];
+            return;
+        }
+    SN_ASSERT(!"job not out");
+}
+
+void sn_search_set_parallel(sn_search *se, int max_jobs) {
+    SN_ASSERT(max_jobs >= 1 && se->n_out == 0);
+    se->max_out = max_jobs;
+    se->out = sn_xrealloc(se->out, (size_t)max_jobs * sizeof *se->out);
+    se->charge_mark = sn_now();
+}
+
+void sn_search_charge(sn_search *se, int idle) {
+    double now = sn_now();
+    if (se->max_out > 1 && !idle && now > se->charge_mark)
+        se->spent += now - se->charge_mark;
+    se->charge_mark = now;
+}
+
+int sn_search_jobs_out(const sn_search *se) { return se->n_out; }
+
 int sn_search_finish(sn_search *se, sn_job *j, sn_error *e) {
-    SN_ASSERT(se->busy && j->ran);
-    se->busy = 0;
+    SN_ASSERT(j->ran);
+    take_out(se, j);
     /* elapsed, as logged with the candidate, includes its own time (the
-     * milliseconds of writing its files count towards the next one) */
-    double wall = sn_now() - j->t_begin - j->excluded;
-    se->spent += wall > 0 ? wall : 0;
+     * milliseconds of writing its files count towards the next one).
+     * With several jobs out their times overlap: wall time is charged
+     * instead, from one finish to the next. */
+    if (se->max_out > 1) {
+        sn_search_charge(se, 0);
+    } else {
+        double wall = sn_now() - j->t_begin - j->excluded;
+        se->spent += wall > 0 ? wall : 0;
+    }
     clock_write(se->clock_fd, se->spent);
     cand c;
     memset(&c, 0, sizeof c);
@@ -886,17 +937,17 @@ int sn_search_finish(sn_search *se, sn_job *j, sn_error *e) {
     c.n_curve = j->n_curve;
     j->loss = j->val = NULL;
     int rc = record(se, &c, c.info.status == SN_CAND_DONE ? j->w : NULL, e);
-    job_free(j);
+    sn_job_free(j);
     return rc;
 }
 
 void sn_search_abandon(sn_search *se, sn_job *j) {
     if (!j) return;
-    se->busy = 0;
+    take_out(se, j);
     /* as in a session that goes on, a dropped job's time is not charged:
      * undo its heartbeats */
     clock_write(se->clock_fd, se->spent);
-    job_free(j);
+    sn_job_free(j);
 }
 
 int sn_search_step(sn_search *se, const sn_job_ctl *ctl, sn_error *e) {

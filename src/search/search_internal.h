@@ -85,7 +85,11 @@ struct sn_search {
     int n_roots;
     sn_graph **roots;
     char (*root_op)[SN_CAND_OP_LEN];
-    int busy; /* a job is out */
+    /* jobs proposed and not yet finished or abandoned: at most max_out
+     * (1, or one per worker when jobs train elsewhere, e.g. under MPI) */
+    sn_job **out;
+    int n_out, max_out;
+    double charge_mark; /* max_out > 1: wall clock charged up to here */
     char warning[600]; /* e.g. a torn log line dropped on open */
     int dirfd;         /* the run directory, O_DIRECTORY; -1 = none. A
                           writer holds an flock on it; every file of the
@@ -128,6 +132,8 @@ struct sn_job {
     double *loss, *val;
     int n_curve;
     char error[512];
+    sn_graph_desc *desc; /* for the duplicate check against other jobs out */
+    int sends;           /* times handed to a worker (sn_job_sent) */
 };
 
 /* run.c */
