@@ -83,7 +83,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BUILD)/bench/bench
 DEPS_OK  := $(BUILD)/.deps-ok$(if $(MPI_ON),-mpi)
 
-.PHONY: all run test check check-asan check-tsan check-targets bench bench-torch bench-mpi \
+.PHONY: all run test test-mpi check check-asan check-tsan check-targets bench bench-torch bench-mpi \
         bench-search install uninstall deps clean FORCE
 
 all: slimnas
@@ -246,7 +246,7 @@ uninstall:
 # this Makefile makes; `make clean BUILD=dir` removes dir too.
 clean:
 	rm -rf $(BUILD) build build-asan build-tsan build-clang build-check \
-	  $(PORTABLE_BUILD) slimnas
+	  build-mpi $(PORTABLE_BUILD) slimnas
 
 # The standalone C export on trained Fashion-MNIST models (tiny2conv and
 # mobile_tiny, 3 epochs each): params, weight and arena bytes, float and
@@ -353,6 +353,14 @@ experiment-budget: $(BUILD)/slimnas
 	  --title "The same search at $(EXP_BUDGETS): $(EXP_DATA), at most 50k parameters"
 	$(BUILD)/slimnas report $(EXP_BUDGET_RUNS) -o $(EXP_DIR)/experiment-budget.html \
 	  --title "The same search at $(EXP_BUDGETS): $(EXP_DATA), at most 50k parameters"
+# The MPI build's own tests (test_mpi under mpirun, test_parallel) in
+# build-mpi; `make MPI=1 test` runs every suite in an MPI build.
+test-mpi:
+	$(MAKE) --no-print-directory MPI=1 BUILD=build-mpi build-mpi/slimnas \
+	  build-mpi/tests/test_mpi build-mpi/tests/test_parallel
+	@SLIMNAS=build-mpi/slimnas tests/run_tests.sh build-mpi/tests/test_mpi \
+	  build-mpi/tests/test_parallel
+
 # Candidates per hour with 1, 2 and 3 MPI workers and in one process
 # (synthetic data; not in CI). Builds with MPI.
 bench-mpi:
