@@ -385,6 +385,16 @@ void tui_detail_update(tui *t, int width) {
         det_add(l, SN_SLOT_DIM, "root  %d epoch%s in %.1fs%s%s", c->epochs,
                 c->epochs == 1 ? "" : "s", c->seconds,
                 c->on_front ? "  on the front" : "", extra);
+    if (ok && d.graph) { /* what the network takes and tells apart */
+        const sn_graph *g = d.graph;
+        char sh[32], names[256] = "";
+        size_t o = 0;
+        for (int k = 0; k < g->info.n_names && o + 2 < sizeof names; k++)
+            o += (size_t)snprintf(names + o, sizeof names - o, "%s%s",
+                                  k ? ", " : ": ", g->info.names[k]);
+        det_add(l, SN_SLOT_DIM, "input %s  %d classes%s",
+                sn_shape_fmt(sh, sizeof sh, g->input), g->classes, names);
+    }
     /* lineage: the ops from the root, newest last */
     int path[64];
     int np = sn_tree_lineage(s->cands, s->n_cands, id, path, 64);
