@@ -44,11 +44,19 @@ DEB_PKGS := build-essential pkg-config libncurses-dev libcjson-dev \
 # Only `make check-targets` (CI) needs these (none beyond the above now).
 CHECK_PKGS :=
 
+# MPI=1: candidates can train on MPI ranks (`search --mpi` under mpirun);
+# Open MPI from Debian, found through pkg-config ompi-c.
+MPI ?=
+ifneq ($(filter-out 0,$(MPI)),)
+DEB_PKGS += libopenmpi-dev openmpi-bin
+MPI_ON := 1
+endif
+
 PKGS := ncursesw libcjson openblas readline zlib stb libjpeg libpng cairo fontconfig
 # Flags come from pkg-config (plain -l flags where a .pc file is missing),
 # written to $(BUILD)/flags.mk once the packages are there; make builds that
 # file first and restarts, so a fresh machine needs one command.
-FLAGS_MK := $(BUILD)/flags.mk
+FLAGS_MK := $(BUILD)/flags$(if $(MPI_ON),-mpi).mk
 ifeq ($(filter clean,$(MAKECMDGOALS)),)
 -include $(FLAGS_MK)
 endif
@@ -57,7 +65,8 @@ endif
 # CFLAGS, LDFLAGS and LDLIBS come after them, so `make CFLAGS=-O2` changes
 # the optimisation but cannot drop -std=c11 or the include path.
 WARN       := -Wall -Wextra -Wshadow $(if $(filter-out 0,$(WERROR)),-Werror)
-SN_CPPFLAGS := -Iinclude -D_DEFAULT_SOURCE -D_XOPEN_SOURCE=700 $(DEP_CFLAGS)
+SN_CPPFLAGS := -Iinclude -D_DEFAULT_SOURCE -D_XOPEN_SOURCE=700 $(DEP_CFLAGS) \
+               $(MPI_CFLAGS)
 SN_CFLAGS   := -std=c11 $(WARN) $(OPT) $(if $(ARCH),-march=$(ARCH)) \
                -fno-math-errno -ffp-contract=fast -g $(SAN)
 SN_LDFLAGS  := $(SAN)
@@ -69,12 +78,12 @@ LIB_SRC  := $(filter-out src/cli/main.c,$(wildcard src/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/src/cli/main.o
 LIB      := $(BUILD)/libslimnas.a
-TEST_SRC := $(wildcard tests/test_*.c)
+TEST_SRC := $(filter-out $(if $(MPI_ON),,tests/test_mpi.c),$(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BUILD)/bench/bench
-DEPS_OK  := $(BUILD)/.deps-ok
+DEPS_OK  := $(BUILD)/.deps-ok$(if $(MPI_ON),-mpi)
 
-.PHONY: all run test check check-asan check-tsan check-targets bench bench-torch \
+.PHONY: all run test check check-asan check-tsan check-targets bench bench-torch bench-mpi \
         bench-search install uninstall deps clean FORCE
 
 all: slimnas
@@ -106,6 +115,8 @@ $(FLAGS_MK): $(DEPS_OK) Makefile
 	@echo 'DEP_CFLAGS := $(foreach p,$(PKGS),$(call pc_cflags,$(p)))' > $@
 	@echo 'DEP_LIBS := $(call pc_libs,ncursesw,-lncursesw -ltinfo) $(call pc_libs,libcjson,-lcjson) $(call pc_libs,openblas,-lopenblas) $(call pc_libs,readline,-lreadline) $(call pc_libs,zlib,-lz) $(call pc_libs,stb,-lstb) $(call pc_libs,libjpeg,-ljpeg) $(call pc_libs,libpng,-lpng) $(call pc_libs,cairo,-lcairo) $(call pc_libs,fontconfig,-lfontconfig) -lpthread -lm' >> $@
 	@echo 'TEST_LIBS := $(call pc_libs,cmocka,-lcmocka)' >> $@
+	@echo 'MPI_CFLAGS := $(if $(MPI_ON),-DSN_MPI $(shell pkg-config --cflags ompi-c))' >> $@
+	@echo 'DEP_LIBS += $(if $(MPI_ON),$(call pc_libs,ompi-c,-lmpi))' >> $@
 
 # ---- build ------------------------------------------------------------
 # $(BUILD)/.cflags holds the compile command; it changes (and everything is
@@ -275,7 +286,7 @@ fuzz: $(FLAGS_MK)
 	  SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" $(FUZZ_BUILD)/libslimnas.a
 	@for t in $(FUZZ_TARGETS); do \
 	  echo "  FUZZ    $$t ($(FUZZ_TIME) s)"; \
-	  clang $(CPPFLAGS) -std=c11 $(WARN) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer \
+	  clang $(ALL_CPPFLAGS) -std=c11 $(WARN) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer \
 	    -Itests -o $(FUZZ_BUILD)/fuzz_$$t tests/fuzz/fuzz_$$t.c \
 	    $(FUZZ_BUILD)/libslimnas.a $(DEP_LIBS) || exit 1; \
 	  mkdir -p $(FUZZ_BUILD)/corpus/$$t tests/fuzz/$$t/crashes; \
@@ -342,3 +353,8 @@ experiment-budget: $(BUILD)/slimnas
 	  --title "The same search at $(EXP_BUDGETS): $(EXP_DATA), at most 50k parameters"
 	$(BUILD)/slimnas report $(EXP_BUDGET_RUNS) -o $(EXP_DIR)/experiment-budget.html \
 	  --title "The same search at $(EXP_BUDGETS): $(EXP_DATA), at most 50k parameters"
+# Candidates per hour with 1, 2 and 3 MPI workers and in one process
+# (synthetic data; not in CI). Builds with MPI.
+bench-mpi:
+	$(MAKE) MPI=1 slimnas
+	@bench/bench_mpi.sh ./slimnas

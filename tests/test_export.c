@@ -695,7 +695,7 @@ static void test_cli_export_front(void **state) {
     if (!strstr(show, want)) fail_msg("no '%s' in:\n%s", want, show);
     snprintf(want, sizeof want, "weights     %s/cand/0.bin", in_dir("srun"));
     if (!strstr(show, want)) fail_msg("no '%s' in:\n%s", want, show);
-    assert_non_null(strstr(show, "input       NCHW 1x12x12, pixels/255"));
+    assert_non_null(strstr(show, "input       12x12x1 (HxWxC), pixels/255"));
     free(show);
     /* usage errors come before any search starts */
     expect_error(run("%s search --data synthetic:300 --run '%s' "

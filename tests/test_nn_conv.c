@@ -748,7 +748,7 @@ static void test_shape_errors(void **state) {
     sn_shape bad = {64, 7, 7};
     assert_int_equal(sn_op_get(SN_OP_DENSE)->infer(&d, &bad, 1, &o, &e), -1);
     assert_string_equal(e.msg,
-                        "dense needs a flat input, got 64x7x7; add flatten "
+                        "dense needs a flat input, got 7x7x64 (HxWxC); add flatten "
                         "or gap");
     d.out = 0;
     sn_shape flat = {64, 1, 1};

@@ -947,6 +947,14 @@ static void test_complete(void **state) {
     sn_tui_complete(&ctx, "enqueue 2 dee", 10, "dee", &l);
     assert_true(has(&l, "deeper"));
     sn_lines_free(&l);
+    sn_tui_complete(&ctx, "sort a", 5, "a", &l);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.s[0], "accuracy");
+    sn_lines_free(&l);
+    sn_tui_complete(&ctx, "find p", 5, "p", &l);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.s[0], "prev");
+    sn_lines_free(&l);
     sn_tui_complete(&ctx, "frob x", 5, "x", &l); /* unknown: nothing */
     assert_int_equal(l.n, 0);
     sn_lines_free(&l);

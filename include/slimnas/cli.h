@@ -72,6 +72,20 @@ const char *sn_cli_plural(char *buf, size_t n, long count,
 
 int sn_cli_main(int argc, char **argv);
 
+/* --mpi (src/cli/cli_mpi.c). Call right after parsing: returns 1 when the
+ * command must return *rc now (a worker rank that has finished, or a
+ * usage error), 0 to go on (no --mpi, or rank 0). */
+int sn_cli_mpi_begin(const sn_cli_args *a, int *rc);
+/* On rank 0 with --mpi: sends the settings s to the workers, waits for
+ * their data, and gives the engine the MPI evaluator (before the search
+ * is started or opened). 0, or 1 after printing the error. Without --mpi
+ * it does nothing. The workers are told to exit when the process exits. */
+struct sn_engine;
+struct sn_search_settings;
+int sn_cli_mpi_attach(struct sn_engine *en,
+                      const struct sn_search_settings *s,
+                      const sn_cli_args *a);
+
 /* The command table lives in src/cli/commands.c. */
 extern const sn_cli_cmd *const sn_cli_commands[];
 

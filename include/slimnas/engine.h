@@ -81,6 +81,20 @@ typedef struct sn_queue_item {
 
 /* Everything a client shows about one search. Arrays belong to the
  * snapshot and live until it is released. */
+/* A worker of a search whose jobs train elsewhere (MPI ranks). */
+#define SN_MAX_WORKERS 64
+typedef enum sn_worker_state {
+    SN_WORKER_IDLE,
+    SN_WORKER_BUSY, /* training `cand` */
+    SN_WORKER_LOST  /* timed out or failed: never used again */
+} sn_worker_state;
+typedef struct sn_worker_info {
+    sn_worker_state state;
+    int cand;       /* provisional id of the job it trains (-1 none) */
+    double seconds; /* on this job so far */
+    int done;       /* jobs it has returned */
+} sn_worker_info;
+
 typedef struct sn_snapshot {
     uint64_t generation;   /* engine-wide, increases with every publish */
     int search;            /* the engine's handle for this search */
@@ -115,11 +129,39 @@ typedef struct sn_snapshot {
     const sn_queue_item *queue; /* user-enqueued morphs, next first */
     int n_log;
     const sn_log_line *log; /* oldest first, at most SN_LOG_KEEP */
+    /* Remote workers (sn_engine_set_evaluator): 0 when training here. */
+    int n_workers;
+    sn_worker_info workers[SN_MAX_WORKERS];
+    /* The controller's own time for the candidates workers trained:
+     * proposing, packing, and recording results (not waiting). */
+    double controller_seconds;
+    int controller_jobs;
 } sn_snapshot;
 
 typedef struct sn_engine sn_engine;
 
 sn_engine *sn_engine_new(void);
+
+/* Jobs trained elsewhere: with an evaluator set (before the search is
+ * started or opened), the first search hands packed jobs (sn_job_pack) to
+ * its n_slots workers and keeps all of them busy, instead of training in
+ * this process. Ids go to candidates in the order they finish; a lost
+ * worker's job is sent once more to another, then recorded as failed. */
+typedef struct sn_evaluator {
+    int n_slots;
+    void *ctx;
+    /* Hands job bytes to a slot: 0, or -1 with e (the slot is lost). */
+    int (*submit)(void *ctx, int slot, const unsigned char *buf, size_t n,
+                  sn_error *e);
+    /* Waits up to timeout seconds. 1: *slot answered with *buf (malloc'd,
+     * sn_job_pack_result bytes); 2: *slot is lost (timed out or failed),
+     * its job must go elsewhere; 0: nothing yet. */
+    int (*wait)(void *ctx, double timeout, int *slot, unsigned char **buf,
+                size_t *n);
+    /* Asks a busy slot to stop its job early; it answers as usual. */
+    void (*cancel)(void *ctx, int slot);
+} sn_evaluator;
+void sn_engine_set_evaluator(sn_engine *en, const sn_evaluator *ev);
 /* Stops every search (the candidate in flight is abandoned: the run stays
  * resumable), joins the threads, frees everything. Snapshots still held
  * stay valid until released. */

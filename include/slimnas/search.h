@@ -28,7 +28,9 @@
  * Accuracy (validation, after the candidate's k epochs) is maximised; one
  * or two size metrics (params, flops = multiply-accumulates, memory =
  * peak activation bytes at batch 1) are minimised. Only candidates with
- * status done that satisfy the CURRENT hard limits belong to the front.
+ * status done that satisfy the CURRENT hard limits belong to the front,
+ * and not those a finished promotion (fidelity 2, see sn_search_next)
+ * has replaced.
  *
  * Hypervolume. Reference point: size R_m for each size metric m and
  * accuracy A0 = chance (1 / classes), or the --hv-accuracy setting when
@@ -44,7 +46,9 @@
  * not worth more than a 500-parameter one), accuracy as a = acc - A0.
  * The hypervolume is the measure of the union of boxes [0,x]x[0,a] (2-D,
  * one size objective) or [0,x1]x[0,x2]x[0,a] (3-D, two size objectives)
- * over the front: a value in [0, 1 - A0].
+ * over the front: a value in [0, 1 - A0]. The clipping is for the
+ * hypervolume only: the front itself is decided on raw sizes (a member
+ * under R/1000 stays a member).
  *
  * ---- run directory ---------------------------------------------------
  *   runs/NAME/settings.json      the settings (sn_settings_to_json), the
@@ -53,11 +57,17 @@
  *   runs/NAME/cand/ID.json       graph of candidate ID (every candidate)
  *   runs/NAME/cand/ID.bin        its weights after training (done only)
  *   runs/NAME/cand/ID.final.bin  weights after --final retraining
+ *   runs/NAME/clock              the search seconds spent, rewritten at
+ *                                every record and every 0.5 s while a
+ *                                candidate trains: a resume charges the
+ *                                larger of it and the log's last elapsed
+ *                                time (a crash pays its start-up and the
+ *                                candidate in flight)
  *   runs/NAME/results.log        one JSON object per line, append-only,
  *                                fsync'd after every line:
  *     {"id":3,"parent":1,"morph":"wider:4:32","op":"wider conv2 16->32",
  *      "status":"done","params":..,"flops":..,"memory":..,"val_acc":0.81,
- *      "train_loss":..,"epochs":1,"seconds":2.1,"elapsed":41.0,
+ *      "train_loss":..,"epochs":1,"fidelity":1,"seconds":2.1,"elapsed":41.0,
  *      "hypervolume":0.31,"curve_loss":[..],"curve_val":[..]}
  *   and, for --final retraining, {"final":3,"val_acc":..,"test_acc":..,
  *   "epochs":10,"seconds":..}.
@@ -252,6 +262,10 @@ typedef struct sn_cand_info {
     double elapsed;             /* search time spent when it finished */
     double hypervolume;         /* front's hypervolume right after it */
     int on_front;               /* member of the current front */
+    int fidelity;               /* 1: the cheap training (epochs, or
+                                   root_epochs for a root); 2: a
+                                   promotion (the parent's graph trained
+                                   longer, see sn_search_next) */
     int depth;                  /* morph steps from its root */
 } sn_cand_info;
 
@@ -306,30 +320,60 @@ double sn_graph_distance(const sn_graph_desc *a, const sn_graph_desc *b,
 double sn_hungarian(const double *cost, int n, int *assign);
 
 /* GP over graphs predicting validation accuracy. The kernel is
- * k(a, b) = amp * exp(-rho(a, b)^2), rho the Euclidean distance (scaled
- * by 1/sqrt(m)) between Bourgain embeddings into R^m: coordinate j of a
- * graph is its minimum distance to the j-th random subset of the
+ * k(a, b) = amp * exp(-rho(a, b)^2 / len^2), rho the Euclidean distance
+ * (scaled by 1/sqrt(m)) between Bourgain embeddings into R^m: coordinate
+ * j of a graph is its minimum distance to the j-th random subset of the
  * training graphs (subsets of sizes 2^i, ceil(ln n) of each, seeded), so
  * the kernel matrix is positive semi-definite for training and new
- * graphs alike. Prior mean: the least-squares line of y against
- * log10(params) (slope >= 0; constant for one point), amp = variance of
- * y about that line (at least 1e-4), jitter 1e-10 on the diagonal (raised x10 until Cholesky works). */
+ * graphs alike. Observations carry Gaussian noise of variance `noise`.
+ * Prior mean: the least-squares line of y against log10(params) (slope
+ * >= 0; constant for one point). amp, len and noise maximise the log
+ * marginal likelihood of what the line leaves (sn_gp_ml_fit). */
 typedef struct sn_gp sn_gp;
 
-/* x must outlive the GP (it keeps the pointers). */
+typedef struct sn_gp_hyper {
+    double amp;   /* signal variance, in [1e-6, 1] */
+    double len;   /* lengthscale of rho, in [0.05, 50] */
+    double noise; /* observation noise variance, >= 1e-8 */
+} sn_gp_hyper;
+
+/* Maximum marginal likelihood of y (zero prior mean) under
+ * amp exp(-r2 / len^2) + noise I, r2 the n x n squared distances: amp in
+ * closed form for each (len, noise/amp), those two by a bounded compass
+ * search in log space from two fixed starts (and `start` when not
+ * NULL). 0 with *out (and the log likelihood in *lml, may be NULL), -1
+ * when no start could be factorised. */
+int sn_gp_ml_fit(const double *r2, const double *y, int n,
+                 const sn_gp_hyper *start, sn_gp_hyper *out, double *lml);
+
+/* x must outlive the GP (it keeps the pointers). NULL with an error when
+ * the kernel matrix cannot be factorised (Cholesky). */
 sn_gp *sn_gp_fit(const sn_graph_desc *const *x, const double *y, int n,
                  double lambda, sn_error *e);
 /* The same with the n x n distance matrix already computed (a search
  * keeps it up to date incrementally). */
 sn_gp *sn_gp_fit_dist(const sn_graph_desc *const *x, const double *y, int n,
                       const double *dist, double lambda, sn_error *e);
+/* The same with the hyperparameters given (fixed != NULL) instead of
+ * fitted. */
+sn_gp *sn_gp_fit_hyper(const sn_graph_desc *const *x, const double *y, int n,
+                       const double *dist, double lambda,
+                       const sn_gp_hyper *fixed, sn_error *e);
+void sn_gp_hyper_get(const sn_gp *gp, sn_gp_hyper *h);
 void sn_gp_free(sn_gp *gp);
+/* Mean and standard deviation of the noise-free accuracy at x. */
 void sn_gp_predict(const sn_gp *gp, const sn_graph_desc *x, double *mean,
                    double *sd);
-/* The n x n training kernel matrix (without jitter) into k, row-major. */
+/* The n x n training kernel matrix (without noise) into k, row-major. */
 void sn_gp_kernel_matrix(const sn_gp *gp, double *k);
-/* Minimum distance from x to the training graphs (duplicate check). */
+/* Minimum distance from x to the training graphs. */
 double sn_gp_min_distance(const sn_gp *gp, const sn_graph_desc *x);
+/* A hash of what sn_graph_distance sees: graphs at distance 0 hash
+ * alike (the search's duplicate filter). */
+uint64_t sn_graph_desc_hash(const sn_graph_desc *d);
+/* Tests: while > 0, each GP fit fails as a Cholesky failure would (and
+ * decrements it). Not thread-safe; leave it 0. */
+extern int sn_gp_fail_next;
 
 /* ---- the search ---------------------------------------------------------- */
 
@@ -374,7 +418,9 @@ int sn_search_check(const char *dir, int repair, FILE *out, sn_error *e);
 
 /* The data candidates train on (settings' max_train subset) and, for
  * --final, the full training set (may be NULL: final then uses `train`).
- * Both must outlive the search; checked against the graphs' shape. */
+ * Both must outlive the search; checked against the graphs' shape. The
+ * time from creating or opening the run to this call (loading it and
+ * the data) is charged to the budget. */
 int sn_search_attach_data(sn_search *se, const sn_data *train,
                           const sn_data *full, sn_error *e);
 
@@ -421,7 +467,10 @@ void sn_search_curve(const sn_search *se, int id, const double **loss,
 int sn_search_exhausted(const sn_search *se);
 
 /* Proposes the next candidate: a root not yet trained, the user queue,
- * else the strategy. Infeasible children from the queue are recorded
+ * a promotion (a fidelity-1 candidate on or near the front trained
+ * 2 x epochs more from its weights as a new fidelity-2 record; see
+ * search.c), else the strategy (redrawn when its child repeats a graph
+ * that failed or diverged). Infeasible children from the queue are recorded
  * (status infeasible, log line) and the next proposal is tried. Returns
  * 1 with *job, 0 when the budget is used up or nothing can be proposed
  * (no done candidate has a feasible morph), -1 on error. */
@@ -457,6 +506,42 @@ void sn_search_abandon(sn_search *se, sn_job *job);
 /* next + run (on the attached data) + finish. 1 when a candidate was
  * recorded, 0 when the budget is used up, -1 on error. */
 int sn_search_step(sn_search *se, const sn_job_ctl *ctl, sn_error *e);
+
+/* ---- jobs trained elsewhere (MPI workers) ----------------------------
+ * A driver with k workers lets k jobs be out at once; sn_search_next then
+ * never proposes a graph that another job out already trains, ids go to
+ * records in the order they are finished, and the budget is charged as
+ * wall time (from one finish to the next) instead of per job.
+ *   controller: sn_search_next -> sn_job_pack -> send ... receive ->
+ *               sn_job_apply_result -> sn_search_finish
+ *   worker:     receive -> sn_job_unpack -> sn_job_run -> sn_job_pack_result
+ *               -> send -> sn_job_free
+ * The bytes are this machine's (one build, one architecture per cluster;
+ * a tag and a version reject anything else). */
+void sn_search_set_parallel(sn_search *se, int max_jobs); /* no job out */
+int sn_search_jobs_out(const sn_search *se);
+/* Charges the wall time since the last charge (idle = 0), or skips it
+ * (idle = 1: time paused with no job out is not search time). */
+void sn_search_charge(sn_search *se, int idle);
+/* malloc'd bytes of what to train: graph, weights, options, id. */
+int sn_job_pack(const sn_job *job, unsigned char **buf, size_t *n);
+/* A worker's copy of a packed job (NULL + e for a malformed message). */
+sn_job *sn_job_unpack(const unsigned char *buf, size_t n, sn_error *e);
+/* malloc'd bytes of a run job's outcome; stopped = 1 when sn_job_run
+ * returned 1 (stopped before the end). */
+int sn_job_pack_result(const sn_job *job, int stopped, unsigned char **buf,
+                       size_t *n);
+/* Applies a worker's result to the controller's job: 0 (now ready for
+ * sn_search_finish), 1 (the worker stopped early: abandon the job), -1 +
+ * e for a malformed result (the job is unchanged). */
+int sn_job_apply_result(sn_job *job, const unsigned char *buf, size_t n,
+                        sn_error *e);
+/* Marks a job failed with a message (a lost worker): ready to finish. */
+void sn_job_set_failed(sn_job *job, const char *msg);
+/* Counts a hand-over to a worker; returns how many so far. */
+int sn_job_sent(sn_job *job);
+/* Frees a worker's job (the controller's go through finish/abandon). */
+void sn_job_free(sn_job *job);
 
 /* --final: retrains n front members (spread over the front on a log size
  * scale, the most accurate included; members above the reference accuracy

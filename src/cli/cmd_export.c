@@ -13,7 +13,7 @@
 
 static const sn_cli_opt export_opts[] = {
     {"weights", 'w', "W.bin", "trained weights (GRAPH.json form)"},
-    {"format", 'f', "onnx|c|c-int8", "output format (default onnx)"},
+    {"format", 0, "onnx|c|c-int8", "output format (default onnx)"},
     {"output", 'o', "PATH", "file (onnx) or folder (c, c-int8) to write"},
     {"no-fold-bn", 0, NULL, "onnx: keep batch norm as its own node"},
     {"raw-input", 0, NULL, "leave the normalisation out: the model takes "

@@ -56,6 +56,11 @@ static const char *const setting_keys[] = {
                                    "c-int8 (onnx)"},                           \
     {"threads", 'j', "T", "worker threads"}
 
+#define MPI_OPTS                                                               \
+    {"mpi", 0, NULL, "train candidates on MPI worker ranks (under mpirun)"},  \
+    {"mpi-timeout", 0, "TIME", "a worker silent this long on one candidate " \
+                               "is lost (none)"}
+
 static const sn_cli_opt search_opts[] = {
     {"data", 'd', "SPEC", "dataset: fashion-mnist, cifar10, folder:DIR, ..."},
     {"input", 0, "HxWxC", "convert images to this size (folder:, npy:)"},
@@ -68,12 +73,13 @@ static const sn_cli_opt search_opts[] = {
     {"val-split", 0, "F", "validation fraction"},
     {"seed", 0, "S", "seed of the search"},
     RUN_OPTS,
+    MPI_OPTS,
     {0}};
 
 static const sn_cli_opt resume_opts[] = {
     {"data", 'd', "SPEC", "the run's dataset where it is now (same image "
                           "shape and classes)"},
-    SETTING_OPTS, RUN_OPTS, {0}};
+    SETTING_OPTS, RUN_OPTS, MPI_OPTS, {0}};
 
 static const sn_cli_opt fork_opts[] = {
     {"run", 'r', "DIR", "the new run directory (required)"},
@@ -220,6 +226,7 @@ static cJSON *cand_json(const sn_cand_info *c) {
     else cJSON_AddNullToObject(j, "test_acc");
     cJSON_AddNumberToObject(j, "seconds", c->seconds);
     cJSON_AddNumberToObject(j, "epochs", c->epochs);
+    cJSON_AddNumberToObject(j, "fidelity", c->fidelity);
     cJSON_AddBoolToObject(j, "front", c->on_front);
     cJSON_AddNumberToObject(j, "hypervolume", c->hypervolume);
     return j;
@@ -378,8 +385,8 @@ static void print_front_table(const sn_cand_info *cands, const int *front,
     char nm[32];
     fprintf(f, "\nPareto front (%s, hypervolume %.4f):\n",
             sn_cli_plural(nm, sizeof nm, n_front, "member"), hv);
-    fprintf(f, "%6s %10s %10s %10s %8s %8s  %s\n", "id", "params", "MACs",
-            "memory", "val", "test", "operation");
+    fprintf(f, "%6s %10s %10s %10s %8s %3s %8s  %s\n", "id", "params", "MACs",
+            "memory", "val", "fid", "test", "operation");
     for (int i = 0; i < n_front; i++) {
         const sn_cand_info *c = &cands[front[i]];
         char p[32], fl[32], m[32], t[16];
@@ -388,8 +395,8 @@ static void print_front_table(const sn_cand_info *cands, const int *front,
         sn_fmt_si(m, sizeof m, (double)c->memory);
         if (c->test_acc >= 0) snprintf(t, sizeof t, "%6.2f%%", 100 * c->test_acc);
         else snprintf(t, sizeof t, "%7s", "-");
-        fprintf(f, "%6d %10s %10s %9sB %7.2f%% %8s  %s\n", c->id, p, fl, m,
-                100 * c->val_acc, t, c->op);
+        fprintf(f, "%6d %10s %10s %9sB %7.2f%% %3d %8s  %s\n", c->id, p, fl, m,
+                100 * c->val_acc, c->fidelity, t, c->op);
     }
 }
 
@@ -630,6 +637,11 @@ static int follow(sn_engine *en, int h, int json, int printed) {
                        sn_run_state_name(s->state),
                        sn_cli_plural(nc, sizeof nc, s->n_records, "candidate"),
                        fmt_dur(el, sizeof el, s->elapsed));
+                if (s->n_workers > 0 && s->controller_jobs > 0)
+                    printf("%d MPI workers; the controller spent %.1f ms "
+                           "per candidate (proposing, sending, recording)\n",
+                           s->n_workers,
+                           1e3 * s->controller_seconds / s->controller_jobs);
             }
             if (s->state != SN_RUN_FAILED && export_dir)
                 rc = export_front(s);
@@ -664,6 +676,7 @@ static int cmd_search(int argc, char **argv) {
     int rc = sn_cli_parse(c, argc, argv, &a);
     if (rc) return rc == 1 ? 0 : rc;
     if (a.n_pos) return sn_cli_usage_error(c, "unexpected '%s'", a.pos[0]);
+    if (sn_cli_mpi_begin(&a, &rc)) return rc;
     sn_search_settings s = sn_settings_default();
     sn_error e;
     const char *v;
@@ -687,6 +700,7 @@ static int cmd_search(int argc, char **argv) {
             return sn_cli_usage_error(c, "%s", e.msg);
         memcpy(s.data, spec, sizeof spec);
     }
+    char summary[4096] = ""; /* printed after the first line */
     { /* bad data: one line, before a run directory exists */
         sn_data_opts o = sn_settings_data_opts(&s, 0);
         sn_data *d = sn_data_open(s.data, &o, &e);
@@ -694,9 +708,8 @@ static int cmd_search(int argc, char **argv) {
             fprintf(stderr, "slimnas search: %s\n", e.msg);
             return 1;
         }
-        char sum[4096];
         if (!sn_cli_flag(&a, "json"))
-            fputs(sn_data_summary(d, sum, sizeof sum), stderr);
+            sn_data_summary(d, summary, sizeof summary);
         sn_data_free(d);
     }
     char dir[SN_SEARCH_PATH_LEN];
@@ -711,6 +724,11 @@ static int cmd_search(int argc, char **argv) {
     if ((rc = export_front_opts(&a)) || (rc = sn_cli_threads(&a))) return rc;
     int json = sn_cli_flag(&a, "json");
     sn_engine *en = sn_engine_new();
+    if (sn_cli_mpi_attach(en, &s, &a)) {
+        sn_engine_free(en);
+        sn_threads_shutdown();
+        return 1;
+    }
     int h = sn_engine_start(en, dir, &s, 0, &e);
     if (h < 0) {
         fprintf(stderr, "slimnas search: %s\n", e.msg);
@@ -722,6 +740,7 @@ static int cmd_search(int argc, char **argv) {
         char lim[512];
         fprintf(stderr, "slimnas: search in %s on %s: %s\n", dir, s.data,
                 describe_limits(lim, sizeof lim, &s));
+        fputs(summary, stderr);
     }
     return run_engine(en, h, json, 0);
 }
@@ -747,12 +766,31 @@ static int cmd_resume(int argc, char **argv) {
     if (rc) return rc == 1 ? 0 : rc;
     if (a.n_pos != 1) return sn_cli_usage_error(c, "expected one run directory");
     if ((rc = export_front_opts(&a))) return rc;
+    if (sn_cli_mpi_begin(&a, &rc)) return rc;
     sn_error e;
     const char *data = sn_cli_get(&a, "data");
     if (data && sn_data_spec_check(data, &e))
         return sn_cli_usage_error(c, "--data: %s", e.msg);
     if ((rc = sn_cli_threads(&a))) return rc;
     sn_engine *en = sn_engine_new();
+    if (sn_cli_flag(&a, "mpi")) {
+        /* the workers need the settings the run will go on with */
+        sn_search *old = sn_search_load(a.pos[0], &e);
+        if (!old) {
+            fprintf(stderr, "slimnas resume: %s\n", e.msg);
+            sn_engine_free(en);
+            return 1;
+        }
+        sn_search_settings st = *sn_search_settings_get(old);
+        sn_search_free(old);
+        if (data) snprintf(st.data, sizeof st.data, "%s", data); /* moved */
+        if ((rc = each_setting_opt(&a, set_in_settings, &st)) ||
+            (rc = sn_cli_mpi_attach(en, &st, &a))) {
+            sn_engine_free(en);
+            sn_threads_shutdown();
+            return rc;
+        }
+    }
     /* opened paused, so new settings are in place before anything runs */
     int h = sn_engine_open_data(en, a.pos[0], data, 1, &e);
     engine_target tgt = {en, h};
@@ -927,7 +965,10 @@ static int show_candidate(const sn_search *se, int id, int json) {
     printf("  size        %s params, %s MACs, %s bytes peak activations\n",
            sn_fmt_int(p, sizeof p, c->params), sn_fmt_int(f, sizeof f, c->flops),
            sn_fmt_int(m, sizeof m, c->memory));
-    if (c->val_acc >= 0) printf("  val acc     %.2f%%\n", 100 * c->val_acc);
+    if (c->val_acc >= 0)
+        printf("  val acc     %.2f%% (fidelity %d: %s)\n", 100 * c->val_acc,
+               c->fidelity, c->fidelity > 1 ? "promoted, trained longer"
+                                            : "the cheap training");
     if (c->test_acc >= 0) printf("  test acc    %.2f%% (after --final)\n", 100 * c->test_acc);
     char ep[32];
     printf("  trained     %s in %.1f s\n",

@@ -441,10 +441,10 @@ int sn_data_spec_check(const char *spec, sn_error *e) {
         return sn_errf(e, "dataset '%s': nothing after ':'", spec);
     if (!colon && klen == 3 && !strncmp(spec, "idx", 3))
         return sn_errf(e, "dataset 'idx' needs a folder: idx:DIR");
-    if (!colon && ((klen == 6 && !strncmp(spec, "folder", 6)) ||
-                   (klen == 3 && !strncmp(spec, "npy", 3))))
-        return sn_errf(e, "dataset '%.*s' needs a path: %.*s:PATH", (int)klen,
-                       spec, (int)klen, spec);
+    if (!colon && klen == 6 && !strncmp(spec, "folder", 6))
+        return sn_errf(e, "dataset 'folder' needs a folder: folder:DIR");
+    if (!colon && klen == 3 && !strncmp(spec, "npy", 3))
+        return sn_errf(e, "dataset 'npy' needs its files: npy:X.npy,Y.npy");
     if (colon && !strncmp(spec, "synthetic", klen)) {
         int64_t n;
         char num[32];

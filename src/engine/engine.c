@@ -145,6 +145,15 @@ typedef struct srch {
     double last_pub, pause_t0;
     int holds_slot;
     int done_logged;
+    /* jobs trained by an evaluator's workers (NULL: here) */
+    const sn_evaluator *ev;
+    sn_job *slot_job[SN_MAX_WORKERS];
+    sn_worker_info workers[SN_MAX_WORKERS];
+    double slot_t0[SN_MAX_WORKERS];
+    sn_job **retry; /* jobs of lost workers, to send again */
+    int n_retry;
+    double ctl_seconds; /* controller time: propose, pack, record */
+    int ctl_jobs;
 } srch;
 
 struct sn_engine {
@@ -156,6 +165,8 @@ struct sn_engine {
     atomic_uint_fast64_t gen;
     dentry *dc;
     int n_dc;
+    sn_evaluator ev;
+    int has_ev, ev_taken;
 };
 
 const char *sn_run_state_name(sn_run_state s) {
@@ -231,6 +242,16 @@ static void publish(srch *s) {
         log[i] = s->log[(s->log_head + i) % SN_LOG_KEEP];
     o->n_log = s->log_n;
     o->log = log;
+    if (s->ev) {
+        o->n_workers = s->ev->n_slots;
+        for (int k = 0; k < s->ev->n_slots; k++) {
+            o->workers[k] = s->workers[k];
+            if (s->slot_job[k])
+                o->workers[k].seconds = sn_now() - s->slot_t0[k];
+        }
+        o->controller_seconds = s->ctl_seconds;
+        o->controller_jobs = s->ctl_jobs;
+    }
 
     pthread_mutex_lock(&s->pub_mu);
     o->generation = atomic_fetch_add(&s->en->gen, 1) + 1;
@@ -514,6 +535,171 @@ static void run_final(srch *s) {
         logf_(s, SN_LOG_INFO, "final: %d front members retrained", rc);
 }
 
+/* ---- jobs trained by remote workers ------------------------------------- */
+
+static void record_new(srch *s, int before) {
+    for (int i = before; i < sn_search_count(s->se); i++) {
+        det_put_record(s, i);
+        log_record(s, i);
+    }
+}
+
+/* Records a job that came back (or failed): 0, or -1 with e. */
+static int par_finish(srch *s, sn_job *j, sn_error *e) {
+    const char *jerr = sn_job_error(j);
+    int before = sn_search_count(s->se);
+    if (jerr[0])
+        logf_(s, SN_LOG_ERROR, "#%d failed: %s", before, jerr);
+    if (sn_search_finish(s->se, j, e)) return -1;
+    record_new(s, before);
+    return 0;
+}
+
+static int par_busy(const srch *s) {
+    int n = 0;
+    for (int k = 0; k < s->ev->n_slots; k++) n += s->slot_job[k] != NULL;
+    return n;
+}
+
+/* One round: hands jobs to idle workers (submit = 1), then waits a
+ * little for one answer. 1 when work goes on, 0 when nothing is out and
+ * nothing more can be proposed (budget used up, or no feasible morph),
+ * -1 with e on an error that stops the search. */
+static int par_round(srch *s, int submit, sn_error *e) {
+    const sn_evaluator *ev = s->ev;
+    int alive = 0;
+    for (int k = 0; k < ev->n_slots; k++) {
+        if (s->workers[k].state == SN_WORKER_LOST) continue;
+        alive++;
+        if (!submit || s->slot_job[k]) continue;
+        double c0 = sn_now();
+        sn_job *j = NULL;
+        if (s->n_retry > 0) {
+            j = s->retry[--s->n_retry];
+        } else {
+            if (sn_search_exhausted(s->se)) continue;
+            int before = sn_search_count(s->se);
+            int rc = sn_search_next(s->se, &j, e);
+            record_new(s, before);
+            if (rc < 0) return -1;
+            if (rc == 0) continue;
+        }
+        unsigned char *buf;
+        size_t n;
+        sn_job_pack(j, &buf, &n);
+        sn_job_sent(j);
+        sn_error se;
+        int rc = ev->submit(ev->ctx, k, buf, n, &se);
+        free(buf);
+        if (rc) {
+            logf_(s, SN_LOG_WARN, "worker %d lost: %s", k + 1, se.msg);
+            s->workers[k].state = SN_WORKER_LOST;
+            s->retry = sn_xrealloc(s->retry,
+                                   (size_t)(s->n_retry + 1) * sizeof *s->retry);
+            s->retry[s->n_retry++] = j;
+            alive--;
+            continue;
+        }
+        s->slot_job[k] = j;
+        s->slot_t0[k] = sn_now();
+        s->ctl_seconds += s->slot_t0[k] - c0;
+        s->workers[k].state = SN_WORKER_BUSY;
+        s->workers[k].cand = sn_job_info(j)->id;
+    }
+    if (alive == 0)
+        return sn_errf(e, "every worker is lost; the run can be resumed");
+    if (par_busy(s) == 0) {
+        if (s->n_retry > 0) return 1; /* sent next round */
+        return 0;
+    }
+    int k;
+    unsigned char *buf = NULL;
+    size_t n = 0;
+    int got = ev->wait(ev->ctx, 0.25, &k, &buf, &n);
+    if (got == 0) {
+        if (sn_now() - s->last_pub > 1) publish(s); /* worker clocks */
+        return 1;
+    }
+    sn_job *j = s->slot_job[k];
+    s->slot_job[k] = NULL;
+    if (got == 2) {
+        s->workers[k].state = SN_WORKER_LOST;
+        s->workers[k].cand = -1;
+        if (!j) return 1;
+        int sends = sn_job_sent(j) - 1;
+        logf_(s, SN_LOG_WARN, "worker %d lost while training #%d%s", k + 1,
+              sn_job_info(j)->id, sends < 2 ? "; sending it to another" : "");
+        if (sends < 2) {
+            s->retry = sn_xrealloc(s->retry,
+                                   (size_t)(s->n_retry + 1) * sizeof *s->retry);
+            s->retry[s->n_retry++] = j;
+            return 1;
+        }
+        sn_job_set_failed(j, "its worker was lost twice");
+        return par_finish(s, j, e) ? -1 : 1;
+    }
+    s->workers[k].state = SN_WORKER_IDLE;
+    s->workers[k].cand = -1;
+    s->workers[k].done++;
+    if (!j) { /* an answer nobody waits for */
+        free(buf);
+        return 1;
+    }
+    double c0 = sn_now();
+    sn_error re;
+    int rc = sn_job_apply_result(j, buf, n, &re);
+    free(buf);
+    if (rc == 1) { /* stopped on request */
+        sn_search_abandon(s->se, j);
+        return 1;
+    }
+    if (rc < 0) sn_job_set_failed(j, re.msg);
+    if (par_finish(s, j, e)) return -1;
+    s->ctl_seconds += sn_now() - c0;
+    s->ctl_jobs++;
+    publish(s);
+    return 1;
+}
+
+/* Stops every job out (stop = 1) or lets them end, and waits for their
+ * answers; the jobs are dropped (stop) or recorded. */
+static void par_drain(srch *s, int stop) {
+    if (!s->ev) return;
+    if (stop)
+        for (int k = 0; k < s->ev->n_slots; k++)
+            if (s->slot_job[k]) s->ev->cancel(s->ev->ctx, k);
+    sn_error e;
+    while (par_busy(s) > 0) {
+        int k;
+        unsigned char *buf = NULL;
+        size_t n = 0;
+        int got = s->ev->wait(s->ev->ctx, 0.25, &k, &buf, &n);
+        if (got == 0) continue;
+        sn_job *j = s->slot_job[k];
+        s->slot_job[k] = NULL;
+        s->workers[k].cand = -1;
+        if (got == 2) s->workers[k].state = SN_WORKER_LOST;
+        else s->workers[k].state = SN_WORKER_IDLE;
+        if (!j) {
+            free(buf);
+            continue;
+        }
+        int rc = got == 1 && !stop ? sn_job_apply_result(j, buf, n, &e) : 1;
+        free(buf);
+        if (rc == 0 && par_finish(s, j, &e) == 0) continue;
+        if (rc == 0) continue; /* finish freed it */
+        sn_search_abandon(s->se, j);
+    }
+    while (s->n_retry > 0) sn_search_abandon(s->se, s->retry[--s->n_retry]);
+    publish(s);
+}
+
+void sn_engine_set_evaluator(sn_engine *en, const sn_evaluator *ev) {
+    SN_ASSERT(ev->n_slots >= 1 && ev->n_slots <= SN_MAX_WORKERS);
+    en->ev = *ev;
+    en->has_ev = 1;
+}
+
 static void *search_main(void *arg) {
     srch *s = arg;
     sn_error e;
@@ -549,8 +735,12 @@ static void *search_main(void *arg) {
         pthread_mutex_lock(&s->mu);
         int quit = s->quit, stop = s->stop_req, paused = s->paused;
         pthread_mutex_unlock(&s->mu);
-        if (quit) break;
+        if (quit) {
+            par_drain(s, 1);
+            break;
+        }
         if (stop) {
+            par_drain(s, 1);
             if (s->state != SN_RUN_STOPPED) {
                 s->state = SN_RUN_STOPPED;
                 snprintf(s->message, sizeof s->message,
@@ -559,6 +749,15 @@ static void *search_main(void *arg) {
                 publish(s);
             }
             wait_for_change(s, stop, paused);
+            continue;
+        }
+        if (paused && s->ev && par_busy(s) > 0) {
+            /* workers finish what they train; nothing new is sent */
+            if (par_round(s, 0, &e) < 0) {
+                fail(s, e.msg);
+                wait_for_change(s, stop, paused);
+                if (flag_quit(s)) break;
+            }
             continue;
         }
         if (paused) {
@@ -573,12 +772,26 @@ static void *search_main(void *arg) {
         if (s->state != SN_RUN_RUNNING) {
             s->state = SN_RUN_RUNNING;
             s->message[0] = 0;
+            if (s->ev) sn_search_charge(s->se, 1); /* paused: not charged */
             publish(s);
+        }
+        if (s->ev) {
+            int r = par_round(s, 1, &e);
+            if (r < 0) {
+                par_drain(s, 1);
+                fail(s, e.msg);
+                wait_for_change(s, stop, paused);
+                if (flag_quit(s)) break;
+                continue;
+            }
+            if (r == 1) continue;
+            /* r == 0: nothing out, nothing to propose: the end below */
         }
         sn_job *job = NULL;
         int before = sn_search_count(s->se);
-        int rc = sn_search_exhausted(s->se) ? 0
-                                            : sn_search_next(s->se, &job, &e);
+        int rc = s->ev || sn_search_exhausted(s->se)
+                     ? 0
+                     : sn_search_next(s->se, &job, &e);
         /* infeasible records made while proposing */
         for (int i = before; i < sn_search_count(s->se); i++) {
             det_put_record(s, i);
@@ -688,6 +901,8 @@ sn_engine *sn_engine_new(void) {
 
 static void srch_free(srch *s) {
     if (s->th_started) pthread_join(s->th, NULL);
+    while (s->n_retry > 0) sn_search_abandon(s->se, s->retry[--s->n_retry]);
+    free(s->retry);
     if (s->job) sn_search_abandon(s->se, s->job);
     sn_search_free(s->se);
     data_put(s->en, s->train);
@@ -762,6 +977,12 @@ static int add_search(sn_engine *en, sn_search *se, sn_data *train,
     s->state = SN_RUN_STARTING;
     for (int i = 0; i < sn_search_count(se); i++) det_put_record(s, i);
     pthread_mutex_lock(&en->mu);
+    if (en->has_ev && !en->ev_taken) {
+        en->ev_taken = 1;
+        s->ev = &en->ev;
+        sn_search_set_parallel(se, en->ev.n_slots);
+        for (int k = 0; k < en->ev.n_slots; k++) s->workers[k].cand = -1;
+    }
     if (en->n == en->cap) {
         en->cap = en->cap ? 2 * en->cap : 4;
         en->s = sn_xrealloc(en->s, (size_t)en->cap * sizeof *en->s);
@@ -829,7 +1050,7 @@ int sn_engine_open_data(sn_engine *en, const char *dir, const char *data,
     }
     sn_data *d = data_get(en, &st, 0, e);
     if (!d) {
-        if (!(data && *data)) {
+        if (e && !(data && *data)) {
             size_t l = strlen(e->msg);
             snprintf(e->msg + l, sizeof e->msg - l,
                      " (if the data moved: 'slimnas resume %s --data SPEC')",

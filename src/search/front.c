@@ -37,20 +37,47 @@ static int same(const sn_hv_point *a, const sn_hv_point *b, int dim) {
     return 1;
 }
 
+typedef struct ranked {
+    double acc, x[SN_SEARCH_MAX_OBJ];
+    int i;
+} ranked;
+
+/* Accuracy descending, then sizes' x descending, then index: a point's
+ * dominators and earlier duplicates all come before it. */
+static int cmp_ranked(const void *pa, const void *pb) {
+    const ranked *a = pa, *b = pb;
+    if (a->acc != b->acc) return a->acc > b->acc ? -1 : 1;
+    for (int k = 0; k < SN_SEARCH_MAX_OBJ; k++)
+        if (a->x[k] != b->x[k]) return a->x[k] > b->x[k] ? -1 : 1;
+    return a->i - b->i;
+}
+
+/* In that order a point is compared with the members kept so far only:
+ * whatever dominates it is either kept or dominated by a kept member
+ * (dominance is transitive), so O(n log n + n x front), not O(n^2). */
 int sn_pareto_front(const sn_hv_point *p, int n, int dim, int *idx) {
     SN_ASSERT(dim >= 1 && dim <= SN_SEARCH_MAX_OBJ);
-    int m = 0;
+    if (n <= 0) return 0;
+    ranked *r = sn_xcalloc((size_t)n, sizeof *r);
     for (int i = 0; i < n; i++) {
-        int keep = 1;
-        for (int j = 0; j < n && keep; j++) {
-            if (j == i) continue;
-            if (dominates(&p[j], &p[i], dim)) keep = 0;
-            else if (j < i && same(&p[j], &p[i], dim)) keep = 0;
-        }
-        if (keep) idx[m++] = i;
+        r[i].acc = p[i].acc;
+        for (int k = 0; k < dim; k++) r[i].x[k] = p[i].x[k];
+        r[i].i = i;
     }
-    /* Insertion sort: qsort has no context pointer and two searches may
-     * run this at once. Fronts are small. */
+    qsort(r, (size_t)n, sizeof *r, cmp_ranked);
+    int m = 0;
+    for (int a = 0; a < n; a++) {
+        const sn_hv_point *q = &p[r[a].i];
+        int keep = 1;
+        for (int j = 0; j < m && keep; j++)
+            if (dominates(&p[idx[j]], q, dim) || same(&p[idx[j]], q, dim))
+                keep = 0;
+        if (keep) idx[m++] = r[a].i;
+    }
+    free(r);
+    /* Insertion sort by x[0] descending (smallest size first): qsort has
+     * no context pointer and two searches may run this at once. Fronts
+     * are small. */
     for (int i = 1; i < m; i++) {
         int v = idx[i], j = i;
         while (j > 0) {

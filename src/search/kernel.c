@@ -255,7 +255,38 @@ double sn_graph_distance(const sn_graph_desc *a, const sn_graph_desc *b,
     return layers_distance(a, b) + lambda * skips_distance(a, b);
 }
 
+/* Hash of what the distance sees (layer types and attributes, skips),
+ * FNV-1a over the doubles' bits: equal hashes mean distance 0. */
+uint64_t sn_graph_desc_hash(const sn_graph_desc *d) {
+    uint64_t h = 0xcbf29ce484222325ull;
+#define MIX(v)                                                                \
+    do {                                                                      \
+        uint64_t b_;                                                          \
+        double v_ = (double)(v) + 0.0; /* -0 and 0 hash alike */              \
+        memcpy(&b_, &v_, sizeof b_);                                          \
+        for (int s_ = 0; s_ < 64; s_ += 8) {                                  \
+            h ^= (b_ >> s_) & 0xff;                                           \
+            h *= 0x100000001b3ull;                                            \
+        }                                                                     \
+    } while (0)
+    MIX(d->n_layers);
+    for (int i = 0; i < d->n_layers; i++) {
+        MIX(d->layers[i].type);
+        for (int k = 0; k < d->layers[i].n_attr; k++) MIX(d->layers[i].attr[k]);
+    }
+    MIX(d->n_skips);
+    for (int i = 0; i < d->n_skips; i++) {
+        MIX(d->skips[i].type);
+        MIX(d->skips[i].u);
+        MIX(d->skips[i].delta);
+    }
+#undef MIX
+    return h;
+}
+
 /* ---- Gaussian process ----------------------------------------------- */
+
+int sn_gp_fail_next; /* tests: make the next fits fail (see search.h) */
 
 struct sn_gp {
     int n, m;                 /* training graphs, embedding dimension */
@@ -263,10 +294,11 @@ struct sn_gp {
     const sn_graph_desc **x;  /* borrowed */
     int *sub_start, *sub;     /* subset j: sub[sub_start[j] .. [j+1]) */
     double *emb;              /* [n][m] */
-    double *l;                /* Cholesky factor of K + jitter, [n][n] */
-    double *alpha;            /* (K + jitter)^-1 (y - prior) */
+    double *l;                /* Cholesky factor of K + noise I, [n][n] */
+    double *alpha;            /* (K + noise I)^-1 (y - prior) */
     double mean, slope, lp0;  /* prior(x) = mean + slope (log_params - lp0) */
-    double amp;
+    sn_gp_hyper h;
+    double lml;               /* log marginal likelihood at h */
 };
 
 static double prior_mean(const sn_gp *gp, const sn_graph_desc *x) {
@@ -291,13 +323,18 @@ static void embed(const sn_gp *gp, const double *dist_to_train, double *e) {
     }
 }
 
-static double kern(const sn_gp *gp, const double *a, const double *b) {
+/* rho^2: squared Euclidean distance of two embeddings over m. */
+static double rho2(const sn_gp *gp, const double *a, const double *b) {
     double s = 0;
     for (int j = 0; j < gp->m; j++) {
         double t = a[j] - b[j];
         s += t * t;
     }
-    return gp->amp * exp(-s / gp->m);
+    return s / gp->m;
+}
+
+static double kern(const sn_gp_hyper *h, double r2) {
+    return h->amp * exp(-r2 / (h->len * h->len));
 }
 
 /* In-place lower Cholesky of a [n][n]; -1 when not positive definite. */
@@ -337,6 +374,121 @@ static void backward_solve(const double *l, int n, double *b) {
     }
 }
 
+/* ---- hyperparameters by maximum marginal likelihood -------------------
+ * Model: y ~ N(0, amp (E + g I)), E_ab = exp(-r2_ab / len^2), g the noise
+ * to amplitude ratio. For fixed (len, g) the best amp has a closed form,
+ * amp = y^T (E + g I)^-1 y / n, so the search is over (log len, log g)
+ * only (the profile likelihood); amp and noise = g amp are then clipped
+ * to their bounds. The optimiser is a compass (coordinate) search in log
+ * space inside the bounds: try +-step on each coordinate, keep a better
+ * point, halve the step when none is (1 down to 1/8), from two fixed
+ * starts. */
+
+#define LEN_MIN 0.05
+#define LEN_MAX 50.0
+#define G_MIN 1e-6
+#define G_MAX 10.0
+#define AMP_MIN 1e-6
+#define AMP_MAX 1.0
+#define NOISE_MIN 1e-8
+
+typedef struct ml_work {
+    const double *r2, *y;
+    int n;
+    double *a, *v; /* [n][n], [n] */
+    int evals;
+} ml_work;
+
+/* Profile log likelihood at (log len, log g), amp filled in; -inf when
+ * the factorisation fails. */
+static double profile_lml(ml_work *w, double llen, double lg, double *amp) {
+    int n = w->n;
+    double len = exp(llen), g = exp(lg);
+    w->evals++;
+    for (int a = 0; a < n; a++) {
+        for (int b = 0; b < a; b++)
+            w->a[(size_t)a * n + b] = w->a[(size_t)b * n + a] =
+                exp(-w->r2[(size_t)a * n + b] / (len * len));
+        w->a[(size_t)a * n + a] = 1 + g;
+    }
+    if (cholesky(w->a, n)) return -INFINITY;
+    memcpy(w->v, w->y, (size_t)n * sizeof *w->v);
+    forward_solve(w->a, n, w->v);
+    double q = 0, logdet = 0;
+    for (int i = 0; i < n; i++) {
+        q += w->v[i] * w->v[i];
+        logdet += log(w->a[(size_t)i * n + i]);
+    }
+    double s = q / n;
+    if (!(s > 0)) s = AMP_MIN;
+    double am = fmin(fmax(s, AMP_MIN), AMP_MAX);
+    if (amp) *amp = am;
+    /* log N(y; 0, am (E + gI)) with the Cholesky of E + gI */
+    return -0.5 * q / am - logdet - 0.5 * n * log(am) -
+           0.5 * n * log(2 * M_PI);
+}
+
+int sn_gp_ml_fit(const double *r2, const double *y, int n,
+                 const sn_gp_hyper *start, sn_gp_hyper *out, double *lml) {
+    if (n < 1) return -1;
+    ml_work w = {r2, y, n, sn_xmalloc((size_t)n * n * sizeof(double)),
+                 sn_xmalloc((size_t)n * sizeof(double)), 0};
+    const double lo[2] = {log(LEN_MIN), log(G_MIN)};
+    const double hi[2] = {log(LEN_MAX), log(G_MAX)};
+    double starts[3][2] = {{log(1.0), log(0.1)},
+                           {log(0.25), log(0.01)},
+                           {0, 0}};
+    int ns = 2;
+    if (start && start->len > 0 && start->amp > 0 && start->noise > 0) {
+        starts[ns][0] = log(start->len);
+        starts[ns][1] = log(start->noise / start->amp);
+        ns++;
+    }
+    double best = -INFINITY, bx[2] = {0, 0};
+    for (int s = 0; s < ns; s++) {
+        double x[2];
+        for (int k = 0; k < 2; k++)
+            x[k] = fmin(fmax(starts[s][k], lo[k]), hi[k]);
+        double f = profile_lml(&w, x[0], x[1], NULL);
+        double step = 1.0;
+        while (step > 0.09) {
+            int moved = 0;
+            for (int k = 0; k < 2; k++)
+                for (int sg = -1; sg <= 1; sg += 2) {
+                    double t[2] = {x[0], x[1]};
+                    t[k] = fmin(fmax(t[k] + sg * step, lo[k]), hi[k]);
+                    if (t[k] == x[k]) continue;
+                    double ft = profile_lml(&w, t[0], t[1], NULL);
+                    if (ft > f) {
+                        f = ft;
+                        x[0] = t[0];
+                        x[1] = t[1];
+                        moved = 1;
+                    }
+                }
+            if (!moved) step *= 0.5;
+        }
+        if (f > best) {
+            best = f;
+            bx[0] = x[0];
+            bx[1] = x[1];
+        }
+    }
+    int rc = -1;
+    if (best > -INFINITY) {
+        double amp = AMP_MIN;
+        profile_lml(&w, bx[0], bx[1], &amp);
+        out->len = exp(bx[0]);
+        out->amp = amp;
+        out->noise = fmax(exp(bx[1]) * amp, NOISE_MIN);
+        if (lml) *lml = best;
+        rc = 0;
+    }
+    free(w.a);
+    free(w.v);
+    return rc;
+}
+
 sn_gp *sn_gp_fit(const sn_graph_desc *const *x, const double *y, int n,
                  double lambda, sn_error *e) {
     if (n < 1) {
@@ -357,6 +509,12 @@ sn_gp *sn_gp_fit(const sn_graph_desc *const *x, const double *y, int n,
 
 sn_gp *sn_gp_fit_dist(const sn_graph_desc *const *x, const double *y, int n,
                       const double *dist, double lambda, sn_error *e) {
+    return sn_gp_fit_hyper(x, y, n, dist, lambda, NULL, e);
+}
+
+sn_gp *sn_gp_fit_hyper(const sn_graph_desc *const *x, const double *y, int n,
+                       const double *dist, double lambda,
+                       const sn_gp_hyper *fixed, sn_error *e) {
     if (n < 1) {
         sn_errf(e, "gp: no training data");
         return NULL;
@@ -391,12 +549,11 @@ sn_gp *sn_gp_fit_dist(const sn_graph_desc *const *x, const double *y, int n,
         embed(gp, dist + (size_t)i * n, gp->emb + (size_t)i * gp->m);
 
     /* Prior mean: least squares of y on log10(params), the slope kept
-     * >= 0 (more parameters do not cost accuracy a priori); amp is the
-     * variance of what that line leaves. A graph far from all training
-     * graphs then gets the accuracy typical of its size rather than the
-     * overall mean, so a tiny network is not predicted to be as good as
-     * the big ones it was cut from. */
-    double mean = 0, lp0 = 0, sxx = 0, sxy = 0, var = 0;
+     * >= 0 (more parameters do not cost accuracy a priori). A graph far
+     * from all training graphs then gets the accuracy typical of its size
+     * rather than the overall mean, so a tiny network is not predicted to
+     * be as good as the big ones it was cut from. */
+    double mean = 0, lp0 = 0, sxx = 0, sxy = 0;
     for (int i = 0; i < n; i++) {
         mean += y[i];
         lp0 += x[i]->log_params;
@@ -411,37 +568,47 @@ sn_gp *sn_gp_fit_dist(const sn_graph_desc *const *x, const double *y, int n,
     gp->mean = mean;
     gp->lp0 = lp0;
     gp->slope = n >= 2 && sxx > 1e-6 && sxy > 0 ? sxy / sxx : 0;
-    for (int i = 0; i < n; i++) {
-        double r = y[i] - prior_mean(gp, x[i]);
-        var += r * r;
+    double *res = sn_xmalloc((size_t)n * sizeof *res);
+    double *r2 = sn_xmalloc((size_t)n * n * sizeof *r2);
+    for (int i = 0; i < n; i++) res[i] = y[i] - prior_mean(gp, x[i]);
+    for (int a = 0; a < n; a++) {
+        r2[(size_t)a * n + a] = 0;
+        for (int b = 0; b < a; b++)
+            r2[(size_t)a * n + b] = r2[(size_t)b * n + a] =
+                rho2(gp, gp->emb + (size_t)a * gp->m,
+                     gp->emb + (size_t)b * gp->m);
     }
-    var /= n;
-    gp->amp = var > 1e-4 ? var : 1e-4;
-
+    /* Amplitude, lengthscale and noise: given, or by the likelihood. */
+    if (fixed) {
+        gp->h = *fixed;
+        gp->lml = NAN;
+    } else if (sn_gp_ml_fit(r2, res, n, NULL, &gp->h, &gp->lml)) {
+        gp->h = (sn_gp_hyper){AMP_MIN, 1.0, NOISE_MIN}; /* factor fails below */
+        gp->lml = -INFINITY;
+    }
     gp->l = sn_xmalloc((size_t)n * n * sizeof *gp->l);
-    double jitter = 1e-10;
-    for (;;) {
-        for (int a = 0; a < n; a++)
-            for (int b = 0; b <= a; b++) {
-                double v = kern(gp, gp->emb + (size_t)a * gp->m,
-                                gp->emb + (size_t)b * gp->m);
-                gp->l[(size_t)a * n + b] = gp->l[(size_t)b * n + a] = v;
-            }
-        for (int a = 0; a < n; a++) gp->l[(size_t)a * n + a] += jitter * gp->amp;
-        if (cholesky(gp->l, n) == 0) break;
-        jitter *= 10;
-        if (jitter > 1) {
-            sn_gp_free(gp);
-            sn_errf(e, "gp: kernel matrix is not positive definite");
-            return NULL;
-        }
+    for (int a = 0; a < n; a++) {
+        for (int b = 0; b < a; b++)
+            gp->l[(size_t)a * n + b] = gp->l[(size_t)b * n + a] =
+                kern(&gp->h, r2[(size_t)a * n + b]);
+        gp->l[(size_t)a * n + a] = gp->h.amp + gp->h.noise;
     }
-    gp->alpha = sn_xmalloc((size_t)n * sizeof *gp->alpha);
-    for (int i = 0; i < n; i++) gp->alpha[i] = y[i] - prior_mean(gp, x[i]);
+    free(r2);
+    int failed = sn_gp_fail_next > 0;
+    if (failed) sn_gp_fail_next--;
+    if (failed || cholesky(gp->l, n)) {
+        free(res);
+        sn_gp_free(gp);
+        sn_errf(e, "gp: kernel matrix is not positive definite");
+        return NULL;
+    }
+    gp->alpha = res;
     forward_solve(gp->l, n, gp->alpha);
     backward_solve(gp->l, n, gp->alpha);
     return gp;
 }
+
+void sn_gp_hyper_get(const sn_gp *gp, sn_gp_hyper *h) { *h = gp->h; }
 
 void sn_gp_free(sn_gp *gp) {
     if (!gp) return;
@@ -464,11 +631,12 @@ void sn_gp_predict(const sn_gp *gp, const sn_graph_desc *x, double *mean,
     embed(gp, d, e);
     double mu = prior_mean(gp, x);
     for (int i = 0; i < n; i++) {
-        ks[i] = kern(gp, e, gp->emb + (size_t)i * gp->m);
+        ks[i] = kern(&gp->h, rho2(gp, e, gp->emb + (size_t)i * gp->m));
         mu += ks[i] * gp->alpha[i];
     }
     forward_solve(gp->l, n, ks);
-    double v = gp->amp;
+    /* the latent accuracy's spread (a retraining's noise left out) */
+    double v = gp->h.amp;
     for (int i = 0; i < n; i++) v -= ks[i] * ks[i];
     if (mean) *mean = mu;
     if (sd) *sd = v > 0 ? sqrt(v) : 0;
@@ -481,8 +649,9 @@ void sn_gp_kernel_matrix(const sn_gp *gp, double *k) {
     int n = gp->n;
     for (int a = 0; a < n; a++)
         for (int b = 0; b < n; b++)
-            k[(size_t)a * n + b] = kern(gp, gp->emb + (size_t)a * gp->m,
-                                        gp->emb + (size_t)b * gp->m);
+            k[(size_t)a * n + b] =
+                kern(&gp->h, rho2(gp, gp->emb + (size_t)a * gp->m,
+                                  gp->emb + (size_t)b * gp->m));
 }
 
 double sn_gp_min_distance(const sn_gp *gp, const sn_graph_desc *x) {

@@ -172,6 +172,7 @@ char *run_cand_line(const cand *c) {
     cJSON_AddNumberToObject(j, "val_acc", i->val_acc);
     cJSON_AddNumberToObject(j, "train_loss", i->train_loss);
     cJSON_AddNumberToObject(j, "epochs", i->epochs);
+    cJSON_AddNumberToObject(j, "fidelity", i->fidelity > 0 ? i->fidelity : 1);
     cJSON_AddNumberToObject(j, "seconds", i->seconds);
     cJSON_AddNumberToObject(j, "elapsed", i->elapsed);
     cJSON_AddNumberToObject(j, "hypervolume", i->hypervolume);
@@ -358,6 +359,12 @@ static int cand_fields(const sn_search *se, const cJSON *o, cand *c,
         return -1;
     }
     i->epochs = (int)v;
+    v = 1; /* logs before multi-fidelity: every record the cheap one */
+    if (get_num(o, "fidelity", &v, 0) || v != floor(v) || v < 1 || v > 9) {
+        snprintf(why, wn, "bad \"fidelity\" (an integer 1..9)");
+        return -1;
+    }
+    i->fidelity = (int)v;
     if (get_curve(o, "curve_loss", &c->loss, &c->n_curve) ||
         get_curve(o, "curve_val", &c->val, &c->n_curve)) {
         snprintf(why, wn, "bad curve array");

@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define MAX_REDRAWS 16 /* proposals redrawn for repeating a failed graph */
+
 uint64_t search_mix(uint64_t a, uint64_t b) {
     uint64_t z = a * 0x9e3779b97f4a7c15ull + b + 0x632be59bd9b4e019ull;
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -51,6 +53,16 @@ void search_point(const sn_search *se, int64_t params, int64_t flops,
     }
 }
 
+void search_raw_point(const sn_search *se, int64_t params, int64_t flops,
+                      int64_t memory, double acc, sn_hv_point *p) {
+    memset(p, 0, sizeof *p);
+    p->acc = acc;
+    for (int k = 0; k < se->s.n_obj; k++) {
+        double v = (double)metric(se->s.obj[k], params, flops, memory);
+        p->x[k] = -log10(v > 0.5 ? v : 0.5);
+    }
+}
+
 /* ---- candidates and front -------------------------------------------- */
 
 void search_add_cand(sn_search *se, const cand *c) {
@@ -63,6 +75,15 @@ void search_add_cand(sn_search *se, const cand *c) {
     x->info.depth =
         x->info.parent >= 0 ? se->c[x->info.parent].info.depth + 1 : 0;
     x->info.on_front = 0;
+    if (x->info.fidelity < 1) x->info.fidelity = 1;
+    x->superseded = x->promoted = 0;
+    /* a promotion: the parent's graph trained longer */
+    if (x->info.parent >= 0 && !x->info.morph[0] &&
+        x->info.fidelity > se->c[x->info.parent].info.fidelity) {
+        cand *p = &se->c[x->info.parent];
+        p->promoted = 1;
+        if (x->info.status == SN_CAND_DONE) p->superseded = 1;
+    }
     se->n++;
 }
 
@@ -92,17 +113,21 @@ void search_update_front(sn_search *se) {
         if (c->status != SN_CAND_DONE) continue;
         if (!sn_settings_fits(&se->s, c->params, c->flops, c->memory))
             continue;
-        search_point(se, c->params, c->flops, c->memory, c->val_acc, &p[m]);
+        if (se->c[i].superseded) continue; /* a longer training replaced it */
+        search_raw_point(se, c->params, c->flops, c->memory, c->val_acc, &p[m]);
         ids[m++] = i;
     }
+    /* Dominance on raw sizes: clipping (below) is for the hypervolume
+     * only, so two networks both under R/1000 still compare by size. */
     int k = sn_pareto_front(p, m, se->s.n_obj, idx);
     free(se->front);
     se->front = sn_xmalloc(((size_t)k + 1) * sizeof *se->front);
     sn_hv_point *fp = sn_xmalloc(((size_t)k + 1) * sizeof *fp);
     for (int j = 0; j < k; j++) {
+        const sn_cand_info *c = &se->c[ids[idx[j]]].info;
         se->front[j] = ids[idx[j]];
         se->c[ids[idx[j]]].info.on_front = 1;
-        fp[j] = p[idx[j]];
+        search_point(se, c->params, c->flops, c->memory, c->val_acc, &fp[j]);
     }
     se->n_front = k;
     se->hv = sn_hypervolume(fp, k, se->s.n_obj);
@@ -117,7 +142,47 @@ void search_update_front(sn_search *se) {
 static sn_search *search_alloc(void) {
     sn_search *se = sn_xcalloc(1, sizeof *se);
     se->dirfd = -1;
+    se->clock_fd = -1;
+    se->t_open = sn_now();
+    se->max_out = 1;
+    se->out = sn_xcalloc(1, sizeof *se->out);
     return se;
+}
+
+/* ---- the budget's wall clock ------------------------------------------
+ * runs/NAME/clock holds the search seconds spent, rewritten in place at
+ * every record and, while a candidate trains, every CLOCK_BEAT seconds
+ * (not fsync'd: it is there for a killed process, whose page cache
+ * survives it). A resume charges the larger of it and the log's last
+ * elapsed time, so a crash still pays for its start-up and for the
+ * candidate it was training. */
+#define CLOCK_BEAT 0.5
+
+static void clock_write(int fd, double spent) {
+    if (fd < 0) return;
+    char buf[32];
+    int k = snprintf(buf, sizeof buf, "%-23.3f\n", spent);
+    if (pwrite(fd, buf, (size_t)k, 0) != k) return; /* best effort */
+}
+
+static void clock_open(sn_search *se, int write) {
+    char p[SN_SEARCH_PATH_LEN + 16];
+    run_path(p, sizeof p, se->dir, "clock");
+    if (!write) {
+        char *txt;
+        size_t len;
+        sn_error e;
+        if (access(p, F_OK) == 0 && sn_read_file(p, &txt, &len, &e) == 0) {
+            double v = strtod(txt, NULL);
+            if (isfinite(v) && v > se->spent) se->spent = v;
+            free(txt);
+        }
+        return;
+    }
+    se->clock_fd = se->dirfd >= 0
+                       ? openat(se->dirfd, "clock", O_RDWR | O_CREAT | O_CLOEXEC,
+                                0644)
+                       : open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 }
 
 static int dir_usable(const char *dir, sn_error *e) {
@@ -174,6 +239,7 @@ sn_search *sn_search_create(const char *dir, const sn_search_settings *s,
         sn_search_free(se);
         return NULL;
     }
+    clock_open(se, 1);
     return se;
 }
 
@@ -191,6 +257,8 @@ sn_search *sn_search_open(const char *dir, sn_error *e) {
         sn_search_free(se);
         return NULL;
     }
+    clock_open(se, 0);
+    clock_open(se, 1);
     search_update_front(se);
     return se;
 }
@@ -203,12 +271,14 @@ sn_search *sn_search_load(const char *dir, sn_error *e) {
         sn_search_free(se);
         return NULL;
     }
+    clock_open(se, 0);
     search_update_front(se);
     return se;
 }
 
 void sn_search_free(sn_search *se) {
     if (!se) return;
+    if (se->clock_fd >= 0) close(se->clock_fd);
     if (se->dirfd >= 0) close(se->dirfd); /* and with it the lock */
     run_free_issues(se);
     for (int i = 0; i < se->n; i++) free_cand(&se->c[i]);
@@ -218,8 +288,8 @@ void sn_search_free(sn_search *se) {
     for (int i = 0; i < se->n_roots; i++) sn_graph_free(se->roots[i]);
     free(se->roots);
     free(se->root_op);
-    free(se->gp_ids);
-    free(se->dist);
+    strategy_free(se);
+    free(se->out);
     free(se);
 }
 
@@ -295,6 +365,13 @@ int sn_search_attach_data(sn_search *se, const sn_data *train,
         }
     se->train = train;
     se->full = full;
+    /* start-up (loading the run and its data) is search time */
+    if (se->t_open > 0) {
+        double t = sn_now() - se->t_open;
+        se->spent += t > 0 ? t : 0;
+        se->t_open = 0;
+        clock_write(se->clock_fd, se->spent);
+    }
     if (!se->s.origin_run[0] && se->n_roots == 0) {
         if (build_roots(se, sn_data_shape(train), sn_data_classes(train), e))
             return -1;
@@ -364,7 +441,8 @@ void sn_search_curve(const sn_search *se, int id, const double **loss,
 
 int sn_search_exhausted(const sn_search *se) {
     if (se->s.budget > 0 && se->spent >= se->s.budget) return 1;
-    if (se->s.max_candidates > 0 && se->n >= se->s.max_candidates) return 1;
+    if (se->s.max_candidates > 0 && se->n + se->n_out >= se->s.max_candidates)
+        return 1;
     return 0;
 }
 
@@ -465,6 +543,7 @@ static sn_job *job_new(const sn_search *se, int id, int parent) {
     j->info.status = SN_CAND_QUEUED;
     j->info.val_acc = j->info.test_acc = j->info.final_val_acc = -1;
     j->info.train_loss = -1;
+    j->info.fidelity = 1;
     j->info.depth = parent >= 0 ? se->c[parent].info.depth + 1 : 0;
     sn_train_opts t = sn_train_opts_default();
     t.epochs = se->s.epochs;
@@ -478,13 +557,63 @@ static sn_job *job_new(const sn_search *se, int id, int parent) {
     return j;
 }
 
-static void job_free(sn_job *j) {
-    if (!j) return;
-    sn_graph_free(j->graph);
-    if (j->w) sn_weights_free(j->w);
-    free(j->loss);
-    free(j->val);
-    free(j);
+/* ---- multi-fidelity -------------------------------------------------------
+ * Every child gets the cheap training (settings' epochs; roots their
+ * root_epochs) and fidelity 1. A fidelity-1 candidate that lands on or
+ * near the front is promoted: its graph is trained PROMOTE_FACTOR x
+ * epochs more from its weights, as a new record (parent = it, no morph,
+ * fidelity 2). "Near": raising its accuracy by PROMOTE_MARGIN would put
+ * it on the front (no front member would dominate it on raw sizes), and
+ * that accuracy is above the reference. A done promotion supersedes its
+ * parent: the parent leaves the front and the GP; the promoted record
+ * takes its place. Promotions run before the strategy's next proposal,
+ * oldest candidate first. */
+#define PROMOTE_MARGIN 0.01
+#define PROMOTE_FACTOR 2
+
+static int dominates_raw(const sn_hv_point *a, const sn_hv_point *b, int dim) {
+    int better = a->acc > b->acc;
+    if (a->acc < b->acc) return 0;
+    for (int k = 0; k < dim; k++) {
+        if (a->x[k] < b->x[k]) return 0;
+        if (a->x[k] > b->x[k]) better = 1;
+    }
+    return better;
+}
+
+static int promotion_due(const sn_search *se) {
+    int dim = se->s.n_obj;
+    sn_hv_point *fp = sn_xmalloc(((size_t)se->n_front + 1) * sizeof *fp);
+    for (int i = 0; i < se->n_front; i++) {
+        const sn_cand_info *c = &se->c[se->front[i]].info;
+        search_raw_point(se, c->params, c->flops, c->memory, c->val_acc,
+                         &fp[i]);
+    }
+    int due = -1;
+    for (int i = 0; i < se->n && due < 0; i++) {
+        const cand *c = &se->c[i];
+        if (c->info.status != SN_CAND_DONE || c->info.fidelity != 1 ||
+            c->promoted || c->superseded)
+            continue;
+        int out = 0; /* its promotion is already out (several workers) */
+        for (int k = 0; k < se->n_out && !out; k++)
+            out = se->out[k]->info.parent == i && se->out[k]->info.fidelity > 1;
+        if (out) continue;
+        if (!sn_settings_fits(&se->s, c->info.params, c->info.flops,
+                              c->info.memory))
+            continue;
+        double acc = c->info.val_acc + PROMOTE_MARGIN;
+        if (!(acc > se->s.hv_ref_acc)) continue;
+        sn_hv_point q;
+        search_raw_point(se, c->info.params, c->info.flops, c->info.memory,
+                         acc, &q);
+        int dom = 0;
+        for (int k = 0; k < se->n_front && !dom; k++)
+            dom = se->front[k] != i && dominates_raw(&fp[k], &q, dim);
+        if (!dom) due = i;
+    }
+    free(fp);
+    return due;
 }
 
 static void job_sizes(sn_job *j) {
@@ -532,8 +661,9 @@ static int make_child(sn_search *se, sn_job *j, const sn_morph_op *ops,
  * Takes ownership of c's graph and curve; w (may be NULL) is saved. */
 static int record(sn_search *se, cand *c, const sn_weights *w, sn_error *e) {
     char bin[64], json[64];
-    int id = c->info.id, wrote_bin = 0;
-    SN_ASSERT(id == se->n);
+    /* Ids are given in the order records are made: with several jobs out
+     * a later proposal may finish first and take the lower id. */
+    int id = c->info.id = se->n, wrote_bin = 0;
     if (w && w->info.known) c->graph->info = w->info; /* into N.json too */
     snprintf(bin, sizeof bin, "cand/%d.bin", id);
     snprintf(json, sizeof json, "cand/%d.json", id);
@@ -584,18 +714,33 @@ static int record_unrun(sn_search *se, sn_job *j, sn_cand_status st,
     c.graph = j->graph;
     j->graph = NULL;
     int rc = record(se, &c, NULL, e);
-    job_free(j);
+    sn_job_free(j);
     return rc;
 }
 
+/* 1 when j's graph is one another job out already trains. */
+static int duplicates_job_out(const sn_search *se, sn_job *j) {
+    if (se->n_out == 0) return 0;
+    if (!j->desc) j->desc = sn_graph_desc_new(j->graph);
+    for (int i = 0; i < se->n_out; i++) {
+        sn_job *o = se->out[i];
+        if (!o->desc) o->desc = sn_graph_desc_new(o->graph);
+        if (sn_graph_distance(j->desc, o->desc, 1.0) < 1e-9) return 1;
+    }
+    return 0;
+}
+
 int sn_search_next(sn_search *se, sn_job **out, sn_error *e) {
-    SN_ASSERT(!se->busy);
+    SN_ASSERT(se->n_out < se->max_out);
     *out = NULL;
     if (!se->train) return sn_errf(e, "%s: no data attached", se->dir);
+    int redraws = 0;
+    uint64_t salt = 0; /* changes the strategy's seed after a duplicate */
     for (int tries = 0; tries < 1000; tries++) {
         if (sn_search_exhausted(se)) return 0;
         double t0 = sn_now();
-        int id = se->n;
+        /* provisional: the id the job gets if it is recorded next */
+        int id = se->n + se->n_out, promote;
         sn_job *j = NULL;
         if (id < se->n_roots) {
             j = job_new(se, id, -1);
@@ -616,32 +761,59 @@ int sn_search_next(sn_search *se, sn_job **out, sn_error *e) {
                 /* The user's morph no longer applies: nothing to record. */
                 snprintf(se->warning, sizeof se->warning, "enqueue %d %s: %.400s",
                          it.parent, it.morph, pe.msg);
-                job_free(j);
+                sn_job_free(j);
                 continue;
             }
+        } else if ((promote = promotion_due(se)) >= 0) {
+            j = job_new(se, id, promote);
+            if (make_child(se, j, NULL, 0, e)) {
+                sn_job_free(j);
+                return -1;
+            }
+            j->topt.epochs = PROMOTE_FACTOR * se->s.epochs;
+            j->info.fidelity = se->c[promote].info.fidelity + 1;
+            snprintf(j->info.op, sizeof j->info.op,
+                     "longer training of #%d (+%d epochs): %.120s", promote,
+                     j->topt.epochs, se->c[promote].info.op);
         } else {
             proposal pr;
-            int got = strategy_propose(se, search_mix(se->s.seed, (uint64_t)id),
-                                       &pr, e);
+            uint64_t seed = search_mix(se->s.seed, (uint64_t)id + (salt << 32));
+            if (redraws) seed = search_mix(seed, (uint64_t)redraws);
+            int got = strategy_propose(se, seed, &pr, e);
             if (got < 0) return -1;
             if (got == 0) return 0;
             j = job_new(se, id, pr.parent);
             if (make_child(se, j, pr.ops, pr.n_ops, e)) {
-                job_free(j);
+                sn_job_free(j);
                 return -1;
+            }
+            /* a graph that failed or diverged is not tried again */
+            if (strategy_is_failed(se, j->graph)) {
+                sn_job_free(j);
+                if (++redraws > MAX_REDRAWS) return 0;
+                if (se->max_out == 1) se->spent += sn_now() - t0;
+                continue;
+            }
+            /* Several jobs out (workers): do not train one graph twice. */
+            if (duplicates_job_out(se, j)) {
+                sn_job_free(j);
+                salt++;
+                continue;
             }
         }
         if (!sn_settings_fits(&se->s, j->info.params, j->info.flops,
                               j->info.memory)) {
             if (record_unrun(se, j, SN_CAND_INFEASIBLE, e)) return -1;
-            se->spent += sn_now() - t0;
+            if (se->max_out == 1) se->spent += sn_now() - t0;
             continue;
         }
         /* The budget is wall time: from here to the end of
          * sn_search_finish (proposing, training, evaluating, writing the
          * files), less the pauses the driver excludes. */
         j->t_begin = t0;
-        se->busy = 1;
+        j->spent0 = se->spent;
+        j->clock_fd = se->max_out == 1 ? se->clock_fd : -1;
+        se->out[se->n_out++] = j;
         *out = j;
         return 1;
     }
@@ -655,14 +827,27 @@ void sn_job_exclude_time(sn_job *job, double seconds) {
     job->excluded += seconds;
 }
 
+/* After every batch: the clock's heartbeat, then the driver's callback. */
+static void job_progress(void *ctx, const sn_progress *p) {
+    sn_job *j = ctx;
+    double now = sn_now();
+    if (now - j->last_beat >= CLOCK_BEAT) {
+        j->last_beat = now;
+        clock_write(j->clock_fd, j->spent0 + now - j->t_begin - j->excluded);
+    }
+    if (j->user_progress) j->user_progress(j->user_ctx, p);
+}
+
 int sn_job_run(sn_job *j, const sn_data *d, const sn_job_ctl *ctl) {
     sn_train_opts o = j->topt;
     if (ctl) {
         o.stop = ctl->stop;
         o.pause = ctl->pause;
-        o.progress = ctl->progress;
-        o.progress_ctx = ctl->progress_ctx;
+        j->user_progress = ctl->progress;
+        j->user_ctx = ctl->progress_ctx;
     }
+    o.progress = job_progress;
+    o.progress_ctx = j;
     j->info.status = SN_CAND_TRAINING;
     double t0 = sn_now();
     sn_train_result r;
@@ -703,13 +888,45 @@ int sn_job_run(sn_job *j, const sn_data *d, const sn_job_ctl *ctl) {
 
 const char *sn_job_error(const sn_job *job) { return job->error; }
 
+static void take_out(sn_search *se, sn_job *j) {
+    for (int i = 0; i < se->n_out; i++)
+        if (se->out[i] == j) {
+            se->out[i] = se->out[--se->n_out];
+            return;
+        }
+    SN_ASSERT(!"job not out");
+}
+
+void sn_search_set_parallel(sn_search *se, int max_jobs) {
+    SN_ASSERT(max_jobs >= 1 && se->n_out == 0);
+    se->max_out = max_jobs;
+    se->out = sn_xrealloc(se->out, (size_t)max_jobs * sizeof *se->out);
+    se->charge_mark = sn_now();
+}
+
+void sn_search_charge(sn_search *se, int idle) {
+    double now = sn_now();
+    if (se->max_out > 1 && !idle && now > se->charge_mark)
+        se->spent += now - se->charge_mark;
+    se->charge_mark = now;
+}
+
+int sn_search_jobs_out(const sn_search *se) { return se->n_out; }
+
 int sn_search_finish(sn_search *se, sn_job *j, sn_error *e) {
-    SN_ASSERT(se->busy && j->ran);
-    se->busy = 0;
+    SN_ASSERT(j->ran);
+    take_out(se, j);
     /* elapsed, as logged with the candidate, includes its own time (the
-     * milliseconds of writing its files count towards the next one) */
-    double wall = sn_now() - j->t_begin - j->excluded;
-    se->spent += wall > 0 ? wall : 0;
+     * milliseconds of writing its files count towards the next one).
+     * With several jobs out their times overlap: wall time is charged
+     * instead, from one finish to the next. */
+    if (se->max_out > 1) {
+        sn_search_charge(se, 0);
+    } else {
+        double wall = sn_now() - j->t_begin - j->excluded;
+        se->spent += wall > 0 ? wall : 0;
+    }
+    clock_write(se->clock_fd, se->spent);
     cand c;
     memset(&c, 0, sizeof c);
     c.info = j->info;
@@ -720,14 +937,17 @@ int sn_search_finish(sn_search *se, sn_job *j, sn_error *e) {
     c.n_curve = j->n_curve;
     j->loss = j->val = NULL;
     int rc = record(se, &c, c.info.status == SN_CAND_DONE ? j->w : NULL, e);
-    job_free(j);
+    sn_job_free(j);
     return rc;
 }
 
 void sn_search_abandon(sn_search *se, sn_job *j) {
     if (!j) return;
-    se->busy = 0;
-    job_free(j);
+    take_out(se, j);
+    /* as in a session that goes on, a dropped job's time is not charged:
+     * undo its heartbeats */
+    clock_write(se->clock_fd, se->spent);
+    sn_job_free(j);
 }
 
 int sn_search_step(sn_search *se, const sn_job_ctl *ctl, sn_error *e) {

@@ -20,6 +20,8 @@ typedef struct cand {
     int n_curve;
     char *damage;        /* why it is damaged (malloc'd), NULL if not */
     int damage_new;      /* found damaged by this load (not so recorded) */
+    int superseded; /* a longer training of the same graph followed */
+    int promoted;   /* that longer training was tried (any status) */
 } cand;
 
 /* A problem found while loading a run; `slimnas check` lists them. */
@@ -50,6 +52,12 @@ typedef enum run_mode {
     RUN_CHECK  /* slimnas check: checks everything, changes nothing */
 } run_mode;
 
+/* A set of 64-bit keys (open addressing; 0 stored as 1). */
+typedef struct hset {
+    uint64_t *k;
+    int cap, n;
+} hset;
+
 typedef struct qitem {
     int parent;
     char morph[SN_CAND_MORPH_LEN];
@@ -77,7 +85,11 @@ struct sn_search {
     int n_roots;
     sn_graph **roots;
     char (*root_op)[SN_CAND_OP_LEN];
-    int busy; /* a job is out */
+    /* jobs proposed and not yet finished or abandoned: at most max_out
+     * (1, or one per worker when jobs train elsewhere, e.g. under MPI) */
+    sn_job **out;
+    int n_out, max_out;
+    double charge_mark; /* max_out > 1: wall clock charged up to here */
     char warning[600]; /* e.g. a torn log line dropped on open */
     int dirfd;         /* the run directory, O_DIRECTORY; -1 = none. A
                           writer holds an flock on it; every file of the
@@ -91,9 +103,17 @@ struct sn_search {
     char *fixed_log;
     size_t fixed_len, fixed_cap;
     int log_changed; /* fixed_log differs from the file */
-    /* bo: distances between done candidates, in gp_ids order */
-    int *gp_ids, n_gp, gp_cap;
-    double *dist;
+    /* duplicate filter and bo (strategy.c): descriptor hashes of the
+     * trained, failed and diverged candidates [0, n_hashed) (`bad`: the
+     * failed and diverged only); the GP's active set (sorted ids) and
+     * its distance matrix [n_act][n_act] */
+    hset known, bad;
+    int n_hashed;
+    int *act_ids, n_act;
+    double *act_dist;
+    /* the wall clock of this session (search.c) */
+    double t_open;     /* when the run was opened or created */
+    int clock_fd;      /* runs/NAME/clock, -1 = none */
 };
 
 struct sn_job {
@@ -103,10 +123,17 @@ struct sn_job {
     sn_train_opts topt;
     double excluded;    /* paused seconds */
     double t_begin;     /* when sn_search_next began making it */
+    double spent0;      /* the search's seconds spent before it */
+    double last_beat;   /* last clock heartbeat */
+    int clock_fd;       /* the search's clock file (borrowed) */
+    sn_progress_fn user_progress; /* the driver's callback */
+    void *user_ctx;
     int ran;
     double *loss, *val;
     int n_curve;
     char error[512];
+    sn_graph_desc *desc; /* for the duplicate check against other jobs out */
+    int sends;           /* times handed to a worker (sn_job_sent) */
 };
 
 /* run.c */
@@ -135,10 +162,22 @@ uint64_t search_mix(uint64_t a, uint64_t b);
 double search_hv_ref(const sn_search_settings *s, int m);
 void search_point(const sn_search *se, int64_t params, int64_t flops,
                   int64_t memory, double acc, sn_hv_point *p);
+/* The same unclipped (x = -log10 size, acc as measured): for dominance. */
+void search_raw_point(const sn_search *se, int64_t params, int64_t flops,
+                      int64_t memory, double acc, sn_hv_point *p);
 
 /* strategy.c: 1 with a proposal, 0 when nothing feasible was found. */
 int strategy_propose(sn_search *se, uint64_t seed, proposal *p,
                      sn_error *e);
+/* 1 when a graph like g (distance 0) failed or diverged before. */
+int strategy_is_failed(sn_search *se, const sn_graph *g);
+/* bo's seeds (front members) in the order they are expanded; returns
+ * how many. out holds n_front ints. */
+int strategy_bo_seeds(sn_search *se, int *out);
+/* The last bo proposal in this process: its seeds, how many of them got
+ * children in the annealing tree, and its expansions in all. */
+void strategy_bo_stats(int *seeds, int *grown, int *expanded);
+void strategy_free(sn_search *se);
 /* Draws one feasible morph of g by the operator rates; 1 or 0. */
 int strategy_draw(const sn_search *se, const sn_graph *g, sn_rng *r,
                   sn_morph_cand *out);

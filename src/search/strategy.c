@@ -6,15 +6,19 @@
  *              estimate over log10 size(s) of the front (sparse regions
  *              first); 8 random children, one kept with probability
  *              inversely proportional to the same density at its size
- *   bo         AutoKeras-style: a GP over graphs (edit-distance kernel)
- *              predicts accuracy; the acquisition is the expected
- *              improvement of the front's hypervolume at the child's exact
- *              size; it is maximised by simulated annealing over morph
- *              sequences from the front members above the reference
- *              accuracy (all of the front while none is; chains of up to
- *              2 morphs; temperature 1, x0.9 per pop,
- *              down to 1e-4; up to 8 children from 16 tries per
- *              expansion; duplicates at distance < 1e-5 dropped)
+ *   bo         AutoKeras-style: a GP over graphs (edit-distance kernel,
+ *              hyperparameters by marginal likelihood, an active set of
+ *              the front and the most recent candidates) predicts
+ *              accuracy; the acquisition is the expected improvement of
+ *              the front's hypervolume at the child's exact size; it is
+ *              maximised by simulated annealing over morph sequences:
+ *              every seed (front member above the reference accuracy;
+ *              all of the front while none is) expanded, best first by
+ *              the hypervolume only it holds, then children by EHVI
+ *              (chains of up to 2 morphs, temperature on the EHVI's
+ *              scale, cooled per expansion only; up to 8 children from
+ *              16 tries per expansion, 64 over all seeds together;
+ *              graphs already trained, failed or diverged dropped)
  * Every draw of an operator follows the settings' rates (or the pinned
  * operator), among the morphs whose child satisfies the hard limits. */
 #include "search_internal.h"
@@ -210,38 +214,159 @@ static int propose_evolution(sn_search *se, sn_rng *r, proposal *p) {
     return ok ? 1 : propose_random(se, r, p);
 }
 
+/* ---- what is known: the duplicate filter ------------------------------ */
+
+static void hset_grow(hset *h);
+
+static int hset_has(const hset *h, uint64_t k) {
+    if (!h->cap) return 0;
+    k = k ? k : 1;
+    for (size_t i = k & (size_t)(h->cap - 1);; i = (i + 1) & (size_t)(h->cap - 1)) {
+        if (h->k[i] == k) return 1;
+        if (h->k[i] == 0) return 0;
+    }
+}
+
+static void hset_add(hset *h, uint64_t k) {
+    k = k ? k : 1;
+    if (hset_has(h, k)) return;
+    if (2 * (h->n + 1) > h->cap) hset_grow(h);
+    size_t i = k & (size_t)(h->cap - 1);
+    while (h->k[i]) i = (i + 1) & (size_t)(h->cap - 1);
+    h->k[i] = k;
+    h->n++;
+}
+
+static void hset_grow(hset *h) {
+    hset t = {sn_xcalloc((size_t)(h->cap ? 2 * h->cap : 64), sizeof(uint64_t)),
+              h->cap ? 2 * h->cap : 64, 0};
+    for (int i = 0; i < h->cap; i++)
+        if (h->k[i]) hset_add(&t, h->k[i]);
+    free(h->k);
+    *h = t;
+}
+
+static int known_status(sn_cand_status st) {
+    return st == SN_CAND_DONE || st == SN_CAND_FAILED ||
+           st == SN_CAND_DIVERGED;
+}
+
+/* Enters the candidates recorded since the last call: every trained,
+ * failed or diverged graph in `known`, the failed and diverged ones in
+ * `bad` as well. */
+static void sync_known(sn_search *se) {
+    for (; se->n_hashed < se->n; se->n_hashed++) {
+        int i = se->n_hashed;
+        if (!known_status(se->c[i].info.status) || !se->c[i].graph) continue;
+        uint64_t h = sn_graph_desc_hash(search_desc(se, i));
+        hset_add(&se->known, h);
+        if (se->c[i].info.status != SN_CAND_DONE) hset_add(&se->bad, h);
+    }
+}
+
+int strategy_is_failed(sn_search *se, const sn_graph *g) {
+    sync_known(se);
+    if (se->bad.n == 0) return 0;
+    sn_graph_desc *d = sn_graph_desc_new(g);
+    int bad = hset_has(&se->bad, sn_graph_desc_hash(d));
+    sn_graph_desc_free(d);
+    return bad;
+}
+
+void strategy_free(sn_search *se) {
+    free(se->known.k);
+    free(se->bad.k);
+    free(se->act_ids);
+    free(se->act_dist);
+}
+
 /* ---- bo ------------------------------------------------------------------ */
 
-/* Keeps se->dist the distance matrix over done candidates (gp_ids). */
-static void update_distances(sn_search *se) {
-    int *ids = sn_xmalloc(((size_t)se->n + 1) * sizeof *ids);
-    int m = done_ids(se, ids);
-    /* done candidates only ever get appended, so gp_ids is a prefix */
-    if (m > se->gp_cap) {
-        int cap = se->gp_cap ? se->gp_cap : 64;
-        while (cap < m) cap *= 2;
-        double *d = sn_xcalloc((size_t)cap * cap, sizeof *d);
-        for (int i = 0; i < se->n_gp; i++)
-            memcpy(d + (size_t)i * cap, se->dist + (size_t)i * se->gp_cap,
-                   (size_t)se->n_gp * sizeof *d);
-        free(se->dist);
-        se->dist = d;
-        se->gp_cap = cap;
-        se->gp_ids = sn_xrealloc(se->gp_ids, (size_t)cap * sizeof(int));
+/* The GP learns from a bounded active set: the front and the most recent
+ * other trained (or failed) candidates, ACT_MAX in all, kept sorted by
+ * id so the set and the fit depend only on the log (a resumed run fits
+ * what the uninterrupted one did). Its distance matrix is carried from
+ * one proposal to the next: only pairs with a new member are computed
+ * (about one row per candidate), never a matrix over the whole run. */
+#define ACT_MAX 96
+
+static int cmp_int(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int in_pool(const sn_search *se, int i) {
+    const cand *c = &se->c[i];
+    if (!c->graph) return 0;
+    if (c->info.status == SN_CAND_DONE) return !c->superseded;
+    return c->info.status == SN_CAND_FAILED ||
+           c->info.status == SN_CAND_DIVERGED;
+}
+
+static int bsearch_id(const int *ids, int n, int id) {
+    int lo = 0, hi = n - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (ids[mid] == id) return mid;
+        if (ids[mid] < id) lo = mid + 1;
+        else hi = mid - 1;
     }
-    int cap = se->gp_cap;
-    for (int i = se->n_gp; i < m; i++) {
-        se->gp_ids[i] = ids[i];
-        const sn_graph_desc *a = search_desc(se, ids[i]);
-        se->dist[(size_t)i * cap + i] = 0;
-        for (int j = 0; j < i; j++) {
-            double d = sn_graph_distance(a, search_desc(se, se->gp_ids[j]),
-                                         KERNEL_LAMBDA);
-            se->dist[(size_t)i * cap + j] = se->dist[(size_t)j * cap + i] = d;
+    return -1;
+}
+
+static void update_active(sn_search *se) {
+    int *ids = sn_xmalloc(ACT_MAX * sizeof *ids);
+    int m = 0;
+    for (int i = 0; i < se->n_front && m < ACT_MAX / 2; i++)
+        if (in_pool(se, se->front[i])) ids[m++] = se->front[i];
+    int nfront = m;
+    qsort(ids, (size_t)m, sizeof *ids, cmp_int);
+    for (int i = se->n - 1; i >= 0 && m < ACT_MAX; i--) {
+        if (!in_pool(se, i) || bsearch_id(ids, nfront, i) >= 0) continue;
+        ids[m++] = i;
+    }
+    qsort(ids, (size_t)m, sizeof *ids, cmp_int);
+    double *d = sn_xmalloc((size_t)ACT_MAX * ACT_MAX * sizeof *d);
+    int *old = sn_xmalloc((size_t)m * sizeof *old + 1);
+    for (int a = 0; a < m; a++) old[a] = bsearch_id(se->act_ids, se->n_act, ids[a]);
+    for (int a = 0; a < m; a++) {
+        d[(size_t)a * m + a] = 0;
+        const sn_graph_desc *da = search_desc(se, ids[a]);
+        for (int b = 0; b < a; b++) {
+            double v;
+            if (old[a] >= 0 && old[b] >= 0)
+                v = se->act_dist[(size_t)old[a] * se->n_act + old[b]];
+            else
+                v = sn_graph_distance(da, search_desc(se, ids[b]),
+                                      KERNEL_LAMBDA);
+            d[(size_t)a * m + b] = d[(size_t)b * m + a] = v;
         }
     }
-    se->n_gp = m;
-    free(ids);
+    free(old);
+    free(se->act_ids);
+    free(se->act_dist);
+    se->act_ids = ids;
+    se->act_dist = d;
+    se->n_act = m;
+}
+
+/* The mean gain of a promotion (accuracy after the longer training minus
+ * the cheap one's) over the promoted candidates, shrunk towards 0 by one
+ * pseudo-observation: what a cheap accuracy is corrected by before the
+ * GP sees it, so the GP models the longer training's accuracy. */
+static double fidelity_gap(const sn_search *se) {
+    double sum = 0;
+    int k = 0;
+    for (int i = 0; i < se->n; i++) {
+        const sn_cand_info *c = &se->c[i].info;
+        if (c->fidelity < 2 || c->parent < 0 || c->status != SN_CAND_DONE)
+            continue;
+        const sn_cand_info *p = &se->c[c->parent].info;
+        if (p->status != SN_CAND_DONE || p->fidelity >= c->fidelity) continue;
+        sum += c->val_acc - p->val_acc;
+        k++;
+    }
+    return sum / (k + 1);
 }
 
 typedef struct elem {
@@ -258,7 +383,8 @@ typedef struct heap {
 } heap;
 
 static int heap_less(const heap *h, int i, int j) {
-    return h->el[h->a[i]].value < h->el[h->a[j]].value;
+    double a = h->el[h->a[i]].value, b = h->el[h->a[j]].value;
+    return a < b || (a == b && h->a[i] > h->a[j]);
 }
 static void heap_swap(heap *h, int i, int j) {
     int t = h->a[i];
@@ -288,11 +414,21 @@ static int heap_pop(heap *h) {
     return top;
 }
 
-#define SA_T0 1.0
-#define SA_ALPHA 0.9
-#define SA_TMIN 1e-4
+/* Annealing (AutoKeras' search over morph trees, reworked): every seed
+ * is expanded, best seed first; then the children in a max-heap by
+ * expected hypervolume improvement, each accepted for expansion with
+ * probability exp(min(0, (EHVI - best) / T)). T starts at the mean
+ * positive EHVI of the seeds' children (the acquisition's own scale) and
+ * is multiplied by SA_ALPHA per expansion only; the search stops below
+ * SA_TMIN_REL of the start or after SA_MAX_EXPANSIONS. */
+#define SA_ALPHA 0.8
+#define SA_TMIN_REL 1e-2
+#define SA_MAX_EXPANSIONS 24
 #define SA_CHILDREN 8
-#define SA_TRIES 16
+/* Children of all seeds together: a seed gets SA_SEED_CHILDREN / seeds
+ * of them, at least 2 and at most SA_CHILDREN, so a large front costs a
+ * proposal no more than a small one. */
+#define SA_SEED_CHILDREN 64
 #define SA_MAX_ELEMS 4096
 /* Morphs per bo child. Longer chains reach further in size, where the
  * hypervolume pays most, but every approximate morph in a chain costs
@@ -301,127 +437,232 @@ static int heap_pop(heap *h) {
 /* The GP sees accuracies clipped from below at the reference accuracy
  * minus this: a broken child at chance and a poor one just under the
  * reference mean the same to the acquisition, and the outliers would
- * otherwise inflate the GP's variance (and so every graph's EI). */
+ * otherwise inflate the GP's variance (and so every graph's EI).
+ * Failed and diverged children are seen at this floor. */
 #define GP_FLOOR_MARGIN 0.05
 
-static int propose_bo(sn_search *se, sn_rng *r, proposal *p, sn_error *e) {
-    update_distances(se);
-    int n = se->n_gp;
+typedef struct anneal {
+    sn_search *se;
+    sn_rng *r;
+    sn_gp *gp;
+    const sn_hv_point *fp;
+    int nf;
+    elem *el;
+    int n_el;
+    heap h;
+    hset seen; /* children made in this proposal */
+    double opt;
+    int best;
+    int evaluated; /* GP predictions */
+} anneal;
+
+/* Up to `want` new children of element cur (from 2 x want draws) into
+ * the heap. */
+static void expand(anneal *A, int cur, int want) {
+    sn_search *se = A->se;
+    elem *el = A->el;
+    const sn_graph *g =
+        el[cur].graph ? el[cur].graph : se->c[el[cur].parent].graph;
+    sn_weights *zw = sn_weights_new(g);
+    sn_morph_cand *list = NULL;
+    sn_error le;
+    int nl = sn_morph_enumerate(g, &list, &le);
+    int kids = 0;
+    for (int tries = 0; tries < 2 * want && kids < want &&
+                        A->n_el < SA_MAX_ELEMS && nl > 0;
+         tries++) {
+        sn_morph_cand mc;
+        if (!draw_from(se, list, nl, A->r, &mc)) break;
+        sn_graph *cg;
+        sn_weights *cw;
+        sn_error me;
+        if (sn_morph_apply(g, zw, mc.op, 1, &cg, &cw, NULL, &me)) continue;
+        sn_weights_free(cw);
+        sn_graph_desc *cd = sn_graph_desc_new(cg);
+        uint64_t hh = sn_graph_desc_hash(cd);
+        if (hset_has(&se->known, hh) || hset_has(&A->seen, hh)) {
+            sn_graph_desc_free(cd);
+            sn_graph_free(cg);
+            continue;
+        }
+        hset_add(&A->seen, hh);
+        double mu, sd;
+        sn_gp_predict(A->gp, cd, &mu, &sd);
+        A->evaluated++;
+        sn_hv_point q;
+        search_point(se, mc.params, mc.flops, mc.peak_bytes, 0, &q);
+        elem *c = &el[A->n_el];
+        /* search_point shifted q's accuracy by the reference */
+        c->value = sn_hv_expected_improvement(A->fp, A->nf, se->s.n_obj, &q,
+                                              mu + q.acc, sd);
+        c->parent = el[cur].parent;
+        c->n_ops = el[cur].n_ops + 1;
+        memcpy(c->ops, el[cur].ops, sizeof c->ops);
+        c->ops[el[cur].n_ops] = mc.op;
+        c->graph = cg;
+        c->desc = cd;
+        if (c->value > A->opt) {
+            A->opt = c->value;
+            A->best = A->n_el;
+        }
+        heap_push(&A->h, A->n_el++);
+        kids++;
+    }
+    free(list);
+    sn_weights_free(zw);
+}
+
+typedef struct seed_rank {
+    double merit, acc;
+    int i;
+} seed_rank;
+
+static int cmp_seed(const void *a, const void *b) {
+    const seed_rank *x = a, *y = b;
+    if (x->merit != y->merit) return x->merit > y->merit ? -1 : 1;
+    if (x->acc != y->acc) return x->acc > y->acc ? -1 : 1;
+    return x->i - y->i;
+}
+
+int strategy_bo_seeds(sn_search *se, int *out) {
+    int nf = se->n_front;
+    sn_hv_point *fp = sn_xmalloc(((size_t)nf + 1) * sizeof *fp);
+    sn_hv_point *rest = sn_xmalloc(((size_t)nf + 1) * sizeof *rest);
+    for (int i = 0; i < nf; i++) {
+        const sn_cand_info *c = &se->c[se->front[i]].info;
+        search_point(se, c->params, c->flops, c->memory, c->val_acc, &fp[i]);
+    }
+    /* Seeds: the front members above the reference accuracy (a member
+     * below it adds no hypervolume, nor do its look-alike children); all
+     * of the front while none is above it. Merit: the hypervolume only
+     * that member holds (the loss if it were removed), then accuracy. */
+    int above = 0;
+    for (int i = 0; i < nf; i++) above += fp[i].acc > 0;
+    double hv = sn_hypervolume(fp, nf, se->s.n_obj);
+    seed_rank *sr = sn_xmalloc(((size_t)nf + 1) * sizeof *sr);
+    int ns = 0;
+    for (int i = 0; i < nf; i++) {
+        if (above && !(fp[i].acc > 0)) continue;
+        int k = 0;
+        for (int j = 0; j < nf; j++)
+            if (j != i) rest[k++] = fp[j];
+        sr[ns++] = (seed_rank){hv - sn_hypervolume(rest, k, se->s.n_obj),
+                               fp[i].acc, i};
+    }
+    qsort(sr, (size_t)ns, sizeof *sr, cmp_seed);
+    for (int i = 0; i < ns; i++) out[i] = se->front[sr[i].i];
+    free(sr);
+    free(rest);
+    free(fp);
+    return ns;
+}
+
+/* Statistics of the last bo proposal (tests, the benchmark). */
+static int last_expanded, last_seeds, last_seeds_grown;
+void strategy_bo_stats(int *seeds, int *grown, int *expanded) {
+    *seeds = last_seeds;
+    *grown = last_seeds_grown;
+    *expanded = last_expanded;
+}
+
+static int propose_bo(sn_search *se, sn_rng *r, proposal *p) {
+    sync_known(se);
+    update_active(se);
+    int n = se->n_act;
     if (n < 2 || se->n_front == 0) return propose_random(se, r, p);
     const sn_graph_desc **x = sn_xmalloc((size_t)n * sizeof *x);
     double *y = sn_xmalloc((size_t)n * sizeof *y);
     double floor_acc = se->s.hv_ref_acc - GP_FLOOR_MARGIN;
-    double *d = sn_xmalloc((size_t)n * n * sizeof *d);
+    double gap = fidelity_gap(se);
     for (int i = 0; i < n; i++) {
-        x[i] = search_desc(se, se->gp_ids[i]);
-        y[i] = fmax(se->c[se->gp_ids[i]].info.val_acc, floor_acc);
-        memcpy(d + (size_t)i * n, se->dist + (size_t)i * se->gp_cap,
-               (size_t)n * sizeof *d);
+        const cand *c = &se->c[se->act_ids[i]];
+        x[i] = search_desc(se, se->act_ids[i]);
+        y[i] = c->info.status == SN_CAND_DONE
+                   ? c->info.val_acc + (c->info.fidelity < 2 ? gap : 0)
+                   : floor_acc;
+        y[i] = fmax(y[i], floor_acc);
     }
-    sn_gp *gp = sn_gp_fit_dist(x, y, n, d, KERNEL_LAMBDA, e);
-    free(d);
+    sn_error ge;
+    sn_gp *gp = sn_gp_fit_dist(x, y, n, se->act_dist, KERNEL_LAMBDA, &ge);
     free(y);
     if (!gp) {
+        /* never fail the search over the model: this round is random */
+        snprintf(se->warning, sizeof se->warning,
+                 "bo: %.300s; candidate %d proposed at random", ge.msg,
+                 se->n);
         free(x);
-        return -1;
+        return propose_random(se, r, p);
     }
-    /* The current front, mapped. */
     int nf = se->n_front;
     sn_hv_point *fp = sn_xmalloc((size_t)nf * sizeof *fp);
     for (int i = 0; i < nf; i++) {
         const sn_cand_info *c = &se->c[se->front[i]].info;
         search_point(se, c->params, c->flops, c->memory, c->val_acc, &fp[i]);
     }
-    elem *el = sn_xcalloc(SA_MAX_ELEMS, sizeof *el);
-    int n_el = 0;
-    heap h = {sn_xmalloc(SA_MAX_ELEMS * sizeof(int)), 0, el};
-    /* Seeds: the front members above the reference accuracy (a member
-     * below it adds no hypervolume, nor do its look-alike children); all
-     * of the front while none is above it. */
-    int above = 0;
-    for (int i = 0; i < nf; i++) above += fp[i].acc > 0;
-    for (int i = 0; i < nf && n_el < SA_MAX_ELEMS; i++) {
-        if (above && !(fp[i].acc > 0)) continue;
-        elem *s = &el[n_el];
-        s->value = 0; /* a trained point adds no hypervolume */
-        s->parent = se->front[i];
-        s->desc = search_desc(se, s->parent);
-        heap_push(&h, n_el++);
+    anneal A = {se, r, gp, fp, nf, sn_xcalloc(SA_MAX_ELEMS, sizeof(elem)), 0,
+                {sn_xmalloc(SA_MAX_ELEMS * sizeof(int)), 0, NULL},
+                {NULL, 0, 0}, -INFINITY, -1, 0};
+    A.h.el = A.el;
+    int *seeds = sn_xmalloc(((size_t)nf + 1) * sizeof *seeds);
+    int ns = strategy_bo_seeds(se, seeds);
+    for (int i = 0; i < ns; i++) {
+        elem *s = &A.el[A.n_el++];
+        s->parent = seeds[i];
+        s->desc = search_desc(se, seeds[i]);
     }
-    int n_seed = n_el;
-    double t = SA_T0, opt = -INFINITY;
-    int best = -1;
-    while (h.n > 0 && t > SA_TMIN) {
-        int cur = heap_pop(&h);
-        double ex = fmin((el[cur].value - opt) / t, 1.0);
-        if (exp(ex) >= sn_rng_uniform(r) && el[cur].n_ops < SA_MAX_OPS) {
-            const sn_graph *g =
-                el[cur].graph ? el[cur].graph : se->c[el[cur].parent].graph;
-            sn_weights *zw = sn_weights_new(g);
-            sn_morph_cand *list = NULL;
-            sn_error le;
-            int nl = sn_morph_enumerate(g, &list, &le);
-            int kids = 0;
-            for (int tries = 0; tries < SA_TRIES && kids < SA_CHILDREN &&
-                                n_el < SA_MAX_ELEMS && nl > 0;
-                 tries++) {
-                sn_morph_cand mc;
-                if (!draw_from(se, list, nl, r, &mc)) break;
-                sn_graph *cg;
-                sn_weights *cw;
-                sn_error me;
-                if (sn_morph_apply(g, zw, mc.op, 1, &cg, &cw, NULL, &me))
-                    continue;
-                sn_weights_free(cw);
-                sn_graph_desc *cd = sn_graph_desc_new(cg);
-                int dup = sn_gp_min_distance(gp, cd) < 1e-5;
-                for (int k = n_seed; k < n_el && !dup; k++)
-                    dup = sn_graph_distance(cd, el[k].desc, KERNEL_LAMBDA) <
-                          1e-5;
-                if (dup) {
-                    sn_graph_desc_free(cd);
-                    sn_graph_free(cg);
-                    continue;
-                }
-                double mu, sd;
-                sn_gp_predict(gp, cd, &mu, &sd);
-                sn_hv_point q;
-                search_point(se, mc.params, mc.flops, mc.peak_bytes, 0, &q);
-                elem *c = &el[n_el];
-                /* search_point shifted q's accuracy by the reference */
-                c->value = sn_hv_expected_improvement(fp, nf, se->s.n_obj, &q,
-                                                      mu + q.acc, sd);
-                c->parent = el[cur].parent;
-                c->n_ops = el[cur].n_ops + 1;
-                memcpy(c->ops, el[cur].ops, sizeof c->ops);
-                c->ops[el[cur].n_ops] = mc.op;
-                c->graph = cg;
-                c->desc = cd;
-                if (c->value > opt) {
-                    opt = c->value;
-                    best = n_el;
-                }
-                heap_push(&h, n_el++);
-                kids++;
-            }
-            free(list);
-            sn_weights_free(zw);
+    int n_seed = A.n_el, expanded = 0;
+    /* every seed, best first */
+    int per_seed = n_seed ? SA_SEED_CHILDREN / n_seed : SA_CHILDREN;
+    per_seed = per_seed < 2 ? 2 : per_seed > SA_CHILDREN ? SA_CHILDREN : per_seed;
+    for (int i = 0; i < n_seed; i++) {
+        expand(&A, i, per_seed);
+        expanded++;
+    }
+    double scale = 0;
+    int pos = 0;
+    for (int i = n_seed; i < A.n_el; i++)
+        if (A.el[i].value > 0) {
+            scale += A.el[i].value;
+            pos++;
         }
+    scale = pos ? scale / pos : 1e-12;
+    double t = scale;
+    int charged = 0;
+    while (A.h.n > 0 && t > scale * SA_TMIN_REL &&
+           charged < SA_MAX_EXPANSIONS) {
+        int cur = heap_pop(&A.h);
+        if (A.el[cur].n_ops >= SA_MAX_OPS) continue;
+        double ex = fmin((A.el[cur].value - A.opt) / t, 0.0);
+        if (exp(ex) < sn_rng_uniform(r)) continue;
+        expand(&A, cur, SA_CHILDREN);
+        expanded++;
+        charged++;
         t *= SA_ALPHA;
     }
+    last_seeds = n_seed;
+    last_expanded = expanded;
+    last_seeds_grown = 0;
+    for (int i = 0; i < n_seed; i++) {
+        int grown = 0;
+        for (int k = n_seed; k < A.n_el && !grown; k++)
+            grown = A.el[k].n_ops == 1 && A.el[k].parent == A.el[i].parent;
+        last_seeds_grown += grown;
+    }
     int ok = 0;
-    if (best >= 0) {
-        p->parent = el[best].parent;
-        p->n_ops = el[best].n_ops;
-        memcpy(p->ops, el[best].ops, sizeof p->ops);
+    if (A.best >= 0) {
+        p->parent = A.el[A.best].parent;
+        p->n_ops = A.el[A.best].n_ops;
+        memcpy(p->ops, A.el[A.best].ops, sizeof p->ops);
         ok = 1;
     }
-    for (int i = n_seed; i < n_el; i++) {
-        sn_graph_free(el[i].graph);
-        sn_graph_desc_free(el[i].desc);
+    for (int i = n_seed; i < A.n_el; i++) {
+        sn_graph_free(A.el[i].graph);
+        sn_graph_desc_free(A.el[i].desc);
     }
-    free(el);
-    free(h.a);
+    free(seeds);
+    free(A.seen.k);
+    free(A.el);
+    free(A.h.a);
     free(fp);
     sn_gp_free(gp);
     free(x);
@@ -435,7 +676,7 @@ int strategy_propose(sn_search *se, uint64_t seed, proposal *p, sn_error *e) {
     switch (se->s.strategy) {
     case SN_STRAT_RANDOM: return propose_random(se, &r, p);
     case SN_STRAT_EVOLUTION: return propose_evolution(se, &r, p);
-    case SN_STRAT_BO: return propose_bo(se, &r, p, e);
+    case SN_STRAT_BO: return propose_bo(se, &r, p);
     default: return sn_errf(e, "bad strategy %d", (int)se->s.strategy);
     }
 }

@@ -663,6 +663,11 @@ static int pane_at(tui *t, int x, int y) {
 static void handle_mouse(tui *t) {
     MEVENT ev;
     if (getmouse(&ev) != OK) return;
+    if (t->runs_open) { /* a click elsewhere closes the pick list */
+        t->runs_open = 0;
+        t->dirty = 1;
+        return;
+    }
     if (t->help_open) {
         if (ev.bstate & BUTTON4_PRESSED) t->help_scroll -= 3;
         else if (ev.bstate & BUTTON5_PRESSED) t->help_scroll += 3;

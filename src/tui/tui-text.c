@@ -172,6 +172,23 @@ void sn_tui_status(const sn_snapshot *s, int run, int n_runs, int width,
                      p->epochs, bt, p->batches);
         else
             snprintf(part, sizeof part, "#%d", s->current);
+    } else if (s->n_workers > 0) {
+        /* MPI: how many workers train, and each one's candidate and time */
+        int busy = 0, lost = 0;
+        for (int k = 0; k < s->n_workers; k++) {
+            busy += s->workers[k].state == SN_WORKER_BUSY;
+            lost += s->workers[k].state == SN_WORKER_LOST;
+        }
+        size_t o = (size_t)snprintf(part, sizeof part, "workers %d/%d busy",
+                                    busy, s->n_workers - lost);
+        if (lost && o < sizeof part)
+            o += (size_t)snprintf(part + o, sizeof part - o, ", %d lost", lost);
+        for (int k = 0; k < s->n_workers && o < sizeof part; k++)
+            if (s->workers[k].state == SN_WORKER_BUSY)
+                o += (size_t)snprintf(
+                    part + o, sizeof part - o, " %d:#%d %s", k + 1,
+                    s->workers[k].cand,
+                    sn_tui_fmt_duration(a, sizeof a, s->workers[k].seconds));
     }
     put_part(buf, n, width, sep, part);
 
