@@ -306,6 +306,8 @@ static void test_csv(void **state) {
             assert_int_equal(atoll(fl[4]), c->params);
             assert_int_equal(atoll(fl[5]), c->flops);
             assert_int_equal(atoll(fl[6]), c->memory);
+            assert_int_equal(atoi(fl[7]), c->fidelity);
+            assert_true(c->fidelity == 1 || c->fidelity == 2);
             assert_string_equal(fl[11], sn_cand_status_name(c->status));
             rows++;
         }

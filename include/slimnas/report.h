@@ -117,8 +117,9 @@ int sn_report_write(const char *path, const sn_report_run *runs, int n,
  * CR or LF are quoted, quotes doubled), '\n' line ends, header first:
  *   [run,]id,parent,ops,params,macs,memory,fidelity,val,test,seconds,status
  * parent is empty for a root, val and test empty when unknown (val before
- * training, test unless retrained by --final); fidelity is the epochs the
- * candidate trained during the search; ops its operation text. */
+ * training, test unless retrained by --final); fidelity is the search's
+ * (1: the cheap training, 2: a promotion, see search.h); ops its
+ * operation text. */
 void sn_report_csv_header(FILE *f, int with_run);
 void sn_report_csv_rows(FILE *f, const char *run, const sn_cand_info *c,
                         int n);

@@ -245,7 +245,7 @@ void sn_report_csv_rows(FILE *f, const char *run, const sn_cand_info *c,
         fputc(',', f);
         sn_report_csv_field(f, c->op);
         fprintf(f, ",%lld,%lld,%lld,%d,", (long long)c->params,
-                (long long)c->flops, (long long)c->memory, c->epochs);
+                (long long)c->flops, (long long)c->memory, c->fidelity);
         if (c->val_acc >= 0) fprintf(f, "%.6g", c->val_acc);
         fputc(',', f);
         if (c->test_acc >= 0) fprintf(f, "%.6g", c->test_acc);
