@@ -447,6 +447,14 @@ static void test_jpeg_search_and_eval(void **state) {
     }
     assert_int_equal(total, 24); /* a fifth of 40 per class */
     free(out);
+    rc = run("%s eval '%s/cand/0.json' --weights '%s/cand/0.bin' --data "
+             "folder:%s/fruit --json",
+             bin, rdir, rdir, dir);
+    out = slurp("out.txt");
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "\"class_names\":\t[\"apples\", \"bananas\", "
+                                "\"cherries\"]"));
+    free(out);
     /* `new --data` takes the input size and the class count from it */
     rc = run("%s new tiny2conv --data folder:%s/fruit | %s stats -", bin, dir,
              bin);

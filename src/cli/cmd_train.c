@@ -428,6 +428,10 @@ static int cmd_eval(int argc, char **argv) {
         cJSON_AddNumberToObject(j, "n", (double)r.n);
         cJSON_AddNumberToObject(j, "loss", r.loss);
         cJSON_AddNumberToObject(j, "accuracy", r.acc);
+        cJSON *names = cJSON_AddArrayToObject(j, "class_names");
+        for (int i = 0; i < k; i++)
+            cJSON_AddItemToArray(names,
+                                 cJSON_CreateString(sn_data_class_name(d, i)));
         cJSON *pc = cJSON_AddArrayToObject(j, "class_accuracy");
         cJSON *cm = cJSON_AddArrayToObject(j, "confusion");
         for (int i = 0; i < k; i++) {
