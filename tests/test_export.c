@@ -697,6 +697,16 @@ static void test_cli_export_front(void **state) {
     if (!strstr(show, want)) fail_msg("no '%s' in:\n%s", want, show);
     assert_non_null(strstr(show, "input       12x12x1 (HxWxC), pixels/255"));
     free(show);
+    /* the explorer's headless mode takes it too */
+    assert_int_equal(run("%s ui --headless --data synthetic:300 --run '%s' "
+                         "--max-candidates 2 --root-epochs 1 --bases "
+                         "tiny2conv:4 --threads 1 --export-front '%s' "
+                         "</dev/null",
+                         bin, in_dir("urun"), in_dir("ufront")),
+                     0);
+    idx = slurp(in_dir("ufront/front.json"));
+    assert_non_null(strstr(idx, "\"onnx\""));
+    free(idx);
     /* usage errors come before any search starts */
     expect_error(run("%s search --data synthetic:300 --run '%s' "
                      "--export-format onnx",

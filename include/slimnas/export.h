@@ -119,15 +119,21 @@ int sn_export_load_candidate(const char *run_dir, int id, sn_graph **g,
                              sn_weights **w, char *wpath, size_t n,
                              sn_error *e);
 
+struct sn_cand_info;
+struct sn_search_settings;
+
+/* "onnx,c-int8" -> a mask of (1 << format); -1 with e for an unknown or
+ * unavailable format or an empty list. */
+int sn_export_formats_parse(const char *list, unsigned *mask, sn_error *e);
+
 /* Exports the given front members of a run (ids into cands, as a
  * search snapshot lists them) in every format whose bit (1 << format) is
  * in formats: OUT/cand-ID.onnx, OUT/cand-ID-c/, OUT/cand-ID-c-int8/, and
  * OUT/front.json, an index of the members with their sizes, accuracies,
- * weight files and exported files. data (sn_data *, may be NULL) supplies
- * calibration images for c-int8. Progress lines go to log (may be NULL).
- * -1 with e at the first failure (front.json is then not written). */
-struct sn_cand_info;
-struct sn_search_settings;
+ * weight files and exported files. settings (may be NULL) name the run's
+ * dataset, opened only for c-int8 calibration. Progress lines go to log
+ * (may be NULL). -1 with e at the first failure (front.json is then not
+ * written). */
 
 /* The explorer's ":export ID FORMAT PATH" (`e` gives only ID): parses
  * args, exports candidate ID of the run (n_cands candidates so far) and
@@ -139,7 +145,8 @@ int sn_export_command(const char *run_dir, const char *args, int n_cands,
                       const struct sn_search_settings *settings, char *msg,
                       size_t n, char *prompt, size_t pn);
 int sn_export_front(const char *run_dir, const struct sn_cand_info *cands,
-                    const int *ids, int n, unsigned formats, const void *data,
+                    const int *ids, int n, unsigned formats,
+                    const struct sn_search_settings *settings,
                     const char *out_dir, FILE *log, sn_error *e);
 
 #endif

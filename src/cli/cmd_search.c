@@ -522,38 +522,18 @@ static int export_front_opts(const sn_cli_args *a) {
         return sn_cli_usage_error(a->cmd, "--export-format goes with "
                                   "--export-front DIR");
     export_formats = 1u << SN_EXPORT_ONNX;
-    if (!v) return 0;
-    export_formats = 0;
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", v);
-    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t;
-         t = strtok_r(NULL, ",", &save)) {
-        int f = sn_export_format_from_name(t);
-        if (f < 0)
-            return sn_cli_usage_error(a->cmd, "unknown format '%s' (formats: "
-                                      "onnx, c, c-int8)", t);
-        export_formats |= 1u << f;
-    }
-    if (!export_formats)
-        return sn_cli_usage_error(a->cmd, "--export-format needs a format");
+    sn_error e;
+    if (v && sn_export_formats_parse(v, &export_formats, &e) != 0)
+        return sn_cli_usage_error(a->cmd, "--export-format: %s", e.msg);
     return 0;
 }
 
 /* Exports the final front of snapshot s; 0 or 1. */
 static int export_front(const sn_snapshot *s) {
-    sn_data *d = NULL;
     sn_error e;
-    if (export_formats & (1u << SN_EXPORT_C_INT8)) { /* calibration images */
-        sn_data_opts o = sn_settings_data_opts(&s->settings, 1);
-        if (!(d = sn_data_open(s->settings.data, &o, &e))) {
-            fprintf(stderr, "slimnas: --export-front: %s\n", e.msg);
-            return 1;
-        }
-    }
-    int rc = sn_export_front(s->dir, s->cands, s->front, s->n_front,
-                             export_formats, d, export_dir, stderr, &e);
-    sn_data_free(d);
-    if (rc != 0) {
+    if (sn_export_front(s->dir, s->cands, s->front, s->n_front,
+                        export_formats, &s->settings, export_dir, stderr,
+                        &e) != 0) {
         fprintf(stderr, "slimnas: --export-front: %s\n", e.msg);
         return 1;
     }

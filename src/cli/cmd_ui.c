@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "slimnas/cli.h"
+#include "slimnas/export.h"
 #include "slimnas/tui.h"
 
 static const sn_cli_opt OPTS[] = {
@@ -33,6 +34,10 @@ static const sn_cli_opt OPTS[] = {
                            "a path)"},
     {"ascii", 0, NULL, "plain ASCII drawing even on a UTF-8 terminal"},
     {"headless", 0, NULL, "no explorer: one line per finished candidate"},
+    {"export-front", 0, "DIR", "headless: at the end, export every front "
+                               "member to DIR (with front.json)"},
+    {"export-format", 0, "FMT,...", "formats for --export-front: onnx, c, "
+                                   "c-int8 (onnx)"},
     {"threads", 'j', "T", "worker threads (default: all cores)"},
     {0}};
 
@@ -97,7 +102,7 @@ static const char *opt_value(int argc, char **argv, int *i, const char *arg,
 
 static int run_ui(int argc, char **argv) {
     const char *run = NULL, *data = NULL, *dir = NULL, *config = NULL;
-    const char *threads = NULL;
+    const char *threads = NULL, *export_dir = NULL, *export_fmt = NULL;
     sn_tui_opts o = sn_tui_opts_default();
     int headless = 0;
     const char *keys[64], *vals[64];
@@ -128,6 +133,14 @@ static int run_ui(int argc, char **argv) {
         const char *v;
         if (!strcmp(name, "ascii")) o.ascii = 1;
         else if (!strcmp(name, "headless")) headless = 1;
+        else if (!strcmp(name, "export-front")) {
+            if (!(export_dir = opt_value(argc, argv, &i, a, "--export-front")))
+                return 2;
+        } else if (!strcmp(name, "export-format")) {
+            if (!(export_fmt = opt_value(argc, argv, &i, a,
+                                         "--export-format")))
+                return 2;
+        }
         else if (!strcmp(name, "theme") || !strcmp(name, "t")) {
             if (!(o.theme = opt_value(argc, argv, &i, a, "--theme"))) return 2;
         } else if (!strcmp(name, "run") || !strcmp(name, "r")) {
@@ -199,6 +212,22 @@ static int run_ui(int argc, char **argv) {
             sn_data_free(d);
         }
     }
+    unsigned formats = 1u << SN_EXPORT_ONNX;
+    if (export_fmt && !export_dir) {
+        rc = sn_cli_usage_error(&sn_cmd_ui, "--export-format goes with "
+                                "--export-front DIR");
+        goto done;
+    }
+    if (export_dir && !headless) {
+        rc = sn_cli_usage_error(&sn_cmd_ui, "--export-front is for headless "
+                                "runs (--headless); in the explorer, press e "
+                                "or use :export");
+        goto done;
+    }
+    if (export_fmt && sn_export_formats_parse(export_fmt, &formats, &e)) {
+        rc = sn_cli_usage_error(&sn_cmd_ui, "--export-format: %s", e.msg);
+        goto done;
+    }
     /* No terminal, or one curses cannot draw on: refuse before anything
      * is started or created (headless only when asked). */
     int explorer = !headless;
@@ -257,6 +286,15 @@ static int run_ui(int argc, char **argv) {
     sn_snapshot_release(snap);
     if (!explorer) {
         rc = sn_tui_headless(en, h, stdout) ? 1 : 0;
+        const sn_snapshot *fin = sn_engine_snapshot(en, h);
+        if (export_dir && fin && fin->state != SN_RUN_FAILED &&
+            sn_export_front(fin->dir, fin->cands, fin->front, fin->n_front,
+                            formats, &fin->settings, export_dir, stderr,
+                            &e) != 0) {
+            fprintf(stderr, "slimnas ui: --export-front: %s\n", e.msg);
+            rc = 1;
+        }
+        if (fin) sn_snapshot_release(fin);
     } else if (sn_tui_run(en, h, &o, &e)) {
         fprintf(stderr, "slimnas ui: %s\n", e.msg);
         rc = 1;

@@ -168,11 +168,33 @@ int sn_export_load_candidate(const char *run_dir, int id, sn_graph **g,
     return 0;
 }
 
+int sn_export_formats_parse(const char *list, unsigned *mask, sn_error *e) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", list);
+    *mask = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t;
+         t = strtok_r(NULL, ",", &save)) {
+        int f = sn_export_format_from_name(t);
+        if (f < 0)
+            return sn_errf(e, "unknown format '%.40s' (formats: onnx, c, "
+                           "c-int8)", t);
+        *mask |= 1u << f;
+    }
+    if (!*mask) return sn_errf(e, "no format given (onnx, c, c-int8)");
+    return 0;
+}
+
 int sn_export_front(const char *run_dir, const sn_cand_info *cands,
-                    const int *ids, int n, unsigned formats, const void *data,
-                    const char *out_dir, FILE *log, sn_error *e) {
+                    const int *ids, int n, unsigned formats,
+                    const sn_search_settings *settings, const char *out_dir,
+                    FILE *log, sn_error *e) {
     if (mkdir(out_dir, 0777) != 0 && errno != EEXIST)
         return sn_errf(e, "%s: %s", out_dir, strerror(errno));
+    sn_data *data = NULL;
+    if ((formats & (1u << SN_EXPORT_C_INT8)) && settings) {
+        sn_data_opts dopt = sn_settings_data_opts(settings, 1);
+        if (!(data = sn_data_open(settings->data, &dopt, e))) return -1;
+    }
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "format", "slimnas-front-export");
     cJSON_AddStringToObject(root, "run", run_dir);
@@ -244,6 +266,7 @@ int sn_export_front(const char *run_dir, const sn_cand_info *cands,
         free(text);
     }
     cJSON_Delete(root);
+    sn_data_free(data);
     return rc;
 }
 
