@@ -260,14 +260,36 @@ static void check_graph(const sn_graph *g, sn_weights *w, const char *what) {
     int used;
     assert_int_equal(xs_quantize(p, w, MEAN, STD, d, n_cal, 1, &used, &e), 0);
     int8_t *qa = sn_xmalloc((size_t)p->arena);
+    sn_export_c_model *mdl = sn_export_c_model_new(g, w, MEAN, STD, &o, &e);
+    if (!mdl) fail_msg("%s: %s", what, e.msg);
     for (int i = 0; i < N; i++) {
         const float *row = got + (size_t)i * (g->classes + 1);
-        int k = xs_run_int8(p, raw + (size_t)i * sn_shape_size(g->input), lg,
-                            qa);
+        const float *img = raw + (size_t)i * sn_shape_size(g->input);
+        int k = xs_run_int8(p, img, lg, qa);
         assert_int_equal(k, (int)row[g->classes]);
         if (memcmp(lg, row, (size_t)g->classes * sizeof *lg) != 0)
             fail_msg("%s: int8 C logits differ from the reference", what);
+        /* the public handle is the same reference */
+        assert_int_equal(sn_export_c_model_predict(mdl, img, lg), k);
+        assert_memory_equal(lg, row, (size_t)g->classes * sizeof *lg);
     }
+    /* scales for other exporters: every value has one; convs and denses
+     * have one weight scale per output channel */
+    for (int i = 0; i < g->n_nodes; i++) {
+        assert_true(sn_export_c_model_act_scale(mdl, i) > 0);
+        const sn_node *nd = &g->nodes[i];
+        int ns = sn_export_c_model_weight_scales(mdl, i, NULL);
+        if (nd->op == SN_OP_CONV || nd->op == SN_OP_DENSE) {
+            assert_int_equal(ns, nd->out.c);
+            float *ws = sn_xmalloc((size_t)ns * sizeof *ws);
+            sn_export_c_model_weight_scales(mdl, i, ws);
+            for (int ch = 0; ch < ns; ch++) assert_true(ws[ch] > 0);
+            free(ws);
+        } else {
+            assert_int_equal(ns, 0);
+        }
+    }
+    sn_export_c_model_free(mdl);
     free(qa);
     xs_free(p);
     free(got);
