@@ -260,14 +260,36 @@ static void check_graph(const sn_graph *g, sn_weights *w, const char *what) {
     int used;
     assert_int_equal(xs_quantize(p, w, MEAN, STD, d, n_cal, 1, &used, &e), 0);
     int8_t *qa = sn_xmalloc((size_t)p->arena);
+    sn_export_c_model *mdl = sn_export_c_model_new(g, w, MEAN, STD, &o, &e);
+    if (!mdl) fail_msg("%s: %s", what, e.msg);
     for (int i = 0; i < N; i++) {
         const float *row = got + (size_t)i * (g->classes + 1);
-        int k = xs_run_int8(p, raw + (size_t)i * sn_shape_size(g->input), lg,
-                            qa);
+        const float *img = raw + (size_t)i * sn_shape_size(g->input);
+        int k = xs_run_int8(p, img, lg, qa);
         assert_int_equal(k, (int)row[g->classes]);
         if (memcmp(lg, row, (size_t)g->classes * sizeof *lg) != 0)
             fail_msg("%s: int8 C logits differ from the reference", what);
+        /* the public handle is the same reference */
+        assert_int_equal(sn_export_c_model_predict(mdl, img, lg), k);
+        assert_memory_equal(lg, row, (size_t)g->classes * sizeof *lg);
     }
+    /* scales for other exporters: every value has one; convs and denses
+     * have one weight scale per output channel */
+    for (int i = 0; i < g->n_nodes; i++) {
+        assert_true(sn_export_c_model_act_scale(mdl, i) > 0);
+        const sn_node *nd = &g->nodes[i];
+        int ns = sn_export_c_model_weight_scales(mdl, i, NULL);
+        if (nd->op == SN_OP_CONV || nd->op == SN_OP_DENSE) {
+            assert_int_equal(ns, nd->out.c);
+            float *ws = sn_xmalloc((size_t)ns * sizeof *ws);
+            sn_export_c_model_weight_scales(mdl, i, ws);
+            for (int ch = 0; ch < ns; ch++) assert_true(ws[ch] > 0);
+            free(ws);
+        } else {
+            assert_int_equal(ns, 0);
+        }
+    }
+    sn_export_c_model_free(mdl);
     free(qa);
     xs_free(p);
     free(got);
@@ -492,6 +514,60 @@ static void test_int8_fashion_mnist(void **state) {
         }
     }
     assert_close(af, (double)hit / n, 0.0015); /* a few argmax ties */
+
+    /* the compiled exports on real test images, under the sanitizers */
+    enum { R = 200 };
+    float *raw = sn_xmalloc((size_t)R * 784 * sizeof *raw);
+    for (int i = 0; i < R; i++) {
+        const uint8_t *px = sn_data_raw(d, SN_SPLIT_TEST, i);
+        for (int t = 0; t < 784; t++) raw[i * 784 + t] = (float)px[t] / 255.0f;
+    }
+    float *ref = sn_xmalloc((size_t)R * 10 * sizeof *ref);
+    for (int b = 0; b < R; b += 100) {
+        for (int i = 0; i < 100; i++) idx[i] = b + i;
+        sn_data_gather(d, SN_SPLIT_TEST, idx, 100, x, y);
+        memcpy(ref + (size_t)b * 10, sn_exec_forward(ex, x, 100, 0),
+               sizeof *ref * 1000);
+    }
+    for (int q = 0; q < 2; q++) {
+        char dir[160];
+        snprintf(dir, sizeof dir, "%s/fm%d", tmpdir, q);
+        o.int8 = q;
+        sn_export_c_report rep;
+        if (sn_export_c(g, w, mean, sd, NULL, &o, dir, &rep, &e))
+            fail_msg("%s", e.msg);
+        float *got = compile_and_run(dir, g, raw, R);
+        sn_export_c_model *m = sn_export_c_model_new(g, w, mean, sd, &o, &e);
+        assert_non_null(m);
+        double worst = 0;
+        int agree = 0;
+        for (int i = 0; i < R; i++) {
+            const float *row = got + (size_t)i * 11;
+            float lg[10];
+            int k = sn_export_c_model_predict(m, raw + (size_t)i * 784, lg);
+            int kr = 0;
+            for (int c = 0; c < 10; c++) {
+                if (ref[i * 10 + c] > ref[i * 10 + kr]) kr = c;
+                worst = fmax(worst, fabs((double)row[c] - ref[i * 10 + c]));
+            }
+            agree += kr == (int)row[10];
+            if (q) { /* int8: the reference, bit for bit */
+                assert_int_equal(k, (int)row[10]);
+                assert_memory_equal(lg, row, sizeof lg);
+            }
+        }
+        if (!q && !(worst <= 1e-4))
+            fail_msg("float C logits differ from slimnas by %.3g", worst);
+        print_message("# %s C on %d test images: max |logit diff| %.3g, "
+                      "argmax agrees with slimnas on %d\n",
+                      q ? "int8" : "float", R, worst, agree);
+        if (!q) assert_int_equal(agree, R);
+        else assert_true(agree >= R * 95 / 100);
+        sn_export_c_model_free(m);
+        free(got);
+    }
+    free(ref);
+    free(raw);
     sn_free_aligned(x);
     sn_exec_free(ex);
     sn_weights_free(w);

@@ -94,6 +94,33 @@ int sn_export_c_accuracy(const sn_graph *g, const sn_weights *w,
                          const sn_export_c_opts *o, const sn_data *d,
                          sn_split s, int max_n, double *acc, sn_error *e);
 
+/* The exported model in-process (the reference sn_export_c_accuracy
+ * uses), for predictions and for other exporters that want the same
+ * quantisation (an int8 ONNX with the C export's scales agrees with it).
+ * The graph and weights must outlive it. */
+typedef struct sn_export_c_model sn_export_c_model;
+
+sn_export_c_model *sn_export_c_model_new(const sn_graph *g,
+                                         const sn_weights *w,
+                                         const float *mean, const float *std,
+                                         const sn_export_c_opts *o,
+                                         sn_error *e);
+void sn_export_c_model_free(sn_export_c_model *m);
+/* One image of raw [0, 1] pixels, CHW, as model_predict takes it; fills
+ * g->classes logits and returns the argmax. Not thread-safe per model. */
+int sn_export_c_model_predict(sn_export_c_model *m, const float *input,
+                              float *logits);
+/* int8 models: the activation scale of node's output (real = int8 *
+ * scale; views and relu/relu6/max pool share their input's; the input
+ * node's is that of the normalised input), 0 for float models. */
+float sn_export_c_model_act_scale(const sn_export_c_model *m, int node);
+/* int8 models: the per-output-channel weight scales of the conv or dense
+ * at node (of its weights with any following bn folded in) into out (may
+ * be NULL); returns their count, 0 when node is no conv/dense or the model
+ * is float. Biases are int32 with scale act_scale(input) * weight scale. */
+int sn_export_c_model_weight_scales(const sn_export_c_model *m, int node,
+                                    float *out);
+
 /* Compiles DIR/PREFIX.c with the system compiler ($CC, else cc; -std=c99
  * -O2, plus -march=native when the compiler takes it) and a generated
  * driver, then runs model_predict on one image repeatedly for at least

@@ -958,11 +958,67 @@ out:
     return rc;
 }
 
+struct sn_export_c_model {
+    xs_prog *p;
+    int int8;
+    void *arena;
+    const sn_graph *g;
+};
+
+sn_export_c_model *sn_export_c_model_new(const sn_graph *g,
+                                         const sn_weights *w,
+                                         const float *mean, const float *std,
+                                         const sn_export_c_opts *opts,
+                                         sn_error *e) {
+    sn_export_c_opts o = opts ? *opts : sn_export_c_opts_default();
+    int used;
+    xs_prog *p = build(g, w, mean, std, &o, &used, e);
+    if (!p) return NULL;
+    sn_export_c_model *m = sn_xcalloc(1, sizeof *m);
+    m->p = p;
+    m->g = g;
+    m->int8 = o.int8;
+    m->arena = sn_xmalloc((size_t)(p->arena > 0 ? p->arena : 1) *
+                          (o.int8 ? 1 : sizeof(float)));
+    return m;
+}
+
+void sn_export_c_model_free(sn_export_c_model *m) {
+    if (!m) return;
+    xs_free(m->p);
+    free(m->arena);
+    free(m);
+}
+
+int sn_export_c_model_predict(sn_export_c_model *m, const float *input,
+                              float *logits) {
+    return m->int8 ? xs_run_int8(m->p, input, logits, m->arena)
+                   : xs_run_float(m->p, input, logits, m->arena);
+}
+
+float sn_export_c_model_act_scale(const sn_export_c_model *m, int node) {
+    if (!m->int8 || node < 0 || node >= m->g->n_nodes) return 0.0f;
+    return m->p->scale[node];
+}
+
+int sn_export_c_model_weight_scales(const sn_export_c_model *m, int node,
+                                    float *out) {
+    if (!m->int8) return 0;
+    for (int k = 0; k < m->p->n_steps; k++) {
+        const xs_step *s = &m->p->steps[k];
+        if (s->node != node || (s->kind != XS_CONV && s->kind != XS_DENSE))
+            continue;
+        if (out)
+            for (int c = 0; c < s->out_shape.c; c++) out[c] = s->q.wscale[c];
+        return s->out_shape.c;
+    }
+    return 0;
+}
+
 int sn_export_c_accuracy(const sn_graph *g, const sn_weights *w,
                          const float *mean, const float *std,
                          const sn_export_c_opts *opts, const sn_data *d,
                          sn_split s, int max_n, double *acc, sn_error *e) {
-    sn_export_c_opts o = opts ? *opts : sn_export_c_opts_default();
     sn_shape ds = sn_data_shape(d);
     if (ds.c != g->input.c || ds.h != g->input.h || ds.w != g->input.w)
         return sn_errf(e, "%s has images %dx%dx%d (HxWxC), the graph takes "
@@ -972,30 +1028,24 @@ int sn_export_c_accuracy(const sn_graph *g, const sn_weights *w,
     if (sn_data_classes(d) > g->classes)
         return sn_errf(e, "%s has %d classes, the graph %d", sn_data_name(d),
                        sn_data_classes(d), g->classes);
-    int used;
-    xs_prog *p = build(g, w, mean, std, &o, &used, e);
-    if (!p) return -1;
+    sn_export_c_model *m = sn_export_c_model_new(g, w, mean, std, opts, e);
+    if (!m) return -1;
     int n = sn_data_count(d, s);
     if (max_n > 0 && max_n < n) n = max_n;
     int64_t isz = sn_shape_size(g->input);
     float *x = sn_xmalloc((size_t)isz * sizeof *x);
     float *logits = sn_xmalloc((size_t)g->classes * sizeof *logits);
-    void *arena = sn_xmalloc((size_t)(p->arena > 0 ? p->arena : 1) *
-                             (o.int8 ? 1 : sizeof(float)));
     const int *labels = sn_data_labels(d, s);
     int hit = 0;
     for (int i = 0; i < n; i++) {
         const uint8_t *px = sn_data_raw(d, s, i);
         for (int64_t t = 0; t < isz; t++) x[t] = (float)px[t] / 255.0f;
-        int k = o.int8 ? xs_run_int8(p, x, logits, arena)
-                       : xs_run_float(p, x, logits, arena);
-        hit += k == labels[i];
+        hit += sn_export_c_model_predict(m, x, logits) == labels[i];
     }
     *acc = n ? (double)hit / n : 0.0;
     free(x);
     free(logits);
-    free(arena);
-    xs_free(p);
+    sn_export_c_model_free(m);
     return 0;
 }
 

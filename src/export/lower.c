@@ -308,6 +308,7 @@ void xs_free(xs_prog *p) {
         free(s->w);
         free(s->b);
         free(s->q.w);
+        free(s->q.wscale);
         free(s->q.bias);
         free(s->q.mul);
         free(s->q.shift);

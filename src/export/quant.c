@@ -143,6 +143,7 @@ static void quant_layer(xs_prog *p, xs_step *s) {
     int64_t per = s->n_w / out;
     double si = p->scale[s->in[0]], so = p->scale[s->value];
     s->q.w = sn_xmalloc((size_t)s->n_w);
+    s->q.wscale = sn_xmalloc((size_t)out * sizeof *s->q.wscale);
     s->q.bias = sn_xmalloc((size_t)out * sizeof *s->q.bias);
     s->q.mul = sn_xmalloc((size_t)out * sizeof *s->q.mul);
     s->q.shift = sn_xmalloc((size_t)out * sizeof *s->q.shift);
@@ -163,6 +164,7 @@ static void quant_layer(xs_prog *p, xs_step *s) {
             s->q.w[m * per + t] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
         }
         s->q.bias[m] = (int32_t)round((double)s->b[m] / (si * sw));
+        s->q.wscale[m] = (float)sw;
         decompose(si * sw / so, &s->q.mul[m], &s->q.shift[m]);
         if (s->q.float_out) s->q.deq[m] = (float)(si * sw);
     }

@@ -624,12 +624,16 @@ static int scan_files(sn_search *se, run_mode mode, sn_error *e) {
         closedir(dp);
     }
     int rc = 0, moved = 0;
-    if (mode == RUN_OPEN && later >= 0)
-        rc = sn_errf(e, "%s: results.log records candidates 0..%d but %s/%s "
-                        "exists: the log and the files disagree (was the log "
-                        "emptied or cut?); nothing was changed. 'slimnas "
-                        "check --repair %s' moves the unlogged files aside",
-                     se->dir, se->n - 1, se->dir, first, se->dir);
+    if (mode == RUN_OPEN && later >= 0) {
+        char has[48];
+        if (se->n > 0) snprintf(has, sizeof has, "candidates 0..%d", se->n - 1);
+        else snprintf(has, sizeof has, "no candidate");
+        rc = sn_errf(e, "%s: results.log records %s but %s/%s exists: the "
+                        "log and the files disagree (was the log emptied or "
+                        "cut?); nothing was changed. 'slimnas check --repair "
+                        "%s' moves the unlogged files aside",
+                     se->dir, has, se->dir, first, se->dir);
+    }
     for (int k = 0; k < nt; k++) {
         const char *rel = todo[k] + 1;
         char to[340];
