@@ -246,10 +246,9 @@ int sn_engine_enqueue(sn_engine *en, int h, int cand, const char *morph,
 int sn_engine_exec(sn_engine *en, int h, const char *line, char *reply,
                    int *new_h, sn_error *e);
 
-/* Command names and one-line usages, for help and completion;
- * NULL-terminated, same order. */
-extern const char *const sn_engine_command_names[];
-extern const char *const sn_engine_command_usage[];
+/* The commands sn_engine_exec knows, one entry each (util.h's
+ * sn_command; ends with a NULL name): help and completion come from it. */
+extern const sn_command sn_engine_commands[];
 
 /* ---- details on demand (for the candidate view) ------------------------ */
 

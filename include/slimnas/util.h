@@ -106,6 +106,42 @@ double sn_rng_uniform(sn_rng *r);            /* [0, 1) */
 int sn_rng_int(sn_rng *r, int n);            /* [0, n) */
 double sn_rng_normal(sn_rng *r);             /* N(0, 1) */
 
+/* ---- command tables ---------------------------------------------------- */
+
+/* One command of a text grammar (the engine's and the explorer's tables;
+ * help, completion and the README's list come from these). A table ends
+ * with an entry whose name is NULL. */
+typedef struct sn_command {
+    const char *name;     /* "enqueue" */
+    const char *usage;    /* its arguments: "ID OP[:POS[:ARG]]" */
+    const char *help;     /* one line: "train this morph of candidate ID next" */
+    int min_args, max_args; /* words after the name; max_args -1: any */
+    /* What Tab offers, one space-separated spec per argument: "id",
+     * "morph", "morph|none", "key", "theme", "fork-option", or a list of
+     * literal words "a,b,c"; "" offers nothing. */
+    const char *complete;
+    /* Runs it: ctx is the table owner's (engine call, explorer);
+     * argv[0] is the full command name. -1 with e on failure. */
+    int (*exec)(void *ctx, int argc, char **argv, sn_error *e);
+} sn_command;
+
+/* The command word resolves to, across n_tables tables: an exact name,
+ * else a unique prefix. NULL when none or several match, with e set to
+ * "unknown command 'x'HINT" or "ambiguous command 'p': pause, pin".
+ * *table (may be NULL) gets the index of the table it is in. */
+const sn_command *sn_command_find(const sn_command *const *tables,
+                                  int n_tables, const char *word, int *table,
+                                  const char *hint, sn_error *e);
+/* -1 with "usage: NAME USAGE" when argc words after the name are out of
+ * c's range; 0 otherwise. */
+int sn_command_check_args(const sn_command *c, int argc, sn_error *e);
+/* "NAME USAGE   help" as help screens list it (the synopsis padded to 22
+ * columns, at least two spaces when longer). */
+void sn_command_help_line(const sn_command *c, char *buf, size_t n);
+/* Splits line in place into at most max whitespace-separated words; the
+ * count, or -1 when there are more. */
+int sn_split_words(char *line, char **w, int max);
+
 /* ---- worker pool ----------------------------------------------------- */
 
 /* One process-wide pool. sn_threads_init(0) picks the number of online

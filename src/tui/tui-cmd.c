@@ -8,38 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const sn_tui_command_names[] = {
-    "select", "open",   "fold",   "unfold", "left",  "right",
-    "move",   "focus",  "zoom",   "sort",   "find",  "metric",
-    "theme",  "glyphs", "runs",   "toggle-pause",    "export",
-    "help",   "quit",   "compare", "forks", "report", NULL};
-
-const char *const sn_tui_command_usage[] = {
-    "select ID             select candidate ID",
-    "open [ID]             open or close the candidate view",
-    "fold [ID]             hide the subtree of ID (default: selected)",
-    "unfold [ID]           show the subtree of ID again",
-    "left                  tree: fold, or go to the parent; views: scroll left",
-    "right                 tree: unfold, or go to the first child; views: "
-    "scroll right",
-    "move N|page|-page|top|bottom  move the selection in the tree",
-    "focus next|prev|tree|plot|detail|log  give a pane the keyboard",
-    "zoom                  the focused pane fills the screen (again: back)",
-    "sort tree|accuracy|params|flops|memory|next  tree, or a flat list",
-    "find TEXT|next|prev   select the next candidate whose line has TEXT",
-    "metric params|flops|memory|next  size metric of the plot",
-    "theme NAME|next       switch the colour theme",
-    "glyphs braille|block|ascii  how the plot is drawn",
-    "runs [N|DIR]          pick a run or fork, switch to run N, or open DIR",
-    "toggle-pause          pause a running search, resume a paused one",
-    "export ID FORMAT PATH export a candidate (onnx, c, c-int8)",
-    "help                  show keys and commands",
-    "quit                  leave (the run stays resumable)",
-    "compare [RUN...|off]  overlay other runs' fronts in the Pareto pane",
-    "forks [on|off]        show or hide this run's forks in the Pareto pane",
-    "report FILE           write the report of the Pareto pane (.svg .png .pdf .html)",
-    NULL};
-
 const sn_key_binding sn_tui_keys[] = {
     {{'j', SN_KEY_DOWN}, "j Down", "move 1", "next row", NULL},
     {{'k', SN_KEY_UP}, "k Up", "move -1", "previous row", NULL},
@@ -96,34 +64,13 @@ const char *sn_tui_key_command(int key, int id, char *buf, size_t n) {
 
 int sn_tui_resolve(const char *word, char *name, size_t n, int *local,
                    sn_error *e) {
-    const char *const *tabs[2] = {sn_tui_command_names,
-                                  sn_engine_command_names};
-    if (!*word) return sn_errf(e, "empty command");
-    for (int t = 0; t < 2; t++)
-        for (int i = 0; tabs[t][i]; i++)
-            if (!strcmp(tabs[t][i], word)) {
-                snprintf(name, n, "%s", word);
-                *local = t == 0;
-                return 0;
-            }
-    int matches = 0;
-    char amb[256] = "";
-    for (int t = 0; t < 2; t++)
-        for (int i = 0; tabs[t][i]; i++)
-            if (!strncmp(tabs[t][i], word, strlen(word))) {
-                if (!matches) {
-                    snprintf(name, n, "%s", tabs[t][i]);
-                    *local = t == 0;
-                }
-                matches++;
-                size_t l = strlen(amb);
-                snprintf(amb + l, sizeof amb - l, "%s%s", l ? ", " : "",
-                         tabs[t][i]);
-            }
-    if (matches == 1) return 0;
-    if (matches == 0)
-        return sn_errf(e, "unknown command '%s' (? lists the commands)", word);
-    return sn_errf(e, "ambiguous command '%s': %s", word, amb);
+    const sn_command *const tabs[2] = {sn_tui_commands, sn_engine_commands};
+    int t;
+    const sn_command *c = sn_command_find(tabs, 2, word, &t, SN_TUI_HINT, e);
+    if (!c) return -1;
+    snprintf(name, n, "%s", c->name);
+    *local = t == 0;
+    return 0;
 }
 
 /* ---- completion ---------------------------------------------------------- */
@@ -175,6 +122,45 @@ static void offer_keys(sn_lines *out, const char *text, const char *pre,
     }
 }
 
+/* Offers what spec (one argument's part of an entry's `complete`, its
+ * length len) names. */
+static void offer_spec(const sn_complete_ctx *ctx, sn_lines *out,
+                       const char *text, const char *spec, size_t len) {
+    char sp[128];
+    snprintf(sp, sizeof sp, "%.*s", (int)len, spec);
+    if (!strcmp(sp, "id")) offer_ids(out, text, ctx->n_cands);
+    else if (!strcmp(sp, "morph")) offer_morphs(out, text, "");
+    else if (!strcmp(sp, "morph|none")) {
+        offer_morphs(out, text, "");
+        offer(out, text, "none");
+    } else if (!strcmp(sp, "theme")) {
+        if (ctx->themes) offer_list(out, text, ctx->themes);
+        offer(out, text, "next");
+    } else if (!strcmp(sp, "key")) {
+        offer_keys(out, text, "", 1);
+    } else if (strchr(sp, ',')) {
+        char *save = NULL;
+        for (char *w = strtok_r(sp, ",", &save); w;
+             w = strtok_r(NULL, ",", &save))
+            offer(out, text, w);
+    }
+}
+
+/* The spec of argument k (0-based) of c, or NULL. */
+static const char *arg_spec(const sn_command *c, int k, size_t *len) {
+    const char *p = c->complete;
+    for (;;) {
+        while (*p == ' ') p++;
+        if (!*p) return NULL;
+        size_t l = strcspn(p, " ");
+        if (k-- == 0) {
+            *len = l;
+            return p;
+        }
+        p += l;
+    }
+}
+
 void sn_tui_complete(const sn_complete_ctx *ctx, const char *line, int start,
                      const char *text, sn_lines *out) {
     char buf[512];
@@ -186,86 +172,38 @@ void sn_tui_complete(const sn_complete_ctx *ctx, const char *line, int start,
          t = strtok_r(NULL, " \t", &save))
         w[nw++] = t;
 
+    const sn_command *const tabs[2] = {sn_tui_commands, sn_engine_commands};
+    const sn_command *c;
     if (nw == 0) {
-        offer_list(out, text, sn_tui_command_names);
-        offer_list(out, text, sn_engine_command_names);
-    } else {
-        char cmd[64];
-        int local;
-        if (sn_tui_resolve(w[0], cmd, sizeof cmd, &local, NULL) == 0) {
-            static const char *const objectives[] = {"params", "flops",
-                                                     "memory", NULL};
-            static const char *const strategies[] = {"bo", "evolution",
-                                                     "random", NULL};
-            static const char *const metrics[] = {"params", "flops", "memory",
-                                                  "next", NULL};
-            static const char *const panes[] = {"tree", "plot", "detail",
-                                                "log",  "next", "prev", NULL};
-            static const char *const glyphs[] = {"braille", "block", "ascii",
+        for (int t = 0; t < 2; t++)
+            for (c = tabs[t]; c->name; c++) offer(out, text, c->name);
+    } else if ((c = sn_command_find(tabs, 2, w[0], NULL, NULL, NULL))) {
+        static const char *const objectives[] = {"params", "flops", "memory",
                                                  NULL};
-            static const char *const formats[] = {"onnx", "c", "c-int8", NULL};
-            static const char *const moves[] = {"page", "-page", "top",
-                                                "bottom", NULL};
-            static const char *const sorts[] = {"tree",  "accuracy", "params",
-                                                "flops", "memory",   "next",
-                                                NULL};
-            static const char *const finds[] = {"next", "prev", NULL};
-            if (!strcmp(cmd, "set")) {
-                if (nw == 1) offer_keys(out, text, "", 1);
-                else if (nw == 2 && !strcmp(w[1], "objective"))
+        static const char *const strategies[] = {"bo", "evolution", "random",
+                                                 NULL};
+        size_t len = 0;
+        const char *spec = arg_spec(c, nw - 1, &len);
+        if (!strcmp(c->name, "set") && nw == 2) {
+            if (!strcmp(w[1], "objective")) offer_list(out, text, objectives);
+            else if (!strcmp(w[1], "strategy"))
+                offer_list(out, text, strategies);
+            else if (!strcmp(w[1], "pin")) offer_spec(ctx, out, text,
+                                                      "morph|none", 10);
+        } else if (!strcmp(c->name, "fork") && nw > 1) {
+            if (!strncmp(w[nw - 1], "--", 2) &&
+                strcmp(w[nw - 1], "--keep-running")) {
+                if (!strcmp(w[nw - 1], "--objective"))
                     offer_list(out, text, objectives);
-                else if (nw == 2 && !strcmp(w[1], "strategy"))
+                else if (!strcmp(w[nw - 1], "--strategy"))
                     offer_list(out, text, strategies);
-                else if (nw == 2 && !strcmp(w[1], "pin")) {
-                    offer_morphs(out, text, "");
-                    offer(out, text, "none");
-                }
-            } else if (!strcmp(cmd, "fork")) {
-                if (nw == 1) offer_ids(out, text, ctx->n_cands);
-                else if (!strncmp(w[nw - 1], "--", 2) &&
-                         strcmp(w[nw - 1], "--keep-running")) {
-                    if (!strcmp(w[nw - 1], "--objective"))
-                        offer_list(out, text, objectives);
-                    else if (!strcmp(w[nw - 1], "--strategy"))
-                        offer_list(out, text, strategies);
-                } else {
-                    offer(out, text, "--run");
-                    offer(out, text, "--keep-running");
-                    offer_keys(out, text, "--", 0);
-                }
-            } else if (!strcmp(cmd, "select") || !strcmp(cmd, "open") ||
-                       !strcmp(cmd, "fold") || !strcmp(cmd, "unfold")) {
-                if (nw == 1) offer_ids(out, text, ctx->n_cands);
-            } else if (!strcmp(cmd, "export")) {
-                if (nw == 1) offer_ids(out, text, ctx->n_cands);
-                else if (nw == 2) offer_list(out, text, formats);
-            } else if (!strcmp(cmd, "enqueue")) {
-                if (nw == 1) offer_ids(out, text, ctx->n_cands);
-                else if (nw == 2) offer_morphs(out, text, "");
-            } else if (!strcmp(cmd, "ban") || !strcmp(cmd, "unban") ||
-                       !strcmp(cmd, "pin")) {
-                if (nw == 1) {
-                    offer_morphs(out, text, "");
-                    if (!strcmp(cmd, "pin")) offer(out, text, "none");
-                }
-            } else if (!strcmp(cmd, "theme")) {
-                if (nw == 1) {
-                    if (ctx->themes) offer_list(out, text, ctx->themes);
-                    offer(out, text, "next");
-                }
-            } else if (!strcmp(cmd, "metric")) {
-                if (nw == 1) offer_list(out, text, metrics);
-            } else if (!strcmp(cmd, "focus")) {
-                if (nw == 1) offer_list(out, text, panes);
-            } else if (!strcmp(cmd, "glyphs")) {
-                if (nw == 1) offer_list(out, text, glyphs);
-            } else if (!strcmp(cmd, "move")) {
-                if (nw == 1) offer_list(out, text, moves);
-            } else if (!strcmp(cmd, "find")) {
-                if (nw == 1) offer_list(out, text, finds);
-            } else if (!strcmp(cmd, "sort")) {
-                if (nw == 1) offer_list(out, text, sorts);
+            } else {
+                offer(out, text, "--run");
+                offer(out, text, "--keep-running");
+                offer_keys(out, text, "--", 0);
             }
+        } else if (spec) {
+            offer_spec(ctx, out, text, spec, len);
         }
     }
     /* sorted and unique */

@@ -15,8 +15,10 @@
 
 #include "tui-internal.h"
 
-/* 1 when cmd is one of the commands above (and it was run), else 0. */
-int tui_compare_command(tui *t, const char *cmd, const char *arg);
+/* The three commands above (entries of tui-main.c's command table). */
+void tui_cmd_compare(tui *t, const char *arg);
+void tui_cmd_forks(tui *t, const char *arg);
+void tui_cmd_report(tui *t, const char *arg);
 /* Appends the other runs' front members to t->pts (flag SN_PT_OTHER: they
  * widen the plot's ranges, the caller's renderer does not draw them). */
 void tui_compare_points(tui *t);

@@ -607,10 +607,13 @@ void tui_help_lines(sn_lines *out) {
     sn_lines_add(out, "%s", "");
     sn_lines_add(out, "Commands (':'; a unique prefix is enough, Tab "
                       "completes)");
-    for (int i = 0; sn_engine_command_usage[i]; i++)
-        sn_lines_add(out, "  %s", sn_engine_command_usage[i]);
-    for (int i = 0; sn_tui_command_usage[i]; i++)
-        sn_lines_add(out, "  %s", sn_tui_command_usage[i]);
+    const sn_command *const tabs[2] = {sn_engine_commands, sn_tui_commands};
+    for (int k = 0; k < 2; k++)
+        for (const sn_command *c = tabs[k]; c->name; c++) {
+            char line[256];
+            sn_command_help_line(c, line, sizeof line);
+            sn_lines_add(out, "  %s", line);
+        }
     sn_lines_add(out, "%s", "");
     sn_lines_add(out, "Settings for set KEY VALUE (live ones)");
     for (int i = 0; sn_setting_keys[i].key; i++)
