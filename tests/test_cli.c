@@ -356,7 +356,8 @@ static void test_help_defaults(void **state) {
     cJSON *set = load_json(path_in_dir("defaults/settings.json"));
     static const char *const keys[] = {"lr",         "epochs",   "batch",
                                        "final-epochs", "val-split", "seed",
-                                       "strategy",   "objective", "final"};
+                                       "strategy",   "objective", "final",
+                                       "weight-decay"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         char *d = help_default(help, keys[i]), v[128];
         if (!d) fail_msg("search --help shows no default for --%s", keys[i]);

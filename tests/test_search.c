@@ -415,6 +415,46 @@ static void test_gp_prior_mean(void **state) {
 
 /* ---- settings ------------------------------------------------------------ */
 
+/* Every key of the settings table reads back what it prints, and
+ * settings.json (written from the table) reads back to the same settings. */
+static void test_settings_table(void **state) {
+    (void)state;
+    sn_error e;
+    for (const sn_setting_info *k = sn_setting_keys; k->key; k++) {
+        const char *key = strcmp(k->key, "rate.OP") ? k->key : "rate.wider";
+        assert_ptr_equal(sn_setting_find(key), k);
+        if (k->type == SN_SET_OTHER) {
+            assert_non_null(k->parse);
+            assert_non_null(k->format);
+        }
+        sn_search_settings s = sn_settings_default(), t = s;
+        char v[256], w[256];
+        sn_settings_get(&s, key, v, sizeof v);
+        if (sn_settings_set(&t, key, v, &e))
+            fail_msg("%s: its own value '%s' is refused: %s", key, v, e.msg);
+        sn_settings_get(&t, key, w, sizeof w);
+        assert_string_equal(v, w);
+    }
+    sn_search_settings s = sn_settings_default();
+    static const char *const kv[][2] = {
+        {"weight-decay", "0.002"}, {"seed", "7"}, {"max-flops", "5M"},
+        {"final-at", "10k,20k"},   {"objective", "flops,memory"},
+        {"budget", "2h"},          {"rate.wider", "2"}, {"pin", "prune"},
+        {"max-candidates", "2k"},  {"val-split", "0.2"}};
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
+        assert_int_equal(sn_settings_set(&s, kv[i][0], kv[i][1], &e), 0);
+    assert_int_equal(s.max_candidates, 2000);
+    char *j1 = sn_settings_to_json(&s);
+    sn_search_settings t = sn_settings_default();
+    assert_int_equal(sn_settings_from_json(&t, j1, strlen(j1), "x.json", &e),
+                     0);
+    char *j2 = sn_settings_to_json(&t);
+    assert_string_equal(j1, j2);
+    assert_non_null(strstr(j1, "\"weight-decay\":\t0.002,"));
+    free(j1);
+    free(j2);
+}
+
 static void test_settings(void **state) {
     (void)state;
     sn_search_settings s = sn_settings_default();
@@ -1743,6 +1783,7 @@ int main(void) {
         T(test_kernel_psd),
         T(test_gp_prior_mean),
         T(test_settings),
+        T(test_settings_table),
         T(test_sample_configs),
         T(test_limits_never_violated),
         T(test_resume_after_sigkill),

@@ -18,33 +18,6 @@
 #include "slimnas/export.h"
 #include "slimnas/report.h"
 
-/* Options that are settings keys (search.h's table), shared by search
- * and fork; each maps 1:1 onto sn_settings_set. */
-#define SETTING_OPTS                                                           \
-    {"objective", 0, "M[,M]", "size objective(s): params, flops, memory"},     \
-    {"max-params", 0, "SIZE", "hard limit on parameters (20k, 1.5M)"},         \
-    {"max-flops", 0, "SIZE", "hard limit on multiply-accumulates"},            \
-    {"max-memory", 0, "SIZE", "hard limit on peak activation bytes"},          \
-    {"strategy", 0, "bo|evolution|random", "search strategy"},                 \
-    {"budget", 0, "TIME", "wall-time budget, s/m/h (0 = none)"},               \
-    {"max-candidates", 0, "N", "stop after N candidates"},                     \
-    {"epochs", 'e', "K", "epochs per candidate"},                              \
-    {"root-epochs", 0, "K", "epochs for the roots, from scratch"},             \
-    {"max-train", 0, "N", "training images per candidate (0 = all)"},          \
-    {"batch", 'b', "N", "batch size"},                                         \
-    {"lr", 0, "RATE", "learning rate (SGD, cosine schedule)"},                 \
-    {"final", 0, "N", "retrain N front members on all data at the end"},       \
-    {"final-epochs", 0, "K", "epochs of the final retraining"},                \
-    {"final-at", 0, "SIZE,...", "also retrain the best member under each size"}, \
-    {"hv-accuracy", 0, "ACC", "hypervolume reference accuracy"},               \
-    {"rates", 0, "OP=W,...", "operator rates, e.g. prune=2,remove=0"},         \
-    {"pin", 0, "OP", "draw only this operator"}
-
-static const char *const setting_keys[] = {
-    "objective", "max-params", "max-flops", "max-memory", "strategy",
-    "budget", "max-candidates", "epochs", "root-epochs", "max-train", "batch", "lr",
-    "final", "final-epochs", "final-at", "hv-accuracy", "pin", NULL};
-
 /* --headless is accepted and hidden: search, resume and fork never open
  * the explorer (that is `slimnas ui`); old scripts still pass it. */
 #define RUN_OPTS                                                               \
@@ -61,33 +34,66 @@ static const char *const setting_keys[] = {
     {"mpi-timeout", 0, "TIME", "a worker silent this long on one candidate " \
                                "is lost (none)"}
 
-static const sn_cli_opt search_opts[] = {
-    {"data", 'd', "SPEC", "dataset: fashion-mnist, cifar10, folder:DIR, ..."},
-    {"input", 0, "HxWxC", "convert images to this size (folder:, npy:)"},
-    {"fit", 0, "crop|pad|stretch", "how other aspect ratios fit (crop)"},
-    {"strict", 0, NULL, "refuse non-image files in a folder"},
-    {"run", 'r', "DIR", "run directory (default runs/search-DATE-TIME)"},
-    {"config", 'c', "FILE", "settings from a JSON file (options override)"},
-    SETTING_OPTS,
-    {"bases", 0, "LIST", "roots: KIND[:WIDTH[:DEPTH]],..."},
-    {"val-split", 0, "F", "validation fraction"},
-    {"seed", 0, "S", "seed of the search"},
-    RUN_OPTS,
-    MPI_OPTS,
-    {0}};
+/* The options of search, resume and fork: their own, then one per
+ * settings key the table (search.h's sn_setting_keys) gives the command
+ * (SN_SETCLI_ALL, and SN_SETCLI_SEARCH for search), then --rates and the
+ * run options. Built once, before the first parse. */
+static sn_cli_opt search_opts[64], resume_opts[64], fork_opts[64];
 
-static const sn_cli_opt resume_opts[] = {
-    {"data", 'd', "SPEC", "the run's dataset where it is now (same image "
-                          "shape and classes)"},
-    SETTING_OPTS, RUN_OPTS, MPI_OPTS, {0}};
+static const sn_cli_opt rates_opt = {"rates", 0, "OP=W,...",
+                                     "operator rates, e.g. prune=2,remove=0"};
+static const sn_cli_opt run_opts[] = {RUN_OPTS, {0}};
+static const sn_cli_opt mpi_opts[] = {MPI_OPTS, {0}};
 
-static const sn_cli_opt fork_opts[] = {
-    {"run", 'r', "DIR", "the new run directory (required)"},
-    {"data", 'd', "SPEC", "dataset of the new run (same image shape and "
-                          "classes as the candidate)"},
-    SETTING_OPTS,
-    RUN_OPTS,
-    {0}};
+static int add_opts(sn_cli_opt *o, int n, const sn_cli_opt *more) {
+    for (; more->name; more++) o[n++] = *more;
+    return n;
+}
+
+static int add_setting_opts(sn_cli_opt *o, int n, int search) {
+    for (const sn_setting_info *k = sn_setting_keys; k->key; k++)
+        if (k->cli == SN_SETCLI_ALL || (search && k->cli == SN_SETCLI_SEARCH))
+            o[n++] = (sn_cli_opt){k->key, k->short_name, k->arg, k->help};
+    o[n++] = rates_opt;
+    return n;
+}
+
+static void build_opts(void) {
+    static int built;
+    if (built) return;
+    built = 1;
+    static const sn_cli_opt search_head[] = {
+        {"data", 'd', "SPEC", "dataset: fashion-mnist, cifar10, folder:DIR, "
+                              "..."},
+        {"input", 0, "HxWxC", "convert images to this size (folder:, npy:)"},
+        {"fit", 0, "crop|pad|stretch", "how other aspect ratios fit (crop)"},
+        {"strict", 0, NULL, "refuse non-image files in a folder"},
+        {"run", 'r', "DIR", "run directory (default runs/search-DATE-TIME)"},
+        {"config", 'c', "FILE", "settings from a JSON file (options "
+                                "override)"},
+        {0}};
+    static const sn_cli_opt resume_head[] = {
+        {"data", 'd', "SPEC", "the run's dataset where it is now (same image "
+                              "shape and classes)"},
+        {0}};
+    static const sn_cli_opt fork_head[] = {
+        {"run", 'r', "DIR", "the new run directory (required)"},
+        {"data", 'd', "SPEC", "dataset of the new run (same image shape and "
+                              "classes as the candidate)"},
+        {0}};
+    int n = add_opts(search_opts, 0, search_head);
+    n = add_setting_opts(search_opts, n, 1);
+    n = add_opts(search_opts, n, run_opts);
+    add_opts(search_opts, n, mpi_opts);
+    n = add_opts(resume_opts, 0, resume_head);
+    n = add_setting_opts(resume_opts, n, 0);
+    n = add_opts(resume_opts, n, run_opts);
+    add_opts(resume_opts, n, mpi_opts);
+    n = add_opts(fork_opts, 0, fork_head);
+    n = add_setting_opts(fork_opts, n, 0);
+    add_opts(fork_opts, n, run_opts);
+}
+
 static const sn_cli_opt show_opts[] = {
     {"front", 0, NULL, "the Pareto front only"},
     {"tree", 0, NULL, "the search tree as indented text"},
@@ -168,9 +174,10 @@ typedef int (*setting_fn)(void *ctx, const char *key, const char *value,
 
 static int each_setting_opt(const sn_cli_args *a, setting_fn set, void *ctx) {
     sn_error e;
-    for (int i = 0; setting_keys[i]; i++) {
-        const char *v = sn_cli_get(a, setting_keys[i]);
-        if (v && set(ctx, setting_keys[i], v, &e))
+    for (const sn_setting_info *k = sn_setting_keys; k->key; k++) {
+        if (k->cli != SN_SETCLI_ALL) continue; /* search's own: cmd_search */
+        const char *v = sn_cli_get(a, k->key);
+        if (v && set(ctx, k->key, v, &e))
             return sn_cli_usage_error(a->cmd, "--%s", e.msg);
     }
     const char *r = sn_cli_get(a, "rates");
@@ -673,6 +680,7 @@ static int run_engine(sn_engine *en, int h, int json, int printed) {
 static int cmd_search(int argc, char **argv) {
     sn_cli_args a;
     const sn_cli_cmd *c = &sn_cmd_search;
+    build_opts();
     int rc = sn_cli_parse(c, argc, argv, &a);
     if (rc) return rc == 1 ? 0 : rc;
     if (a.n_pos) return sn_cli_usage_error(c, "unexpected '%s'", a.pos[0]);
@@ -684,11 +692,9 @@ static int cmd_search(int argc, char **argv) {
         fprintf(stderr, "slimnas search: %s\n", e.msg);
         return 1;
     }
-    static const char *const fixed[] = {"data", "bases", "val-split", "seed",
-                                        NULL};
-    for (int i = 0; fixed[i]; i++)
-        if ((v = sn_cli_get(&a, fixed[i])) &&
-            sn_settings_set(&s, fixed[i], v, &e))
+    for (const sn_setting_info *k = sn_setting_keys; k->key; k++)
+        if ((k->cli == SN_SETCLI_SEARCH || !strcmp(k->key, "data")) &&
+            (v = sn_cli_get(&a, k->key)) && sn_settings_set(&s, k->key, v, &e))
             return sn_cli_usage_error(c, "--%s", e.msg);
     if ((rc = apply_setting_opts(&a, &s))) return rc;
     if (sn_cli_get(&a, "input") || sn_cli_get(&a, "fit") ||
@@ -762,6 +768,7 @@ static int set_in_engine(void *ctx, const char *key, const char *value,
 static int cmd_resume(int argc, char **argv) {
     sn_cli_args a;
     const sn_cli_cmd *c = &sn_cmd_resume;
+    build_opts();
     int rc = sn_cli_parse(c, argc, argv, &a);
     if (rc) return rc == 1 ? 0 : rc;
     if (a.n_pos != 1) return sn_cli_usage_error(c, "expected one run directory");
@@ -825,6 +832,7 @@ static int cmd_resume(int argc, char **argv) {
 static int cmd_fork(int argc, char **argv) {
     sn_cli_args a;
     const sn_cli_cmd *c = &sn_cmd_fork;
+    build_opts();
     int rc = sn_cli_parse(c, argc, argv, &a);
     if (rc) return rc == 1 ? 0 : rc;
     if (a.n_pos != 2)
@@ -1009,6 +1017,7 @@ static int show_candidate(const sn_search *se, int id, int json) {
 static int cmd_show(int argc, char **argv) {
     sn_cli_args a;
     const sn_cli_cmd *c = &sn_cmd_show;
+    build_opts();
     int rc = sn_cli_parse(c, argc, argv, &a);
     if (rc) return rc == 1 ? 0 : rc;
     if (a.n_pos != 1) return sn_cli_usage_error(c, "expected one run directory");
