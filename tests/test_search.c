@@ -455,6 +455,30 @@ static void test_settings_table(void **state) {
     free(j2);
 }
 
+/* One writer for a candidate record: unknown accuracies are null (not
+ * -1), as results.log and show --json both write them. */
+static void test_cand_json(void **state) {
+    (void)state;
+    sn_cand_info c;
+    memset(&c, 0, sizeof c);
+    c.id = 3;
+    c.parent = 1;
+    c.status = SN_CAND_INFEASIBLE;
+    c.val_acc = c.test_acc = c.train_loss = -1;
+    snprintf(c.op, sizeof c.op, "wider conv2");
+    cJSON *j = sn_cand_to_json(&c);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "val_acc")));
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "test_acc")));
+    assert_string_equal(cJSON_GetObjectItem(j, "status")->valuestring,
+                        "infeasible");
+    assert_int_equal(cJSON_GetObjectItem(j, "fidelity")->valueint, 1);
+    cJSON_Delete(j);
+    c.val_acc = 0.5;
+    j = sn_cand_to_json(&c);
+    assert_true(cJSON_GetObjectItem(j, "val_acc")->valuedouble == 0.5);
+    cJSON_Delete(j);
+}
+
 static void test_settings(void **state) {
     (void)state;
     sn_search_settings s = sn_settings_default();
@@ -1784,6 +1808,7 @@ int main(void) {
         T(test_gp_prior_mean),
         T(test_settings),
         T(test_settings_table),
+        T(test_cand_json),
         T(test_sample_configs),
         T(test_limits_never_violated),
         T(test_resume_after_sigkill),

@@ -250,6 +250,18 @@ int sn_engine_exec(sn_engine *en, int h, const char *line, char *reply,
  * sn_command; ends with a NULL name): help and completion come from it. */
 extern const sn_command sn_engine_commands[];
 
+/* ---- printing a snapshot ------------------------------------------------ */
+
+/* "29m48s left" or "no budget", and ", N to go" with max-candidates. */
+const char *sn_run_left(char *buf, size_t n, const sn_search_settings *st,
+                        double elapsed, int n_records);
+/* The one line a headless run prints per finished candidate (search,
+ * resume, fork and `ui --headless`):
+ *   "#12   #3    wider conv2 16->32 ...  18,234    1.2M     84.21%  front 4
+ *    hv 0.4412     3m05s, 26m55s left" */
+const char *sn_snapshot_record_line(const sn_snapshot *s, int id, char *buf,
+                                    size_t n);
+
 /* ---- details on demand (for the candidate view) ------------------------ */
 
 typedef struct sn_cand_detail {

@@ -464,6 +464,12 @@ void sn_search_queue_item(const sn_search *se, int i, int *parent,
 
 int sn_search_count(const sn_search *se);              /* records */
 const sn_cand_info *sn_search_cand(const sn_search *se, int id);
+/* A candidate record as a JSON object (cJSON, the caller deletes it): id,
+ * parent, morph, op, status, params, flops, memory, val_acc and test_acc
+ * (null when unknown), train_loss (null when unknown), epochs, fidelity,
+ * seconds, elapsed, hypervolume, front. The one writer: results.log
+ * lines and `show --json` both start from it. */
+struct cJSON *sn_cand_to_json(const sn_cand_info *c);
 /* Graph of a candidate (owned by the search, immutable); NULL for a
  * damaged candidate whose graph file does not load. */
 const sn_graph *sn_search_graph(const sn_search *se, int id);

@@ -93,6 +93,8 @@ int sn_parse_duration(const char *s, double *out);
 const char *sn_fmt_int(char *buf, size_t n, int64_t v);
 /* 80720 -> "80.7k", 11529354 -> "11.5M". */
 const char *sn_fmt_si(char *buf, size_t n, double v);
+/* Seconds as "45s", "4m05s", "30m", "1h02m", "2h". */
+const char *sn_fmt_duration(char *buf, size_t n, double sec);
 
 /* ---- random numbers (xoshiro-style, deterministic per seed) ---------- */
 

@@ -217,61 +217,11 @@ static int apply_setting_opts(const sn_cli_args *a, sn_search_settings *s) {
 
 /* ---- printing ------------------------------------------------------------- */
 
-static cJSON *cand_json(const sn_cand_info *c) {
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddNumberToObject(j, "id", c->id);
-    cJSON_AddNumberToObject(j, "parent", c->parent);
-    cJSON_AddStringToObject(j, "op", c->op);
-    cJSON_AddStringToObject(j, "morph", c->morph);
-    cJSON_AddStringToObject(j, "status", sn_cand_status_name(c->status));
-    cJSON_AddNumberToObject(j, "params", (double)c->params);
-    cJSON_AddNumberToObject(j, "flops", (double)c->flops);
-    cJSON_AddNumberToObject(j, "memory", (double)c->memory);
-    if (c->val_acc >= 0) cJSON_AddNumberToObject(j, "val_acc", c->val_acc);
-    else cJSON_AddNullToObject(j, "val_acc");
-    if (c->test_acc >= 0) cJSON_AddNumberToObject(j, "test_acc", c->test_acc);
-    else cJSON_AddNullToObject(j, "test_acc");
-    cJSON_AddNumberToObject(j, "seconds", c->seconds);
-    cJSON_AddNumberToObject(j, "epochs", c->epochs);
-    cJSON_AddNumberToObject(j, "fidelity", c->fidelity);
-    cJSON_AddBoolToObject(j, "front", c->on_front);
-    cJSON_AddNumberToObject(j, "hypervolume", c->hypervolume);
-    return j;
-}
-
 static void print_json(cJSON *j, int pretty) {
     char *s = pretty ? cJSON_Print(j) : cJSON_PrintUnformatted(j);
     printf("%s\n", s);
     free(s);
     fflush(stdout);
-}
-
-/* "45s", "4m05s", "1h02m": search time as the explorer's status bar
- * writes it. */
-static const char *fmt_dur(char *b, size_t n, double sec) {
-    long t = sec > 0 ? (long)(sec + 0.5) : 0;
-    if (t < 60) snprintf(b, n, "%lds", t);
-    else if (t < 3600 && t % 60 == 0) snprintf(b, n, "%ldm", t / 60);
-    else if (t < 3600) snprintf(b, n, "%ldm%02lds", t / 60, t % 60);
-    else if (t % 3600 == 0) snprintf(b, n, "%ldh", t / 3600);
-    else snprintf(b, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
-    return b;
-}
-
-/* "29m48s left", "no budget" (and "N to go" with --max-candidates). */
-static const char *fmt_left(char *b, size_t n, const sn_search_settings *st,
-                            double elapsed, int n_records) {
-    char d[32];
-    if (st->budget > 0)
-        snprintf(b, n, "%s left", fmt_dur(d, sizeof d, st->budget - elapsed));
-    else
-        snprintf(b, n, "no budget");
-    if (st->max_candidates > 0) {
-        size_t l = strlen(b);
-        int togo = st->max_candidates - n_records;
-        snprintf(b + l, n - l, ", %d to go", togo > 0 ? togo : 0);
-    }
-    return b;
 }
 
 /* The budget and limits of a run in one line (the first line of search,
@@ -284,7 +234,7 @@ static const char *describe_limits(char *b, size_t n,
     sn_settings_get(st, "objective", obj, sizeof obj);
     snprintf(b, n, "strategy %s, objective %s; budget %s",
              sn_strategy_name(st->strategy), obj,
-             st->budget > 0 ? fmt_dur(x, sizeof x, st->budget) : "none");
+             st->budget > 0 ? sn_fmt_duration(x, sizeof x, st->budget) : "none");
     if (st->max_candidates > 0) {
         l = strlen(b);
         snprintf(b + l, n - l, ", at most %s", sn_cli_plural(x, sizeof x,
@@ -336,14 +286,11 @@ static const char *describe_limits(char *b, size_t n,
 }
 
 static void print_record(const sn_snapshot *s, int id, int json) {
-    const sn_cand_info *c = &s->cands[id];
-    char left[64], el[32];
-    fmt_left(left, sizeof left, &s->settings, s->elapsed, id + 1);
     if (json) {
-        cJSON *j = cand_json(c);
+        cJSON *j = sn_cand_to_json(&s->cands[id]);
         cJSON_AddNumberToObject(j, "front_size", s->n_front);
         cJSON_AddNumberToObject(j, "run_hypervolume", s->hypervolume);
-        cJSON_AddNumberToObject(j, "elapsed", s->elapsed);
+        cJSON_ReplaceItemInObject(j, "elapsed", cJSON_CreateNumber(s->elapsed));
         if (s->settings.budget > 0) {
             double r = s->settings.budget - s->elapsed;
             cJSON_AddNumberToObject(j, "left", r > 0 ? r : 0);
@@ -352,16 +299,8 @@ static void print_record(const sn_snapshot *s, int id, int json) {
         cJSON_Delete(j);
         return;
     }
-    char p[32], f[32], par[16], acc[16];
-    sn_fmt_int(p, sizeof p, c->params);
-    sn_fmt_si(f, sizeof f, (double)c->flops);
-    if (c->parent >= 0) snprintf(par, sizeof par, "#%d", c->parent);
-    else snprintf(par, sizeof par, "-");
-    if (c->status == SN_CAND_DONE) snprintf(acc, sizeof acc, "%6.2f%%", 100 * c->val_acc);
-    else snprintf(acc, sizeof acc, "%s", sn_cand_status_name(c->status));
-    printf("#%-4d %-5s %-44.44s %9s %7s %10s  front %-3d hv %.4f  %6s, %s\n",
-           c->id, par, c->op, p, f, acc, s->n_front, c->hypervolume,
-           fmt_dur(el, sizeof el, s->elapsed), left);
+    char line[512];
+    printf("%s\n", sn_snapshot_record_line(s, id, line, sizeof line));
     fflush(stdout);
 }
 
@@ -383,8 +322,8 @@ static void print_summary(const sn_snapshot *s, const sn_search_settings *st,
             s->dir, sn_cli_plural(a, sizeof a, s->n_records, "candidate"),
             done, inf, s->n_front, s->hypervolume);
     if (best >= 0) fprintf(f, ", best val %.2f%%", 100 * best);
-    fprintf(f, "; %s of search spent, %s\n", fmt_dur(b, sizeof b, s->elapsed),
-            fmt_left(left, sizeof left, st, s->elapsed, s->n_records));
+    fprintf(f, "; %s of search spent, %s\n", sn_fmt_duration(b, sizeof b, s->elapsed),
+            sn_run_left(left, sizeof left, st, s->elapsed, s->n_records));
 }
 
 static void print_front_table(const sn_cand_info *cands, const int *front,
@@ -413,7 +352,7 @@ static cJSON *run_json(const char *dir, const sn_search_settings *st,
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "run", dir);
     cJSON *arr = cJSON_AddArrayToObject(j, "candidates");
-    for (int i = 0; i < n; i++) cJSON_AddItemToArray(arr, cand_json(&cands[i]));
+    for (int i = 0; i < n; i++) cJSON_AddItemToArray(arr, sn_cand_to_json(&cands[i]));
     cJSON *fr = cJSON_AddArrayToObject(j, "front");
     for (int i = 0; i < n_front; i++)
         cJSON_AddItemToArray(fr, cJSON_CreateNumber(front[i]));
@@ -471,7 +410,7 @@ static void follow_final(const sn_snapshot *s, final_seen *fs, int tty,
         if (i != fs->id) continue; /* retrained before this process */
         if (tty) fprintf(stderr, "\r\033[K");
         if (json) {
-            cJSON *j = cand_json(c);
+            cJSON *j = sn_cand_to_json(c);
             cJSON_AddStringToObject(j, "event", "final");
             print_json(j, 0);
             cJSON_Delete(j);
@@ -622,8 +561,8 @@ static int follow(sn_engine *en, int h, int json, int printed) {
                                 "%d/%d loss %.3f %.0f img/s  [%s, %s]",
                         s->current, g->epoch + 1, g->epochs, g->batch,
                         g->batches, g->loss, g->img_s,
-                        fmt_dur(el, sizeof el, s->elapsed),
-                        fmt_left(left, sizeof left, &s->settings, s->elapsed,
+                        sn_fmt_duration(el, sizeof el, s->elapsed),
+                        sn_run_left(left, sizeof left, &s->settings, s->elapsed,
                                  s->n_records));
         }
         int over = sn_run_state_over(s->state);
@@ -643,7 +582,7 @@ static int follow(sn_engine *en, int h, int json, int printed) {
                 printf("\n%s: %s after %s, %s of search\n", s->dir,
                        sn_run_state_name(s->state),
                        sn_cli_plural(nc, sizeof nc, s->n_records, "candidate"),
-                       fmt_dur(el, sizeof el, s->elapsed));
+                       sn_fmt_duration(el, sizeof el, s->elapsed));
                 if (s->n_workers > 0 && s->controller_jobs > 0)
                     printf("%d MPI workers; the controller spent %.1f ms "
                            "per candidate (proposing, sending, recording)\n",
@@ -912,7 +851,7 @@ static void print_tree(const sn_search *se, int id, int depth,
 /* Candidate id with its subtree: {"id", ..., "children": [...]}. */
 static cJSON *tree_json(const sn_cand_info *cands, int id, int *const *kids,
                         const int *n_kids) {
-    cJSON *j = cand_json(&cands[id]);
+    cJSON *j = sn_cand_to_json(&cands[id]);
     cJSON *ch = cJSON_AddArrayToObject(j, "children");
     for (int k = 0; k < n_kids[id]; k++)
         cJSON_AddItemToArray(ch, tree_json(cands, kids[id][k], kids, n_kids));
@@ -943,7 +882,7 @@ static int show_candidate(const sn_search *se, int id, int json) {
     snprintf(ff, sizeof ff, "%s/cand/%d.final.bin", sn_search_dir(se), id);
     int has_w = access(fw, F_OK) == 0, has_f = access(ff, F_OK) == 0;
     if (json) {
-        cJSON *j = cand_json(c);
+        cJSON *j = sn_cand_to_json(c);
         cJSON *files = cJSON_AddObjectToObject(j, "files");
         cJSON_AddStringToObject(files, "graph", fg);
         if (has_w) cJSON_AddStringToObject(files, "weights", fw);
@@ -1066,7 +1005,7 @@ static int cmd_show(int argc, char **argv) {
         cJSON_DeleteItemFromObjectCaseSensitive(j, "front");
         cJSON *fr = cJSON_AddArrayToObject(j, "front");
         for (int i = 0; i < nf; i++)
-            cJSON_AddItemToArray(fr, cand_json(&cands[front[i]]));
+            cJSON_AddItemToArray(fr, sn_cand_to_json(&cands[front[i]]));
         print_json(j, 1);
         cJSON_Delete(j);
     } else if (json && !want_tree) {
@@ -1114,7 +1053,7 @@ static int cmd_show(int argc, char **argv) {
             char nc[32], el[32];
             printf("run %s: %s (%d trained, %d infeasible), %s of search\n",
                    a.pos[0], sn_cli_plural(nc, sizeof nc, n, "candidate"),
-                   done, inf, fmt_dur(el, sizeof el, sn_search_elapsed(se)));
+                   done, inf, sn_fmt_duration(el, sizeof el, sn_search_elapsed(se)));
             printf("data %s, strategy %s, objective accuracy vs %s",
                    st->data, sn_strategy_name(st->strategy), obj);
             if (st->max_params) printf(", max-params %lld", (long long)st->max_params);
