@@ -21,8 +21,8 @@ static const char *const cifar_names[10] = {
     "dog",      "frog",       "horse", "ship", "truck"};
 
 const char *sn_split_name(sn_split s) {
-    static const char *const names[SN_SPLIT_COUNT] = {"train", "val", "test"};
-    _Static_assert(SN_SPLIT_COUNT == 3, "split names");
+    static const char *const names[] = {"train", "val", "test"};
+    _Static_assert(sizeof names / sizeof names[0] == SN_SPLIT_COUNT, "split names");
     SN_ASSERT((unsigned)s < SN_SPLIT_COUNT);
     return names[s];
 }

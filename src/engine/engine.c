@@ -170,9 +170,10 @@ struct sn_engine {
 };
 
 const char *sn_run_state_name(sn_run_state s) {
-    static const char *const n[SN_RUN_COUNT] = {
+    static const char *const n[] = {
         "starting", "running", "paused", "final", "done", "stopped",
         "failed"};
+    _Static_assert(sizeof n / sizeof n[0] == SN_RUN_COUNT, "run state names");
     return (unsigned)s < SN_RUN_COUNT ? n[s] : "?";
 }
 

@@ -11,13 +11,16 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const obj_names[SN_OBJ_COUNT] = {"params", "flops",
+static const char *const obj_names[] = {"params", "flops",
                                                     "memory"};
-static const char *const strat_names[SN_STRAT_COUNT] = {"bo", "evolution",
+_Static_assert(sizeof obj_names / sizeof obj_names[0] == SN_OBJ_COUNT, "objective names");
+static const char *const strat_names[] = {"bo", "evolution",
                                                         "random"};
-static const char *const status_names[SN_CAND_COUNT] = {
+_Static_assert(sizeof strat_names / sizeof strat_names[0] == SN_STRAT_COUNT, "strategy names");
+static const char *const status_names[] = {
     "queued", "training", "done", "diverged", "infeasible", "failed",
     "damaged"};
+_Static_assert(sizeof status_names / sizeof status_names[0] == SN_CAND_COUNT, "candidate status names");
 
 const char *sn_objective_name(sn_objective o) {
     return (unsigned)o < SN_OBJ_COUNT ? obj_names[o] : "?";

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const slot_names[SN_SLOT_COUNT] = {
+static const char *const slot_names[] = {
     "normal",     "dim",       "border",     "title",     "focus",
     "status",     "status_key", "selected",  "front",     "training",
     "queued",     "failed",    "infeasible", "progress",  "axis",
@@ -23,6 +23,7 @@ static const char *const slot_names[SN_SLOT_COUNT] = {
     "header",     "graph",     "log_info",   "log_warn",  "log_error",
     "cmdline",    "message",   "error",      "help",
 };
+_Static_assert(sizeof slot_names / sizeof slot_names[0] == SN_SLOT_COUNT, "theme slot names");
 
 const char *sn_slot_name(sn_slot s) {
     SN_ASSERT(s >= 0 && s < SN_SLOT_COUNT);
