@@ -100,20 +100,20 @@ static void test_reference_pipelines(void **state) {
                              bin, ref[i].kind, bin),
                          0);
         char *out = slurp("out.txt");
-        snprintf(want, sizeof want, "\"params\": %lld,", ref[i].params);
+        snprintf(want, sizeof want, "\"params\":\t%lld,", ref[i].params);
         if (!strstr(out, want)) fail_msg("%s: no %s", ref[i].kind, want);
-        snprintf(want, sizeof want, "\"flops\": %lld,", ref[i].macs);
+        snprintf(want, sizeof want, "\"flops\":\t%lld,", ref[i].macs);
         if (!strstr(out, want)) fail_msg("%s: no %s", ref[i].kind, want);
-        assert_non_null(strstr(out, "\"flops_kind\": \"macs\""));
-        assert_non_null(strstr(out, "\"peak_bytes\": "));
-        assert_non_null(strstr(out, "\"layers\": ["));
+        assert_non_null(strstr(out, "\"flops_kind\":\t\"macs\""));
+        assert_non_null(strstr(out, "\"peak_bytes\":\t"));
+        assert_non_null(strstr(out, "\"layers\":\t["));
         free(out);
         assert_int_equal(run("%s new %s --input 32x32x3 --classes 10 | "
                              "%s stats - --json --flops autokeras",
                              bin, ref[i].kind, bin),
                          0);
         out = slurp("out.txt");
-        snprintf(want, sizeof want, "\"flops\": %lld,", ref[i].ak);
+        snprintf(want, sizeof want, "\"flops\":\t%lld,", ref[i].ak);
         if (!strstr(out, want)) fail_msg("%s: no %s", ref[i].kind, want);
         free(out);
     }
@@ -274,7 +274,7 @@ static void test_usage_errors(void **state) {
     out = slurp("out.txt");
     /* bn 1: 2, conv 1->16: 160, bn 16: 32, conv 16->16: 2320,
      * dense 16->16: 272, dense 16->10: 170 */
-    assert_non_null(strstr(out, "\"params\": 2956,"));
+    assert_non_null(strstr(out, "\"params\":\t2956,"));
     free(out);
 }
 

@@ -479,6 +479,31 @@ static void test_cand_json(void **state) {
     cJSON_Delete(j);
 }
 
+/* settings files: an error points at the member's key (not at a value
+ * that spells the key), and text after the object is an error. */
+static void test_settings_file_positions(void **state) {
+    (void)state;
+    sn_search_settings s = sn_settings_default();
+    sn_error e;
+    const char *t1 = "{\"strategy\": \"bo\",\n \"comment\": \"budget\",\n"
+                     " \"budget\": \"soon\"}";
+    assert_int_equal(sn_settings_from_json(&s, t1, strlen(t1), "c.json", &e),
+                     -1);
+    assert_non_null(strstr(e.msg, "c.json:3:2: budget"));
+    const char *t2 = "{\"epochs\": 2}\n x";
+    assert_int_equal(sn_settings_from_json(&s, t2, strlen(t2), "c.json", &e),
+                     -1);
+    assert_non_null(strstr(e.msg, "c.json:2:2: text after"));
+    const char *t3 = "{\"rates\": {\"wider\": -1}}";
+    assert_int_equal(sn_settings_from_json(&s, t3, strlen(t3), "c.json", &e),
+                     -1);
+    assert_non_null(strstr(e.msg, "c.json:1:12: rate.wider"));
+    const char *t4 = "  {\"epochs\": 2}\n";
+    assert_int_equal(sn_settings_from_json(&s, t4, strlen(t4), "c.json", &e),
+                     0);
+    assert_int_equal(s.epochs, 2);
+}
+
 static void test_settings(void **state) {
     (void)state;
     sn_search_settings s = sn_settings_default();
@@ -1809,6 +1834,7 @@ int main(void) {
         T(test_settings),
         T(test_settings_table),
         T(test_cand_json),
+        T(test_settings_file_positions),
         T(test_sample_configs),
         T(test_limits_never_violated),
         T(test_resume_after_sigkill),

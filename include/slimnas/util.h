@@ -108,6 +108,22 @@ double sn_rng_uniform(sn_rng *r);            /* [0, 1) */
 int sn_rng_int(sn_rng *r, int n);            /* [0, n) */
 double sn_rng_normal(sn_rng *r);             /* N(0, 1) */
 
+/* ---- positions in JSON text (jsonpos.c) -------------------------------- */
+
+#define SN_JSON_NOWHERE ((size_t)-1)
+/* First offset at or after p that is not JSON whitespace. */
+size_t sn_json_skip_ws(const char *t, size_t n, size_t p);
+/* Offset just past the value starting at (or after whitespace before) p. */
+size_t sn_json_value_end(const char *t, size_t n, size_t p);
+/* Offset of the value of member key of the object at p (members are
+ * walked: a string value that spells the key is never taken for it), or
+ * SN_JSON_NOWHERE. */
+size_t sn_json_member(const char *t, size_t n, size_t p, const char *key);
+/* Offset of the opening quote of that member's key, or SN_JSON_NOWHERE. */
+size_t sn_json_key(const char *t, size_t n, size_t p, const char *key);
+/* Offset of element idx of the array at p, or SN_JSON_NOWHERE. */
+size_t sn_json_element(const char *t, size_t n, size_t p, int idx);
+
 /* ---- command tables ---------------------------------------------------- */
 
 /* One command of a text grammar (the engine's and the explorer's tables;

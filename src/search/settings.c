@@ -505,20 +505,14 @@ int sn_settings_fits(const sn_search_settings *s, int64_t params,
 
 /* ---- JSON ----------------------------------------------------------- */
 
-/* Position of the first occurrence of "key" in text, for messages
- * (cJSON keeps no positions). */
-static void key_pos(const char *text, size_t len, const char *key, int *line,
-                    int *col) {
-    char pat[96];
-    snprintf(pat, sizeof pat, "\"%s\"", key);
-    size_t pl = strlen(pat);
-    for (size_t i = 0; i + pl <= len; i++)
-        if (!memcmp(text + i, pat, pl)) {
-            sn_text_position(text, i, line, col);
-            return;
-        }
-    *line = 1;
-    *col = 1;
+/* Line and column of member key of the object at offset obj (util's JSON
+ * scanner walks the members: a value that spells the key is never taken
+ * for it), or of the object when the member is not found. */
+static void key_pos(const char *text, size_t len, size_t obj, const char *key,
+                    int *line, int *col) {
+    size_t p = sn_json_key(text, len, obj, key);
+    if (p == SN_JSON_NOWHERE) p = obj != SN_JSON_NOWHERE ? obj : 0;
+    sn_text_position(text, p, line, col);
 }
 
 static int item_text(const cJSON *it, char *buf, size_t n) {
@@ -563,10 +557,21 @@ int sn_settings_from_json(sn_search_settings *s, const char *text,
         sn_text_position(text, off, &line, &col);
         return sn_errf(e, "%s:%d:%d: not valid JSON", file, line, col);
     }
+    size_t obj = sn_json_skip_ws(text, len, 0);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        return sn_errf(e, "%s:1:1: expected a JSON object of settings", file);
+        sn_text_position(text, obj, &line, &col);
+        return sn_errf(e, "%s:%d:%d: expected a JSON object of settings",
+                       file, line, col);
     }
+    size_t tail = sn_json_skip_ws(text, len, (size_t)(end - text));
+    if (tail < len && text[tail]) {
+        cJSON_Delete(root);
+        sn_text_position(text, tail, &line, &col);
+        return sn_errf(e, "%s:%d:%d: text after the settings object", file,
+                       line, col);
+    }
+    size_t rates_at = sn_json_member(text, len, obj, "rates");
     sn_search_settings t = *s;
     int rc = 0;
     const cJSON *it;
@@ -577,7 +582,7 @@ int sn_settings_from_json(sn_search_settings *s, const char *text,
         if (!strcmp(k, "format") || !strcmp(k, "version") ||
             !strcmp(k, "comment") || k[0] == '_')
             continue;
-        key_pos(text, len, k, &line, &col);
+        key_pos(text, len, obj, k, &line, &col);
         if (!strcmp(k, "hv_ref")) {
             for (int m = 0; m < SN_OBJ_COUNT; m++) {
                 const cJSON *r = cJSON_GetObjectItemCaseSensitive(
@@ -615,7 +620,7 @@ int sn_settings_from_json(sn_search_settings *s, const char *text,
                 snprintf(key, sizeof key, "rate.%s", r->string);
                 if (item_text(r, val, sizeof val) ||
                     sn_settings_set(&t, key, val, &ke)) {
-                    key_pos(text, len, r->string, &line, &col);
+                    key_pos(text, len, rates_at, r->string, &line, &col);
                     if (item_text(r, val, sizeof val))
                         snprintf(ke.msg, sizeof ke.msg, "%s: bad value", key);
                     rc = sn_errf(e, "%s:%d:%d: %s", file, line, col, ke.msg);
