@@ -6,6 +6,7 @@
  * directory without touching it. */
 #include <cJSON.h>
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -778,10 +779,9 @@ static int cmd_fork(int argc, char **argv) {
         return sn_cli_usage_error(c, "expected runs/NAME and CANDIDATE");
     const char *dst = sn_cli_get(&a, "run");
     if (!dst) return sn_cli_usage_error(c, "--run runs/NEW is required");
-    char *end;
     const char *idt = a.pos[1][0] == '#' ? a.pos[1] + 1 : a.pos[1];
-    long id = strtol(idt, &end, 10);
-    if (!*idt || *end || id < 0)
+    long id;
+    if (sn_parse_long(idt, 0, LONG_MAX, &id))
         return sn_cli_usage_error(c, "CANDIDATE must be an id, got '%s'",
                                   a.pos[1]);
     sn_error e;
@@ -964,10 +964,8 @@ static int cmd_show(int argc, char **argv) {
     const char *cv = sn_cli_get(&a, "candidate");
     long cid = -1;
     if (cv) {
-        char *end;
         const char *t = cv[0] == '#' ? cv + 1 : cv;
-        cid = strtol(t, &end, 10);
-        if (!*t || *end || cid < 0)
+        if (sn_parse_long(t, 0, LONG_MAX, &cid))
             return sn_cli_usage_error(c, "--candidate needs an id");
     }
     if (sn_cli_flag(&a, "csv") &&

@@ -90,9 +90,8 @@ int sn_colour_parse(const char *s, sn_colour *c) {
         return 0;
     }
     if (isdigit((unsigned char)s[0])) {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (*end || v < 0 || v > 255) return -1;
+        long v;
+        if (sn_parse_long(s, 0, 255, &v)) return -1;
         c->kind = SN_COLOUR_INDEX;
         c->index = (int)v;
         return 0;
