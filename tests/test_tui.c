@@ -7,6 +7,9 @@
 
 #include "slimnas/tui.h"
 
+#include <ctype.h>
+#include <dirent.h>
+
 /* ---- text helpers ------------------------------------------------------ */
 
 static void test_width_clip(void **state) {
@@ -894,6 +897,50 @@ static void test_resolve(void **state) {
                               "(within one batch)");
 }
 
+/* The explorer talks to the engine only: no file of src/tui calls a
+ * function of the search or morph layers (their vocabulary comes
+ * re-exported by engine.h). */
+static void test_explorer_calls_engine_only(void **state) {
+    (void)state;
+    static const char *const below[] = {"sn_search_", "sn_settings_",
+                                        "sn_setting_", "sn_morph_",
+                                        "sn_cand_status_", "sn_objective_",
+                                        "sn_strategy_", "sn_front_", NULL};
+    DIR *d = opendir("src/tui");
+    assert_non_null(d);
+    int files = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l < 3 || (strcmp(de->d_name + l - 2, ".c") &&
+                      strcmp(de->d_name + l - 2, ".h")))
+            continue;
+        char path[512];
+        snprintf(path, sizeof path, "src/tui/%s", de->d_name);
+        FILE *f = fopen(path, "r");
+        assert_non_null(f);
+        files++;
+        char line[1024];
+        for (int ln = 1; fgets(line, sizeof line, f); ln++)
+            for (int k = 0; below[k]; k++)
+                for (const char *p = strstr(line, below[k]); p;
+                     p = strstr(p + 1, below[k])) {
+                    if (p > line && (isalnum((unsigned char)p[-1]) ||
+                                     p[-1] == '_'))
+                        continue; /* sn_engine_..., a longer name */
+                    const char *q = p;
+                    while (isalnum((unsigned char)*q) || *q == '_') q++;
+                    if (*q == '(' || !strncmp(p, "sn_setting_keys", 15))
+                        fail_msg("%s:%d: the explorer calls %.*s (use the "
+                                 "engine's re-export)", path, ln,
+                                 (int)(q - p), p);
+                }
+        fclose(f);
+    }
+    closedir(d);
+    assert_true(files > 10);
+}
+
 /* README.md's block of ':' commands names exactly the commands of the two
  * tables: the first word of each " | " alternative of each line's
  * synopsis (the text before a run of two spaces). */
@@ -1107,6 +1154,7 @@ int main(void) {
         cmocka_unit_test(test_status),
         cmocka_unit_test(test_resolve),
         cmocka_unit_test(test_readme_command_list),
+        cmocka_unit_test(test_explorer_calls_engine_only),
         cmocka_unit_test(test_complete),
         cmocka_unit_test(test_run_line_clock),
         cmocka_unit_test(test_keys),

@@ -98,18 +98,18 @@ static void offer_ids(sn_lines *out, const char *text, int n) {
 }
 
 static void offer_morphs(sn_lines *out, const char *text, const char *pre) {
-    for (int i = 0; i < SN_MORPH_COUNT; i++) {
+    for (int i = 0; sn_engine_op_name(i); i++) {
         char b[80];
-        snprintf(b, sizeof b, "%s%s", pre, sn_morph_get((sn_morph_id)i)->name);
+        snprintf(b, sizeof b, "%s%s", pre, sn_engine_op_name(i));
         offer(out, text, b);
     }
 }
 
 static void offer_keys(sn_lines *out, const char *text, const char *pre,
                        int skip_fixed) {
-    for (int i = 0; sn_setting_keys[i].key; i++) {
-        const char *k = sn_setting_keys[i].key;
-        if (skip_fixed && !sn_setting_keys[i].live) continue;
+    for (const sn_setting_info *t = sn_engine_settings_table(); t->key; t++) {
+        const char *k = t->key;
+        if (skip_fixed && !t->live) continue;
         char b[80];
         if (!strcmp(k, "rate.OP")) {
             char p2[16];

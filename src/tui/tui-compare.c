@@ -222,7 +222,7 @@ void tui_cmd_compare(tui *t, const char *arg) {
     if (other_obj) {
         size_t l = strlen(msg);
         snprintf(msg + l, sizeof msg - l, "; %s's front is over another "
-                 "objective than %s", other_obj, sn_objective_name(t->metric));
+                 "objective than %s", other_obj, sn_engine_objective_name(t->metric));
     }
     tui_message(t, 0, "%s", msg);
     t->dirty = 1;
@@ -290,5 +290,5 @@ void tui_cmd_report(tui *t, const char *arg) {
     for (int i = 0; i < own; i++) sn_report_run_free(&runs[i]);
     if (rc) tui_message(t, 1, "report: %s", e.msg);
     else tui_message(t, 0, "wrote %s (%d run%s, %s)", w[0], n, n == 1 ? "" : "s",
-                     sn_objective_name(t->metric));
+                     sn_engine_objective_name(t->metric));
 }

@@ -248,7 +248,7 @@ static void find_next(tui *t, int dir) {
         const sn_cand_info *c = &s->cands[id];
         char hay[512];
         snprintf(hay, sizeof hay, "#%d %s %s", id, c->op,
-                 sn_cand_status_name(c->status));
+                 sn_engine_status_name(c->status));
         for (char *p = hay; *p; p++) *p = (char)tolower((unsigned char)*p);
         if (strstr(hay, needle)) {
             select_id(t, id);
@@ -366,8 +366,9 @@ static int set_resumes(tui *t, const char *rest) {
     if (s->state != SN_RUN_DONE) return 0;
     char key[64], val[128];
     if (sscanf(rest, "%63s %127s", key, val) != 2) return 0;
-    sn_search_settings tmp = s->settings;
-    if (sn_settings_set(&tmp, key, val, NULL)) return 0; /* engine says */
+    sn_search_settings tmp;
+    if (sn_engine_settings_try(&s->settings, key, val, &tmp, NULL))
+        return 0; /* engine says */
     return (tmp.budget <= 0 || s->elapsed < tmp.budget) &&
            (tmp.max_candidates <= 0 || s->n_records < tmp.max_candidates);
 }
@@ -567,12 +568,12 @@ TUI_CMD(tc_metric) {
     (void)cmd;
     if (!arg || !*arg || !strcmp(arg, "next"))
         m = (t->metric + 1) % SN_OBJ_COUNT;
-    else if ((m = sn_objective_from_name(arg)) < 0) {
+    else if ((m = sn_engine_objective_from_name(arg)) < 0) {
         tui_message(t, 1, "usage: metric params|flops|memory|next");
         return;
     }
     t->metric = (sn_objective)m;
-    tui_message(t, 0, "size metric: %s", sn_objective_name(t->metric));
+    tui_message(t, 0, "size metric: %s", sn_engine_objective_name(t->metric));
 }
 
 TUI_CMD(tc_theme) {
