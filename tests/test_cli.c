@@ -1,7 +1,7 @@
 /* test_cli.c — runs the real `slimnas` binary (path in $SLIMNAS, default
- * ./slimnas): `new` and `stats` (the acceptance pipelines of issue 2,
+ * ./slimnas): `new` and `stats` (the reference pipelines,
  * one-line errors with exit code 1 for malformed graphs, exit code 2 for
- * usage errors), and the command line's promises of issue 10: help
+ * usage errors), and the command line's promises: help
  * defaults, short options, show --front/--tree --json, headless progress,
  * one shape notation, plurals, data checked before a run exists, and
  * resume/fork --data for moved data. */
@@ -279,7 +279,7 @@ static void test_usage_errors(void **state) {
 }
 
 
-/* ---- issue 10: the CLI's traps ------------------------------------------ */
+/* ---- the CLI's traps ------------------------------------------------------ */
 
 static int exists(const char *p) { return access(p, F_OK) == 0; }
 

@@ -1359,7 +1359,7 @@ static void test_final(void **state) {
 }
 
 
-/* ---- issue 13: front on raw sizes, bo, GP fit, failures, fidelity, clock -- */
+/* ---- front on raw sizes, bo, GP fit, failures, fidelity, clock ---------- */
 
 /* Rewrites field `key` of every results.log line whose id is in ids[]
  * with the number v[] (or deletes it when del). */

@@ -9,8 +9,8 @@
  * The explorer is a client of include/slimnas/engine.h only: it reads
  * snapshots and sends command strings (sn_engine_exec), exactly as the
  * headless command line does. The UI thread alone touches curses and
- * readline; it sleeps in poll() on the engine's wake-up descriptor and
- * the keyboard together.
+ * readline; it sleeps in pselect() on the engine's wake-up descriptor and
+ * the keyboard together (SIGWINCH unblocked only there).
  *
  * Everything that decides what goes where on the screen is a pure
  * function declared below (themes and colour mapping, the Pareto plot

@@ -32,27 +32,6 @@ sn_data_opts sn_data_opts_default(void) {
                           .crop_pad = -1, .flip = -1};
 }
 
-const char *sn_data_spec_help(void) {
-    return "fashion-mnist[:DIR]   IDX files (default DIR " DEFAULT_ROOT
-           "/fashion-mnist)\n"
-           "mnist[:DIR]           IDX files (default DIR " DEFAULT_ROOT
-           "/mnist)\n"
-           "idx:DIR               IDX files, classes 0..N-1 from the labels\n"
-           "cifar10[:DIR]         CIFAR-10 binary batches (default DIR "
-           DEFAULT_ROOT "/cifar10)\n"
-           "cifar100[:DIR][,coarse]  CIFAR-100 binary, 100 fine or 20 coarse "
-           "classes\n"
-           "folder:DIR            DIR/<class>/*.png|jpg|jpeg|bmp|pgm|ppm, or "
-           "DIR/train/<class>/...\n"
-           "                      plus DIR/test/<class>/... (or val/)\n"
-           "npy:X.npy,Y.npy[,TX.npy,TY.npy]  NumPy images (uint8 or float32) "
-           "and labels\n"
-           "synthetic[:N]         N generated 12x12x1 images of 10 classes "
-           "(default 2000)\n"
-           "options after a comma: input=HxWxC, fit=crop|pad|stretch, strict, "
-           "nocache\n";
-}
-
 int sn_data_parse_input(const char *s, int *h, int *w, int *c) {
     int a, b, ch, n = 0;
     if (sscanf(s, "%d x %d x %d%n", &a, &b, &ch, &n) != 3 || s[n] || a < 1 ||
