@@ -18,7 +18,7 @@
  * selection state, the layout, the per-layer table, the text graph, the
  * status line, command resolution and completion), so it is unit-tested
  * without a terminal (tests/test_tui.c). The curses shell (src/tui/
- * tui-main.c, tui-draw.c, tui-cmdline.c) only copies their output to the
+ * tui_main.c, tui_draw.c, tui_cmdline.c) only copies their output to the
  * screen.
  *
  * Text is UTF-8. Display widths are counted one column per code point
@@ -205,7 +205,7 @@ enum {
     SN_PT_SELECTED = 2,   /* the selected candidate */
     SN_PT_INFEASIBLE = 4, /* over a hard limit (drawn dim) */
     SN_PT_OTHER = 8       /* another run's: widens the ranges only (not
-                             drawn, not picked; tui-compare.c draws it) */
+                             drawn, not picked; tui_compare.c draws it) */
 };
 
 typedef struct sn_plot_point {

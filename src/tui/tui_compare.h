@@ -1,4 +1,4 @@
-/* tui-compare.h — other runs in the explorer's Pareto pane:
+/* tui_compare.h — other runs in the explorer's Pareto pane:
  *   :compare RUN...   overlays the fronts of other run directories (read
  *                     once, like `slimnas report`); :compare alone clears
  *   :forks [on|off]   shows or hides the fronts of the current run's forks
@@ -13,9 +13,9 @@
 #ifndef SLIMNAS_TUI_COMPARE_H
 #define SLIMNAS_TUI_COMPARE_H
 
-#include "tui-internal.h"
+#include "tui_internal.h"
 
-/* The three commands above (entries of tui-main.c's command table). */
+/* The three commands above (entries of tui_main.c's command table). */
 void tui_cmd_compare(tui *t, const char *arg);
 void tui_cmd_forks(tui *t, const char *arg);
 void tui_cmd_report(tui *t, const char *arg);

@@ -1,4 +1,4 @@
-/* tui-main.c — the explorer's loop and its one command parser.
+/* tui_main.c — the explorer's loop and its one command parser.
  *
  * The UI thread sleeps in pselect() on the keyboard and the engine's
  * wake-up descriptor together (no polling with timeouts); SIGWINCH and
@@ -26,8 +26,8 @@
 #include <unistd.h>
 
 #include "slimnas/export.h"
-#include "tui-compare.h"
-#include "tui-internal.h"
+#include "tui_compare.h"
+#include "tui_internal.h"
 
 sn_tui_opts sn_tui_opts_default(void) {
     sn_tui_opts o;

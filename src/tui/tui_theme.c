@@ -1,4 +1,4 @@
-/* tui-theme.c — colours, semantic slots and theme files.
+/* tui_theme.c — colours, semantic slots and theme files.
  *
  * Drawing code names slots (SN_SLOT_FRONT...), never colours; a theme maps
  * each slot to a foreground, a background and attributes. Colours are

@@ -1,4 +1,4 @@
-/* tui-draw.c — draws the explorer from its state: status bar, tree, plot,
+/* tui_draw.c — draws the explorer from its state: status bar, tree, plot,
  * candidate view, log, bottom line and the help overlay. Every decision
  * about content (rows, plot cells, tables, layout) is made by the pure
  * functions of tui.h; this file copies their output to curses and picks
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tui-compare.h"
-#include "tui-internal.h"
+#include "tui_compare.h"
+#include "tui_internal.h"
 
 /* ---- colours and small drawing helpers ------------------------------------ */
 

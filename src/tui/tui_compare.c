@@ -1,5 +1,5 @@
-/* tui-compare.c — other runs' fronts in the Pareto pane (:compare, :forks)
- * and :report; see tui-compare.h. State is module-wide: there is one
+/* tui_compare.c — other runs' fronts in the Pareto pane (:compare, :forks)
+ * and :report; see tui_compare.h. State is module-wide: there is one
  * explorer per process and only its UI thread gets here. */
 #include <curses.h>
 #include <limits.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "slimnas/report.h"
-#include "tui-compare.h"
+#include "tui_compare.h"
 
 #define MAX_SHOWN 12
 

@@ -1,10 +1,10 @@
-/* tui-headless.c — the explorer's fallback without a terminal: one line
+/* tui_headless.c — the explorer's fallback without a terminal: one line
  * per finished candidate, read from the same snapshots the screen uses,
  * then the front. */
 #include <poll.h>
 #include <string.h>
 
-#include "tui-internal.h"
+#include "tui_internal.h"
 
 static void print_cand(FILE *f, const sn_snapshot *s, int id) {
     char line[512];

@@ -1,6 +1,6 @@
-/* tui-cmd.c — the explorer's own commands, key bindings, command-name
+/* tui_cmd.c — the explorer's own commands, key bindings, command-name
  * resolution and tab completion. Keys are bound to command strings, so a
- * key and the ':' line go through one parser (tui-main.c's run_command);
+ * key and the ':' line go through one parser (tui_main.c's run_command);
  * whatever the explorer does not handle itself goes to sn_engine_exec.
  * Pure functions. */
 #include "slimnas/tui.h"

@@ -1,4 +1,4 @@
-/* tui-tree.c — the search tree as display rows.
+/* tui_tree.c — the search tree as display rows.
  *
  * Every snapshot brings a new candidate array; the rows are rebuilt from
  * it each time, and what the person did to the view (folds, selection,
