@@ -124,6 +124,11 @@ size_t sn_json_key(const char *t, size_t n, size_t p, const char *key);
 /* Offset of element idx of the array at p, or SN_JSON_NOWHERE. */
 size_t sn_json_element(const char *t, size_t n, size_t p, int idx);
 
+/* j as malloc'd JSON text ending in a newline (cJSON_Print when pretty,
+ * else one line); j is deleted. */
+struct cJSON;
+char *sn_json_print(struct cJSON *j, int pretty);
+
 /* ---- command tables ---------------------------------------------------- */
 
 /* One command of a text grammar (the engine's and the explorer's tables;

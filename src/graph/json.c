@@ -844,16 +844,7 @@ char *sn_graph_to_json(const sn_graph *g) {
         cJSON_AddRawToObject(j, "data", d);
         free(d);
     }
-    char *text = cJSON_Print(j);
-    cJSON_Delete(j);
-    SN_ASSERT(text);
-    size_t n = strlen(text);
-    char *out = sn_xmalloc(n + 2);
-    memcpy(out, text, n);
-    out[n] = '\n';
-    out[n + 1] = 0;
-    free(text);
-    return out;
+    return sn_json_print(j, 1);
 }
 
 int sn_graph_save(const sn_graph *g, const char *path, sn_error *e) {

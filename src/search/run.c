@@ -196,15 +196,7 @@ char *run_cand_line(const cand *c) {
         cJSON_AddItemToObject(j, "curve_loss", num_array(c->loss, c->n_curve));
         cJSON_AddItemToObject(j, "curve_val", num_array(c->val, c->n_curve));
     }
-    char *s = cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
-    size_t n = strlen(s);
-    char *out = sn_xmalloc(n + 2);
-    memcpy(out, s, n);
-    out[n] = '\n';
-    out[n + 1] = 0;
-    free(s);
-    return out;
+    return sn_json_print(j, 0);
 }
 
 /* ---- loading ----------------------------------------------------------

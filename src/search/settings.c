@@ -713,13 +713,5 @@ char *sn_settings_to_json(const sn_search_settings *s) {
         cJSON_AddStringToObject(o, "run", s->origin_run);
         cJSON_AddNumberToObject(o, "cand", s->origin_cand);
     }
-    char *out = cJSON_Print(j);
-    cJSON_Delete(j);
-    size_t n = strlen(out);
-    char *res = sn_xmalloc(n + 2);
-    memcpy(res, out, n);
-    res[n] = '\n';
-    res[n + 1] = 0;
-    free(out);
-    return res;
+    return sn_json_print(j, 1);
 }

@@ -1,9 +1,12 @@
 /* jsonpos.c — where a value sits in JSON source text, for messages that
  * point at file:line:col (cJSON parses but keeps no positions). The text
  * is assumed to have parsed: these only walk it. Used by the graph reader
- * (graph/json.c) and by settings files (--config, settings.json). */
+ * (graph/json.c) and by settings files (--config, settings.json); and
+ * the one way JSON text is made from a cJSON tree (sn_json_print). */
 #include "slimnas/util.h"
 
+#include <cJSON.h>
+#include <stdlib.h>
 #include <string.h>
 
 size_t sn_json_skip_ws(const char *t, size_t n, size_t p) {
@@ -101,4 +104,17 @@ size_t sn_json_element(const char *t, size_t n, size_t p, int idx) {
         }
         return SN_JSON_NOWHERE;
     }
+}
+
+char *sn_json_print(cJSON *j, int pretty) {
+    char *text = pretty ? cJSON_Print(j) : cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    SN_ASSERT(text);
+    size_t n = strlen(text);
+    char *out = sn_xmalloc(n + 2);
+    memcpy(out, text, n);
+    out[n] = '\n';
+    out[n + 1] = 0;
+    free(text);
+    return out;
 }
