@@ -192,12 +192,12 @@ sec_stats() {
 # ---- graph JSON excerpt ---------------------------------------------------
 
 sec_graph() {
-    block '^\*\*Graph JSON\*\*' | tr -d ' \n' | sed 's/\.\.\..*//' >"$TMP/want"
+    block '^\*\*Graph JSON\*\*' | tr -d ' \t\n' | sed 's/\.\.\..*//' >"$TMP/want"
     [ -s "$TMP/want" ] || bad "no graph JSON excerpt"
     in=$(grep -o '"input": {"c": [0-9]*, "h": [0-9]*, "w": [0-9]*}' "$README" | head -n 1)
     c=$(echo "$in" | sed 's/.*"c": \([0-9]*\).*/\1/')
     h=$(echo "$in" | sed 's/.*"h": \([0-9]*\).*/\1/')
-    "$BIN" new cnn --input "${h}x${h}x$c" --classes 10 | tr -d ' \n' >"$TMP/got"
+    "$BIN" new cnn --input "${h}x${h}x$c" --classes 10 | tr -d ' \t\n' >"$TMP/got"
     want=$(cat "$TMP/want")
     case "$(cat "$TMP/got")" in
     "$want"*) ;;

@@ -697,9 +697,9 @@ static void test_stats_reports_arena(void **state) {
     char rest[4096]; /* read to the end: no SIGPIPE for the writer */
     while (fread(rest, 1, sizeof rest, f) > 0) continue;
     assert_int_equal(pclose(f), 0);
-    snprintf(want, sizeof want, "\"arena_bytes\": %lld,", (long long)arena);
+    snprintf(want, sizeof want, "\"arena_bytes\":\t%lld,", (long long)arena);
     assert_non_null(strstr(buf, want));
-    snprintf(want, sizeof want, "\"arena_bytes_int8\": %lld,",
+    snprintf(want, sizeof want, "\"arena_bytes_int8\":\t%lld,",
              (long long)arena / 4);
     assert_non_null(strstr(buf, want));
     sn_graph_free(g);

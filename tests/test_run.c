@@ -1,4 +1,4 @@
-/* test_run.c — the run directory's guarantees (issue 14): a short write
+/* test_run.c — the run directory's guarantees (README "Run directories"): a short write
  * never poisons the log; the lock is on the directory and every file is
  * opened relative to it; one damaged file or log line costs only its
  * candidate (check and check --repair); an emptied log never overwrites

@@ -415,6 +415,95 @@ static void test_gp_prior_mean(void **state) {
 
 /* ---- settings ------------------------------------------------------------ */
 
+/* Every key of the settings table reads back what it prints, and
+ * settings.json (written from the table) reads back to the same settings. */
+static void test_settings_table(void **state) {
+    (void)state;
+    sn_error e;
+    for (const sn_setting_info *k = sn_setting_keys; k->key; k++) {
+        const char *key = strcmp(k->key, "rate.OP") ? k->key : "rate.wider";
+        assert_ptr_equal(sn_setting_find(key), k);
+        if (k->type == SN_SET_OTHER) {
+            assert_non_null(k->parse);
+            assert_non_null(k->format);
+        }
+        sn_search_settings s = sn_settings_default(), t = s;
+        char v[256], w[256];
+        sn_settings_get(&s, key, v, sizeof v);
+        if (sn_settings_set(&t, key, v, &e))
+            fail_msg("%s: its own value '%s' is refused: %s", key, v, e.msg);
+        sn_settings_get(&t, key, w, sizeof w);
+        assert_string_equal(v, w);
+    }
+    sn_search_settings s = sn_settings_default();
+    static const char *const kv[][2] = {
+        {"weight-decay", "0.002"}, {"seed", "7"}, {"max-flops", "5M"},
+        {"final-at", "10k,20k"},   {"objective", "flops,memory"},
+        {"budget", "2h"},          {"rate.wider", "2"}, {"pin", "prune"},
+        {"max-candidates", "2k"},  {"val-split", "0.2"}};
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
+        assert_int_equal(sn_settings_set(&s, kv[i][0], kv[i][1], &e), 0);
+    assert_int_equal(s.max_candidates, 2000);
+    char *j1 = sn_settings_to_json(&s);
+    sn_search_settings t = sn_settings_default();
+    assert_int_equal(sn_settings_from_json(&t, j1, strlen(j1), "x.json", &e),
+                     0);
+    char *j2 = sn_settings_to_json(&t);
+    assert_string_equal(j1, j2);
+    assert_non_null(strstr(j1, "\"weight-decay\":\t0.002,"));
+    free(j1);
+    free(j2);
+}
+
+/* One writer for a candidate record: unknown accuracies are null (not
+ * -1), as results.log and show --json both write them. */
+static void test_cand_json(void **state) {
+    (void)state;
+    sn_cand_info c;
+    memset(&c, 0, sizeof c);
+    c.id = 3;
+    c.parent = 1;
+    c.status = SN_CAND_INFEASIBLE;
+    c.val_acc = c.test_acc = c.train_loss = -1;
+    snprintf(c.op, sizeof c.op, "wider conv2");
+    cJSON *j = sn_cand_to_json(&c);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "val_acc")));
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "test_acc")));
+    assert_string_equal(cJSON_GetObjectItem(j, "status")->valuestring,
+                        "infeasible");
+    assert_int_equal(cJSON_GetObjectItem(j, "fidelity")->valueint, 1);
+    cJSON_Delete(j);
+    c.val_acc = 0.5;
+    j = sn_cand_to_json(&c);
+    assert_true(cJSON_GetObjectItem(j, "val_acc")->valuedouble == 0.5);
+    cJSON_Delete(j);
+}
+
+/* settings files: an error points at the member's key (not at a value
+ * that spells the key), and text after the object is an error. */
+static void test_settings_file_positions(void **state) {
+    (void)state;
+    sn_search_settings s = sn_settings_default();
+    sn_error e;
+    const char *t1 = "{\"strategy\": \"bo\",\n \"comment\": \"budget\",\n"
+                     " \"budget\": \"soon\"}";
+    assert_int_equal(sn_settings_from_json(&s, t1, strlen(t1), "c.json", &e),
+                     -1);
+    assert_non_null(strstr(e.msg, "c.json:3:2: budget"));
+    const char *t2 = "{\"epochs\": 2}\n x";
+    assert_int_equal(sn_settings_from_json(&s, t2, strlen(t2), "c.json", &e),
+                     -1);
+    assert_non_null(strstr(e.msg, "c.json:2:2: text after"));
+    const char *t3 = "{\"rates\": {\"wider\": -1}}";
+    assert_int_equal(sn_settings_from_json(&s, t3, strlen(t3), "c.json", &e),
+                     -1);
+    assert_non_null(strstr(e.msg, "c.json:1:12: rate.wider"));
+    const char *t4 = "  {\"epochs\": 2}\n";
+    assert_int_equal(sn_settings_from_json(&s, t4, strlen(t4), "c.json", &e),
+                     0);
+    assert_int_equal(s.epochs, 2);
+}
+
 static void test_settings(void **state) {
     (void)state;
     sn_search_settings s = sn_settings_default();
@@ -1270,7 +1359,7 @@ static void test_final(void **state) {
 }
 
 
-/* ---- issue 13: front on raw sizes, bo, GP fit, failures, fidelity, clock -- */
+/* ---- front on raw sizes, bo, GP fit, failures, fidelity, clock ---------- */
 
 /* Rewrites field `key` of every results.log line whose id is in ids[]
  * with the number v[] (or deletes it when del). */
@@ -1743,6 +1832,9 @@ int main(void) {
         T(test_kernel_psd),
         T(test_gp_prior_mean),
         T(test_settings),
+        T(test_settings_table),
+        T(test_cand_json),
+        T(test_settings_file_positions),
         T(test_sample_configs),
         T(test_limits_never_violated),
         T(test_resume_after_sigkill),

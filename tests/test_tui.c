@@ -7,6 +7,9 @@
 
 #include "slimnas/tui.h"
 
+#include <ctype.h>
+#include <dirent.h>
+
 /* ---- text helpers ------------------------------------------------------ */
 
 static void test_width_clip(void **state) {
@@ -877,18 +880,120 @@ static void test_resolve(void **state) {
                                     &e),
                      -1);
     assert_non_null(strstr(e.msg, "unknown command 'frobnicate'"));
-    /* every explorer command has a usage line that starts with its name,
-     * and none collides with an engine command */
-    for (int i = 0; sn_tui_command_names[i]; i++) {
-        assert_non_null(sn_tui_command_usage[i]);
-        assert_int_equal(strncmp(sn_tui_command_usage[i],
-                                 sn_tui_command_names[i],
-                                 strlen(sn_tui_command_names[i])),
-                         0);
-        for (int j = 0; sn_engine_command_names[j]; j++)
-            assert_string_not_equal(sn_tui_command_names[i],
-                                    sn_engine_command_names[j]);
+    /* every explorer command has a usage and a help line, its arguments'
+     * range is sane, and none collides with an engine command */
+    for (const sn_command *c = sn_tui_commands; c->name; c++) {
+        assert_non_null(c->usage);
+        assert_non_null(c->help);
+        assert_non_null(c->exec);
+        assert_true(c->max_args < 0 || c->max_args >= c->min_args);
+        for (const sn_command *d = sn_engine_commands; d->name; d++)
+            assert_string_not_equal(c->name, d->name);
     }
+    /* the help line is the synopsis, padded, then the help */
+    char line[256];
+    sn_command_help_line(&sn_engine_commands[0], line, sizeof line);
+    assert_string_equal(line, "pause                 pause the search "
+                              "(within one batch)");
+}
+
+/* The explorer talks to the engine only: no file of src/tui calls a
+ * function of the search or morph layers (their vocabulary comes
+ * re-exported by engine.h). */
+static void test_explorer_calls_engine_only(void **state) {
+    (void)state;
+    static const char *const below[] = {"sn_search_", "sn_settings_",
+                                        "sn_setting_", "sn_morph_",
+                                        "sn_cand_status_", "sn_objective_",
+                                        "sn_strategy_", "sn_front_", NULL};
+    DIR *d = opendir("src/tui");
+    assert_non_null(d);
+    int files = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l < 3 || (strcmp(de->d_name + l - 2, ".c") &&
+                      strcmp(de->d_name + l - 2, ".h")))
+            continue;
+        char path[512];
+        snprintf(path, sizeof path, "src/tui/%s", de->d_name);
+        FILE *f = fopen(path, "r");
+        assert_non_null(f);
+        files++;
+        char line[1024];
+        for (int ln = 1; fgets(line, sizeof line, f); ln++)
+            for (int k = 0; below[k]; k++)
+                for (const char *p = strstr(line, below[k]); p;
+                     p = strstr(p + 1, below[k])) {
+                    if (p > line && (isalnum((unsigned char)p[-1]) ||
+                                     p[-1] == '_'))
+                        continue; /* sn_engine_..., a longer name */
+                    const char *q = p;
+                    while (isalnum((unsigned char)*q) || *q == '_') q++;
+                    if (*q == '(' || !strncmp(p, "sn_setting_keys", 15))
+                        fail_msg("%s:%d: the explorer calls %.*s (use the "
+                                 "engine's re-export)", path, ln,
+                                 (int)(q - p), p);
+                }
+        fclose(f);
+    }
+    closedir(d);
+    assert_true(files > 10);
+}
+
+/* README.md's block of ':' commands names exactly the commands of the two
+ * tables: the first word of each " | " alternative of each line's
+ * synopsis (the text before a run of two spaces). */
+static void test_readme_command_list(void **state) {
+    (void)state;
+    FILE *f = fopen("README.md", "r");
+    assert_non_null(f);
+    char line[512];
+    int in_section = 0, in_block = 0, done = 0, n_words = 0;
+    char words[128][32];
+    while (!done && fgets(line, sizeof line, f)) {
+        if (!in_section) {
+            in_section = !strncmp(line, "### `:` commands", 16);
+            continue;
+        }
+        if (!strncmp(line, "```", 3)) {
+            if (in_block) done = 1;
+            in_block = 1;
+            continue;
+        }
+        if (!in_block || line[0] == ' ' || line[0] == '\n') continue;
+        char *gap = strstr(line, "  ");
+        if (gap) *gap = 0;
+        line[strcspn(line, "\n")] = 0;
+        char *save = NULL;
+        for (char *alt = strtok_r(line, "|", &save); alt;
+             alt = strtok_r(NULL, "|", &save)) {
+            /* an inner '|' (N|page) has no space around it: only a part
+             * that starts with a space or the line starts an alternative */
+            if (alt != line && alt[0] != ' ') continue;
+            while (*alt == ' ') alt++;
+            char w[32];
+            if (sscanf(alt, "%31s", w) == 1 && n_words < 128)
+                snprintf(words[n_words++], sizeof words[0], "%s", w);
+        }
+    }
+    fclose(f);
+    assert_true(done);
+    const sn_command *const tabs[2] = {sn_engine_commands, sn_tui_commands};
+    for (int i = 0; i < n_words; i++) {
+        int found = 0;
+        for (int k = 0; k < 2; k++)
+            for (const sn_command *c = tabs[k]; c->name; c++)
+                found |= !strcmp(c->name, words[i]);
+        if (!found) fail_msg("README names ':%s', not a command", words[i]);
+    }
+    for (int k = 0; k < 2; k++)
+        for (const sn_command *c = tabs[k]; c->name; c++) {
+            int found = 0;
+            for (int i = 0; i < n_words; i++)
+                found |= !strcmp(c->name, words[i]);
+            if (!found) fail_msg("README's ':' commands lack '%s'", c->name);
+        }
 }
 
 static int has(const sn_lines *l, const char *s) {
@@ -1048,6 +1153,8 @@ int main(void) {
         cmocka_unit_test(test_graph_text),
         cmocka_unit_test(test_status),
         cmocka_unit_test(test_resolve),
+        cmocka_unit_test(test_readme_command_list),
+        cmocka_unit_test(test_explorer_calls_engine_only),
         cmocka_unit_test(test_complete),
         cmocka_unit_test(test_run_line_clock),
         cmocka_unit_test(test_keys),

@@ -714,7 +714,7 @@ static void write_history_file(const ctx *c, const char *text) {
     fclose(f);
 }
 
-/* Issue 10, trap 1: a reverse search cancelled with C-g, Esc or C-c must
+/* A reverse search cancelled with C-g, Esc or C-c must
  * not survive into the next command line. */
 static void test_cancelled_search_does_not_leak(void **state) {
     if (!have_tmux) skip();

@@ -173,8 +173,6 @@ sn_data *sn_data_from_arrays(const char *name, sn_shape shape, int classes,
                              const sn_data_opts *o, sn_error *e);
 void sn_data_free(sn_data *d);
 
-/* Short help text listing the spec forms (for --help and errors). */
-const char *sn_data_spec_help(void);
 
 const char *sn_data_name(const sn_data *d); /* "fashion-mnist", ... */
 const char *sn_data_path(const sn_data *d); /* folder read, "" if none */

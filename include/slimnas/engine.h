@@ -246,10 +246,43 @@ int sn_engine_enqueue(sn_engine *en, int h, int cand, const char *morph,
 int sn_engine_exec(sn_engine *en, int h, const char *line, char *reply,
                    int *new_h, sn_error *e);
 
-/* Command names and one-line usages, for help and completion;
- * NULL-terminated, same order. */
-extern const char *const sn_engine_command_names[];
-extern const char *const sn_engine_command_usage[];
+/* The commands sn_engine_exec knows, one entry each (util.h's
+ * sn_command; ends with a NULL name): help and completion come from it. */
+extern const sn_command sn_engine_commands[];
+
+/* ---- vocabulary for clients ----------------------------------------------
+ * What the explorer needs of the layers below, re-exported so that it
+ * includes and calls the engine only (tests/test_tui.c checks that
+ * src/tui calls nothing of search or morph): the settings table, the
+ * operator, status and objective names, the limits check. */
+
+/* search.h's settings table (key, type, range, live, help), {0}-ended. */
+const sn_setting_info *sn_engine_settings_table(void);
+/* Applies `key value` to a copy of *s in *out (*s unchanged); -1 with e
+ * when the value is refused, as `set` would refuse it. */
+int sn_engine_settings_try(const sn_search_settings *s, const char *key,
+                           const char *value, sn_search_settings *out,
+                           sn_error *e);
+/* 1 when a candidate of these sizes is within s's hard limits. */
+int sn_engine_fits(const sn_search_settings *s, int64_t params, int64_t flops,
+                   int64_t memory);
+/* Operator (morphism) i's name, i in [0, SN_MORPH_COUNT); NULL outside. */
+const char *sn_engine_op_name(int i);
+const char *sn_engine_status_name(sn_cand_status s);
+const char *sn_engine_objective_name(sn_objective o);
+int sn_engine_objective_from_name(const char *name); /* -1: unknown */
+
+/* ---- printing a snapshot ------------------------------------------------ */
+
+/* "29m48s left" or "no budget", and ", N to go" with max-candidates. */
+const char *sn_run_left(char *buf, size_t n, const sn_search_settings *st,
+                        double elapsed, int n_records);
+/* The one line a headless run prints per finished candidate (search,
+ * resume, fork and `ui --headless`):
+ *   "#12   #3    wider conv2 16->32 ...  18,234    1.2M     84.21%  front 4
+ *    hv 0.4412     3m05s, 26m55s left" */
+const char *sn_snapshot_record_line(const sn_snapshot *s, int id, char *buf,
+                                    size_t n);
 
 /* ---- details on demand (for the candidate view) ------------------------ */
 

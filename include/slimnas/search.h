@@ -192,28 +192,46 @@ typedef struct sn_search_settings {
 
 sn_search_settings sn_settings_default(void);
 
-/* One settable key. The command line (--KEY VALUE), config files
- * ({"KEY": VALUE}), settings.json and the engine's `set KEY VALUE` all
- * use this table:
- *   data, val-split, max-train, epochs, root-epochs, batch, lr,
- *   weight-decay,
- *   objective (params|flops|memory, or two joined by ','),
- *   max-params, max-flops, max-memory (k/M suffixes, 0 or none = no limit),
- *   strategy (bo|evolution|random), budget (s/m/h, 0 = none),
- *   max-candidates, final, final-epochs, bases, seed,
- *   rate.OP (OP an operator name: rate.wider 2), pin (OP or none).
- * `live` keys may change while a search runs (limits, objective,
- * strategy, budget, max-candidates, epochs, max-train... see the table);
- * the others are fixed when a run starts (data, val-split, seed, bases). */
+/* One settable key: the one table the command line (--KEY VALUE of
+ * search, resume, fork and ui), config files ({"KEY": VALUE}),
+ * settings.json (read and written in the table's order), the engine's
+ * `set KEY VALUE`, the explorer's completion and help, and the help
+ * defaults all read. rate.* is one entry "rate.OP" (OP an operator name:
+ * rate.wider 2). `live` keys may change while a search runs; the others
+ * are fixed when a run starts (data, val-split, seed, bases, ...). */
+typedef enum sn_setting_type {
+    SN_SET_INT,      /* int field, integer in [lo, hi] ("2k" accepted) */
+    SN_SET_SIZE,     /* int64_t field, a size (k/M; 0, none, off = none) */
+    SN_SET_NUM,      /* double field, number in [lo, hi] */
+    SN_SET_DURATION, /* double field, seconds: 40s, 30m, 2h (none = 0) */
+    SN_SET_SEED,     /* uint64_t field, integer in [lo, hi] */
+    SN_SET_OTHER     /* parsed and printed by the entry's own functions */
+} sn_setting_type;
+
+/* Which run commands take --KEY (the explorer's `ui` takes every key). */
+enum { SN_SETCLI_NONE, SN_SETCLI_SEARCH, SN_SETCLI_ALL };
+
 typedef struct sn_setting_info {
     const char *key;
-    const char *arg;  /* metavar: "N", "SIZE", "DURATION", ... */
-    const char *help;
+    const char *arg;  /* metavar: "N", "SIZE", "TIME", ... */
+    const char *help; /* without the default (help adds it) */
     int live;
+    int cli;          /* SN_SETCLI_*: search only, or search/resume/fork */
+    char short_name;  /* -e for --epochs, or 0 */
+    sn_setting_type type;
+    double lo, hi;    /* SN_SET_INT, _NUM, _SEED */
+    size_t offset;    /* of the field in sn_search_settings */
+    /* SN_SET_OTHER: value -> t (checked), and t -> text */
+    int (*parse)(sn_search_settings *t, const char *key, const char *v,
+                 sn_error *e);
+    void (*format)(const sn_search_settings *s, const char *key, char *buf,
+                   size_t n);
 } sn_setting_info;
 
-/* The table, terminated by {0}; rate.* is one entry "rate.OP". */
+/* The table, terminated by {0}. */
 extern const sn_setting_info sn_setting_keys[];
+/* The entry of key (any rate.OP finds "rate.OP"), or NULL. */
+const sn_setting_info *sn_setting_find(const char *key);
 
 /* Sets one key from text. All-or-nothing: -1 with a sentence ("max-params:
  * '5q' is not a size like 20k or 1.5M") and s unchanged on error. */
@@ -446,6 +464,12 @@ void sn_search_queue_item(const sn_search *se, int i, int *parent,
 
 int sn_search_count(const sn_search *se);              /* records */
 const sn_cand_info *sn_search_cand(const sn_search *se, int id);
+/* A candidate record as a JSON object (cJSON, the caller deletes it): id,
+ * parent, morph, op, status, params, flops, memory, val_acc and test_acc
+ * (null when unknown), train_loss (null when unknown), epochs, fidelity,
+ * seconds, elapsed, hypervolume, front. The one writer: results.log
+ * lines and `show --json` both start from it. */
+struct cJSON *sn_cand_to_json(const sn_cand_info *c);
 /* Graph of a candidate (owned by the search, immutable); NULL for a
  * damaged candidate whose graph file does not load. */
 const sn_graph *sn_search_graph(const sn_search *se, int id);

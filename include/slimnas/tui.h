@@ -9,8 +9,8 @@
  * The explorer is a client of include/slimnas/engine.h only: it reads
  * snapshots and sends command strings (sn_engine_exec), exactly as the
  * headless command line does. The UI thread alone touches curses and
- * readline; it sleeps in poll() on the engine's wake-up descriptor and
- * the keyboard together.
+ * readline; it sleeps in pselect() on the engine's wake-up descriptor and
+ * the keyboard together (SIGWINCH unblocked only there).
  *
  * Everything that decides what goes where on the screen is a pure
  * function declared below (themes and colour mapping, the Pareto plot
@@ -18,7 +18,7 @@
  * selection state, the layout, the per-layer table, the text graph, the
  * status line, command resolution and completion), so it is unit-tested
  * without a terminal (tests/test_tui.c). The curses shell (src/tui/
- * tui-main.c, tui-draw.c, tui-cmdline.c) only copies their output to the
+ * tui_main.c, tui_draw.c, tui_cmdline.c) only copies their output to the
  * screen.
  *
  * Text is UTF-8. Display widths are counted one column per code point
@@ -205,7 +205,7 @@ enum {
     SN_PT_SELECTED = 2,   /* the selected candidate */
     SN_PT_INFEASIBLE = 4, /* over a hard limit (drawn dim) */
     SN_PT_OTHER = 8       /* another run's: widens the ranges only (not
-                             drawn, not picked; tui-compare.c draws it) */
+                             drawn, not picked; tui_compare.c draws it) */
 };
 
 typedef struct sn_plot_point {
@@ -394,10 +394,13 @@ const char *sn_tui_fmt_clock(char *buf, size_t n, double seconds);
 /* Hard limits for the plot title: "max-params 5k, max-flops 1M" or "". */
 void sn_tui_limits(const sn_search_settings *s, char *buf, size_t n);
 
-/* Commands handled by the explorer itself; all others go to
- * sn_engine_exec. NULL-terminated, with usages in the same order. */
-extern const char *const sn_tui_command_names[];
-extern const char *const sn_tui_command_usage[];
+/* Commands handled by the explorer itself (util.h's sn_command, one
+ * entry each, ending with a NULL name); all others go to sn_engine_exec
+ * (engine.h's sn_engine_commands). Help, completion and the README's
+ * list of ':' commands (tests/test_tui.c checks) come from the two. */
+extern const sn_command sn_tui_commands[];
+/* Appended to "unknown command 'x'" in the explorer. */
+#define SN_TUI_HINT " (? lists the commands)"
 
 /* Resolves the first word of a command line against the explorer's and
  * the engine's command names (exact name, else a unique prefix). Writes
@@ -413,11 +416,11 @@ typedef struct sn_complete_ctx {
 } sn_complete_ctx;
 
 /* Completions for `text`, the word being typed, which starts at byte
- * `start` of line: command names for the first word; for set, the
- * setting keys then values (objective, strategy names); ids after fork,
- * select, enqueue, export; morph names after ban, unban, pin and an
- * enqueue id; theme names after theme; --options after fork's id. The
- * matches go to out (malloc'd strings, sorted, unique). */
+ * `start` of line: command names for the first word, then what the
+ * command's table entry says of each argument (its `complete` spec); for
+ * set, the setting keys then values (objective, strategy names); for fork,
+ * --options after the id. The matches go to out (malloc'd strings,
+ * sorted, unique). */
 void sn_tui_complete(const sn_complete_ctx *ctx, const char *line, int start,
                      const char *text, sn_lines *out);
 

@@ -93,6 +93,8 @@ int sn_parse_duration(const char *s, double *out);
 const char *sn_fmt_int(char *buf, size_t n, int64_t v);
 /* 80720 -> "80.7k", 11529354 -> "11.5M". */
 const char *sn_fmt_si(char *buf, size_t n, double v);
+/* Seconds as "45s", "4m05s", "30m", "1h02m", "2h". */
+const char *sn_fmt_duration(char *buf, size_t n, double sec);
 
 /* ---- random numbers (xoshiro-style, deterministic per seed) ---------- */
 
@@ -105,6 +107,63 @@ uint64_t sn_rng_u64(sn_rng *r);
 double sn_rng_uniform(sn_rng *r);            /* [0, 1) */
 int sn_rng_int(sn_rng *r, int n);            /* [0, n) */
 double sn_rng_normal(sn_rng *r);             /* N(0, 1) */
+
+/* ---- positions in JSON text (jsonpos.c) -------------------------------- */
+
+#define SN_JSON_NOWHERE ((size_t)-1)
+/* First offset at or after p that is not JSON whitespace. */
+size_t sn_json_skip_ws(const char *t, size_t n, size_t p);
+/* Offset just past the value starting at (or after whitespace before) p. */
+size_t sn_json_value_end(const char *t, size_t n, size_t p);
+/* Offset of the value of member key of the object at p (members are
+ * walked: a string value that spells the key is never taken for it), or
+ * SN_JSON_NOWHERE. */
+size_t sn_json_member(const char *t, size_t n, size_t p, const char *key);
+/* Offset of the opening quote of that member's key, or SN_JSON_NOWHERE. */
+size_t sn_json_key(const char *t, size_t n, size_t p, const char *key);
+/* Offset of element idx of the array at p, or SN_JSON_NOWHERE. */
+size_t sn_json_element(const char *t, size_t n, size_t p, int idx);
+
+/* j as malloc'd JSON text ending in a newline (cJSON_Print when pretty,
+ * else one line); j is deleted. */
+struct cJSON;
+char *sn_json_print(struct cJSON *j, int pretty);
+
+/* ---- command tables ---------------------------------------------------- */
+
+/* One command of a text grammar (the engine's and the explorer's tables;
+ * help, completion and the README's list come from these). A table ends
+ * with an entry whose name is NULL. */
+typedef struct sn_command {
+    const char *name;     /* "enqueue" */
+    const char *usage;    /* its arguments: "ID OP[:POS[:ARG]]" */
+    const char *help;     /* one line: "train this morph of candidate ID next" */
+    int min_args, max_args; /* words after the name; max_args -1: any */
+    /* What Tab offers, one space-separated spec per argument: "id",
+     * "morph", "morph|none", "key", "theme", "fork-option", or a list of
+     * literal words "a,b,c"; "" offers nothing. */
+    const char *complete;
+    /* Runs it: ctx is the table owner's (engine call, explorer);
+     * argv[0] is the full command name. -1 with e on failure. */
+    int (*exec)(void *ctx, int argc, char **argv, sn_error *e);
+} sn_command;
+
+/* The command word resolves to, across n_tables tables: an exact name,
+ * else a unique prefix. NULL when none or several match, with e set to
+ * "unknown command 'x'HINT" or "ambiguous command 'p': pause, pin".
+ * *table (may be NULL) gets the index of the table it is in. */
+const sn_command *sn_command_find(const sn_command *const *tables,
+                                  int n_tables, const char *word, int *table,
+                                  const char *hint, sn_error *e);
+/* -1 with "usage: NAME USAGE" when argc words after the name are out of
+ * c's range; 0 otherwise. */
+int sn_command_check_args(const sn_command *c, int argc, sn_error *e);
+/* "NAME USAGE   help" as help screens list it (the synopsis padded to 22
+ * columns, at least two spaces when longer). */
+void sn_command_help_line(const sn_command *c, char *buf, size_t n);
+/* Splits line in place into at most max whitespace-separated words; the
+ * count, or -1 when there are more. */
+int sn_split_words(char *line, char **w, int max);
 
 /* ---- worker pool ----------------------------------------------------- */
 

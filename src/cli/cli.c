@@ -158,28 +158,7 @@ static void fmt_size_opt(char *buf, size_t n, int64_t v) {
 void sn_cli_setting_default(const char *key, char *buf, size_t n) {
     sn_search_settings s = sn_settings_default();
     buf[0] = 0;
-    if (!strcmp(key, "budget")) {
-        double b = s.budget;
-        if (b <= 0) snprintf(buf, n, "none");
-        else if (fmod(b, 3600) == 0) snprintf(buf, n, "%gh", b / 3600);
-        else if (fmod(b, 60) == 0) snprintf(buf, n, "%gm", b / 60);
-        else snprintf(buf, n, "%gs", b);
-    } else if (!strcmp(key, "max-params")) {
-        fmt_size_opt(buf, n, s.max_params);
-    } else if (!strcmp(key, "max-flops")) {
-        fmt_size_opt(buf, n, s.max_flops);
-    } else if (!strcmp(key, "max-memory")) {
-        fmt_size_opt(buf, n, s.max_memory);
-    } else if (!strcmp(key, "max-train")) {
-        fmt_size_opt(buf, n, s.max_train);
-        if (!strcmp(buf, "none")) snprintf(buf, n, "all");
-    } else if (!strcmp(key, "max-candidates")) {
-        if (s.max_candidates) snprintf(buf, n, "%d", s.max_candidates);
-        else snprintf(buf, n, "none");
-    } else if (!strcmp(key, "hv-accuracy")) {
-        sn_settings_get(&s, key, buf, n);
-        if (!strcmp(buf, "chance")) snprintf(buf, n, "chance = 1/classes");
-    } else if (!strcmp(key, "rates")) {
+    if (!strcmp(key, "rates")) {
         /* 1 each, then the exceptions: "1; 0.5 deeper-dense, ..." */
         snprintf(buf, n, "1");
         for (int i = 0; i < SN_MORPH_COUNT; i++)
@@ -188,11 +167,30 @@ void sn_cli_setting_default(const char *key, char *buf, size_t n) {
                 snprintf(buf + l, n - l, "%s%g %s", l == 1 ? "; " : ", ",
                          s.rates[i], sn_morph_get((sn_morph_id)i)->name);
             }
-    } else if (!strcmp(key, "data") || !strcmp(key, "config") ||
-               !strcmp(key, "run") || !strcmp(key, "final-at")) {
-        /* nothing to show: required, or none */
-    } else if (sn_settings_is_live(key) >= 0 && strncmp(key, "rate.", 5)) {
+        return;
+    }
+    const sn_setting_info *k = sn_setting_find(key);
+    /* nothing to show: not a setting (--config, --run), required
+     * (--data), none (--final-at), or one per operator (rate.OP) */
+    if (!k || !strcmp(key, "data") || !strcmp(key, "final-at") ||
+        !strncmp(key, "rate.", 5))
+        return;
+    const char *field = (const char *)&s + k->offset;
+    if (k->type == SN_SET_DURATION) {
+        double b = *(const double *)field;
+        if (b <= 0) snprintf(buf, n, "none");
+        else if (fmod(b, 3600) == 0) snprintf(buf, n, "%gh", b / 3600);
+        else if (fmod(b, 60) == 0) snprintf(buf, n, "%gm", b / 60);
+        else snprintf(buf, n, "%gs", b);
+    } else if (k->type == SN_SET_SIZE) {
+        fmt_size_opt(buf, n, *(const int64_t *)field);
+        if (!strcmp(key, "max-train") && !strcmp(buf, "none"))
+            snprintf(buf, n, "all");
+    } else if (!strcmp(key, "max-candidates") && !s.max_candidates) {
+        snprintf(buf, n, "none");
+    } else {
         sn_settings_get(&s, key, buf, n);
+        if (!strcmp(buf, "chance")) snprintf(buf, n, "chance = 1/classes");
     }
 }
 

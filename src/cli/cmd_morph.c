@@ -105,11 +105,12 @@ static int list(const sn_graph *g, const char *only, int exact_only) {
             return fail("%s", e.msg);
         }
         if (colon && colon[1]) { /* OP:POSITION lists that layer only */
-            char *pos = colon + 1, *end;
+            char *pos = colon + 1;
             if ((colon = strchr(pos, ':'))) *colon = 0;
             at = sn_graph_find(g, pos);
-            long v = strtol(pos, &end, 10);
-            if (at < 0 && !*end && v >= 0 && v < g->n_nodes) at = (int)v;
+            long v;
+            if (at < 0 && !sn_parse_long(pos, 0, g->n_nodes - 1, &v))
+                at = (int)v;
             if (at < 0) {
                 fprintf(stderr, "slimnas morph: no layer '%s' in the graph\n",
                         pos);

@@ -6,6 +6,7 @@
  * directory without touching it. */
 #include <cJSON.h>
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -17,33 +18,6 @@
 #include "slimnas/engine.h"
 #include "slimnas/export.h"
 #include "slimnas/report.h"
-
-/* Options that are settings keys (search.h's table), shared by search
- * and fork; each maps 1:1 onto sn_settings_set. */
-#define SETTING_OPTS                                                           \
-    {"objective", 0, "M[,M]", "size objective(s): params, flops, memory"},     \
-    {"max-params", 0, "SIZE", "hard limit on parameters (20k, 1.5M)"},         \
-    {"max-flops", 0, "SIZE", "hard limit on multiply-accumulates"},            \
-    {"max-memory", 0, "SIZE", "hard limit on peak activation bytes"},          \
-    {"strategy", 0, "bo|evolution|random", "search strategy"},                 \
-    {"budget", 0, "TIME", "wall-time budget, s/m/h (0 = none)"},               \
-    {"max-candidates", 0, "N", "stop after N candidates"},                     \
-    {"epochs", 'e', "K", "epochs per candidate"},                              \
-    {"root-epochs", 0, "K", "epochs for the roots, from scratch"},             \
-    {"max-train", 0, "N", "training images per candidate (0 = all)"},          \
-    {"batch", 'b', "N", "batch size"},                                         \
-    {"lr", 0, "RATE", "learning rate (SGD, cosine schedule)"},                 \
-    {"final", 0, "N", "retrain N front members on all data at the end"},       \
-    {"final-epochs", 0, "K", "epochs of the final retraining"},                \
-    {"final-at", 0, "SIZE,...", "also retrain the best member under each size"}, \
-    {"hv-accuracy", 0, "ACC", "hypervolume reference accuracy"},               \
-    {"rates", 0, "OP=W,...", "operator rates, e.g. prune=2,remove=0"},         \
-    {"pin", 0, "OP", "draw only this operator"}
-
-static const char *const setting_keys[] = {
-    "objective", "max-params", "max-flops", "max-memory", "strategy",
-    "budget", "max-candidates", "epochs", "root-epochs", "max-train", "batch", "lr",
-    "final", "final-epochs", "final-at", "hv-accuracy", "pin", NULL};
 
 /* --headless is accepted and hidden: search, resume and fork never open
  * the explorer (that is `slimnas ui`); old scripts still pass it. */
@@ -61,33 +35,66 @@ static const char *const setting_keys[] = {
     {"mpi-timeout", 0, "TIME", "a worker silent this long on one candidate " \
                                "is lost (none)"}
 
-static const sn_cli_opt search_opts[] = {
-    {"data", 'd', "SPEC", "dataset: fashion-mnist, cifar10, folder:DIR, ..."},
-    {"input", 0, "HxWxC", "convert images to this size (folder:, npy:)"},
-    {"fit", 0, "crop|pad|stretch", "how other aspect ratios fit (crop)"},
-    {"strict", 0, NULL, "refuse non-image files in a folder"},
-    {"run", 'r', "DIR", "run directory (default runs/search-DATE-TIME)"},
-    {"config", 'c', "FILE", "settings from a JSON file (options override)"},
-    SETTING_OPTS,
-    {"bases", 0, "LIST", "roots: KIND[:WIDTH[:DEPTH]],..."},
-    {"val-split", 0, "F", "validation fraction"},
-    {"seed", 0, "S", "seed of the search"},
-    RUN_OPTS,
-    MPI_OPTS,
-    {0}};
+/* The options of search, resume and fork: their own, then one per
+ * settings key the table (search.h's sn_setting_keys) gives the command
+ * (SN_SETCLI_ALL, and SN_SETCLI_SEARCH for search), then --rates and the
+ * run options. Built once, before the first parse. */
+static sn_cli_opt search_opts[64], resume_opts[64], fork_opts[64];
 
-static const sn_cli_opt resume_opts[] = {
-    {"data", 'd', "SPEC", "the run's dataset where it is now (same image "
-                          "shape and classes)"},
-    SETTING_OPTS, RUN_OPTS, MPI_OPTS, {0}};
+static const sn_cli_opt rates_opt = {"rates", 0, "OP=W,...",
+                                     "operator rates, e.g. prune=2,remove=0"};
+static const sn_cli_opt run_opts[] = {RUN_OPTS, {0}};
+static const sn_cli_opt mpi_opts[] = {MPI_OPTS, {0}};
 
-static const sn_cli_opt fork_opts[] = {
-    {"run", 'r', "DIR", "the new run directory (required)"},
-    {"data", 'd', "SPEC", "dataset of the new run (same image shape and "
-                          "classes as the candidate)"},
-    SETTING_OPTS,
-    RUN_OPTS,
-    {0}};
+static int add_opts(sn_cli_opt *o, int n, const sn_cli_opt *more) {
+    for (; more->name; more++) o[n++] = *more;
+    return n;
+}
+
+static int add_setting_opts(sn_cli_opt *o, int n, int search) {
+    for (const sn_setting_info *k = sn_setting_keys; k->key; k++)
+        if (k->cli == SN_SETCLI_ALL || (search && k->cli == SN_SETCLI_SEARCH))
+            o[n++] = (sn_cli_opt){k->key, k->short_name, k->arg, k->help};
+    o[n++] = rates_opt;
+    return n;
+}
+
+static void build_opts(void) {
+    static int built;
+    if (built) return;
+    built = 1;
+    static const sn_cli_opt search_head[] = {
+        {"data", 'd', "SPEC", "dataset: fashion-mnist, cifar10, folder:DIR, "
+                              "..."},
+        {"input", 0, "HxWxC", "convert images to this size (folder:, npy:)"},
+        {"fit", 0, "crop|pad|stretch", "how other aspect ratios fit (crop)"},
+        {"strict", 0, NULL, "refuse non-image files in a folder"},
+        {"run", 'r', "DIR", "run directory (default runs/search-DATE-TIME)"},
+        {"config", 'c', "FILE", "settings from a JSON file (options "
+                                "override)"},
+        {0}};
+    static const sn_cli_opt resume_head[] = {
+        {"data", 'd', "SPEC", "the run's dataset where it is now (same image "
+                              "shape and classes)"},
+        {0}};
+    static const sn_cli_opt fork_head[] = {
+        {"run", 'r', "DIR", "the new run directory (required)"},
+        {"data", 'd', "SPEC", "dataset of the new run (same image shape and "
+                              "classes as the candidate)"},
+        {0}};
+    int n = add_opts(search_opts, 0, search_head);
+    n = add_setting_opts(search_opts, n, 1);
+    n = add_opts(search_opts, n, run_opts);
+    add_opts(search_opts, n, mpi_opts);
+    n = add_opts(resume_opts, 0, resume_head);
+    n = add_setting_opts(resume_opts, n, 0);
+    n = add_opts(resume_opts, n, run_opts);
+    add_opts(resume_opts, n, mpi_opts);
+    n = add_opts(fork_opts, 0, fork_head);
+    n = add_setting_opts(fork_opts, n, 0);
+    add_opts(fork_opts, n, run_opts);
+}
+
 static const sn_cli_opt show_opts[] = {
     {"front", 0, NULL, "the Pareto front only"},
     {"tree", 0, NULL, "the search tree as indented text"},
@@ -168,9 +175,10 @@ typedef int (*setting_fn)(void *ctx, const char *key, const char *value,
 
 static int each_setting_opt(const sn_cli_args *a, setting_fn set, void *ctx) {
     sn_error e;
-    for (int i = 0; setting_keys[i]; i++) {
-        const char *v = sn_cli_get(a, setting_keys[i]);
-        if (v && set(ctx, setting_keys[i], v, &e))
+    for (const sn_setting_info *k = sn_setting_keys; k->key; k++) {
+        if (k->cli != SN_SETCLI_ALL) continue; /* search's own: cmd_search */
+        const char *v = sn_cli_get(a, k->key);
+        if (v && set(ctx, k->key, v, &e))
             return sn_cli_usage_error(a->cmd, "--%s", e.msg);
     }
     const char *r = sn_cli_get(a, "rates");
@@ -210,61 +218,11 @@ static int apply_setting_opts(const sn_cli_args *a, sn_search_settings *s) {
 
 /* ---- printing ------------------------------------------------------------- */
 
-static cJSON *cand_json(const sn_cand_info *c) {
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddNumberToObject(j, "id", c->id);
-    cJSON_AddNumberToObject(j, "parent", c->parent);
-    cJSON_AddStringToObject(j, "op", c->op);
-    cJSON_AddStringToObject(j, "morph", c->morph);
-    cJSON_AddStringToObject(j, "status", sn_cand_status_name(c->status));
-    cJSON_AddNumberToObject(j, "params", (double)c->params);
-    cJSON_AddNumberToObject(j, "flops", (double)c->flops);
-    cJSON_AddNumberToObject(j, "memory", (double)c->memory);
-    if (c->val_acc >= 0) cJSON_AddNumberToObject(j, "val_acc", c->val_acc);
-    else cJSON_AddNullToObject(j, "val_acc");
-    if (c->test_acc >= 0) cJSON_AddNumberToObject(j, "test_acc", c->test_acc);
-    else cJSON_AddNullToObject(j, "test_acc");
-    cJSON_AddNumberToObject(j, "seconds", c->seconds);
-    cJSON_AddNumberToObject(j, "epochs", c->epochs);
-    cJSON_AddNumberToObject(j, "fidelity", c->fidelity);
-    cJSON_AddBoolToObject(j, "front", c->on_front);
-    cJSON_AddNumberToObject(j, "hypervolume", c->hypervolume);
-    return j;
-}
-
 static void print_json(cJSON *j, int pretty) {
     char *s = pretty ? cJSON_Print(j) : cJSON_PrintUnformatted(j);
     printf("%s\n", s);
     free(s);
     fflush(stdout);
-}
-
-/* "45s", "4m05s", "1h02m": search time as the explorer's status bar
- * writes it. */
-static const char *fmt_dur(char *b, size_t n, double sec) {
-    long t = sec > 0 ? (long)(sec + 0.5) : 0;
-    if (t < 60) snprintf(b, n, "%lds", t);
-    else if (t < 3600 && t % 60 == 0) snprintf(b, n, "%ldm", t / 60);
-    else if (t < 3600) snprintf(b, n, "%ldm%02lds", t / 60, t % 60);
-    else if (t % 3600 == 0) snprintf(b, n, "%ldh", t / 3600);
-    else snprintf(b, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
-    return b;
-}
-
-/* "29m48s left", "no budget" (and "N to go" with --max-candidates). */
-static const char *fmt_left(char *b, size_t n, const sn_search_settings *st,
-                            double elapsed, int n_records) {
-    char d[32];
-    if (st->budget > 0)
-        snprintf(b, n, "%s left", fmt_dur(d, sizeof d, st->budget - elapsed));
-    else
-        snprintf(b, n, "no budget");
-    if (st->max_candidates > 0) {
-        size_t l = strlen(b);
-        int togo = st->max_candidates - n_records;
-        snprintf(b + l, n - l, ", %d to go", togo > 0 ? togo : 0);
-    }
-    return b;
 }
 
 /* The budget and limits of a run in one line (the first line of search,
@@ -277,7 +235,7 @@ static const char *describe_limits(char *b, size_t n,
     sn_settings_get(st, "objective", obj, sizeof obj);
     snprintf(b, n, "strategy %s, objective %s; budget %s",
              sn_strategy_name(st->strategy), obj,
-             st->budget > 0 ? fmt_dur(x, sizeof x, st->budget) : "none");
+             st->budget > 0 ? sn_fmt_duration(x, sizeof x, st->budget) : "none");
     if (st->max_candidates > 0) {
         l = strlen(b);
         snprintf(b + l, n - l, ", at most %s", sn_cli_plural(x, sizeof x,
@@ -329,14 +287,11 @@ static const char *describe_limits(char *b, size_t n,
 }
 
 static void print_record(const sn_snapshot *s, int id, int json) {
-    const sn_cand_info *c = &s->cands[id];
-    char left[64], el[32];
-    fmt_left(left, sizeof left, &s->settings, s->elapsed, id + 1);
     if (json) {
-        cJSON *j = cand_json(c);
+        cJSON *j = sn_cand_to_json(&s->cands[id]);
         cJSON_AddNumberToObject(j, "front_size", s->n_front);
         cJSON_AddNumberToObject(j, "run_hypervolume", s->hypervolume);
-        cJSON_AddNumberToObject(j, "elapsed", s->elapsed);
+        cJSON_ReplaceItemInObject(j, "elapsed", cJSON_CreateNumber(s->elapsed));
         if (s->settings.budget > 0) {
             double r = s->settings.budget - s->elapsed;
             cJSON_AddNumberToObject(j, "left", r > 0 ? r : 0);
@@ -345,16 +300,8 @@ static void print_record(const sn_snapshot *s, int id, int json) {
         cJSON_Delete(j);
         return;
     }
-    char p[32], f[32], par[16], acc[16];
-    sn_fmt_int(p, sizeof p, c->params);
-    sn_fmt_si(f, sizeof f, (double)c->flops);
-    if (c->parent >= 0) snprintf(par, sizeof par, "#%d", c->parent);
-    else snprintf(par, sizeof par, "-");
-    if (c->status == SN_CAND_DONE) snprintf(acc, sizeof acc, "%6.2f%%", 100 * c->val_acc);
-    else snprintf(acc, sizeof acc, "%s", sn_cand_status_name(c->status));
-    printf("#%-4d %-5s %-44.44s %9s %7s %10s  front %-3d hv %.4f  %6s, %s\n",
-           c->id, par, c->op, p, f, acc, s->n_front, c->hypervolume,
-           fmt_dur(el, sizeof el, s->elapsed), left);
+    char line[512];
+    printf("%s\n", sn_snapshot_record_line(s, id, line, sizeof line));
     fflush(stdout);
 }
 
@@ -376,8 +323,8 @@ static void print_summary(const sn_snapshot *s, const sn_search_settings *st,
             s->dir, sn_cli_plural(a, sizeof a, s->n_records, "candidate"),
             done, inf, s->n_front, s->hypervolume);
     if (best >= 0) fprintf(f, ", best val %.2f%%", 100 * best);
-    fprintf(f, "; %s of search spent, %s\n", fmt_dur(b, sizeof b, s->elapsed),
-            fmt_left(left, sizeof left, st, s->elapsed, s->n_records));
+    fprintf(f, "; %s of search spent, %s\n", sn_fmt_duration(b, sizeof b, s->elapsed),
+            sn_run_left(left, sizeof left, st, s->elapsed, s->n_records));
 }
 
 static void print_front_table(const sn_cand_info *cands, const int *front,
@@ -406,7 +353,7 @@ static cJSON *run_json(const char *dir, const sn_search_settings *st,
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "run", dir);
     cJSON *arr = cJSON_AddArrayToObject(j, "candidates");
-    for (int i = 0; i < n; i++) cJSON_AddItemToArray(arr, cand_json(&cands[i]));
+    for (int i = 0; i < n; i++) cJSON_AddItemToArray(arr, sn_cand_to_json(&cands[i]));
     cJSON *fr = cJSON_AddArrayToObject(j, "front");
     for (int i = 0; i < n_front; i++)
         cJSON_AddItemToArray(fr, cJSON_CreateNumber(front[i]));
@@ -464,7 +411,7 @@ static void follow_final(const sn_snapshot *s, final_seen *fs, int tty,
         if (i != fs->id) continue; /* retrained before this process */
         if (tty) fprintf(stderr, "\r\033[K");
         if (json) {
-            cJSON *j = cand_json(c);
+            cJSON *j = sn_cand_to_json(c);
             cJSON_AddStringToObject(j, "event", "final");
             print_json(j, 0);
             cJSON_Delete(j);
@@ -595,8 +542,8 @@ static int follow(sn_engine *en, int h, int json, int printed) {
                                 "%d/%d loss %.3f %.0f img/s  [%s, %s]",
                         s->current, g->epoch + 1, g->epochs, g->batch,
                         g->batches, g->loss, g->img_s,
-                        fmt_dur(el, sizeof el, s->elapsed),
-                        fmt_left(left, sizeof left, &s->settings, s->elapsed,
+                        sn_fmt_duration(el, sizeof el, s->elapsed),
+                        sn_run_left(left, sizeof left, &s->settings, s->elapsed,
                                  s->n_records));
         }
         int over = sn_run_state_over(s->state);
@@ -616,7 +563,7 @@ static int follow(sn_engine *en, int h, int json, int printed) {
                 printf("\n%s: %s after %s, %s of search\n", s->dir,
                        sn_run_state_name(s->state),
                        sn_cli_plural(nc, sizeof nc, s->n_records, "candidate"),
-                       fmt_dur(el, sizeof el, s->elapsed));
+                       sn_fmt_duration(el, sizeof el, s->elapsed));
                 if (s->n_workers > 0 && s->controller_jobs > 0)
                     printf("%d MPI workers; the controller spent %.1f ms "
                            "per candidate (proposing, sending, recording)\n",
@@ -653,6 +600,7 @@ static int run_engine(sn_engine *en, int h, int json, int printed) {
 static int cmd_search(int argc, char **argv) {
     sn_cli_args a;
     const sn_cli_cmd *c = &sn_cmd_search;
+    build_opts();
     int rc = sn_cli_parse(c, argc, argv, &a);
     if (rc) return rc == 1 ? 0 : rc;
     if (a.n_pos) return sn_cli_usage_error(c, "unexpected '%s'", a.pos[0]);
@@ -664,11 +612,9 @@ static int cmd_search(int argc, char **argv) {
         fprintf(stderr, "slimnas search: %s\n", e.msg);
         return 1;
     }
-    static const char *const fixed[] = {"data", "bases", "val-split", "seed",
-                                        NULL};
-    for (int i = 0; fixed[i]; i++)
-        if ((v = sn_cli_get(&a, fixed[i])) &&
-            sn_settings_set(&s, fixed[i], v, &e))
+    for (const sn_setting_info *k = sn_setting_keys; k->key; k++)
+        if ((k->cli == SN_SETCLI_SEARCH || !strcmp(k->key, "data")) &&
+            (v = sn_cli_get(&a, k->key)) && sn_settings_set(&s, k->key, v, &e))
             return sn_cli_usage_error(c, "--%s", e.msg);
     if ((rc = apply_setting_opts(&a, &s))) return rc;
     if (sn_cli_get(&a, "input") || sn_cli_get(&a, "fit") ||
@@ -742,6 +688,7 @@ static int set_in_engine(void *ctx, const char *key, const char *value,
 static int cmd_resume(int argc, char **argv) {
     sn_cli_args a;
     const sn_cli_cmd *c = &sn_cmd_resume;
+    build_opts();
     int rc = sn_cli_parse(c, argc, argv, &a);
     if (rc) return rc == 1 ? 0 : rc;
     if (a.n_pos != 1) return sn_cli_usage_error(c, "expected one run directory");
@@ -805,16 +752,16 @@ static int cmd_resume(int argc, char **argv) {
 static int cmd_fork(int argc, char **argv) {
     sn_cli_args a;
     const sn_cli_cmd *c = &sn_cmd_fork;
+    build_opts();
     int rc = sn_cli_parse(c, argc, argv, &a);
     if (rc) return rc == 1 ? 0 : rc;
     if (a.n_pos != 2)
         return sn_cli_usage_error(c, "expected runs/NAME and CANDIDATE");
     const char *dst = sn_cli_get(&a, "run");
     if (!dst) return sn_cli_usage_error(c, "--run runs/NEW is required");
-    char *end;
     const char *idt = a.pos[1][0] == '#' ? a.pos[1] + 1 : a.pos[1];
-    long id = strtol(idt, &end, 10);
-    if (!*idt || *end || id < 0)
+    long id;
+    if (sn_parse_long(idt, 0, LONG_MAX, &id))
         return sn_cli_usage_error(c, "CANDIDATE must be an id, got '%s'",
                                   a.pos[1]);
     sn_error e;
@@ -884,7 +831,7 @@ static void print_tree(const sn_search *se, int id, int depth,
 /* Candidate id with its subtree: {"id", ..., "children": [...]}. */
 static cJSON *tree_json(const sn_cand_info *cands, int id, int *const *kids,
                         const int *n_kids) {
-    cJSON *j = cand_json(&cands[id]);
+    cJSON *j = sn_cand_to_json(&cands[id]);
     cJSON *ch = cJSON_AddArrayToObject(j, "children");
     for (int k = 0; k < n_kids[id]; k++)
         cJSON_AddItemToArray(ch, tree_json(cands, kids[id][k], kids, n_kids));
@@ -915,7 +862,7 @@ static int show_candidate(const sn_search *se, int id, int json) {
     snprintf(ff, sizeof ff, "%s/cand/%d.final.bin", sn_search_dir(se), id);
     int has_w = access(fw, F_OK) == 0, has_f = access(ff, F_OK) == 0;
     if (json) {
-        cJSON *j = cand_json(c);
+        cJSON *j = sn_cand_to_json(c);
         cJSON *files = cJSON_AddObjectToObject(j, "files");
         cJSON_AddStringToObject(files, "graph", fg);
         if (has_w) cJSON_AddStringToObject(files, "weights", fw);
@@ -989,6 +936,7 @@ static int show_candidate(const sn_search *se, int id, int json) {
 static int cmd_show(int argc, char **argv) {
     sn_cli_args a;
     const sn_cli_cmd *c = &sn_cmd_show;
+    build_opts();
     int rc = sn_cli_parse(c, argc, argv, &a);
     if (rc) return rc == 1 ? 0 : rc;
     if (a.n_pos != 1) return sn_cli_usage_error(c, "expected one run directory");
@@ -996,10 +944,8 @@ static int cmd_show(int argc, char **argv) {
     const char *cv = sn_cli_get(&a, "candidate");
     long cid = -1;
     if (cv) {
-        char *end;
         const char *t = cv[0] == '#' ? cv + 1 : cv;
-        cid = strtol(t, &end, 10);
-        if (!*t || *end || cid < 0)
+        if (sn_parse_long(t, 0, LONG_MAX, &cid))
             return sn_cli_usage_error(c, "--candidate needs an id");
     }
     if (sn_cli_flag(&a, "csv") &&
@@ -1037,7 +983,7 @@ static int cmd_show(int argc, char **argv) {
         cJSON_DeleteItemFromObjectCaseSensitive(j, "front");
         cJSON *fr = cJSON_AddArrayToObject(j, "front");
         for (int i = 0; i < nf; i++)
-            cJSON_AddItemToArray(fr, cand_json(&cands[front[i]]));
+            cJSON_AddItemToArray(fr, sn_cand_to_json(&cands[front[i]]));
         print_json(j, 1);
         cJSON_Delete(j);
     } else if (json && !want_tree) {
@@ -1085,7 +1031,7 @@ static int cmd_show(int argc, char **argv) {
             char nc[32], el[32];
             printf("run %s: %s (%d trained, %d infeasible), %s of search\n",
                    a.pos[0], sn_cli_plural(nc, sizeof nc, n, "candidate"),
-                   done, inf, fmt_dur(el, sizeof el, sn_search_elapsed(se)));
+                   done, inf, sn_fmt_duration(el, sizeof el, sn_search_elapsed(se)));
             printf("data %s, strategy %s, objective accuracy vs %s",
                    st->data, sn_strategy_name(st->strategy), obj);
             if (st->max_params) printf(", max-params %lld", (long long)st->max_params);

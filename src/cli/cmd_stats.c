@@ -3,6 +3,9 @@
  * peak activation memory. The numbers come from sn_stats_compute. */
 #include <string.h>
 
+#include <cJSON.h>
+#include <stdlib.h>
+
 #include "slimnas/cli.h"
 #include "slimnas/export_c.h"
 #include "slimnas/graph.h"
@@ -44,39 +47,37 @@ const sn_cli_cmd sn_cmd_stats = {
     .default_of = stats_default,
 };
 
-static void json_string(FILE *f, const char *s) {
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
 static void print_json(const sn_graph *g, const sn_stats *s,
                        const char *kind, int64_t arena) {
-    printf("{\n  \"name\": ");
-    json_string(stdout, g->name);
-    printf(",\n  \"params\": %lld,\n  \"flops\": %lld,\n"
-           "  \"flops_kind\": \"%s\",\n  \"peak_bytes\": %lld,\n"
-           "  \"peak_at\": %d,\n  \"arena_bytes\": %lld,\n"
-           "  \"arena_bytes_int8\": %lld,\n  \"layers\": [\n",
-           (long long)s->params, (long long)s->flops, kind,
-           (long long)s->peak_bytes, s->peak_at, (long long)arena,
-           (long long)arena / 4);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "name", g->name);
+    cJSON_AddNumberToObject(j, "params", (double)s->params);
+    cJSON_AddNumberToObject(j, "flops", (double)s->flops);
+    cJSON_AddStringToObject(j, "flops_kind", kind);
+    cJSON_AddNumberToObject(j, "peak_bytes", (double)s->peak_bytes);
+    cJSON_AddNumberToObject(j, "peak_at", s->peak_at);
+    cJSON_AddNumberToObject(j, "arena_bytes", (double)arena);
+    cJSON_AddNumberToObject(j, "arena_bytes_int8", (double)(arena / 4));
+    cJSON *layers = cJSON_AddArrayToObject(j, "layers");
     for (int i = 0; i < s->n; i++) {
-        const sn_node *nd = &g->nodes[i];
         const sn_layer_stats *L = &s->layer[i];
-        printf("    {\"index\": %d, \"name\": ", i);
-        json_string(stdout, nd->name);
-        printf(", \"op\": \"%s\", \"out\": {\"c\": %d, \"h\": %d, \"w\": %d}, "
-               "\"params\": %lld, \"flops\": %lld, \"act_bytes\": %lld}%s\n",
-               sn_op_get(nd->op)->name, L->out.c, L->out.h, L->out.w,
-               (long long)L->params, (long long)L->flops,
-               (long long)L->act_bytes, i + 1 < s->n ? "," : "");
+        cJSON *l = cJSON_CreateObject();
+        cJSON_AddItemToArray(layers, l);
+        cJSON_AddNumberToObject(l, "index", i);
+        cJSON_AddStringToObject(l, "name", g->nodes[i].name);
+        cJSON_AddStringToObject(l, "op", sn_op_get(g->nodes[i].op)->name);
+        cJSON *o = cJSON_AddObjectToObject(l, "out");
+        cJSON_AddNumberToObject(o, "c", L->out.c);
+        cJSON_AddNumberToObject(o, "h", L->out.h);
+        cJSON_AddNumberToObject(o, "w", L->out.w);
+        cJSON_AddNumberToObject(l, "params", (double)L->params);
+        cJSON_AddNumberToObject(l, "flops", (double)L->flops);
+        cJSON_AddNumberToObject(l, "act_bytes", (double)L->act_bytes);
     }
-    printf("  ]\n}\n");
+    char *text = cJSON_Print(j);
+    cJSON_Delete(j);
+    printf("%s\n", text);
+    free(text);
 }
 
 static double pct(int64_t part, int64_t total) {

@@ -320,7 +320,15 @@ static int cmd_train(int argc, char **argv) {
     if (r.status == SN_TRAIN_DIVERGED) {
         fprintf(stderr, "slimnas train: diverged (loss became NaN/Inf) in "
                         "epoch %d; try a smaller --lr\n", r.epochs_done + 1);
-        if (json) printf("{\"status\": \"diverged\"}\n");
+        if (json) {
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddStringToObject(j, "status",
+                                    sn_train_status_name(r.status));
+            char *s = cJSON_Print(j);
+            printf("%s\n", s);
+            free(s);
+            cJSON_Delete(j);
+        }
         sn_train_result_free(&r);
         goto out;
     }

@@ -21,8 +21,8 @@ static const char *const cifar_names[10] = {
     "dog",      "frog",       "horse", "ship", "truck"};
 
 const char *sn_split_name(sn_split s) {
-    static const char *const names[SN_SPLIT_COUNT] = {"train", "val", "test"};
-    _Static_assert(SN_SPLIT_COUNT == 3, "split names");
+    static const char *const names[] = {"train", "val", "test"};
+    _Static_assert(sizeof names / sizeof names[0] == SN_SPLIT_COUNT, "split names");
     SN_ASSERT((unsigned)s < SN_SPLIT_COUNT);
     return names[s];
 }
@@ -30,27 +30,6 @@ const char *sn_split_name(sn_split s) {
 sn_data_opts sn_data_opts_default(void) {
     return (sn_data_opts){.val_split = 0.1, .seed = 1, .augment = -1,
                           .crop_pad = -1, .flip = -1};
-}
-
-const char *sn_data_spec_help(void) {
-    return "fashion-mnist[:DIR]   IDX files (default DIR " DEFAULT_ROOT
-           "/fashion-mnist)\n"
-           "mnist[:DIR]           IDX files (default DIR " DEFAULT_ROOT
-           "/mnist)\n"
-           "idx:DIR               IDX files, classes 0..N-1 from the labels\n"
-           "cifar10[:DIR]         CIFAR-10 binary batches (default DIR "
-           DEFAULT_ROOT "/cifar10)\n"
-           "cifar100[:DIR][,coarse]  CIFAR-100 binary, 100 fine or 20 coarse "
-           "classes\n"
-           "folder:DIR            DIR/<class>/*.png|jpg|jpeg|bmp|pgm|ppm, or "
-           "DIR/train/<class>/...\n"
-           "                      plus DIR/test/<class>/... (or val/)\n"
-           "npy:X.npy,Y.npy[,TX.npy,TY.npy]  NumPy images (uint8 or float32) "
-           "and labels\n"
-           "synthetic[:N]         N generated 12x12x1 images of 10 classes "
-           "(default 2000)\n"
-           "options after a comma: input=HxWxC, fit=crop|pad|stretch, strict, "
-           "nocache\n";
 }
 
 int sn_data_parse_input(const char *s, int *h, int *w, int *c) {

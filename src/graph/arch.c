@@ -1,7 +1,7 @@
 /* arch.c — the base architectures `slimnas new` writes.
  *
  * cnn, resnet and densenet reproduce the AutoKeras-era generators that the
- * reference table was computed from (issue 2); their layer lists, paddings
+ * reference table was computed from (README "Sizes"); their layer lists, paddings
  * and biases are what make the parameter and FLOP counts come out exactly.
  * mobilenet, mobilenetv2, mobile_tiny and tiny2conv are ours, sized for
  * 28x28 and 32x32 inputs (no early stride-2 stem, unlike the ImageNet
@@ -261,7 +261,7 @@ static void gen_mobilenetv2(bld *b, int width, int depth) {
     b_dense(b, x, b->g->classes);
 }
 
-/* ---- issue 3's bench networks -------------------------------------------
+/* ---- the bench networks ------------------------------------------------------
  * mobile_tiny: conv3x3 1->16 + BN + ReLU6, four depthwise-separable blocks
  * 16->32 (stride 2), 32->32, 32->64 (stride 2), 64->64, global average
  * pool, dense: 10,474 parameters on 28x28x1. Convs have no bias. */

@@ -92,96 +92,9 @@ static const attr_key *op_keys(sn_op_kind op) {
     }
 }
 
-/* ---- locating values in the source text ------------------------------ */
-
-#define NOWHERE ((size_t)-1)
-
-static size_t skip_ws(const char *t, size_t n, size_t p) {
-    while (p < n && (t[p] == ' ' || t[p] == '\t' || t[p] == '\n' ||
-                     t[p] == '\r'))
-        p++;
-    return p;
-}
-
-/* p at an opening quote; returns the index of the closing quote or n. */
-static size_t string_end(const char *t, size_t n, size_t p) {
-    for (p++; p < n && t[p] != '"'; p++)
-        if (t[p] == '\\') p++;
-    return p < n ? p : n;
-}
-
-/* Index just past the value starting at (or after whitespace before) p. */
-static size_t skip_value(const char *t, size_t n, size_t p) {
-    p = skip_ws(t, n, p);
-    if (p >= n) return n;
-    if (t[p] == '"') {
-        size_t q = string_end(t, n, p);
-        return q < n ? q + 1 : n;
-    }
-    if (t[p] == '{' || t[p] == '[') {
-        int depth = 0;
-        while (p < n) {
-            char ch = t[p];
-            if (ch == '"') {
-                p = string_end(t, n, p);
-                if (p >= n) return n;
-            } else if (ch == '{' || ch == '[') {
-                depth++;
-            } else if (ch == '}' || ch == ']') {
-                if (--depth == 0) return p + 1;
-            }
-            p++;
-        }
-        return n;
-    }
-    while (p < n && !strchr(",]} \t\r\n", t[p])) p++;
-    return p;
-}
-
-/* Offset of the value of member key in the object at p, or NOWHERE. */
-static size_t obj_member(const char *t, size_t n, size_t p, const char *key) {
-    if (p == NOWHERE) return NOWHERE;
-    p = skip_ws(t, n, p);
-    if (p >= n || t[p] != '{') return NOWHERE;
-    p++;
-    size_t klen = strlen(key);
-    for (;;) {
-        p = skip_ws(t, n, p);
-        if (p >= n || t[p] != '"') return NOWHERE;
-        size_t q = string_end(t, n, p);
-        if (q >= n) return NOWHERE;
-        int match = q - p - 1 == klen && memcmp(t + p + 1, key, klen) == 0;
-        p = skip_ws(t, n, q + 1);
-        if (p >= n || t[p] != ':') return NOWHERE;
-        p = skip_ws(t, n, p + 1);
-        if (match) return p;
-        p = skip_ws(t, n, skip_value(t, n, p));
-        if (p < n && t[p] == ',') {
-            p++;
-            continue;
-        }
-        return NOWHERE;
-    }
-}
-
-/* Offset of element idx of the array at p, or NOWHERE. */
-static size_t arr_elem(const char *t, size_t n, size_t p, int idx) {
-    if (p == NOWHERE) return NOWHERE;
-    p = skip_ws(t, n, p);
-    if (p >= n || t[p] != '[') return NOWHERE;
-    p++;
-    for (int i = 0;; i++) {
-        p = skip_ws(t, n, p);
-        if (p >= n || t[p] == ']') return NOWHERE;
-        if (i == idx) return p;
-        p = skip_ws(t, n, skip_value(t, n, p));
-        if (p < n && t[p] == ',') {
-            p++;
-            continue;
-        }
-        return NOWHERE;
-    }
-}
+/* Positions in the source text for messages come from util's JSON
+ * scanner (sn_json_member, sn_json_element): cJSON keeps none. */
+#define NOWHERE SN_JSON_NOWHERE
 
 /* ---- reading ---------------------------------------------------------- */
 
@@ -217,19 +130,19 @@ static int err_at(jctx *c, size_t off, const char *fmt, ...) {
 }
 
 static size_t top_pos(jctx *c, const char *key) {
-    size_t root = skip_ws(c->text, c->len, 0);
-    size_t p = key ? obj_member(c->text, c->len, root, key) : NOWHERE;
+    size_t root = sn_json_skip_ws(c->text, c->len, 0);
+    size_t p = key ? sn_json_member(c->text, c->len, root, key) : NOWHERE;
     return p != NOWHERE ? p : root;
 }
 
 /* Position of layer li's field key (or its name, or the layer itself). */
 static size_t layer_pos(jctx *c, int li, const char *key) {
-    size_t arr = obj_member(c->text, c->len, skip_ws(c->text, c->len, 0),
+    size_t arr = sn_json_member(c->text, c->len, sn_json_skip_ws(c->text, c->len, 0),
                             "layers");
-    size_t el = arr_elem(c->text, c->len, arr, li);
+    size_t el = sn_json_element(c->text, c->len, arr, li);
     if (el == NOWHERE) return arr != NOWHERE ? arr : 0;
-    size_t p = key ? obj_member(c->text, c->len, el, key) : NOWHERE;
-    if (p == NOWHERE) p = obj_member(c->text, c->len, el, "name");
+    size_t p = key ? sn_json_member(c->text, c->len, el, key) : NOWHERE;
+    if (p == NOWHERE) p = sn_json_member(c->text, c->len, el, "name");
     return p != NOWHERE ? p : el;
 }
 
@@ -636,7 +549,7 @@ static int read_dim(jctx *c, const cJSON *obj, const char *key, int lo,
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!v) return err_at(c, top_pos(c, where), "missing field '%s'", key);
     if (read_int(v, key, lo, hi, out, msg, sizeof msg) != 0) {
-        size_t p = obj_member(c->text, c->len, top_pos(c, where), key);
+        size_t p = sn_json_member(c->text, c->len, top_pos(c, where), key);
         return err_at(c, p != NOWHERE ? p : top_pos(c, where), "%s", msg);
     }
     return 0;
@@ -645,7 +558,7 @@ static int read_dim(jctx *c, const cJSON *obj, const char *key, int lo,
 /* Says why cJSON stopped: the end of the text inside an open value means a
  * truncated file; anything else is a syntax error at off. */
 static int syntax_error(jctx *c, size_t off) {
-    size_t p = skip_ws(c->text, c->len, 0);
+    size_t p = sn_json_skip_ws(c->text, c->len, 0);
     if (p >= c->len)
         return err_at(c, 0, "empty file, expected a slimnas graph (JSON)");
     int depth = 0, in_str = 0;
@@ -689,7 +602,7 @@ sn_graph *sn_graph_from_json(const char *text, size_t len, const char *file,
         syntax_error(&c, off);
         return NULL;
     }
-    size_t tail = skip_ws(text, len, (size_t)(end - text));
+    size_t tail = sn_json_skip_ws(text, len, (size_t)(end - text));
     if (tail < len && text[tail] != 0) {
         err_at(&c, tail, "unexpected text after the end of the graph object");
         goto fail;
@@ -875,41 +788,9 @@ sn_graph *sn_graph_load(const char *path, sn_error *e) {
 
 /* ---- writing ---------------------------------------------------------- */
 
-typedef struct sbuf {
-    char *s;
-    size_t n, cap;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int w = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-        va_end(ap);
-        SN_ASSERT(w >= 0);
-        if ((size_t)w < b->cap - b->n) {
-            b->n += (size_t)w;
-            return;
-        }
-        b->cap = b->cap * 2 + (size_t)w;
-        b->s = sn_xrealloc(b->s, b->cap);
-    }
-}
-
-static void sb_string(sbuf *b, const char *s) {
-    sb_printf(b, "\"");
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') sb_printf(b, "\\%c", *p);
-        else if (*p < 0x20) sb_printf(b, "\\u%04x", *p);
-        else sb_printf(b, "%c", *p);
-    }
-    sb_printf(b, "\"");
-}
-
 /* Shortest decimal that reads back as the same float, so 1e-5f is written
- * "1e-05" and a load-save cycle is byte-exact. */
+ * "1e-05" and a load-save cycle is byte-exact (cJSON would print the
+ * double 1.0000000000000001e-05: the number goes in raw). */
 static void fmt_float(float v, char *buf, size_t n) {
     if (!isfinite(v)) {
         snprintf(buf, n, "0");
@@ -922,52 +803,48 @@ static void fmt_float(float v, char *buf, size_t n) {
 }
 
 char *sn_graph_to_json(const sn_graph *g) {
-    sbuf b = {sn_xmalloc(4096), 0, 4096};
-    b.s[0] = 0;
-    sb_printf(&b, "{\n  \"format\": \"%s\",\n  \"version\": %d,\n  \"name\": ",
-              FORMAT_NAME, FORMAT_VERSION);
-    sb_string(&b, g->name);
-    sb_printf(&b,
-              ",\n  \"input\": {\"c\": %d, \"h\": %d, \"w\": %d},\n"
-              "  \"classes\": %d,\n  \"layers\": [\n",
-              g->input.c, g->input.h, g->input.w, g->classes);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "format", FORMAT_NAME);
+    cJSON_AddNumberToObject(j, "version", FORMAT_VERSION);
+    cJSON_AddStringToObject(j, "name", g->name);
+    cJSON *in = cJSON_AddObjectToObject(j, "input");
+    cJSON_AddNumberToObject(in, "c", g->input.c);
+    cJSON_AddNumberToObject(in, "h", g->input.h);
+    cJSON_AddNumberToObject(in, "w", g->input.w);
+    cJSON_AddNumberToObject(j, "classes", g->classes);
+    cJSON *layers = cJSON_AddArrayToObject(j, "layers");
     for (int i = 1; i < g->n_nodes; i++) {
         const sn_node *nd = &g->nodes[i];
-        sb_printf(&b, "    {\"name\": ");
-        sb_string(&b, nd->name);
-        sb_printf(&b, ", \"op\": \"%s\", \"inputs\": [",
-                  sn_op_get(nd->op)->name);
-        for (int k = 0; k < nd->n_in; k++) {
-            if (k) sb_printf(&b, ", ");
-            sb_string(&b, g->nodes[nd->in[k]].name);
-        }
-        sb_printf(&b, "]");
+        cJSON *l = cJSON_CreateObject();
+        cJSON_AddItemToArray(layers, l);
+        cJSON_AddStringToObject(l, "name", nd->name);
+        cJSON_AddStringToObject(l, "op", sn_op_get(nd->op)->name);
+        cJSON *ins = cJSON_AddArrayToObject(l, "inputs");
+        for (int k = 0; k < nd->n_in; k++)
+            cJSON_AddItemToArray(ins,
+                                 cJSON_CreateString(g->nodes[nd->in[k]].name));
         for (const attr_key *k = op_keys(nd->op); k->key; k++) {
             const char *field = (const char *)&nd->attr + k->off;
-            sb_printf(&b, ", \"%s\": ", k->key);
             if (k->type == K_FLOAT) {
                 float x;
                 char num[32];
                 memcpy(&x, field, sizeof x);
                 fmt_float(x, num, sizeof num);
-                sb_printf(&b, "%s", num);
+                cJSON_AddRawToObject(l, k->key, num);
             } else {
                 int x;
                 memcpy(&x, field, sizeof x);
-                if (k->type == K_BOOL) sb_printf(&b, x ? "true" : "false");
-                else sb_printf(&b, "%d", x);
+                if (k->type == K_BOOL) cJSON_AddBoolToObject(l, k->key, x);
+                else cJSON_AddNumberToObject(l, k->key, x);
             }
         }
-        sb_printf(&b, "}%s\n", i + 1 < g->n_nodes ? "," : "");
     }
-    sb_printf(&b, "  ]");
     if (g->info.known) {
         char *d = sn_model_info_to_json(&g->info);
-        sb_printf(&b, ",\n  \"data\": %s", d);
+        cJSON_AddRawToObject(j, "data", d);
         free(d);
     }
-    sb_printf(&b, "\n}\n");
-    return b.s;
+    return sn_json_print(j, 1);
 }
 
 int sn_graph_save(const sn_graph *g, const char *path, sn_error *e) {

@@ -173,10 +173,8 @@ void sn_morph_describe(const sn_graph *g, sn_morph_op op, char *desc,
 /* ---- parsing -------------------------------------------------------------- */
 
 static int parse_int(const char *s, int *v) {
-    char *end;
-    errno = 0;
-    long x = strtol(s, &end, 10);
-    if (!*s || *end || errno || x < -1000000 || x > 1000000) return -1;
+    long x;
+    if (sn_parse_long(s, -1000000, 1000000, &x)) return -1;
     *v = (int)x;
     return 0;
 }

@@ -158,8 +158,12 @@ static cJSON *num_array(const double *v, int n) {
     return a;
 }
 
-char *run_cand_line(const cand *c) {
-    const sn_cand_info *i = &c->info;
+static void add_or_null(cJSON *j, const char *k, double v) {
+    if (v >= 0) cJSON_AddNumberToObject(j, k, v);
+    else cJSON_AddNullToObject(j, k);
+}
+
+cJSON *sn_cand_to_json(const sn_cand_info *i) {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "id", i->id);
     cJSON_AddNumberToObject(j, "parent", i->parent);
@@ -169,26 +173,30 @@ char *run_cand_line(const cand *c) {
     cJSON_AddNumberToObject(j, "params", (double)i->params);
     cJSON_AddNumberToObject(j, "flops", (double)i->flops);
     cJSON_AddNumberToObject(j, "memory", (double)i->memory);
-    cJSON_AddNumberToObject(j, "val_acc", i->val_acc);
-    cJSON_AddNumberToObject(j, "train_loss", i->train_loss);
+    add_or_null(j, "val_acc", i->val_acc);
+    add_or_null(j, "test_acc", i->test_acc);
+    add_or_null(j, "train_loss", i->train_loss);
     cJSON_AddNumberToObject(j, "epochs", i->epochs);
     cJSON_AddNumberToObject(j, "fidelity", i->fidelity > 0 ? i->fidelity : 1);
     cJSON_AddNumberToObject(j, "seconds", i->seconds);
     cJSON_AddNumberToObject(j, "elapsed", i->elapsed);
     cJSON_AddNumberToObject(j, "hypervolume", i->hypervolume);
+    cJSON_AddBoolToObject(j, "front", i->on_front);
+    return j;
+}
+
+/* The record line of results.log: the candidate without what changes
+ * after it is written (test_acc comes in a "final" record; front
+ * membership is recomputed on load), plus its curves. */
+char *run_cand_line(const cand *c) {
+    cJSON *j = sn_cand_to_json(&c->info);
+    cJSON_DeleteItemFromObject(j, "test_acc");
+    cJSON_DeleteItemFromObject(j, "front");
     if (c->n_curve > 0) {
         cJSON_AddItemToObject(j, "curve_loss", num_array(c->loss, c->n_curve));
         cJSON_AddItemToObject(j, "curve_val", num_array(c->val, c->n_curve));
     }
-    char *s = cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
-    size_t n = strlen(s);
-    char *out = sn_xmalloc(n + 2);
-    memcpy(out, s, n);
-    out[n] = '\n';
-    out[n + 1] = 0;
-    free(s);
-    return out;
+    return sn_json_print(j, 0);
 }
 
 /* ---- loading ----------------------------------------------------------
@@ -246,9 +254,15 @@ static void fix_put(sn_search *se, const char *s, size_t n) {
     se->fixed_log[se->fixed_len] = 0;
 }
 
+/* A number field; an optional one may be missing (v kept) or null
+ * (unknown: -1). */
 static int get_num(const cJSON *o, const char *k, double *v, int required) {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
     if (!it) return required ? -1 : 0;
+    if (cJSON_IsNull(it) && !required) {
+        *v = -1;
+        return 0;
+    }
     if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble)) return -1;
     *v = it->valuedouble;
     return 0;

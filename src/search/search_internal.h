@@ -159,6 +159,8 @@ void search_add_cand(sn_search *se, const cand *c);
 void search_update_front(sn_search *se);
 sn_graph_desc *search_desc(sn_search *se, int id);
 uint64_t search_mix(uint64_t a, uint64_t b);
+/* Size objective m (sn_objective) of a candidate of these sizes. */
+int64_t search_metric(int m, int64_t params, int64_t flops, int64_t memory);
 double search_hv_ref(const sn_search_settings *s, int m);
 void search_point(const sn_search *se, int64_t params, int64_t flops,
                   int64_t memory, double acc, sn_hv_point *p);

@@ -6,17 +6,21 @@
 #include <cJSON.h>
 #include <ctype.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-static const char *const obj_names[SN_OBJ_COUNT] = {"params", "flops",
+static const char *const obj_names[] = {"params", "flops",
                                                     "memory"};
-static const char *const strat_names[SN_STRAT_COUNT] = {"bo", "evolution",
+_Static_assert(sizeof obj_names / sizeof obj_names[0] == SN_OBJ_COUNT, "objective names");
+static const char *const strat_names[] = {"bo", "evolution",
                                                         "random"};
-static const char *const status_names[SN_CAND_COUNT] = {
+_Static_assert(sizeof strat_names / sizeof strat_names[0] == SN_STRAT_COUNT, "strategy names");
+static const char *const status_names[] = {
     "queued", "training", "done", "diverged", "infeasible", "failed",
     "damaged"};
+_Static_assert(sizeof status_names / sizeof status_names[0] == SN_CAND_COUNT, "candidate status names");
 
 const char *sn_objective_name(sn_objective o) {
     return (unsigned)o < SN_OBJ_COUNT ? obj_names[o] : "?";
@@ -92,69 +96,17 @@ sn_search_settings sn_settings_default(void) {
     return s;
 }
 
-/* Help texts carry no defaults: `--help` appends them from
- * sn_settings_default (sn_cli_setting_default), the one place they live. */
-const sn_setting_info sn_setting_keys[] = {
-    {"data", "SPEC", "dataset (fashion-mnist, cifar10, synthetic:N, ...)", 0},
-    {"val-split", "F", "validation fraction of the training files", 0},
-    {"max-train", "N", "training images per candidate (0 = all)", 0},
-    {"epochs", "K", "epochs per candidate", 1},
-    {"root-epochs", "K", "epochs for the roots, from scratch", 1},
-    {"batch", "N", "batch size", 1},
-    {"lr", "RATE", "SGD learning rate, cosine schedule", 1},
-    {"weight-decay", "WD", "decoupled weight decay", 1},
-    {"objective", "M[,M]", "size objective(s): params, flops, memory", 1},
-    {"max-params", "SIZE", "hard limit on parameters (k/M suffixes)", 1},
-    {"max-flops", "SIZE", "hard limit on multiply-accumulates", 1},
-    {"max-memory", "SIZE", "hard limit on peak activation bytes", 1},
-    {"strategy", "S", "bo, evolution or random", 1},
-    {"budget", "TIME", "search wall time, s/m/h (0 = none)", 1},
-    {"max-candidates", "N", "stop after N candidates (0 = none)", 1},
-    {"final", "N", "retrain N front members on all data at the end", 1},
-    {"final-epochs", "K", "epochs of that retraining", 1},
-    {"final-at", "SIZE,...",
-     "also retrain the best front member at or under each size", 1},
-    {"bases", "LIST", "roots: KIND[:WIDTH[:DEPTH]],...", 0},
-    {"seed", "S", "seed of the whole search", 0},
-    {"hv-accuracy", "ACC",
-     "hypervolume reference accuracy, 0..1 or N%", 0},
-    {"rate.OP", "W", "relative rate of operator OP (0 bans it)", 1},
-    {"pin", "OP|none", "draw only operator OP", 1},
-    {0, 0, 0, 0}};
-
-static const sn_setting_info *find_key(const char *key) {
-    if (!strncmp(key, "rate.", 5)) {
-        for (int i = 0; sn_setting_keys[i].key; i++)
-            if (!strcmp(sn_setting_keys[i].key, "rate.OP"))
-                return &sn_setting_keys[i];
-    }
-    for (int i = 0; sn_setting_keys[i].key; i++)
-        if (!strcmp(sn_setting_keys[i].key, key)) return &sn_setting_keys[i];
-    return NULL;
-}
-
-int sn_settings_is_live(const char *key) {
-    const sn_setting_info *k = find_key(key);
-    return k ? k->live : -1;
-}
-
 static int parse_int(const char *key, const char *v, long lo, long hi,
                      long *out, sn_error *e) {
-    char *end;
-    long x = strtol(v, &end, 10);
-    /* Also accept "2k"-style counts for counts. */
-    if (*v && *end) {
-        int64_t sz;
-        if (sn_parse_size(v, &sz) == 0 && sz >= lo && sz <= hi) {
-            *out = (long)sz;
-            return 0;
-        }
+    /* "2k"-style counts are counts too */
+    int64_t sz;
+    if (!sn_parse_long(v, lo, hi, out)) return 0;
+    if (sn_parse_size(v, &sz) == 0 && sz >= lo && sz <= hi) {
+        *out = (long)sz;
+        return 0;
     }
-    if (!*v || *end || x < lo || x > hi)
-        return sn_errf(e, "%s: '%s' is not an integer in [%ld, %ld]", key, v,
-                       lo, hi);
-    *out = x;
-    return 0;
+    return sn_errf(e, "%s: '%s' is not an integer in [%ld, %ld]", key, v, lo,
+                   hi);
 }
 
 static int parse_num(const char *key, const char *v, double lo, double hi,
@@ -209,142 +161,281 @@ static int check_bases(const char *v, sn_error *e) {
     return 0;
 }
 
+/* ---- the keys that are not plain numbers -------------------------------- */
+
+static int set_data(sn_search_settings *t, const char *key, const char *v,
+                    sn_error *e) {
+    (void)key;
+    if (!*v || strlen(v) >= sizeof t->data)
+        return sn_errf(e, "data: bad dataset spec '%s'", v);
+    if (sn_data_spec_check(v, e)) {
+        sn_err_prefix(e, "data: ");
+        return -1;
+    }
+    snprintf(t->data, sizeof t->data, "%s", v);
+    return 0;
+}
+static void get_data(const sn_search_settings *s, const char *key, char *buf,
+                     size_t n) {
+    (void)key;
+    snprintf(buf, n, "%s", s->data);
+}
+
+static int set_objective(sn_search_settings *t, const char *key,
+                         const char *v, sn_error *e) {
+    char buf[64];
+    (void)key;
+    snprintf(buf, sizeof buf, "%s", v);
+    int n = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",+", &save); tok;
+         tok = strtok_r(NULL, ",+", &save)) {
+        int o = sn_objective_from_name(tok);
+        if (o < 0)
+            return sn_errf(e, "objective: '%s' is not params, flops or "
+                              "memory", tok);
+        if (n >= SN_SEARCH_MAX_OBJ)
+            return sn_errf(e, "objective: at most two size metrics");
+        if (n == 1 && t->obj[0] == (sn_objective)o)
+            return sn_errf(e, "objective: '%s' given twice", tok);
+        t->obj[n++] = (sn_objective)o;
+    }
+    if (!n) return sn_errf(e, "objective: needs params, flops or memory");
+    t->n_obj = n;
+    if (n == 1) t->obj[1] = t->obj[0] == SN_OBJ_FLOPS ? SN_OBJ_PARAMS
+                                                      : SN_OBJ_FLOPS;
+    return 0;
+}
+static void get_objective(const sn_search_settings *s, const char *key,
+                          char *buf, size_t n) {
+    (void)key;
+    if (s->n_obj == 2)
+        snprintf(buf, n, "%s,%s", sn_objective_name(s->obj[0]),
+                 sn_objective_name(s->obj[1]));
+    else snprintf(buf, n, "%s", sn_objective_name(s->obj[0]));
+}
+
+static int set_strategy(sn_search_settings *t, const char *key,
+                        const char *v, sn_error *e) {
+    (void)key;
+    int st = sn_strategy_from_name(v);
+    if (st < 0)
+        return sn_errf(e, "strategy: '%s' is not bo, evolution or random", v);
+    t->strategy = (sn_strategy)st;
+    return 0;
+}
+static void get_strategy(const sn_search_settings *s, const char *key,
+                         char *buf, size_t n) {
+    (void)key;
+    snprintf(buf, n, "%s", sn_strategy_name(s->strategy));
+}
+
+static int set_final_at(sn_search_settings *t, const char *key,
+                        const char *v, sn_error *e) {
+    (void)key;
+    t->n_final_at = 0;
+    if (!strcmp(v, "none") || !*v) return 0;
+    char buf[256];
+    if (strlen(v) >= sizeof buf) return sn_errf(e, "final-at: list too long");
+    snprintf(buf, sizeof buf, "%s", v);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        int64_t x;
+        if (sn_parse_size(tok, &x) != 0 || x <= 0)
+            return sn_errf(e, "final-at: '%s' is not a size like 10k", tok);
+        if (t->n_final_at >= SN_FINAL_AT_MAX)
+            return sn_errf(e, "final-at: at most %d sizes", SN_FINAL_AT_MAX);
+        t->final_at[t->n_final_at++] = x;
+    }
+    return 0;
+}
+static void get_final_at(const sn_search_settings *s, const char *key,
+                         char *buf, size_t n) {
+    (void)key;
+    if (!s->n_final_at) snprintf(buf, n, "none");
+    for (int i = 0; i < s->n_final_at; i++) {
+        size_t l = strlen(buf);
+        snprintf(buf + l, n - l, "%s%lld", i ? "," : "",
+                 (long long)s->final_at[i]);
+    }
+}
+
+static int set_bases(sn_search_settings *t, const char *key, const char *v,
+                     sn_error *e) {
+    (void)key;
+    if (check_bases(v, e)) return -1;
+    snprintf(t->bases, sizeof t->bases, "%s", v);
+    return 0;
+}
+static void get_bases(const sn_search_settings *s, const char *key, char *buf,
+                      size_t n) {
+    (void)key;
+    snprintf(buf, n, "%s", s->bases);
+}
+
+static int set_hv_accuracy(sn_search_settings *t, const char *key,
+                           const char *v, sn_error *e) {
+    if (!strcmp(v, "chance") || !strcmp(v, "auto")) {
+        t->hv_ref_acc = -1;
+        return 0;
+    }
+    char num[32];
+    double f = 0;
+    size_t l = strlen(v);
+    int pct = l > 0 && l < sizeof num && v[l - 1] == '%';
+    snprintf(num, sizeof num, "%.*s", (int)(pct ? l - 1 : l), v);
+    if (parse_num(key, num, 0, pct ? 99.999 : 0.99999, &f, e))
+        return sn_errf(e, "hv-accuracy: '%s' is not an accuracy in [0, 1) or "
+                          "a percentage like 80%%, or chance", v);
+    t->hv_ref_acc = pct ? f / 100 : f;
+    return 0;
+}
+static void get_hv_accuracy(const sn_search_settings *s, const char *key,
+                            char *buf, size_t n) {
+    (void)key;
+    if (s->hv_ref_acc >= 0) snprintf(buf, n, "%g", s->hv_ref_acc);
+    else snprintf(buf, n, "chance");
+}
+
+static int set_rate(sn_search_settings *t, const char *key, const char *v,
+                    sn_error *e) {
+    double f = 0;
+    int op = sn_morph_from_name(key + 5);
+    if (op < 0) return sn_errf(e, "%s: unknown operator '%s'", key, key + 5);
+    if (parse_num(key, v, 0, 1e6, &f, e)) return -1;
+    t->rates[op] = f;
+    return 0;
+}
+static void get_rate(const sn_search_settings *s, const char *key, char *buf,
+                     size_t n) {
+    int op = sn_morph_from_name(key + 5);
+    if (op >= 0) snprintf(buf, n, "%g", s->rates[op]);
+}
+
+static int set_pin(sn_search_settings *t, const char *key, const char *v,
+                   sn_error *e) {
+    (void)key;
+    if (!strcmp(v, "none") || !*v) {
+        t->pinned = -1;
+        return 0;
+    }
+    int op = sn_morph_from_name(v);
+    if (op < 0) return sn_errf(e, "pin: unknown operator '%s'", v);
+    t->pinned = op;
+    return 0;
+}
+static void get_pin(const sn_search_settings *s, const char *key, char *buf,
+                    size_t n) {
+    (void)key;
+    snprintf(buf, n, "%s",
+             s->pinned >= 0 ? sn_morph_get(s->pinned)->name : "none");
+}
+
+/* ---- the table ------------------------------------------------------------ */
+
+#define AT(field) offsetof(sn_search_settings, field)
+#define NUM(type, lo, hi, field) type, lo, hi, AT(field), NULL, NULL
+#define OTHER(name) SN_SET_OTHER, 0, 0, 0, set_##name, get_##name
+
+/* Help texts carry no defaults: `--help` appends them from
+ * sn_settings_default (sn_cli_setting_default), the one place they live.
+ * settings.json is written in this order. */
+const sn_setting_info sn_setting_keys[] = {
+    {"data", "SPEC", "dataset (fashion-mnist, cifar10, synthetic:N, ...)", 0,
+     SN_SETCLI_NONE, 'd', OTHER(data)},
+    {"val-split", "F", "validation fraction of the training files", 0,
+     SN_SETCLI_SEARCH, 0, NUM(SN_SET_NUM, 0, 0.9, val_split)},
+    {"max-train", "N", "training images per candidate (0 = all)", 1,
+     SN_SETCLI_ALL, 0, NUM(SN_SET_SIZE, 0, 0, max_train)},
+    {"epochs", "K", "epochs per candidate", 1, SN_SETCLI_ALL, 'e',
+     NUM(SN_SET_INT, 1, SN_MAX_EPOCHS, epochs)},
+    {"root-epochs", "K", "epochs for the roots, from scratch", 1,
+     SN_SETCLI_ALL, 0, NUM(SN_SET_INT, 1, SN_MAX_EPOCHS, root_epochs)},
+    {"batch", "N", "batch size", 1, SN_SETCLI_ALL, 'b',
+     NUM(SN_SET_INT, 1, 65536, batch)},
+    {"lr", "RATE", "SGD learning rate, cosine schedule", 1, SN_SETCLI_ALL, 0,
+     NUM(SN_SET_NUM, 1e-9, 100, lr)},
+    {"weight-decay", "WD", "decoupled weight decay", 1, SN_SETCLI_ALL, 0,
+     NUM(SN_SET_NUM, 0, 1, weight_decay)},
+    {"objective", "M[,M]", "size objective(s): params, flops, memory", 1,
+     SN_SETCLI_ALL, 0, OTHER(objective)},
+    {"max-params", "SIZE", "hard limit on parameters (k/M suffixes)", 1,
+     SN_SETCLI_ALL, 0, NUM(SN_SET_SIZE, 0, 0, max_params)},
+    {"max-flops", "SIZE", "hard limit on multiply-accumulates", 1,
+     SN_SETCLI_ALL, 0, NUM(SN_SET_SIZE, 0, 0, max_flops)},
+    {"max-memory", "SIZE", "hard limit on peak activation bytes", 1,
+     SN_SETCLI_ALL, 0, NUM(SN_SET_SIZE, 0, 0, max_memory)},
+    {"strategy", "S", "bo, evolution or random", 1, SN_SETCLI_ALL, 0,
+     OTHER(strategy)},
+    {"budget", "TIME", "search wall time, s/m/h (0 = none)", 1, SN_SETCLI_ALL,
+     0, NUM(SN_SET_DURATION, 0, 0, budget)},
+    {"max-candidates", "N", "stop after N candidates (0 = none)", 1,
+     SN_SETCLI_ALL, 0, NUM(SN_SET_INT, 0, 100000000L, max_candidates)},
+    {"final", "N", "retrain N front members on all data at the end", 1,
+     SN_SETCLI_ALL, 0, NUM(SN_SET_INT, 0, 1000, final_n)},
+    {"final-epochs", "K", "epochs of that retraining", 1, SN_SETCLI_ALL, 0,
+     NUM(SN_SET_INT, 1, SN_MAX_EPOCHS, final_epochs)},
+    {"final-at", "SIZE,...",
+     "also retrain the best front member at or under each size", 1,
+     SN_SETCLI_ALL, 0, OTHER(final_at)},
+    {"bases", "LIST", "roots: KIND[:WIDTH[:DEPTH]],...", 0, SN_SETCLI_SEARCH,
+     0, OTHER(bases)},
+    {"seed", "S", "seed of the whole search", 0, SN_SETCLI_SEARCH, 0,
+     NUM(SN_SET_SEED, 0, 2147483647L, seed)},
+    {"hv-accuracy", "ACC", "hypervolume reference accuracy, 0..1 or N%", 0,
+     SN_SETCLI_ALL, 0, OTHER(hv_accuracy)},
+    {"rate.OP", "W", "relative rate of operator OP (0 bans it)", 1,
+     SN_SETCLI_NONE, 0, OTHER(rate)},
+    {"pin", "OP|none", "draw only operator OP", 1, SN_SETCLI_ALL, 0,
+     OTHER(pin)},
+    {0}};
+
+const sn_setting_info *sn_setting_find(const char *key) {
+    if (!strncmp(key, "rate.", 5)) key = "rate.OP";
+    for (int i = 0; sn_setting_keys[i].key; i++)
+        if (!strcmp(sn_setting_keys[i].key, key)) return &sn_setting_keys[i];
+    return NULL;
+}
+
+int sn_settings_is_live(const char *key) {
+    const sn_setting_info *k = sn_setting_find(key);
+    return k ? k->live : -1;
+}
+
 int sn_settings_set(sn_search_settings *s, const char *key,
                     const char *value, sn_error *e) {
     sn_search_settings t = *s;
+    const char *v = value ? value : "";
+    const sn_setting_info *k = sn_setting_find(key);
+    if (!k) return sn_errf(e, "unknown setting '%s'", key);
+    char *field = (char *)&t + k->offset;
     long l = 0;
     double f = 0;
-    const char *v = value ? value : "";
-    if (!find_key(key)) return sn_errf(e, "unknown setting '%s'", key);
-    if (!strcmp(key, "data")) {
-        if (!*v || strlen(v) >= sizeof t.data)
-            return sn_errf(e, "data: bad dataset spec '%s'", v);
-        if (sn_data_spec_check(v, e)) {
-            sn_err_prefix(e, "data: ");
-            return -1;
-        }
-        snprintf(t.data, sizeof t.data, "%s", v);
-    } else if (!strcmp(key, "val-split")) {
-        if (parse_num(key, v, 0, 0.9, &f, e)) return -1;
-        t.val_split = f;
-    } else if (!strcmp(key, "max-train")) {
-        if (parse_limit(key, v, &t.max_train, e)) return -1;
-    } else if (!strcmp(key, "epochs")) {
-        if (parse_int(key, v, 1, SN_MAX_EPOCHS, &l, e)) return -1;
-        t.epochs = (int)l;
-    } else if (!strcmp(key, "root-epochs")) {
-        if (parse_int(key, v, 1, SN_MAX_EPOCHS, &l, e)) return -1;
-        t.root_epochs = (int)l;
-    } else if (!strcmp(key, "batch")) {
-        if (parse_int(key, v, 1, 65536, &l, e)) return -1;
-        t.batch = (int)l;
-    } else if (!strcmp(key, "lr")) {
-        if (parse_num(key, v, 1e-9, 100, &f, e)) return -1;
-        t.lr = f;
-    } else if (!strcmp(key, "weight-decay")) {
-        if (parse_num(key, v, 0, 1, &f, e)) return -1;
-        t.weight_decay = f;
-    } else if (!strcmp(key, "objective")) {
-        char buf[64];
-        snprintf(buf, sizeof buf, "%s", v);
-        int n = 0;
-        for (char *save = NULL, *tok = strtok_r(buf, ",+", &save); tok;
-             tok = strtok_r(NULL, ",+", &save)) {
-            int o = sn_objective_from_name(tok);
-            if (o < 0)
-                return sn_errf(e, "objective: '%s' is not params, flops or "
-                                  "memory", tok);
-            if (n >= SN_SEARCH_MAX_OBJ)
-                return sn_errf(e, "objective: at most two size metrics");
-            if (n == 1 && t.obj[0] == (sn_objective)o)
-                return sn_errf(e, "objective: '%s' given twice", tok);
-            t.obj[n++] = (sn_objective)o;
-        }
-        if (!n) return sn_errf(e, "objective: needs params, flops or memory");
-        t.n_obj = n;
-        if (n == 1) t.obj[1] = t.obj[0] == SN_OBJ_FLOPS ? SN_OBJ_PARAMS
-                                                        : SN_OBJ_FLOPS;
-    } else if (!strcmp(key, "max-params")) {
-        if (parse_limit(key, v, &t.max_params, e)) return -1;
-    } else if (!strcmp(key, "max-flops")) {
-        if (parse_limit(key, v, &t.max_flops, e)) return -1;
-    } else if (!strcmp(key, "max-memory")) {
-        if (parse_limit(key, v, &t.max_memory, e)) return -1;
-    } else if (!strcmp(key, "strategy")) {
-        int st = sn_strategy_from_name(v);
-        if (st < 0)
-            return sn_errf(e, "strategy: '%s' is not bo, evolution or random",
-                           v);
-        t.strategy = (sn_strategy)st;
-    } else if (!strcmp(key, "budget")) {
+    switch (k->type) {
+    case SN_SET_INT:
+        if (parse_int(key, v, (long)k->lo, (long)k->hi, &l, e)) return -1;
+        *(int *)field = (int)l;
+        break;
+    case SN_SET_SEED:
+        if (parse_int(key, v, (long)k->lo, (long)k->hi, &l, e)) return -1;
+        *(uint64_t *)field = (uint64_t)l;
+        break;
+    case SN_SET_SIZE:
+        if (parse_limit(key, v, (int64_t *)field, e)) return -1;
+        break;
+    case SN_SET_NUM:
+        if (parse_num(key, v, k->lo, k->hi, &f, e)) return -1;
+        *(double *)field = f;
+        break;
+    case SN_SET_DURATION:
         if (!strcmp(v, "none")) f = 0;
         else if (sn_parse_duration(v, &f) != 0 || f < 0)
-            return sn_errf(e, "budget: '%s' is not a duration like 40s, 30m "
-                              "or 2h", v);
-        t.budget = f;
-    } else if (!strcmp(key, "max-candidates")) {
-        if (parse_int(key, v, 0, 100000000L, &l, e)) return -1;
-        t.max_candidates = (int)l;
-    } else if (!strcmp(key, "final")) {
-        if (parse_int(key, v, 0, 1000, &l, e)) return -1;
-        t.final_n = (int)l;
-    } else if (!strcmp(key, "final-epochs")) {
-        if (parse_int(key, v, 1, SN_MAX_EPOCHS, &l, e)) return -1;
-        t.final_epochs = (int)l;
-    } else if (!strcmp(key, "final-at")) {
-        t.n_final_at = 0;
-        if (strcmp(v, "none") && *v) {
-            char buf[256];
-            if (strlen(v) >= sizeof buf)
-                return sn_errf(e, "final-at: list too long");
-            snprintf(buf, sizeof buf, "%s", v);
-            for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
-                 tok = strtok_r(NULL, ",", &save)) {
-                int64_t x;
-                if (sn_parse_size(tok, &x) != 0 || x <= 0)
-                    return sn_errf(e, "final-at: '%s' is not a size like "
-                                      "10k", tok);
-                if (t.n_final_at >= SN_FINAL_AT_MAX)
-                    return sn_errf(e, "final-at: at most %d sizes",
-                                   SN_FINAL_AT_MAX);
-                t.final_at[t.n_final_at++] = x;
-            }
-        }
-    } else if (!strcmp(key, "bases")) {
-        if (check_bases(v, e)) return -1;
-        snprintf(t.bases, sizeof t.bases, "%s", v);
-    } else if (!strcmp(key, "seed")) {
-        if (parse_int(key, v, 0, 2147483647L, &l, e)) return -1;
-        t.seed = (uint64_t)l;
-    } else if (!strcmp(key, "hv-accuracy")) {
-        if (!strcmp(v, "chance") || !strcmp(v, "auto")) {
-            t.hv_ref_acc = -1;
-        } else {
-            char num[32];
-            size_t l2 = strlen(v);
-            int pct = l2 > 0 && l2 < sizeof num && v[l2 - 1] == '%';
-            snprintf(num, sizeof num, "%.*s", (int)(pct ? l2 - 1 : l2), v);
-            if (parse_num(key, num, 0, pct ? 99.999 : 0.99999, &f, e))
-                return sn_errf(e, "hv-accuracy: '%s' is not an accuracy in "
-                                  "[0, 1) or a percentage like 80%%, or "
-                                  "chance", v);
-            t.hv_ref_acc = pct ? f / 100 : f;
-        }
-    } else if (!strncmp(key, "rate.", 5)) {
-        int op = sn_morph_from_name(key + 5);
-        if (op < 0) return sn_errf(e, "%s: unknown operator '%s'", key, key + 5);
-        if (parse_num(key, v, 0, 1e6, &f, e)) return -1;
-        t.rates[op] = f;
-    } else if (!strcmp(key, "pin")) {
-        if (!strcmp(v, "none") || !*v) {
-            t.pinned = -1;
-        } else {
-            int op = sn_morph_from_name(v);
-            if (op < 0) return sn_errf(e, "pin: unknown operator '%s'", v);
-            t.pinned = op;
-        }
-    } else {
-        return sn_errf(e, "unknown setting '%s'", key);
+            return sn_errf(e, "%s: '%s' is not a duration like 40s, 30m or "
+                              "2h", key, v);
+        *(double *)field = f;
+        break;
+    case SN_SET_OTHER:
+        if (k->parse(&t, key, v, e)) return -1;
+        break;
     }
     *s = t;
     return 0;
@@ -354,56 +445,24 @@ void sn_settings_get(const sn_search_settings *s, const char *key, char *buf,
                      size_t n) {
     if (!n) return;
     buf[0] = 0;
-    if (!strcmp(key, "data")) snprintf(buf, n, "%s", s->data);
-    else if (!strcmp(key, "val-split")) snprintf(buf, n, "%g", s->val_split);
-    else if (!strcmp(key, "max-train"))
-        snprintf(buf, n, "%lld", (long long)s->max_train);
-    else if (!strcmp(key, "epochs")) snprintf(buf, n, "%d", s->epochs);
-    else if (!strcmp(key, "root-epochs"))
-        snprintf(buf, n, "%d", s->root_epochs);
-    else if (!strcmp(key, "batch")) snprintf(buf, n, "%d", s->batch);
-    else if (!strcmp(key, "lr")) snprintf(buf, n, "%g", s->lr);
-    else if (!strcmp(key, "weight-decay"))
-        snprintf(buf, n, "%g", s->weight_decay);
-    else if (!strcmp(key, "objective")) {
-        if (s->n_obj == 2)
-            snprintf(buf, n, "%s,%s", sn_objective_name(s->obj[0]),
-                     sn_objective_name(s->obj[1]));
-        else
-            snprintf(buf, n, "%s", sn_objective_name(s->obj[0]));
-    } else if (!strcmp(key, "max-params"))
-        snprintf(buf, n, "%lld", (long long)s->max_params);
-    else if (!strcmp(key, "max-flops"))
-        snprintf(buf, n, "%lld", (long long)s->max_flops);
-    else if (!strcmp(key, "max-memory"))
-        snprintf(buf, n, "%lld", (long long)s->max_memory);
-    else if (!strcmp(key, "strategy"))
-        snprintf(buf, n, "%s", sn_strategy_name(s->strategy));
-    else if (!strcmp(key, "budget")) snprintf(buf, n, "%gs", s->budget);
-    else if (!strcmp(key, "max-candidates"))
-        snprintf(buf, n, "%d", s->max_candidates);
-    else if (!strcmp(key, "final")) snprintf(buf, n, "%d", s->final_n);
-    else if (!strcmp(key, "final-epochs"))
-        snprintf(buf, n, "%d", s->final_epochs);
-    else if (!strcmp(key, "final-at")) {
-        if (!s->n_final_at) snprintf(buf, n, "none");
-        for (int i = 0; i < s->n_final_at; i++) {
-            size_t l = strlen(buf);
-            snprintf(buf + l, n - l, "%s%lld", i ? "," : "",
-                     (long long)s->final_at[i]);
-        }
-    } else if (!strcmp(key, "bases")) snprintf(buf, n, "%s", s->bases);
-    else if (!strcmp(key, "seed"))
-        snprintf(buf, n, "%llu", (unsigned long long)s->seed);
-    else if (!strcmp(key, "hv-accuracy")) {
-        if (s->hv_ref_acc >= 0) snprintf(buf, n, "%g", s->hv_ref_acc);
-        else snprintf(buf, n, "chance");
-    } else if (!strncmp(key, "rate.", 5)) {
-        int op = sn_morph_from_name(key + 5);
-        if (op >= 0) snprintf(buf, n, "%g", s->rates[op]);
-    } else if (!strcmp(key, "pin"))
-        snprintf(buf, n, "%s",
-                 s->pinned >= 0 ? sn_morph_get(s->pinned)->name : "none");
+    const sn_setting_info *k = sn_setting_find(key);
+    if (!k) return;
+    const char *field = (const char *)s + k->offset;
+    switch (k->type) {
+    case SN_SET_INT: snprintf(buf, n, "%d", *(const int *)field); break;
+    case SN_SET_SEED:
+        snprintf(buf, n, "%llu",
+                 (unsigned long long)*(const uint64_t *)field);
+        break;
+    case SN_SET_SIZE:
+        snprintf(buf, n, "%lld", (long long)*(const int64_t *)field);
+        break;
+    case SN_SET_NUM: snprintf(buf, n, "%g", *(const double *)field); break;
+    case SN_SET_DURATION:
+        snprintf(buf, n, "%gs", *(const double *)field);
+        break;
+    case SN_SET_OTHER: k->format(s, key, buf, n); break;
+    }
 }
 
 int sn_settings_check(const sn_search_settings *s, sn_error *e) {
@@ -446,20 +505,14 @@ int sn_settings_fits(const sn_search_settings *s, int64_t params,
 
 /* ---- JSON ----------------------------------------------------------- */
 
-/* Position of the first occurrence of "key" in text, for messages
- * (cJSON keeps no positions). */
-static void key_pos(const char *text, size_t len, const char *key, int *line,
-                    int *col) {
-    char pat[96];
-    snprintf(pat, sizeof pat, "\"%s\"", key);
-    size_t pl = strlen(pat);
-    for (size_t i = 0; i + pl <= len; i++)
-        if (!memcmp(text + i, pat, pl)) {
-            sn_text_position(text, i, line, col);
-            return;
-        }
-    *line = 1;
-    *col = 1;
+/* Line and column of member key of the object at offset obj (util's JSON
+ * scanner walks the members: a value that spells the key is never taken
+ * for it), or of the object when the member is not found. */
+static void key_pos(const char *text, size_t len, size_t obj, const char *key,
+                    int *line, int *col) {
+    size_t p = sn_json_key(text, len, obj, key);
+    if (p == SN_JSON_NOWHERE) p = obj != SN_JSON_NOWHERE ? obj : 0;
+    sn_text_position(text, p, line, col);
 }
 
 static int item_text(const cJSON *it, char *buf, size_t n) {
@@ -504,10 +557,21 @@ int sn_settings_from_json(sn_search_settings *s, const char *text,
         sn_text_position(text, off, &line, &col);
         return sn_errf(e, "%s:%d:%d: not valid JSON", file, line, col);
     }
+    size_t obj = sn_json_skip_ws(text, len, 0);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        return sn_errf(e, "%s:1:1: expected a JSON object of settings", file);
+        sn_text_position(text, obj, &line, &col);
+        return sn_errf(e, "%s:%d:%d: expected a JSON object of settings",
+                       file, line, col);
     }
+    size_t tail = sn_json_skip_ws(text, len, (size_t)(end - text));
+    if (tail < len && text[tail]) {
+        cJSON_Delete(root);
+        sn_text_position(text, tail, &line, &col);
+        return sn_errf(e, "%s:%d:%d: text after the settings object", file,
+                       line, col);
+    }
+    size_t rates_at = sn_json_member(text, len, obj, "rates");
     sn_search_settings t = *s;
     int rc = 0;
     const cJSON *it;
@@ -518,7 +582,7 @@ int sn_settings_from_json(sn_search_settings *s, const char *text,
         if (!strcmp(k, "format") || !strcmp(k, "version") ||
             !strcmp(k, "comment") || k[0] == '_')
             continue;
-        key_pos(text, len, k, &line, &col);
+        key_pos(text, len, obj, k, &line, &col);
         if (!strcmp(k, "hv_ref")) {
             for (int m = 0; m < SN_OBJ_COUNT; m++) {
                 const cJSON *r = cJSON_GetObjectItemCaseSensitive(
@@ -556,7 +620,7 @@ int sn_settings_from_json(sn_search_settings *s, const char *text,
                 snprintf(key, sizeof key, "rate.%s", r->string);
                 if (item_text(r, val, sizeof val) ||
                     sn_settings_set(&t, key, val, &ke)) {
-                    key_pos(text, len, r->string, &line, &col);
+                    key_pos(text, len, rates_at, r->string, &line, &col);
                     if (item_text(r, val, sizeof val))
                         snprintf(ke.msg, sizeof ke.msg, "%s: bad value", key);
                     rc = sn_errf(e, "%s:%d:%d: %s", file, line, col, ke.msg);
@@ -566,7 +630,7 @@ int sn_settings_from_json(sn_search_settings *s, const char *text,
             if (rc) break;
             continue;
         }
-        if (!find_key(k)) {
+        if (!sn_setting_find(k)) {
             rc = sn_errf(e, "%s:%d:%d: unknown setting '%s'", file, line, col,
                          k);
             break;
@@ -599,35 +663,40 @@ char *sn_settings_to_json(const sn_search_settings *s) {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "format", "slimnas-search");
     cJSON_AddNumberToObject(j, "version", 1);
-    cJSON_AddStringToObject(j, "data", s->data);
-    cJSON_AddNumberToObject(j, "val-split", s->val_split);
-    cJSON_AddNumberToObject(j, "max-train", (double)s->max_train);
-    cJSON_AddNumberToObject(j, "epochs", s->epochs);
-    cJSON_AddNumberToObject(j, "root-epochs", s->root_epochs);
-    cJSON_AddNumberToObject(j, "batch", s->batch);
-    cJSON_AddNumberToObject(j, "lr", s->lr);
-    cJSON_AddNumberToObject(j, "weight-decay", s->weight_decay);
-    char buf[192];
-    sn_settings_get(s, "objective", buf, sizeof buf);
-    cJSON_AddStringToObject(j, "objective", buf);
-    cJSON_AddNumberToObject(j, "max-params", (double)s->max_params);
-    cJSON_AddNumberToObject(j, "max-flops", (double)s->max_flops);
-    cJSON_AddNumberToObject(j, "max-memory", (double)s->max_memory);
-    cJSON_AddStringToObject(j, "strategy", sn_strategy_name(s->strategy));
-    cJSON_AddNumberToObject(j, "budget", s->budget);
-    cJSON_AddNumberToObject(j, "max-candidates", s->max_candidates);
-    cJSON_AddNumberToObject(j, "final", s->final_n);
-    cJSON_AddNumberToObject(j, "final-epochs", s->final_epochs);
-    sn_settings_get(s, "final-at", buf, sizeof buf);
-    cJSON_AddStringToObject(j, "final-at", buf);
-    cJSON_AddStringToObject(j, "bases", s->bases);
-    cJSON_AddNumberToObject(j, "seed", (double)s->seed);
-    cJSON *r = cJSON_AddObjectToObject(j, "rates");
-    for (int i = 0; i < SN_MORPH_COUNT; i++)
-        cJSON_AddNumberToObject(r, sn_morph_get((sn_morph_id)i)->name,
-                                s->rates[i]);
-    cJSON_AddStringToObject(
-        j, "pin", s->pinned >= 0 ? sn_morph_get(s->pinned)->name : "none");
+    for (const sn_setting_info *k = sn_setting_keys; k->key; k++) {
+        const char *field = (const char *)s + k->offset;
+        char buf[SN_SEARCH_PATH_LEN];
+        switch (k->type) {
+        case SN_SET_INT:
+            cJSON_AddNumberToObject(j, k->key, *(const int *)field);
+            break;
+        case SN_SET_SEED:
+            cJSON_AddNumberToObject(j, k->key,
+                                    (double)*(const uint64_t *)field);
+            break;
+        case SN_SET_SIZE:
+            cJSON_AddNumberToObject(j, k->key,
+                                    (double)*(const int64_t *)field);
+            break;
+        case SN_SET_NUM:
+        case SN_SET_DURATION:
+            cJSON_AddNumberToObject(j, k->key, *(const double *)field);
+            break;
+        case SN_SET_OTHER:
+            if (!strcmp(k->key, "hv-accuracy")) break; /* in hv_ref */
+            if (!strcmp(k->key, "rate.OP")) {
+                cJSON *r = cJSON_AddObjectToObject(j, "rates");
+                for (int i = 0; i < SN_MORPH_COUNT; i++)
+                    cJSON_AddNumberToObject(
+                        r, sn_morph_get((sn_morph_id)i)->name, s->rates[i]);
+                break;
+            }
+            buf[0] = 0;
+            k->format(s, k->key, buf, sizeof buf);
+            cJSON_AddStringToObject(j, k->key, buf);
+            break;
+        }
+    }
     int any = 0;
     for (int m = 0; m < SN_OBJ_COUNT; m++) any |= s->hv_ref[m] > 0;
     if (any || s->hv_ref_acc >= 0) {
@@ -644,13 +713,5 @@ char *sn_settings_to_json(const sn_search_settings *s) {
         cJSON_AddStringToObject(o, "run", s->origin_run);
         cJSON_AddNumberToObject(o, "cand", s->origin_cand);
     }
-    char *out = cJSON_Print(j);
-    cJSON_Delete(j);
-    size_t n = strlen(out);
-    char *res = sn_xmalloc(n + 2);
-    memcpy(res, out, n);
-    res[n] = '\n';
-    res[n + 1] = 0;
-    free(out);
-    return res;
+    return sn_json_print(j, 1);
 }

@@ -364,6 +364,16 @@ const char *sn_fmt_int(char *buf, size_t n, int64_t v) {
     return buf;
 }
 
+const char *sn_fmt_duration(char *b, size_t n, double sec) {
+    long t = sec > 0 ? (long)(sec + 0.5) : 0;
+    if (t < 60) snprintf(b, n, "%lds", t);
+    else if (t < 3600 && t % 60 == 0) snprintf(b, n, "%ldm", t / 60);
+    else if (t < 3600) snprintf(b, n, "%ldm%02lds", t / 60, t % 60);
+    else if (t % 3600 == 0) snprintf(b, n, "%ldh", t / 3600);
+    else snprintf(b, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    return b;
+}
+
 const char *sn_fmt_si(char *buf, size_t n, double v) {
     const char *unit = "";
     double a = v < 0 ? -v : v;

@@ -74,8 +74,8 @@ FUZZ_TARGET(commands)(const uint8_t *data, size_t size) {
      * stop or fork */
     const char *cmd = NULL;
     int matches = 0;
-    for (int i = 0; word[0] && sn_engine_command_names[i]; i++) {
-        const char *c = sn_engine_command_names[i];
+    for (int i = 0; word[0] && sn_engine_commands[i].name; i++) {
+        const char *c = sn_engine_commands[i].name;
         if (!strcmp(c, word)) {
             cmd = c;
             matches = 1;

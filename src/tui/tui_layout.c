@@ -1,4 +1,4 @@
-/* tui-layout.c — where each pane goes for a given terminal size.
+/* tui_layout.c — where each pane goes for a given terminal size.
  *
  * 80x24 is the smallest comfortable size (the tree and the plot side by
  * side, a three-line log); from 150x40 up the candidate view gets its own

@@ -1,4 +1,4 @@
-/* tui-compare.h — other runs in the explorer's Pareto pane:
+/* tui_compare.h — other runs in the explorer's Pareto pane:
  *   :compare RUN...   overlays the fronts of other run directories (read
  *                     once, like `slimnas report`); :compare alone clears
  *   :forks [on|off]   shows or hides the fronts of the current run's forks
@@ -13,10 +13,12 @@
 #ifndef SLIMNAS_TUI_COMPARE_H
 #define SLIMNAS_TUI_COMPARE_H
 
-#include "tui-internal.h"
+#include "tui_internal.h"
 
-/* 1 when cmd is one of the commands above (and it was run), else 0. */
-int tui_compare_command(tui *t, const char *cmd, const char *arg);
+/* The three commands above (entries of tui_main.c's command table). */
+void tui_cmd_compare(tui *t, const char *arg);
+void tui_cmd_forks(tui *t, const char *arg);
+void tui_cmd_report(tui *t, const char *arg);
 /* Appends the other runs' front members to t->pts (flag SN_PT_OTHER: they
  * widen the plot's ranges, the caller's renderer does not draw them). */
 void tui_compare_points(tui *t);

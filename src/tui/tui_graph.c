@@ -1,4 +1,4 @@
-/* tui-graph.c — a network drawn as text, top to bottom.
+/* tui_graph.c — a network drawn as text, top to bottom.
  *
  * One line per layer. The layer just above feeds a layer implicitly (the
  * spine, read from adjacency); every other input is a skip connection

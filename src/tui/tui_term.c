@@ -1,4 +1,4 @@
-/* tui-term.c — can curses drive this terminal? Asked before a run
+/* tui_term.c — can curses drive this terminal? Asked before a run
  * directory is made, so a terminal the explorer cannot draw on (TERM=dumb,
  * an unknown TERM, a printing terminal) is a clear error rather than one
  * garbled line and dead keys. Its own file: <term.h> defines macros

@@ -1,4 +1,4 @@
-/* tui-draw.c — draws the explorer from its state: status bar, tree, plot,
+/* tui_draw.c — draws the explorer from its state: status bar, tree, plot,
  * candidate view, log, bottom line and the help overlay. Every decision
  * about content (rows, plot cells, tables, layout) is made by the pure
  * functions of tui.h; this file copies their output to curses and picks
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tui-compare.h"
-#include "tui-internal.h"
+#include "tui_compare.h"
+#include "tui_internal.h"
 
 /* ---- colours and small drawing helpers ------------------------------------ */
 
@@ -230,7 +230,7 @@ static void draw_tree(tui *t) {
             else if (!sel) rslot = SN_SLOT_NORMAL;
         } else {
             const char *st = c->status == SN_CAND_INFEASIBLE ? "over"
-                                                             : sn_cand_status_name(c->status);
+                                                             : sn_engine_status_name(c->status);
             snprintf(right, sizeof right, "%-6.6s %6s", st,
                      sn_tui_fmt_num(num, sizeof num, cand_size(c, metric)));
             if (!sel) rslot = base == SN_SLOT_NORMAL ? SN_SLOT_DIM : base;
@@ -259,7 +259,7 @@ static void build_points(tui *t) {
         p->flags = 0;
         if (c->on_front) p->flags |= SN_PT_FRONT;
         if (c->id == sel) p->flags |= SN_PT_SELECTED;
-        if (!sn_settings_fits(&s->settings, c->params, c->flops, c->memory))
+        if (!sn_engine_fits(&s->settings, c->params, c->flops, c->memory))
             p->flags |= SN_PT_INFEASIBLE;
     }
     const sn_search_settings *st = &s->settings;
@@ -370,7 +370,7 @@ void tui_detail_update(tui *t, int width) {
     char acc[32] = "-";
     if (c->val_acc >= 0) snprintf(acc, sizeof acc, "%.2f%%", 100 * c->val_acc);
     det_add(l, SN_SLOT_NORMAL, "%s  val %s  params %s  MACs %s  mem %sB",
-            sn_cand_status_name(c->status), acc,
+            sn_engine_status_name(c->status), acc,
             sn_fmt_int(a, sizeof a, c->params),
             sn_tui_fmt_num(b, sizeof b, (double)c->flops),
             sn_tui_fmt_num(m, sizeof m, (double)c->memory));
@@ -617,16 +617,18 @@ void tui_help_lines(sn_lines *out) {
     sn_lines_add(out, "%s", "");
     sn_lines_add(out, "Commands (':'; a unique prefix is enough, Tab "
                       "completes)");
-    for (int i = 0; sn_engine_command_usage[i]; i++)
-        sn_lines_add(out, "  %s", sn_engine_command_usage[i]);
-    for (int i = 0; sn_tui_command_usage[i]; i++)
-        sn_lines_add(out, "  %s", sn_tui_command_usage[i]);
+    const sn_command *const tabs[2] = {sn_engine_commands, sn_tui_commands};
+    for (int k = 0; k < 2; k++)
+        for (const sn_command *c = tabs[k]; c->name; c++) {
+            char line[256];
+            sn_command_help_line(c, line, sizeof line);
+            sn_lines_add(out, "  %s", line);
+        }
     sn_lines_add(out, "%s", "");
     sn_lines_add(out, "Settings for set KEY VALUE (live ones)");
-    for (int i = 0; sn_setting_keys[i].key; i++)
-        if (sn_setting_keys[i].live)
-            sn_lines_add(out, "  %-14s %-8s %s", sn_setting_keys[i].key,
-                         sn_setting_keys[i].arg, sn_setting_keys[i].help);
+    for (const sn_setting_info *t = sn_engine_settings_table(); t->key; t++)
+        if (t->live)
+            sn_lines_add(out, "  %-14s %-8s %s", t->key, t->arg, t->help);
 }
 
 static void draw_help(tui *t) {

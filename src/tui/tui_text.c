@@ -1,4 +1,4 @@
-/* tui-text.c — text helpers for the explorer: display widths and
+/* tui_text.c — text helpers for the explorer: display widths and
  * clipping of UTF-8, line lists, compact numbers and durations, and the
  * status bar and limits line built from a snapshot. Pure functions. */
 #include "slimnas/tui.h"

@@ -1,9 +1,9 @@
-/* tui-internal.h — what the curses side of the explorer shares:
- *   tui-main.c     the loop (poll on keyboard + engine), snapshots, input,
+/* tui_internal.h — what the curses side of the explorer shares:
+ *   tui_main.c     the loop (poll on keyboard + engine), snapshots, input,
  *                  mouse, and the one command parser keys and ':' share
- *   tui-draw.c     drawing every pane from the state below
- *   tui-cmdline.c  GNU readline's callback interface inside curses
- *   tui-headless.c the fallback without a terminal
+ *   tui_draw.c     drawing every pane from the state below
+ *   tui_cmdline.c  GNU readline's callback interface inside curses
+ *   tui_headless.c the fallback without a terminal
  * Only the UI thread touches any of this (and curses and readline). */
 #ifndef SLIMNAS_TUI_INTERNAL_H
 #define SLIMNAS_TUI_INTERNAL_H
@@ -88,7 +88,7 @@ typedef struct tui {
     int dirty;
 } tui;
 
-/* tui-main.c */
+/* tui_main.c */
 /* The layout without zoom (what Tab cycles through). */
 void tui_layout_base(const tui *t, sn_layout *l);
 void tui_message(tui *t, int error, const char *fmt, ...)
@@ -96,7 +96,7 @@ void tui_message(tui *t, int error, const char *fmt, ...)
 void tui_run_command(tui *t, const char *line);
 runview *tui_view(tui *t);
 
-/* tui-draw.c */
+/* tui_draw.c */
 unsigned long tui_slot_attr(const tui *t, int slot); /* curses attr_t */
 void tui_colours_init(tui *t);
 void tui_draw(tui *t);
@@ -109,7 +109,7 @@ void tui_help_lines(sn_lines *out);
 /* The widest line of the candidate view (for horizontal scrolling). */
 int tui_detail_width(const tui *t);
 
-/* tui-cmdline.c */
+/* tui_cmdline.c */
 int tui_cmdline_init(tui *t);
 void tui_cmdline_open(tui *t, const char *prompt, const char *initial);
 /* Feeds one key (curses wide char or KEY_ code) to the open line. */

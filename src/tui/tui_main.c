@@ -1,4 +1,4 @@
-/* tui-main.c — the explorer's loop and its one command parser.
+/* tui_main.c — the explorer's loop and its one command parser.
  *
  * The UI thread sleeps in pselect() on the keyboard and the engine's
  * wake-up descriptor together (no polling with timeouts); SIGWINCH and
@@ -26,8 +26,8 @@
 #include <unistd.h>
 
 #include "slimnas/export.h"
-#include "tui-compare.h"
-#include "tui-internal.h"
+#include "tui_compare.h"
+#include "tui_internal.h"
 
 sn_tui_opts sn_tui_opts_default(void) {
     sn_tui_opts o;
@@ -124,10 +124,9 @@ static int any_running(tui *t) {
 }
 
 static int parse_int(const char *s, int *v) {
+    long x;
     if (*s == '#') s++;
-    char *end;
-    long x = strtol(s, &end, 10);
-    if (!*s || *end || x < INT_MIN || x > INT_MAX) return -1;
+    if (sn_parse_long(s, INT_MIN, INT_MAX, &x)) return -1;
     *v = (int)x;
     return 0;
 }
@@ -249,7 +248,7 @@ static void find_next(tui *t, int dir) {
         const sn_cand_info *c = &s->cands[id];
         char hay[512];
         snprintf(hay, sizeof hay, "#%d %s %s", id, c->op,
-                 sn_cand_status_name(c->status));
+                 sn_engine_status_name(c->status));
         for (char *p = hay; *p; p++) *p = (char)tolower((unsigned char)*p);
         if (strstr(hay, needle)) {
             select_id(t, id);
@@ -367,8 +366,9 @@ static int set_resumes(tui *t, const char *rest) {
     if (s->state != SN_RUN_DONE) return 0;
     char key[64], val[128];
     if (sscanf(rest, "%63s %127s", key, val) != 2) return 0;
-    sn_search_settings tmp = s->settings;
-    if (sn_settings_set(&tmp, key, val, NULL)) return 0; /* engine says */
+    sn_search_settings tmp;
+    if (sn_engine_settings_try(&s->settings, key, val, &tmp, NULL))
+        return 0; /* engine says */
     return (tmp.budget <= 0 || s->elapsed < tmp.budget) &&
            (tmp.max_candidates <= 0 || s->n_records < tmp.max_candidates);
 }
@@ -427,168 +427,290 @@ static void side_step(tui *t, int dir) {
     }
 }
 
-static void local_command(tui *t, const char *cmd, char *arg) {
-    if (tui_compare_command(t, cmd, arg)) return; /* tui-compare.c */
-    const sn_snapshot *s = t->snap;
+/* ---- the explorer's commands ---------------------------------------------
+ * One function per entry of sn_tui_commands; each gets the rest of the
+ * line as arg and says what went wrong itself (tui_message). */
+
+typedef struct tui_call {
+    tui *t;
+    char *arg; /* the words after the command name, as typed */
+} tui_call;
+
+#define TUI_CMD(name)                                                        \
+    static void name##_(tui *t, char *arg, const char *cmd);                 \
+    static int name(void *ctx, int argc, char **argv, sn_error *e) {        \
+        tui_call *c = ctx;                                                   \
+        (void)argc, (void)e;                                                 \
+        name##_(c->t, c->arg, argv[0]);                                      \
+        return 0;                                                            \
+    }                                                                        \
+    static void name##_(tui *t, char *arg, const char *cmd)
+
+TUI_CMD(tc_select) {
+    int id;
+    (void)cmd;
+    if (need_id(t, arg, &id)) return;
+    select_id(t, id);
+}
+
+TUI_CMD(tc_open) {
     runview *v = tui_view(t);
     int id;
-    if (!strcmp(cmd, "select")) {
-        if (!arg || !*arg) {
-            tui_message(t, 1, "usage: select ID");
+    (void)cmd;
+    if (need_id(t, arg, &id)) return;
+    select_id(t, id);
+    if (t->lay.wide) {
+        t->focus = t->focus == SN_PANE_DETAIL && (!arg || !*arg)
+                       ? SN_PANE_TREE
+                       : SN_PANE_DETAIL;
+    } else {
+        t->detail_open = arg && *arg ? 1 : !t->detail_open;
+        t->focus = t->detail_open ? SN_PANE_DETAIL : SN_PANE_TREE;
+    }
+    v->detail_scroll = 0;
+    v->detail_hscroll = 0;
+}
+
+TUI_CMD(tc_fold) {
+    const sn_snapshot *s = t->snap;
+    int id;
+    if (need_id(t, arg, &id)) return;
+    int kids = 0;
+    for (int i = 0; i < s->n_cands; i++) kids += s->cands[i].parent == id;
+    if (!kids) {
+        tui_message(t, 0, "#%d has no children", id);
+        return;
+    }
+    sn_tree_set_folded(&tui_view(t)->tree, id, cmd[0] == 'f');
+    t->dirty = 1;
+}
+
+TUI_CMD(tc_side) {
+    (void)arg;
+    side_step(t, cmd[0] == 'r' ? 1 : -1);
+}
+
+TUI_CMD(tc_zoom) {
+    (void)arg, (void)cmd;
+    t->zoom = !t->zoom;
+    t->dirty = 1;
+    if (t->zoom) tui_message(t, 0, "zoomed (z: back, Tab: next pane)");
+}
+
+TUI_CMD(tc_sort) {
+    int k;
+    (void)cmd;
+    if (!arg || !*arg || !strcmp(arg, "next"))
+        k = (t->sort + 1) % SN_SORT_COUNT;
+    else if ((k = sn_sort_from_name(arg)) < 0) {
+        tui_message(t, 1, "usage: sort tree|accuracy|params|flops|memory"
+                          "|next");
+        return;
+    }
+    t->sort = (sn_sort)k;
+    tui_view(t)->tree.top = 0;
+    t->focus = SN_PANE_TREE;
+    if (t->sort == SN_SORT_TREE) tui_message(t, 0, "the tree (s: sort)");
+    else tui_message(t, 0, "all candidates by %s (s: next sort)",
+                     sn_sort_name(t->sort));
+}
+
+TUI_CMD(tc_move) {
+    int page = pane_height(t, t->focus), n;
+    (void)cmd;
+    if (!arg || !*arg) n = 1;
+    else if (!strcmp(arg, "page")) n = page;
+    else if (!strcmp(arg, "-page")) n = -page;
+    else if (!strcmp(arg, "top")) n = -1000000;
+    else if (!strcmp(arg, "bottom")) n = 1000000;
+    else if (parse_int(arg, &n)) {
+        tui_message(t, 1, "usage: move N|page|-page|top|bottom");
+        return;
+    }
+    move_selection(t, n);
+}
+
+TUI_CMD(tc_focus) {
+    static const char *const names[] = {"tree", "plot", "detail", "log"};
+    (void)cmd;
+    if (!arg || !*arg || !strcmp(arg, "next")) cycle_focus(t, 1);
+    else if (!strcmp(arg, "prev")) cycle_focus(t, -1);
+    else {
+        int p = -1;
+        for (int i = 0; i < 4; i++)
+            if (!strcmp(arg, names[i])) p = i;
+        if (p < 0) {
+            tui_message(t, 1, "usage: focus next|prev|tree|plot|detail|log");
             return;
         }
-        if (need_id(t, arg, &id)) return;
-        select_id(t, id);
-    } else if (!strcmp(cmd, "open")) {
-        if (need_id(t, arg, &id)) return;
-        select_id(t, id);
-        if (t->lay.wide) {
-            t->focus = t->focus == SN_PANE_DETAIL && (!arg || !*arg)
-                           ? SN_PANE_TREE
-                           : SN_PANE_DETAIL;
-        } else {
-            t->detail_open = arg && *arg ? 1 : !t->detail_open;
-            t->focus = t->detail_open ? SN_PANE_DETAIL : SN_PANE_TREE;
-        }
-        v->detail_scroll = 0;
-        v->detail_hscroll = 0;
-    } else if (!strcmp(cmd, "fold") || !strcmp(cmd, "unfold")) {
-        if (need_id(t, arg, &id)) return;
-        int kids = 0;
-        for (int i = 0; i < s->n_cands; i++) kids += s->cands[i].parent == id;
-        if (!kids) {
-            tui_message(t, 0, "#%d has no children", id);
-            return;
-        }
-        sn_tree_set_folded(&v->tree, id, cmd[0] == 'f');
-        t->dirty = 1;
-    } else if (!strcmp(cmd, "left") || !strcmp(cmd, "right")) {
-        side_step(t, cmd[0] == 'r' ? 1 : -1);
-    } else if (!strcmp(cmd, "zoom")) {
-        t->zoom = !t->zoom;
-        t->dirty = 1;
-        if (t->zoom) tui_message(t, 0, "zoomed (z: back, Tab: next pane)");
-    } else if (!strcmp(cmd, "sort")) {
-        int k;
-        if (!arg || !*arg || !strcmp(arg, "next"))
-            k = (t->sort + 1) % SN_SORT_COUNT;
-        else if ((k = sn_sort_from_name(arg)) < 0) {
-            tui_message(t, 1, "usage: sort tree|accuracy|params|flops|memory"
-                              "|next");
-            return;
-        }
-        t->sort = (sn_sort)k;
-        v->tree.top = 0;
-        t->focus = SN_PANE_TREE;
-        if (t->sort == SN_SORT_TREE) tui_message(t, 0, "the tree (s: sort)");
-        else tui_message(t, 0, "all candidates by %s (s: next sort)",
-                         sn_sort_name(t->sort));
-    } else if (!strcmp(cmd, "move")) {
-        int page = pane_height(t, t->focus), n;
-        if (!arg || !*arg) n = 1;
-        else if (!strcmp(arg, "page")) n = page;
-        else if (!strcmp(arg, "-page")) n = -page;
-        else if (!strcmp(arg, "top")) n = -1000000;
-        else if (!strcmp(arg, "bottom")) n = 1000000;
-        else if (parse_int(arg, &n)) {
-            tui_message(t, 1, "usage: move N|page|-page|top|bottom");
-            return;
-        }
-        move_selection(t, n);
-    } else if (!strcmp(cmd, "focus")) {
-        static const char *const names[] = {"tree", "plot", "detail", "log"};
-        if (!arg || !*arg || !strcmp(arg, "next")) cycle_focus(t, 1);
-        else if (!strcmp(arg, "prev")) cycle_focus(t, -1);
-        else {
-            int p = -1;
-            for (int i = 0; i < 4; i++)
-                if (!strcmp(arg, names[i])) p = i;
-            if (p < 0) {
-                tui_message(t, 1, "usage: focus next|prev|tree|plot|detail|log");
-                return;
-            }
-            if (p == SN_PANE_DETAIL && !t->lay.wide) t->detail_open = 1;
-            if (p == SN_PANE_PLOT && !t->lay.wide) t->detail_open = 0;
-            t->focus = p;
-            t->dirty = 1;
-        }
-    } else if (!strcmp(cmd, "find")) {
-        if (!arg || !*arg) {
-            t->find_prompt = 1;
-            tui_cmdline_open(t, "/", NULL);
-            return;
-        }
-        int dir = !strcmp(arg, "prev") ? -1 : 1;
-        if (strcmp(arg, "next") && strcmp(arg, "prev"))
-            snprintf(t->find_text, sizeof t->find_text, "%s", arg);
-        find_next(t, dir);
-    } else if (!strcmp(cmd, "metric")) {
-        int m;
-        if (!arg || !*arg || !strcmp(arg, "next"))
-            m = (t->metric + 1) % SN_OBJ_COUNT;
-        else if ((m = sn_objective_from_name(arg)) < 0) {
-            tui_message(t, 1, "usage: metric params|flops|memory|next");
-            return;
-        }
-        t->metric = (sn_objective)m;
-        tui_message(t, 0, "size metric: %s", sn_objective_name(t->metric));
-    } else if (!strcmp(cmd, "theme")) {
-        if (!arg || !*arg || !strcmp(arg, "next")) {
-            if (t->n_themes == 0) {
-                tui_message(t, 1, "no theme files found");
-                return;
-            }
-            int k = 0;
-            for (int i = 0; i < t->n_themes; i++)
-                if (!strcmp(t->themes[i], t->theme.name)) k = i + 1;
-            apply_theme(t, t->themes[k % t->n_themes]);
-        } else {
-            apply_theme(t, arg);
-        }
-    } else if (!strcmp(cmd, "glyphs")) {
-        sn_glyphs g;
-        if (arg && !strcmp(arg, "braille")) g = SN_GLYPH_BRAILLE;
-        else if (arg && !strcmp(arg, "block")) g = SN_GLYPH_BLOCK;
-        else if (arg && !strcmp(arg, "ascii")) g = SN_GLYPH_ASCII;
-        else {
-            tui_message(t, 1, "usage: glyphs braille|block|ascii");
-            return;
-        }
-        if (g != SN_GLYPH_ASCII && t->ascii) {
-            tui_message(t, 1, "the terminal is not UTF-8: only ascii");
-            return;
-        }
-        t->glyphs = g;
-        tui_message(t, 0, "plot glyphs: %s", arg);
-    } else if (!strcmp(cmd, "runs")) {
-        cmd_runs(t, arg);
-    } else if (!strcmp(cmd, "toggle-pause")) {
-        if (s->state == SN_RUN_DONE) done_message(t);
-        else engine_command(t, s->state == SN_RUN_PAUSED ||
-                                       sn_run_state_over(s->state)
-                                   ? "resume"
-                                   : "pause");
-    } else if (!strcmp(cmd, "export")) {
-        char msg[1024], line[512];
-        int rc = sn_export_command(s->dir, arg, s->n_cands, &s->settings,
-                                   msg, sizeof msg, line, sizeof line);
-        tui_message(t, rc < 0, "%s", msg);
-        if (rc == 1) {
-            tui_cmdline_open(t, ":", line);
-            snprintf(t->cmd_hint, sizeof t->cmd_hint, " %.400s", msg);
-        }
-    } else if (!strcmp(cmd, "help")) {
-        t->help_open = 1;
-        t->help_scroll = 0;
-        t->dirty = 1;
-    } else if (!strcmp(cmd, "quit")) {
-        if (any_running(t) && !t->confirmed)
-            ask(t, "quit", "quit",
-                "A search is running: quit? It stays resumable.");
-        else t->quit = 1;
+        if (p == SN_PANE_DETAIL && !t->lay.wide) t->detail_open = 1;
+        if (p == SN_PANE_PLOT && !t->lay.wide) t->detail_open = 0;
+        t->focus = p;
         t->dirty = 1;
     }
 }
+
+TUI_CMD(tc_find) {
+    (void)cmd;
+    if (!arg || !*arg) {
+        t->find_prompt = 1;
+        tui_cmdline_open(t, "/", NULL);
+        return;
+    }
+    int dir = !strcmp(arg, "prev") ? -1 : 1;
+    if (strcmp(arg, "next") && strcmp(arg, "prev"))
+        snprintf(t->find_text, sizeof t->find_text, "%s", arg);
+    find_next(t, dir);
+}
+
+TUI_CMD(tc_metric) {
+    int m;
+    (void)cmd;
+    if (!arg || !*arg || !strcmp(arg, "next"))
+        m = (t->metric + 1) % SN_OBJ_COUNT;
+    else if ((m = sn_engine_objective_from_name(arg)) < 0) {
+        tui_message(t, 1, "usage: metric params|flops|memory|next");
+        return;
+    }
+    t->metric = (sn_objective)m;
+    tui_message(t, 0, "size metric: %s", sn_engine_objective_name(t->metric));
+}
+
+TUI_CMD(tc_theme) {
+    (void)cmd;
+    if (!arg || !*arg || !strcmp(arg, "next")) {
+        if (t->n_themes == 0) {
+            tui_message(t, 1, "no theme files found");
+            return;
+        }
+        int k = 0;
+        for (int i = 0; i < t->n_themes; i++)
+            if (!strcmp(t->themes[i], t->theme.name)) k = i + 1;
+        apply_theme(t, t->themes[k % t->n_themes]);
+    } else {
+        apply_theme(t, arg);
+    }
+}
+
+TUI_CMD(tc_glyphs) {
+    sn_glyphs g;
+    (void)cmd;
+    if (arg && !strcmp(arg, "braille")) g = SN_GLYPH_BRAILLE;
+    else if (arg && !strcmp(arg, "block")) g = SN_GLYPH_BLOCK;
+    else if (arg && !strcmp(arg, "ascii")) g = SN_GLYPH_ASCII;
+    else {
+        tui_message(t, 1, "usage: glyphs braille|block|ascii");
+        return;
+    }
+    if (g != SN_GLYPH_ASCII && t->ascii) {
+        tui_message(t, 1, "the terminal is not UTF-8: only ascii");
+        return;
+    }
+    t->glyphs = g;
+    tui_message(t, 0, "plot glyphs: %s", arg);
+}
+
+TUI_CMD(tc_runs) {
+    (void)cmd;
+    cmd_runs(t, arg);
+}
+
+TUI_CMD(tc_toggle_pause) {
+    const sn_snapshot *s = t->snap;
+    (void)arg, (void)cmd;
+    if (s->state == SN_RUN_DONE) done_message(t);
+    else engine_command(t, s->state == SN_RUN_PAUSED ||
+                                   sn_run_state_over(s->state)
+                               ? "resume"
+                               : "pause");
+}
+
+TUI_CMD(tc_export) {
+    const sn_snapshot *s = t->snap;
+    char msg[1024], line[512];
+    (void)cmd;
+    int rc = sn_export_command(s->dir, arg, s->n_cands, &s->settings, msg,
+                               sizeof msg, line, sizeof line);
+    tui_message(t, rc < 0, "%s", msg);
+    if (rc == 1) {
+        tui_cmdline_open(t, ":", line);
+        snprintf(t->cmd_hint, sizeof t->cmd_hint, " %.400s", msg);
+    }
+}
+
+TUI_CMD(tc_help) {
+    (void)arg, (void)cmd;
+    t->help_open = 1;
+    t->help_scroll = 0;
+    t->dirty = 1;
+}
+
+TUI_CMD(tc_quit) {
+    (void)arg, (void)cmd;
+    if (any_running(t) && !t->confirmed)
+        ask(t, "quit", "quit",
+            "A search is running: quit? It stays resumable.");
+    else t->quit = 1;
+    t->dirty = 1;
+}
+
+TUI_CMD(tc_compare) {
+    (void)cmd;
+    tui_cmd_compare(t, arg);
+}
+
+TUI_CMD(tc_forks) {
+    (void)cmd;
+    tui_cmd_forks(t, arg);
+}
+
+TUI_CMD(tc_report) {
+    (void)cmd;
+    tui_cmd_report(t, arg);
+}
+
+const sn_command sn_tui_commands[] = {
+    {"select", "ID", "select candidate ID", 1, 1, "id", tc_select},
+    {"open", "[ID]", "open or close the candidate view", 0, 1, "id", tc_open},
+    {"fold", "[ID]", "hide the subtree of ID (default: selected)", 0, 1, "id",
+     tc_fold},
+    {"unfold", "[ID]", "show the subtree of ID again", 0, 1, "id", tc_fold},
+    {"left", "", "tree: fold, or go to the parent; views: scroll left", 0, 0,
+     "", tc_side},
+    {"right", "", "tree: unfold, or go to the first child; views: scroll right",
+     0, 0, "", tc_side},
+    {"move", "N|page|-page|top|bottom", "move the selection in the tree", 0, 1,
+     "page,-page,top,bottom", tc_move},
+    {"focus", "next|prev|tree|plot|detail|log", "give a pane the keyboard", 0,
+     1, "tree,plot,detail,log,next,prev", tc_focus},
+    {"zoom", "", "the focused pane fills the screen (again: back)", 0, 0, "",
+     tc_zoom},
+    {"sort", "tree|accuracy|params|flops|memory|next", "tree, or a flat list",
+     0, 1, "tree,accuracy,params,flops,memory,next", tc_sort},
+    {"find", "TEXT|next|prev", "select the next candidate whose line has TEXT",
+     0, -1, "next,prev", tc_find},
+    {"metric", "params|flops|memory|next", "size metric of the plot", 0, 1,
+     "params,flops,memory,next", tc_metric},
+    {"theme", "NAME|next", "switch the colour theme", 0, -1, "theme",
+     tc_theme},
+    {"glyphs", "braille|block|ascii", "how the plot is drawn", 1, 1,
+     "braille,block,ascii", tc_glyphs},
+    {"runs", "[N|DIR]", "pick a run or fork, switch to run N, or open DIR", 0,
+     -1, "", tc_runs},
+    {"toggle-pause", "", "pause a running search, resume a paused one", 0, 0,
+     "", tc_toggle_pause},
+    {"export", "ID FORMAT PATH", "export a candidate (onnx, c, c-int8)", 0, -1,
+     "id onnx,c,c-int8", tc_export},
+    {"help", "", "show keys and commands", 0, 0, "", tc_help},
+    {"quit", "", "leave (the run stays resumable)", 0, 0, "", tc_quit},
+    {"compare", "[RUN...|off]", "overlay other runs' fronts in the Pareto pane",
+     0, -1, "", tc_compare},
+    {"forks", "[on|off]", "show or hide this run's forks in the Pareto pane",
+     0, 1, "", tc_forks},
+    {"report", "FILE",
+     "write the report of the Pareto pane (.svg .png .pdf .html)", 0, -1, "",
+     tc_report},
+    {NULL, NULL, NULL, 0, 0, NULL, NULL}};
 
 void tui_run_command(tui *t, const char *line) {
     char buf[1024];
@@ -600,15 +722,27 @@ void tui_run_command(tui *t, const char *line) {
     char *rest = buf + strcspn(buf, " \t");
     if (*rest) *rest++ = 0;
     while (*rest == ' ' || *rest == '\t') rest++;
-    char name[64];
+    const sn_command *const tabs[2] = {sn_tui_commands, sn_engine_commands};
     int local;
     sn_error e;
-    if (sn_tui_resolve(buf, name, sizeof name, &local, &e)) {
+    const sn_command *c = sn_command_find(tabs, 2, buf, &local, SN_TUI_HINT,
+                                          &e);
+    if (!c) {
         tui_message(t, 1, "%s", e.msg);
         return;
     }
-    if (local) {
-        local_command(t, name, rest);
+    const char *name = c->name;
+    if (local == 0) {
+        char words[1024], *w[64];
+        snprintf(words, sizeof words, "%s", rest);
+        int n = sn_split_words(words, w, 64);
+        if (sn_command_check_args(c, n < 0 ? 64 : n, &e)) {
+            tui_message(t, 1, "%s", e.msg);
+            return;
+        }
+        char *argv[1] = {(char *)name};
+        tui_call call = {t, rest};
+        c->exec(&call, 1, argv, &e);
         return;
     }
     char full[1100];

@@ -1,4 +1,4 @@
-/* tui-theme.c — colours, semantic slots and theme files.
+/* tui_theme.c — colours, semantic slots and theme files.
  *
  * Drawing code names slots (SN_SLOT_FRONT...), never colours; a theme maps
  * each slot to a foreground, a background and attributes. Colours are
@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const slot_names[SN_SLOT_COUNT] = {
+static const char *const slot_names[] = {
     "normal",     "dim",       "border",     "title",     "focus",
     "status",     "status_key", "selected",  "front",     "training",
     "queued",     "failed",    "infeasible", "progress",  "axis",
@@ -23,6 +23,7 @@ static const char *const slot_names[SN_SLOT_COUNT] = {
     "header",     "graph",     "log_info",   "log_warn",  "log_error",
     "cmdline",    "message",   "error",      "help",
 };
+_Static_assert(sizeof slot_names / sizeof slot_names[0] == SN_SLOT_COUNT, "theme slot names");
 
 const char *sn_slot_name(sn_slot s) {
     SN_ASSERT(s >= 0 && s < SN_SLOT_COUNT);
@@ -89,9 +90,8 @@ int sn_colour_parse(const char *s, sn_colour *c) {
         return 0;
     }
     if (isdigit((unsigned char)s[0])) {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (*end || v < 0 || v > 255) return -1;
+        long v;
+        if (sn_parse_long(s, 0, 255, &v)) return -1;
         c->kind = SN_COLOUR_INDEX;
         c->index = (int)v;
         return 0;

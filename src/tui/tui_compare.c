@@ -1,5 +1,5 @@
-/* tui-compare.c — other runs' fronts in the Pareto pane (:compare, :forks)
- * and :report; see tui-compare.h. State is module-wide: there is one
+/* tui_compare.c — other runs' fronts in the Pareto pane (:compare, :forks)
+ * and :report; see tui_compare.h. State is module-wide: there is one
  * explorer per process and only its UI thread gets here. */
 #include <curses.h>
 #include <limits.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "slimnas/report.h"
-#include "tui-compare.h"
+#include "tui_compare.h"
 
 #define MAX_SHOWN 12
 
@@ -182,7 +182,7 @@ static int split(const char *arg, char words[][SN_SEARCH_PATH_LEN], int max) {
     return n;
 }
 
-static void cmd_compare(tui *t, const char *arg) {
+void tui_cmd_compare(tui *t, const char *arg) {
     char w[SN_REPORT_MAX_RUNS][SN_SEARCH_PATH_LEN];
     int n = split(arg, w, SN_REPORT_MAX_RUNS - 1);
     if (n < 0) {
@@ -222,13 +222,13 @@ static void cmd_compare(tui *t, const char *arg) {
     if (other_obj) {
         size_t l = strlen(msg);
         snprintf(msg + l, sizeof msg - l, "; %s's front is over another "
-                 "objective than %s", other_obj, sn_objective_name(t->metric));
+                 "objective than %s", other_obj, sn_engine_objective_name(t->metric));
     }
     tui_message(t, 0, "%s", msg);
     t->dirty = 1;
 }
 
-static void cmd_forks(tui *t, const char *arg) {
+void tui_cmd_forks(tui *t, const char *arg) {
     if (!arg || !*arg) cmp.forks_hidden = !cmp.forks_hidden;
     else if (!strcmp(arg, "on")) cmp.forks_hidden = 0;
     else if (!strcmp(arg, "off")) cmp.forks_hidden = 1;
@@ -243,7 +243,7 @@ static void cmd_forks(tui *t, const char *arg) {
     t->dirty = 1;
 }
 
-static void cmd_report(tui *t, const char *arg) {
+void tui_cmd_report(tui *t, const char *arg) {
     char w[2][SN_SEARCH_PATH_LEN];
     if (split(arg, w, 1) != 1) {
         tui_message(t, 1, "usage: report FILE.svg|.png|.pdf|.html");
@@ -290,13 +290,5 @@ static void cmd_report(tui *t, const char *arg) {
     for (int i = 0; i < own; i++) sn_report_run_free(&runs[i]);
     if (rc) tui_message(t, 1, "report: %s", e.msg);
     else tui_message(t, 0, "wrote %s (%d run%s, %s)", w[0], n, n == 1 ? "" : "s",
-                     sn_objective_name(t->metric));
-}
-
-int tui_compare_command(tui *t, const char *cmd, const char *arg) {
-    if (!strcmp(cmd, "compare")) cmd_compare(t, arg);
-    else if (!strcmp(cmd, "forks")) cmd_forks(t, arg);
-    else if (!strcmp(cmd, "report")) cmd_report(t, arg);
-    else return 0;
-    return 1;
+                     sn_engine_objective_name(t->metric));
 }

@@ -1,20 +1,14 @@
-/* tui-headless.c — the explorer's fallback without a terminal: one line
+/* tui_headless.c — the explorer's fallback without a terminal: one line
  * per finished candidate, read from the same snapshots the screen uses,
  * then the front. */
 #include <poll.h>
 #include <string.h>
 
-#include "tui-internal.h"
+#include "tui_internal.h"
 
 static void print_cand(FILE *f, const sn_snapshot *s, int id) {
-    const sn_cand_info *c = &s->cands[id];
-    char p[32], fl[32], acc[16] = "-", par[16] = "-";
-    if (c->val_acc >= 0) snprintf(acc, sizeof acc, "%.2f%%", 100 * c->val_acc);
-    if (c->parent >= 0) snprintf(par, sizeof par, "%d", c->parent);
-    fprintf(f, "%5d %6s  %-10s %9s %9s %8s  front %3d  hv %.4f  %s\n", id, par,
-            sn_cand_status_name(c->status), sn_fmt_int(p, sizeof p, c->params),
-            sn_tui_fmt_num(fl, sizeof fl, (double)c->flops), acc,
-            s->n_front, c->hypervolume, c->op);
+    char line[512];
+    fprintf(f, "%s\n", sn_snapshot_record_line(s, id, line, sizeof line));
 }
 
 int sn_tui_headless(sn_engine *en, int h, FILE *f) {
@@ -26,8 +20,7 @@ int sn_tui_headless(sn_engine *en, int h, FILE *f) {
         const sn_snapshot *s = sn_engine_snapshot(en, h);
         if (!s) return -1;
         if (!header) {
-            fprintf(f, "run %s\n%5s %6s  %-10s %9s %9s %8s\n", s->dir, "id",
-                    "parent", "status", "params", "MACs", "val");
+            fprintf(f, "run %s\n", s->dir);
             header = 1;
             printed = s->n_records; /* a resumed run: only what is new */
             for (int i = 0; i < printed; i++) print_cand(f, s, i);

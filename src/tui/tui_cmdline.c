@@ -1,4 +1,4 @@
-/* tui-cmdline.c — the ':' command line: GNU readline's alternate
+/* tui_cmdline.c — the ':' command line: GNU readline's alternate
  * (callback) interface drawn inside the curses screen.
  *
  * curses owns the terminal. Keys that arrive while the line is open are
@@ -25,7 +25,7 @@
 #include <readline/history.h>
 #include <readline/readline.h>
 
-#include "tui-internal.h"
+#include "tui_internal.h"
 
 static tui *the_tui;
 static unsigned char pending[64];

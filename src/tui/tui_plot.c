@@ -1,4 +1,4 @@
-/* tui-plot.c — the Pareto plot rasteriser, axis ticks and the sparkline.
+/* tui_plot.c — the Pareto plot rasteriser, axis ticks and the sparkline.
  *
  * The plot is drawn into a grid of cells (one UTF-8 character and one
  * slot each) that the curses layer copies to the screen. Lines (the

@@ -1,4 +1,4 @@
-/* tui-tree.c — the search tree as display rows.
+/* tui_tree.c — the search tree as display rows.
  *
  * Every snapshot brings a new candidate array; the rows are rebuilt from
  * it each time, and what the person did to the view (folds, selection,
@@ -205,8 +205,9 @@ int sn_tree_lineage(const sn_cand_info *c, int n, int id, int *path,
 /* ---- the flat list ----------------------------------------------------------- */
 
 const char *sn_sort_name(sn_sort k) {
-    static const char *const n[SN_SORT_COUNT] = {"tree", "accuracy", "params",
+    static const char *const n[] = {"tree", "accuracy", "params",
                                                   "flops", "memory"};
+    _Static_assert(sizeof n / sizeof n[0] == SN_SORT_COUNT, "sort names");
     return (unsigned)k < SN_SORT_COUNT ? n[k] : "?";
 }
 

@@ -1,4 +1,4 @@
-/* tui-layer.c — the candidate view's per-layer table, built from the
+/* tui_layer.c — the candidate view's per-layer table, built from the
  * graph module's stats (the numbers are computed there, once; this file
  * only lays them out for a given width). Pure functions. */
 #include "slimnas/tui.h"

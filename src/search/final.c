@@ -1,0 +1,171 @@
+/* final.c — `--final N` and `--final-at SIZE,...`: the front members
+ * retrained on all the training data (validation included) for
+ * final-epochs and evaluated on the test split, each recorded as a
+ * "final" line of results.log (search.h, sn_search_final). */
+#include "search_internal.h"
+
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- final retraining ------------------------------------------------ */
+
+/* n members spread evenly over the front on a log scale of the first size
+ * objective (the front's own order), so a front crowded with tiny
+ * networks still sends its mid-sized and large members to retraining;
+ * the most accurate member is always among them. Members at or below the
+ * reference accuracy add nothing to the hypervolume and are left out
+ * while any member is above it. Returned in front order. */
+static int final_members(const sn_search *se, int n, int *out) {
+    int *f = sn_xmalloc(((size_t)se->n_front + 1) * sizeof *f);
+    int k = 0;
+    for (int i = 0; i < se->n_front; i++)
+        if (se->c[se->front[i]].info.val_acc > se->s.hv_ref_acc)
+            f[k++] = se->front[i];
+    if (k == 0)
+        for (int i = 0; i < se->n_front; i++) f[k++] = se->front[i];
+    int m = 0, mo = se->s.obj[0];
+    if (n >= k) {
+        for (int i = 0; i < k; i++) out[m++] = f[i];
+    } else if (n > 0) {
+        int best = 0;
+        for (int i = 1; i < k; i++)
+            if (se->c[f[i]].info.val_acc > se->c[f[best]].info.val_acc)
+                best = i;
+        char *pick = sn_xcalloc((size_t)k, 1);
+        pick[best] = 1;
+        double *ls = sn_xmalloc((size_t)k * sizeof *ls);
+        double lo = INFINITY, hi = -INFINITY;
+        for (int i = 0; i < k; i++) {
+            const sn_cand_info *c = &se->c[f[i]].info;
+            int64_t v = search_metric(mo, c->params, c->flops, c->memory);
+            ls[i] = log((double)(v > 1 ? v : 1));
+            lo = fmin(lo, ls[i]);
+            hi = fmax(hi, ls[i]);
+        }
+        /* with the best near the top, n - 1 more at evenly spaced log
+         * sizes from the smallest up: lo, lo + (hi - lo)/(n - 1), ... */
+        for (int t = 0; t < n - 1; t++) {
+            double want = lo + (hi - lo) * t / (n - 1);
+            int at = -1;
+            for (int i = 0; i < k; i++)
+                if (!pick[i] && (at < 0 || fabs(ls[i] - want) <
+                                               fabs(ls[at] - want)))
+                    at = i;
+            if (at >= 0) pick[at] = 1;
+        }
+        for (int i = 0; i < k; i++)
+            if (pick[i]) out[m++] = f[i];
+        free(ls);
+        free(pick);
+    }
+    /* final-at: the most accurate member at or under each size */
+    for (int a = 0; a < se->s.n_final_at && n < k; a++) {
+        int at = -1;
+        for (int i = 0; i < k; i++) {
+            const sn_cand_info *c = &se->c[f[i]].info;
+            if (search_metric(mo, c->params, c->flops, c->memory) >
+                se->s.final_at[a])
+                continue;
+            if (at < 0 || c->val_acc > se->c[f[at]].info.val_acc) at = i;
+        }
+        int dup = at < 0;
+        for (int i = 0; i < m && !dup; i++) dup = out[i] == f[at];
+        if (!dup) out[m++] = f[at];
+    }
+    free(f);
+    return m;
+}
+
+int sn_search_final(sn_search *se, int n, const sn_job_ctl *ctl,
+                    sn_final_fn fn, void *ctx, sn_error *e) {
+    if (!se->train) return sn_errf(e, "%s: no data attached", se->dir);
+    const sn_data *d = se->full ? se->full : se->train;
+    int *ids = sn_xmalloc(((size_t)se->n_front + SN_FINAL_AT_MAX + 1) *
+                          sizeof *ids);
+    int m = final_members(se, n, ids), done = 0;
+    for (int k = 0; k < m; k++) {
+        int id = ids[k];
+        cand *c = &se->c[id];
+        if (c->info.test_acc >= 0) {
+            done++;
+            continue;
+        }
+        if (fn) fn(ctx, id, k, m);
+        sn_weights *w = sn_search_load_weights(se, id, 0, e);
+        if (!w) {
+            free(ids);
+            return -1;
+        }
+        sn_train_opts o = sn_train_opts_default();
+        o.epochs = se->s.final_epochs;
+        o.batch = se->s.batch;
+        o.lr = (float)se->s.lr;
+        o.weight_decay = (float)se->s.weight_decay;
+        o.seed = search_mix(se->s.seed, 2000003ull + (uint64_t)id);
+        if (ctl) {
+            o.stop = ctl->stop;
+            o.pause = ctl->pause;
+            o.progress = ctl->progress;
+            o.progress_ctx = ctl->progress_ctx;
+        }
+        sn_train_result r;
+        double t0 = sn_now();
+        if (sn_train(c->graph, w, d, &o, &r, e)) {
+            sn_weights_free(w);
+            free(ids);
+            return -1;
+        }
+        if (r.status == SN_TRAIN_STOPPED) {
+            sn_train_result_free(&r);
+            sn_weights_free(w);
+            break;
+        }
+        double val = r.val_acc, secs = sn_now() - t0;
+        int ep = r.epochs_done, div = r.status == SN_TRAIN_DIVERGED;
+        sn_train_result_free(&r);
+        double test = 0;
+        if (!div) {
+            sn_eval_result ev;
+            if (sn_evaluate(c->graph, w, d, SN_SPLIT_TEST, 256, NULL, &ev, e)) {
+                sn_weights_free(w);
+                free(ids);
+                return -1;
+            }
+            test = ev.acc;
+            sn_eval_result_free(&ev);
+            char rel[64];
+            snprintf(rel, sizeof rel, "cand/%d.final.bin", id);
+            size_t nb;
+            void *buf = sn_weights_encode(w, c->graph, &nb);
+            int wrc = run_write_new(se, rel, buf, nb, e);
+            free(buf);
+            if (wrc) {
+                sn_weights_free(w);
+                free(ids);
+                return -1;
+            }
+        }
+        sn_weights_free(w);
+        char line[512];
+        snprintf(line, sizeof line,
+                 "{\"final\":%d,\"status\":\"%s\",\"val_acc\":%.6f,"
+                 "\"test_acc\":%.6f,\"epochs\":%d,\"seconds\":%.3f}\n",
+                 id, div ? "diverged" : "done", div ? -1.0 : val, test, ep,
+                 secs);
+        if (run_append_log(se, line, e)) {
+            char rel[64];
+            snprintf(rel, sizeof rel, "cand/%d.final.bin", id);
+            unlinkat(se->dirfd, rel, 0); /* not in the log */
+            free(ids);
+            return -1;
+        }
+        c->info.test_acc = test;
+        c->info.final_val_acc = div ? -1 : val;
+        done++;
+    }
+    free(ids);
+    return done;
+}
