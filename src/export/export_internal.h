@@ -33,6 +33,8 @@ typedef struct xs_q {
     int8_t *shift;    /* the same count as mul (add: [1], shared) */
     int64_t *add;     /* affine: per channel, added before the shift */
     float *deq;       /* final conv/dense: float logits = acc * deq[c] */
+    float *wscale;    /* conv/dense: per output channel weight scale (the
+                         int8 ONNX export writes it as the weights' scale) */
     float *inq;       /* input: per channel (x - mean) * inq[c] */
     int lo, hi;       /* output clamp (activation folded in) */
     int float_out;    /* writes float logits (the graph's last step) */

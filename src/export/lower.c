@@ -313,6 +313,7 @@ void xs_free(xs_prog *p) {
         free(s->q.shift);
         free(s->q.add);
         free(s->q.deq);
+        free(s->q.wscale);
         free(s->q.inq);
     }
     free(p->steps);

@@ -146,6 +146,7 @@ static void quant_layer(xs_prog *p, xs_step *s) {
     s->q.bias = sn_xmalloc((size_t)out * sizeof *s->q.bias);
     s->q.mul = sn_xmalloc((size_t)out * sizeof *s->q.mul);
     s->q.shift = sn_xmalloc((size_t)out * sizeof *s->q.shift);
+    s->q.wscale = sn_xmalloc((size_t)out * sizeof *s->q.wscale);
     s->q.float_out = s->value == p->g->n_nodes - 1;
     if (s->q.float_out)
         s->q.deq = sn_xmalloc((size_t)out * sizeof *s->q.deq);
@@ -165,6 +166,7 @@ static void quant_layer(xs_prog *p, xs_step *s) {
         s->q.bias[m] = (int32_t)round((double)s->b[m] / (si * sw));
         decompose(si * sw / so, &s->q.mul[m], &s->q.shift[m]);
         if (s->q.float_out) s->q.deq[m] = (float)(si * sw);
+        s->q.wscale[m] = (float)sw;
     }
     clamp_act(s, (float)so);
 }
