@@ -55,12 +55,21 @@ def int8_weights(model):
     qconv = [n for n in model.graph.node if n.op_type == "QLinearConv"]
     if not qconv:
         raise ValueError("int8 model without QLinearConv")
-    if any(n.op_type in ("Conv", "Gemm", "MatMul") for n in model.graph.node):
-        raise ValueError("int8 model with a float Conv/Gemm/MatMul")
     inits = {t.name: t for t in model.graph.initializer}
-    for n in qconv:
-        w = inits[n.input[3]]
-        if w.data_type != onnx.TensorProto.INT8:
+    cast = {n.output[0]: n.input[0] for n in model.graph.node
+            if n.op_type == "Cast"}
+    for n in model.graph.node:
+        if n.op_type in ("Gemm", "MatMul"):
+            raise ValueError("int8 model with a float %s" % n.op_type)
+        # the last layer (float logits) is a Conv on int8 weights cast
+        w = None
+        if n.op_type == "QLinearConv":
+            w = inits[n.input[3]]
+        elif n.op_type == "Conv":
+            w = inits.get(cast.get(n.input[1]))
+            if w is None:
+                raise ValueError("%s: float Conv weights" % n.name)
+        if w is not None and w.data_type != onnx.TensorProto.INT8:
             raise ValueError("%s: weights are not int8" % n.name)
     for t in model.graph.initializer:
         if t.data_type == onnx.TensorProto.FLOAT and len(t.dims) > 1 \

@@ -665,6 +665,57 @@ static void q_layer(ox *x, const xs_prog *p, const xs_step *s,
     char wn[TNAME], wsn[TNAME], wzn[TNAME], bn[TNAME];
     int64_t wd[4] = {M, cin / groups, k, k}, md = M;
     init_tensor(x, cat(wn, ln, ".weight"), T_INT8, wd, 4, s->q.w, 1);
+    int64_t ks[2] = {k, k};
+    int64_t st[2] = {conv ? s->attr.stride : 1, conv ? s->attr.stride : 1};
+    int64_t pd = conv ? s->attr.pad : 0, pads[4] = {pd, pd, pd, pd};
+    int64_t dl[2] = {1, 1};
+    const char *xb = q_in(x, p, s->in[0]);
+    if (s->q.float_out) {
+        /* the last layer writes float logits, like model.c's
+         * (float)acc * deq[m]: the int8 input as integers
+         * (DequantizeLinear with scale 1), the int8 weights cast to float,
+         * the int32 bias as float, a float Conv (exact: integer sums under
+         * 2^24), then the per-channel Mul by deq */
+        char one[TNAME], xz[TNAME], xq[TNAME], xi[TNAME], wf[TNAME],
+            acc[TNAME], dq[TNAME], nm[TNAME];
+        float unit = 1.0f;
+        init_float(x, cat(one, ln, ".unit_scale"), NULL, 0, &unit);
+        const char *di[3] = {cat(xq, xb, "_quantized"), one,
+                             cat(xz, xb, "_zero_point")};
+        sn_pb nd;
+        node_begin(&nd, "DequantizeLinear", cat(nm, ln, "_int_input"), di, 3,
+                   cat(xi, ln, "_int_input"));
+        node_end(x, &nd);
+        const char *wi = wn;
+        node_begin(&nd, "Cast", cat(nm, ln, "_cast"), &wi, 1,
+                   cat(wf, ln, ".weight_float"));
+        attr_int(&nd, "to", T_FLOAT);
+        node_end(x, &nd);
+        float *bf = sn_xmalloc((size_t)M * sizeof *bf);
+        for (int m = 0; m < M; m++) bf[m] = (float)s->q.bias[m];
+        init_float(x, cat(bn, ln, ".bias"), &md, 1, bf);
+        free(bf);
+        int64_t d3[3] = {M, 1, 1};
+        init_float(x, cat(dq, ln, ".deq"), d3, 3, s->q.deq);
+        const char *ci[3] = {xi, wf, bn};
+        node_begin(&nd, "Conv", ln, ci, 3, cat(acc, ln, "_acc"));
+        attr_ints(&nd, "kernel_shape", ks, 2);
+        attr_ints(&nd, "strides", st, 2);
+        attr_ints(&nd, "pads", pads, 4);
+        attr_ints(&nd, "dilations", dl, 2);
+        attr_int(&nd, "group", groups);
+        node_end(x, &nd);
+        char f[TNAME], mo[TNAME];
+        const char *mi2[2] = {acc, dq};
+        cat(f, base, "_float");
+        node_begin(&nd, "Mul", cat(nm, ln, "_deq"),
+                   mi2, 2, s->act != XS_ACT_NONE ? cat(mo, ln, "_lin") : f);
+        node_end(x, &nd);
+        if (s->act != XS_ACT_NONE)
+            f_act(x, s->act, mo, f, cat(nm, base, "_act_op"));
+        snprintf(x->alt[s->value], TNAME, "%s", f);
+        return;
+    }
     init_float(x, cat(wsn, ln, ".weight_scale"), &md, 1, s->q.wscale);
     int8_t *zeros = sn_xcalloc((size_t)M, 1);
     init_tensor(x, cat(wzn, ln, ".weight_zero_point"), T_INT8, &md, 1, zeros,
@@ -680,17 +731,12 @@ static void q_layer(ox *x, const xs_prog *p, const xs_step *s,
     else snprintf(ob, sizeof ob, "%s", base);
     float so = p->scale[s->value];
     q_params(x, ob, so);
-    const char *xb = q_in(x, p, s->in[0]);
     const char *ins[9] = {cat(xq, xb, "_quantized"), cat(xs, xb, "_scale"),
                           cat(xz, xb, "_zero_point"), wn, wsn, wzn,
                           cat(ys, ob, "_scale"), cat(yz, ob, "_zero_point"),
                           bn};
     sn_pb nd;
     node_begin(&nd, "QLinearConv", ln, ins, 9, cat(yq, ob, "_quantized"));
-    int64_t ks[2] = {k, k};
-    int64_t st[2] = {conv ? s->attr.stride : 1, conv ? s->attr.stride : 1};
-    int64_t pd = conv ? s->attr.pad : 0, pads[4] = {pd, pd, pd, pd};
-    int64_t dl[2] = {1, 1};
     attr_ints(&nd, "kernel_shape", ks, 2);
     attr_ints(&nd, "strides", st, 2);
     attr_ints(&nd, "pads", pads, 4);
@@ -809,7 +855,7 @@ static void q_step(ox *x, const xs_prog *p, const xs_step *s,
     }
     if (s->kind != XS_INPUT && s->kind != XS_CONV && s->kind != XS_DENSE)
         quantize(x, f, base, so, cat(nm, base, "_quantize"));
-    snprintf(x->val[s->value], TNAME, "%s", base);
+    if (!s->q.float_out) snprintf(x->val[s->value], TNAME, "%s", base);
 }
 
 static int encode_int8(ox *x, const sn_model_info *mi,
