@@ -725,6 +725,50 @@ static void test_cli_export_and_predict(void **state) {
     free(ds);
 }
 
+/* `export --format onnx --int8`: the same scales as c-int8 with the same
+ * calibration (the int8 accuracy printed is the c-int8 one), the usage
+ * errors, and no file left behind on failure. */
+static void test_cli_export_onnx_int8(void **state) {
+    make_model();
+    const char *m8 = in_dir("m8.onnx");
+    assert_int_equal(run("%s export '%s' --weights '%s' --format onnx --int8 "
+                         "--data fashion-mnist "
+                         "--calibrate 200 -o '%s'",
+                         bin, in_dir("m.json"), in_dir("m.bin"), m8),
+                     0);
+    char *out = slurp(in_dir("out.txt"));
+    assert_non_null(strstr(out, "int8 QLinear"));
+    const char *acc = strstr(out, "test accuracy");
+    assert_non_null(acc);
+    assert_true(exists(m8));
+    assert_int_equal(run("%s export '%s' --weights '%s' --format c-int8 "
+                         "--data fashion-mnist "
+                         "--calibrate 200 -o '%s'",
+                         bin, in_dir("m.json"), in_dir("m.bin"),
+                         in_dir("m8c")),
+                     0);
+    char *outc = slurp(in_dir("out.txt"));
+    const char *accc = strstr(outc, "test accuracy");
+    assert_non_null(accc);
+    assert_memory_equal(acc, accc, strcspn(acc, "\n"));
+    free(outc);
+    free(out);
+    /* usage errors: exit 2, one line, nothing written */
+    assert_int_equal(run("%s export '%s' --weights '%s' --int8 --no-fold-bn "
+                         "-o '%s'", bin, in_dir("m.json"), in_dir("m.bin"),
+                         in_dir("nofold8.onnx")),
+                     2);
+    assert_false(exists(in_dir("nofold8.onnx")));
+    /* an unwritable path: exit 1, one line */
+    assert_int_equal(run("%s export '%s' --weights '%s' --int8 --data "
+                         "fashion-mnist -o '%s/no/such/x.onnx'",
+                         bin, in_dir("m.json"), in_dir("m.bin"), dir),
+                     1);
+    char *err = slurp(in_dir("err.txt"));
+    assert_int_equal(count_lines(err), 1);
+    free(err);
+}
+
 static void test_cli_old_weights(void **state) {
     make_model();
     /* no normalisation in the weights: export refuses, --data supplies it */
@@ -880,6 +924,7 @@ int main(void) {
         cmocka_unit_test(test_onnx_checker_and_opencv),
         cmocka_unit_test(test_onnx_int8_opencv_agrees_with_c),
         cmocka_unit_test(test_cli_export_and_predict),
+        cmocka_unit_test(test_cli_export_onnx_int8),
         cmocka_unit_test(test_cli_old_weights),
         cmocka_unit_test(test_cli_bad_input),
         cmocka_unit_test(test_cli_export_front),
