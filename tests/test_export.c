@@ -609,6 +609,16 @@ static void test_onnx_int8_opencv_agrees_with_c(void **state) {
     train1(g, w);
     sn_export_report r8;
     add_int8_model(&m, "morphed_int8", g, w, N, 500, &r8);
+    /* without calibration data: an error, no file */
+    sn_model_info mi;
+    sn_model_info_from_data(&mi, fm);
+    sn_export_onnx_opts no = sn_export_onnx_opts_default();
+    no.int8 = 1;
+    assert_int_equal(sn_export_onnx(g, w, &mi, &no, in_dir("nocal.onnx"),
+                                    NULL, &e),
+                     -1);
+    assert_non_null(strstr(e.msg, "--data"));
+    assert_false(exists(in_dir("nocal.onnx")));
     sn_weights_free(w);
     sn_graph_free(g);
     fclose(m.f);
