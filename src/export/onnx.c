@@ -9,13 +9,14 @@
  *   NodeProto      input 1, output 2, name 3, op_type 4, attribute 5
  *   AttributeProto name 1, f 2, i 3, ints 8, type 20 (FLOAT 1, INT 2,
  *                  INTS 7)
- *   TensorProto    dims 1, data_type 2 (FLOAT 1, INT64 7), name 8,
+ *   TensorProto    dims 1, data_type 2 (FLOAT 1, INT8 3, INT32 6, INT64 7),
+ *                  name 8,
  *                  raw_data 9 (little-endian)
  *   ValueInfoProto name 1, type 2; TypeProto tensor_type 1;
  *   TypeProto.Tensor elem_type 1, shape 2; TensorShapeProto dim 1;
  *   Dimension      dim_value 1, dim_param 2
  *   StringStringEntryProto key 1, value 2
- * See export.h for how each slimnas op maps. */
+ * See export.h for how each slimnas op maps (float and int8). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
