@@ -11,6 +11,7 @@
 
 #include "slimnas/export.h"
 #include "slimnas/morph.h"
+#include "../src/export/export_internal.h"
 #include "slimnas/train.h"
 
 static const char *bin;
@@ -471,6 +472,177 @@ static void test_onnx_checker_and_opencv(void **state) {
     free(err);
 }
 
+/* ---- int8 ONNX --------------------------------------------------------- */
+
+/* Exports g as int8 ONNX (calibrated on calib_n of fm's training images)
+ * and adds an int8 manifest line: n test images (raw pixels / 255, the
+ * graph takes 28x28x1) and the class the int8 C program (the in-process
+ * reference, bit-exact with the generated model.c) gives each. */
+static void add_int8_model(manifest *m, const char *tag, const sn_graph *g,
+                           const sn_weights *w, int n, int calib_n,
+                           sn_export_report *rep) {
+    sn_error e;
+    sn_model_info mi;
+    sn_model_info_from_data(&mi, fm);
+    size_t sz = (size_t)sn_shape_size(g->input);
+    assert_int_equal(sz, 28 * 28);
+    float *px = sn_xmalloc((size_t)n * sz * sizeof *px);
+    int32_t *cls = sn_xmalloc((size_t)n * sizeof *cls);
+    for (int i = 0; i < n; i++) {
+        const uint8_t *raw8 = sn_data_raw(fm, SN_SPLIT_TEST, i);
+        for (size_t t = 0; t < sz; t++) px[(size_t)i * sz + t] = raw8[t] / 255.0f;
+    }
+    xs_prog *p = xs_lower(g, w, mi.mean, mi.std, &e);
+    if (!p) fail_msg("%s: %s", tag, e.msg);
+    int used;
+    sn_export_c_opts co = sn_export_c_opts_default();
+    if (xs_quantize(p, w, mi.mean, mi.std, fm, calib_n, co.seed, &used, &e))
+        fail_msg("%s: %s", tag, e.msg);
+    int8_t *arena = sn_xmalloc((size_t)p->arena);
+    float lg[64];
+    assert_true(g->classes <= 64);
+    int hist[64] = {0};
+    for (int i = 0; i < n; i++) {
+        cls[i] = xs_run_int8(p, px + (size_t)i * sz, lg, arena);
+        hist[cls[i]]++;
+    }
+    /* a model that gives every image one class would agree trivially */
+    for (int k = 0; k < g->classes; k++)
+        if (hist[k] > n * 9 / 10) fail_msg("%s: int8 C gives class %d to "
+                                           "%d of %d images", tag, k,
+                                           hist[k], n);
+    free(arena);
+    xs_free(p);
+    char onnx[256], xin[256], yout[256];
+    snprintf(onnx, sizeof onnx, "%s/%s.onnx", dir, tag);
+    snprintf(xin, sizeof xin, "%s/%s.x", dir, tag);
+    snprintf(yout, sizeof yout, "%s/%s.cls", dir, tag);
+    FILE *f = fopen(xin, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(px, sizeof *px, (size_t)n * sz, f), (size_t)n * sz);
+    fclose(f);
+    f = fopen(yout, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(cls, sizeof *cls, (size_t)n, f), (size_t)n);
+    fclose(f);
+    sn_export_onnx_opts o = sn_export_onnx_opts_default();
+    o.int8 = 1;
+    o.calib = fm;
+    o.calibrate = calib_n;
+    if (sn_export_onnx(g, w, &mi, &o, onnx, rep, &e) != 0)
+        fail_msg("%s: %s", tag, e.msg);
+    fprintf(m->f, "int8 %s %s %s %d 1 28 28 %d\n", onnx, xin, yout, n,
+            g->classes);
+    m->models++;
+    free(px);
+    free(cls);
+}
+
+/* Trains (g, w) for one epoch on fm's 2000 training images. */
+static void train1(const sn_graph *g, sn_weights *w) {
+    sn_error e;
+    sn_train_opts to = sn_train_opts_default();
+    to.epochs = 1;
+    to.eval_val = 0;
+    to.lr = 0.05f;
+    sn_train_result tr;
+    if (sn_train(g, w, fm, &to, &tr, &e) != 0) fail_msg("%s", e.msg);
+    sn_train_result_free(&tr);
+}
+
+/* A graph of the given kind, trained (train1). */
+static sn_graph *trained(const char *kind, sn_weights **w) {
+    sn_error e;
+    sn_graph *g = sn_graph_new_kind(kind, (sn_shape){1, 28, 28}, 10, NULL,
+                                    &e);
+    if (!g) fail_msg("%s: %s", kind, e.msg);
+    *w = sn_weights_new(g);
+    sn_weights_init(*w, g, 1);
+    train1(g, *w);
+    return g;
+}
+
+/* The int8 ONNX of trained tiny2conv and mobile_tiny models and of a
+ * morphed graph with every operator (all trained for one epoch on 2000
+ * images): onnx.checker and OpenCV accept them,
+ * every weight is int8, and OpenCV's argmax agrees with the int8 C's on at
+ * least 99% of 2000 Fashion-MNIST test images. */
+static void test_onnx_int8_opencv_agrees_with_c(void **state) {
+    manifest m = {fopen(in_dir("manifest8.txt"), "w"), 0};
+    assert_non_null(m.f);
+    enum { N = 2000 };
+    const char *kinds[] = {"tiny2conv", "mobile_tiny"};
+    for (size_t k = 0; k < 2; k++) {
+        sn_weights *w;
+        sn_graph *g = trained(kinds[k], &w);
+        sn_export_report r8, rf;
+        add_int8_model(&m, kinds[k], g, w, N, 500, &r8);
+        sn_model_info mi;
+        sn_model_info_from_data(&mi, fm);
+        sn_export_onnx_opts fo = sn_export_onnx_opts_default();
+        sn_error e;
+        unsigned char *buf;
+        size_t n;
+        assert_int_equal(sn_onnx_encode(g, w, &mi, &fo, &buf, &n, &rf, &e), 0);
+        free(buf);
+        /* the same parameters; int8 weights, int32 biases, float scales */
+        assert_int_equal(r8.params, rf.params);
+        assert_true(r8.weight_bytes * 3 < rf.weight_bytes);
+        print_message("# %s: float ONNX %lld B (weights %lld B), int8 ONNX "
+                      "%lld B (weights %lld B)\n", kinds[k],
+                      (long long)rf.bytes, (long long)rf.weight_bytes,
+                      (long long)r8.bytes, (long long)r8.weight_bytes);
+        sn_weights_free(w);
+        sn_graph_free(g);
+    }
+    sn_error e;
+    sn_graph *g = sn_graph_new_kind("cnn", (sn_shape){1, 28, 28}, 10,
+                                    &(sn_arch_opts){8, 2}, &e);
+    assert_non_null(g);
+    sn_weights *w = random_weights(g, 9);
+    const char *specs[] = {"separable", "add-skip", "concat-skip",
+                           "deeper-dense", "deeper-mbv2", "concat-skip"};
+    for (size_t i = 0; i < sizeof specs / sizeof *specs; i++)
+        morph(&g, &w, specs[i]);
+    assert_true(has_op(g, SN_OP_CONV, 1));
+    assert_true(has_op(g, SN_OP_ADD, 0) && has_op(g, SN_OP_CONCAT, 0));
+    train1(g, w);
+    sn_export_report r8;
+    add_int8_model(&m, "morphed_int8", g, w, N, 500, &r8);
+    /* without calibration data: an error, no file */
+    sn_model_info mi;
+    sn_model_info_from_data(&mi, fm);
+    sn_export_onnx_opts no = sn_export_onnx_opts_default();
+    no.int8 = 1;
+    assert_int_equal(sn_export_onnx(g, w, &mi, &no, in_dir("nocal.onnx"),
+                                    NULL, &e),
+                     -1);
+    assert_non_null(strstr(e.msg, "--data"));
+    assert_false(exists(in_dir("nocal.onnx")));
+    sn_weights_free(w);
+    sn_graph_free(g);
+    fclose(m.f);
+
+    int rc = run("/usr/bin/python3 tests/onnx_check.py '%s'",
+                 in_dir("manifest8.txt"));
+    char *out = slurp(in_dir("out.txt")), *err = slurp(in_dir("err.txt"));
+    if (rc != 0) {
+        fprintf(stderr, "%s%s", out, err);
+        fail_msg("onnx_check.py exit %d", rc);
+    }
+    char want[64];
+    snprintf(want, sizeof want, "%d models, 0 failed", m.models);
+    if (!strstr(out, want)) fail_msg("%s", out);
+    const char *ops[] = {"QuantizeLinear", "QLinearConv", "DequantizeLinear",
+                         "MaxPool", "Reshape", "Add", "Concat",
+                         "GlobalAveragePool", "Clip", "Relu"};
+    for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
+        if (!strstr(out, ops[i])) fail_msg("no model used %s:\n%s", ops[i], out);
+    printf("%s", out);
+    free(out);
+    free(err);
+}
+
 /* ---- the command line -------------------------------------------------- */
 
 /* A trained tiny2conv with a v2 weight file, and the same weights as a
@@ -561,6 +733,50 @@ static void test_cli_export_and_predict(void **state) {
     free(two);
     free(one);
     free(ds);
+}
+
+/* `export --format onnx --int8`: the same scales as c-int8 with the same
+ * calibration (the int8 accuracy printed is the c-int8 one), the usage
+ * errors, and no file left behind on failure. */
+static void test_cli_export_onnx_int8(void **state) {
+    make_model();
+    const char *m8 = in_dir("m8.onnx");
+    assert_int_equal(run("%s export '%s' --weights '%s' --format onnx --int8 "
+                         "--data fashion-mnist "
+                         "--calibrate 200 -o '%s'",
+                         bin, in_dir("m.json"), in_dir("m.bin"), m8),
+                     0);
+    char *out = slurp(in_dir("out.txt"));
+    assert_non_null(strstr(out, "int8 QLinear"));
+    const char *acc = strstr(out, "test accuracy");
+    assert_non_null(acc);
+    assert_true(exists(m8));
+    assert_int_equal(run("%s export '%s' --weights '%s' --format c-int8 "
+                         "--data fashion-mnist "
+                         "--calibrate 200 -o '%s'",
+                         bin, in_dir("m.json"), in_dir("m.bin"),
+                         in_dir("m8c")),
+                     0);
+    char *outc = slurp(in_dir("out.txt"));
+    const char *accc = strstr(outc, "test accuracy");
+    assert_non_null(accc);
+    assert_memory_equal(acc, accc, strcspn(acc, "\n"));
+    free(outc);
+    free(out);
+    /* usage errors: exit 2, one line, nothing written */
+    assert_int_equal(run("%s export '%s' --weights '%s' --int8 --no-fold-bn "
+                         "-o '%s'", bin, in_dir("m.json"), in_dir("m.bin"),
+                         in_dir("nofold8.onnx")),
+                     2);
+    assert_false(exists(in_dir("nofold8.onnx")));
+    /* an unwritable path: exit 1, one line */
+    assert_int_equal(run("%s export '%s' --weights '%s' --int8 --data "
+                         "fashion-mnist -o '%s/no/such/x.onnx'",
+                         bin, in_dir("m.json"), in_dir("m.bin"), dir),
+                     1);
+    char *err = slurp(in_dir("err.txt"));
+    assert_int_equal(count_lines(err), 1);
+    free(err);
 }
 
 static void test_cli_old_weights(void **state) {
@@ -726,7 +942,9 @@ int main(void) {
         cmocka_unit_test(test_info_weights_file),
         cmocka_unit_test(test_train_records_info),
         cmocka_unit_test(test_onnx_checker_and_opencv),
+        cmocka_unit_test(test_onnx_int8_opencv_agrees_with_c),
         cmocka_unit_test(test_cli_export_and_predict),
+        cmocka_unit_test(test_cli_export_onnx_int8),
         cmocka_unit_test(test_cli_old_weights),
         cmocka_unit_test(test_cli_bad_input),
         cmocka_unit_test(test_cli_export_front),

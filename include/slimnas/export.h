@@ -21,7 +21,22 @@
  * more than two inputs), concat -> Concat(axis 1), dropout -> nothing
  * (identity in inference). A [N, C, 1, 1] tensor read by a Gemm goes
  * through Flatten, a [N, C] one read by a 4-d op through Unsqueeze.
- * metadata_props carry the layout, mean/std and class names. */
+ * metadata_props carry the layout, mean/std and class names.
+ *
+ * int8 ONNX (int8 = 1): the int8 C export's program (export_c.h: folded
+ * bn, fused relu/relu6, per-output-channel symmetric int8 weights, int32
+ * biases, one symmetric int8 scale per activation calibrated on training
+ * images) in QLinear form, default domain only: the normalised input goes
+ * through QuantizeLinear; conv and dense are QLinearConv (dense as a 1x1
+ * conv on [N, C, 1, 1], so it keeps its int32 bias) with int8 weight
+ * initializers and per-channel weight scales; max pool, flatten and
+ * reshape work on int8; the ops without a default-domain int8 form (add,
+ * concat with rescaling, average pools, relu/relu6, unfolded bn) run as
+ * DequantizeLinear -> float op -> QuantizeLinear at the int8 C's scales;
+ * the last tensor goes through DequantizeLinear (and Flatten) to "logits".
+ * Every int8 tensor T is named "T_quantized" with scalar initializers
+ * "T_scale" and "T_zero_point" (0): the names onnxruntime's quantiser
+ * gives them, which OpenCV's importer relies on. */
 #ifndef SLIMNAS_EXPORT_H
 #define SLIMNAS_EXPORT_H
 
@@ -54,11 +69,19 @@ void sn_pb_msg(sn_pb *b, int field, const sn_pb *sub);
 typedef struct sn_export_onnx_opts {
     int fold_bn;   /* 1 (default): bn folded into the preceding conv/dense */
     int raw_input; /* 1: no Sub/Div; the model takes normalised input */
+    /* int8 (QLinear form, see "int8 ONNX" below): the quantisation of the
+     * int8 C export (export_c.h) with the same calibration */
+    int int8;
+    int calibrate;       /* calibration images (0: export_c.h's default) */
+    const void *calib;   /* sn_data * whose training split calibrates */
+    uint64_t seed;       /* which images (0: export_c.h's default) */
 } sn_export_onnx_opts;
 
 sn_export_onnx_opts sn_export_onnx_opts_default(void);
 
 typedef struct sn_export_report {
+    /* int8 ONNX: weight_bytes counts the int8 weights, int32 biases and
+     * float weight scales; params the weights and biases */
     int64_t bytes;        /* file size */
     int64_t weight_bytes; /* float initializers (weights, biases, bn) */
     int64_t params;       /* scalars in those initializers */
@@ -98,6 +121,8 @@ typedef struct sn_export_opts {
     int calibrate;       /* c-int8: calibration images (0: the default) */
     const void *data;    /* sn_data *, for c-int8 calibration, or NULL */
     int bench;           /* c formats: compile and time the model */
+    int int8;            /* onnx: the int8 (QLinear) model, calibrated on
+                            data like c-int8 */
 } sn_export_opts;
 
 sn_export_opts sn_export_opts_default(void);

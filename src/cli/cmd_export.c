@@ -18,9 +18,9 @@ static const sn_cli_opt export_opts[] = {
     {"no-fold-bn", 0, NULL, "onnx: keep batch norm as its own node"},
     {"raw-input", 0, NULL, "leave the normalisation out: the model takes "
                            "normalised input"},
-    {"int8", 0, NULL, "with --format c: the same as c-int8 (int8 ONNX is "
-                      "not available)"},
-    {"calibrate", 0, "N", "c-int8: calibrate on N training images"},
+    {"int8", 0, NULL, "onnx: int8 model (QLinear ops, the c-int8 "
+                      "quantisation); c: the same as c-int8"},
+    {"calibrate", 0, "N", "int8: calibrate on N training images"},
     {"data", 'd', "SPEC", "dataset for the normalisation (when the weights "
                           "lack it) and for calibration"},
     {"bench", 0, NULL, "c formats: compile and time one image"},
@@ -45,7 +45,8 @@ const sn_cli_cmd sn_cmd_export = {
     "       slimnas export RUN CANDIDATE --format FMT -o PATH",
     "onnx: one file, opset 13, input \"input\" float32 [N,C,H,W] raw pixels "
     "in\n[0,1] (pixel/255; normalised inside unless --raw-input), output "
-    "\"logits\"\n[N,classes]. c, c-int8: PATH/model.h and PATH/model.c "
+    "\"logits\"\n[N,classes] (--int8: QLinearConv with int8 weights, the "
+    "c-int8 scales).\nc, c-int8: PATH/model.h and PATH/model.c "
     "(C99, no malloc).\nRUN CANDIDATE uses RUN/cand/N.final.bin when it "
     "exists, else N.bin.",
     export_opts, cmd_export, NULL};
@@ -158,11 +159,11 @@ static int cmd_export(int argc, char **argv) {
     o.bench = sn_cli_flag(&a, "bench");
     if (sn_cli_flag(&a, "int8")) {
         if (o.format == SN_EXPORT_C) o.format = SN_EXPORT_C_INT8;
-        else if (o.format == SN_EXPORT_ONNX)
-            return sn_cli_usage_error(c, "--int8 ONNX (QDQ) is not "
-                                      "available in this build; "
-                                      "--format c-int8 writes int8 C");
+        else if (o.format == SN_EXPORT_ONNX) o.int8 = 1;
     }
+    if (o.int8 && !o.fold_bn)
+        return sn_cli_usage_error(c, "--no-fold-bn is for float ONNX: "
+                                  "int8 ONNX always folds batch norm");
     if ((v = sn_cli_get(&a, "calibrate"))) {
         long l;
         if (sn_parse_long(v, 1, 1000000, &l))
@@ -195,7 +196,8 @@ static int cmd_export(int argc, char **argv) {
     sn_model_info tmp;
     const sn_model_info *mi =
         resolve_info("export", g, w, d, wpath, &tmp);
-    if (!d && o.format == SN_EXPORT_C_INT8 && mi && mi->dataset[0]) {
+    if (!d && (o.format == SN_EXPORT_C_INT8 || o.int8) && mi &&
+        mi->dataset[0]) {
         /* calibration images from the dataset the weights were trained on */
         fprintf(stderr, "calibrating on %s (the weights' dataset; --data "
                 "SPEC to choose)\n", mi->dataset);

@@ -114,18 +114,46 @@ int sn_export_model(const sn_graph *g, const sn_weights *w,
         sn_export_onnx_opts oo = sn_export_onnx_opts_default();
         oo.fold_bn = o->fold_bn;
         oo.raw_input = o->raw_input;
+        oo.int8 = o->int8;
+        oo.calibrate = o->calibrate;
+        oo.calib = o->data;
         if (sn_export_onnx(g, w, mi, &oo, path, rep, e) != 0) return -1;
         char fb[32], wb[32];
         fmt_bytes(fb, sizeof fb, rep->bytes);
         fmt_bytes(wb, sizeof wb, rep->weight_bytes);
-        if (summary)
-            snprintf(summary, n, "wrote %s (ONNX opset 13, %s): %d nodes, "
-                     "%lld weights (%s)%s%s", path, fb, rep->nodes,
-                     (long long)rep->params, wb,
-                     rep->folded_bn ? ", batch norm folded" : "",
-                     o->raw_input ? ", input already normalised"
-                                  : ", input raw pixels / 255");
+        if (!summary) return 0;
+        int k = snprintf(summary, n, "wrote %s (ONNX opset 13%s, %s): %d "
+                         "nodes, %lld weights (%s)%s%s", path,
+                         o->int8 ? ", int8 QLinear" : "", fb, rep->nodes,
+                         (long long)rep->params, wb,
+                         rep->folded_bn ? ", batch norm folded" : "",
+                         o->raw_input ? ", input already normalised"
+                                      : ", input raw pixels / 255");
+        if (o->int8 && k > 0 && (size_t)k < n) {
+            /* the int8 model's test accuracy: that of the int8 C program
+             * it encodes (same scales; tests/onnx_check.py checks that an
+             * independent runtime agrees) */
+            double acc_f, acc_q;
+            sn_export_c_opts co = sn_export_c_opts_default();
+            if (o->calibrate > 0) co.calibrate_n = o->calibrate;
+            co.calib = o->data;
+            const float *mean = o->raw_input ? NULL : mi->mean;
+            const float *std = o->raw_input ? NULL : mi->std;
+            co.int8 = 0;
+            if (sn_export_c_accuracy(g, w, mean, std, &co, o->data,
+                                     SN_SPLIT_TEST, 0, &acc_f, e) != 0)
+                goto bad;
+            co.int8 = 1;
+            if (sn_export_c_accuracy(g, w, mean, std, &co, o->data,
+                                     SN_SPLIT_TEST, 0, &acc_q, e) != 0)
+                goto bad;
+            snprintf(summary + k, n - (size_t)k, "; test accuracy float "
+                     "%.2f%%, int8 %.2f%%", 100 * acc_f, 100 * acc_q);
+        }
         return 0;
+    bad:
+        unlink(path); /* nothing left behind on failure */
+        return -1;
     }
     char tmp[8];
     return export_c(g, w, mi, o, path, summary ? summary : tmp,

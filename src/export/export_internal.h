@@ -27,7 +27,8 @@ enum { XS_ACT_NONE, XS_ACT_RELU, XS_ACT_RELU6 };
  * half away from zero. */
 typedef struct xs_q {
     int8_t *w;        /* conv/dense weights, per-channel scales */
-    float *wscale;    /* conv/dense: the weight scale of each channel */
+    float *wscale;    /* conv/dense: the weight scale of each channel (the
+                         int8 ONNX export writes it as the weights' scale) */
     int32_t *bias;    /* conv/dense, in accumulator units */
     int32_t *mul;     /* per output channel (conv, dense, affine), per
                          input (add, concat), or [1] (pools) */

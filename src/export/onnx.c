@@ -9,28 +9,32 @@
  *   NodeProto      input 1, output 2, name 3, op_type 4, attribute 5
  *   AttributeProto name 1, f 2, i 3, ints 8, type 20 (FLOAT 1, INT 2,
  *                  INTS 7)
- *   TensorProto    dims 1, data_type 2 (FLOAT 1, INT64 7), name 8,
+ *   TensorProto    dims 1, data_type 2 (FLOAT 1, INT8 3, INT32 6, INT64 7),
+ *                  name 8,
  *                  raw_data 9 (little-endian)
  *   ValueInfoProto name 1, type 2; TypeProto tensor_type 1;
  *   TypeProto.Tensor elem_type 1, shape 2; TensorShapeProto dim 1;
  *   Dimension      dim_value 1, dim_param 2
  *   StringStringEntryProto key 1, value 2
- * See export.h for how each slimnas op maps. */
+ * See export.h for how each slimnas op maps (float and int8). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "slimnas/export.h"
+#include "export_internal.h"
 
 #define ONNX_IR_VERSION 7
 #define ONNX_OPSET 13
 #define TNAME 96
 
-enum { T_FLOAT = 1, T_INT64 = 7 };
+enum { T_FLOAT = 1, T_INT8 = 3, T_INT32 = 6, T_INT64 = 7 };
 enum { A_FLOAT = 1, A_INT = 2, A_INTS = 7 };
 
 sn_export_onnx_opts sn_export_onnx_opts_default(void) {
-    sn_export_onnx_opts o = {1, 0};
+    sn_export_onnx_opts o;
+    memset(&o, 0, sizeof o);
+    o.fold_bn = 1;
     return o;
 }
 
@@ -118,7 +122,9 @@ static void init_tensor(ox *x, const char *name, int type,
     const unsigned char *src = data;
     for (int64_t i = 0; i < count; i++) {
         uint64_t v = 0;
-        if (elem_bytes == 4) {
+        if (elem_bytes == 1) {
+            v = src[i];
+        } else if (elem_bytes == 4) {
             uint32_t u;
             memcpy(&u, src + 4 * i, 4);
             v = u;
@@ -474,6 +480,429 @@ static void fmt_floats(char *buf, size_t n, const float *v, int c) {
                                  (double)v[k]);
 }
 
+/* Wraps x->graph (all nodes and initializers written) into the
+ * ModelProto: graph name, doc, input/output, opset, metadata. */
+static void finish(ox *x, const sn_model_info *mi,
+                   const sn_export_onnx_opts *o, unsigned char **out,
+                   size_t *out_n) {
+    const sn_graph *g = x->g;
+    sn_pb *gp = &x->graph;
+    sn_pb_string(gp, 2, g->name[0] ? g->name : "slimnas");
+    sn_pb_string(gp, 10,
+                 o->raw_input
+                     ? "input: float32 [N, C, H, W], normalised pixels "
+                       "(p / 255 - mean[c]) / std[c]; output: logits "
+                       "[N, classes]"
+                     : "input: float32 [N, C, H, W], raw pixels p / 255 "
+                       "in [0, 1]; output: logits [N, classes]");
+    int in_dims[3] = {g->input.c, g->input.h, g->input.w};
+    value_info(gp, 11, "input", in_dims, 3);
+    value_info(gp, 12, "logits", &g->classes, 1);
+
+    sn_pb m = {0}, op = {0};
+    sn_pb_int(&m, 1, ONNX_IR_VERSION);
+    sn_pb_string(&m, 2, "slimnas");
+    sn_pb_string(&m, 3, "1");
+    sn_pb_string(&m, 6, "exported by slimnas");
+    sn_pb_msg(&m, 7, gp);
+    sn_pb_int(&op, 2, ONNX_OPSET);
+    sn_pb_msg(&m, 8, &op);
+    sn_pb_free(&op);
+    meta(&m, "layout", "NCHW");
+    meta(&m, "input", o->raw_input ? "normalised" : "pixels/255");
+    if (o->int8) meta(&m, "quantization", "int8 QLinear, symmetric");
+    if (mi && mi->known) {
+        char buf[SN_INFO_MAX_C * 20];
+        fmt_floats(buf, sizeof buf, mi->mean, mi->c);
+        meta(&m, "mean", buf);
+        fmt_floats(buf, sizeof buf, mi->std, mi->c);
+        meta(&m, "std", buf);
+        if (mi->dataset[0]) meta(&m, "dataset", mi->dataset);
+        if (mi->n_names > 0) {
+            sn_pb names = {0};
+            for (int k = 0; k < mi->n_names; k++) {
+                if (k) sn_pb_raw(&names, ",", 1);
+                sn_pb_raw(&names, mi->names[k], strlen(mi->names[k]));
+            }
+            sn_pb_raw(&names, "", 1);
+            meta(&m, "class_names", (const char *)names.p);
+            sn_pb_free(&names);
+        }
+    }
+    *out = m.p;
+    *out_n = m.n;
+    x->rep->bytes = (int64_t)m.n;
+}
+
+/* The leading Sub/Div unless o->raw_input; returns the name of the
+ * (normalised) input tensor. */
+static const char *normalise(ox *x, const sn_model_info *mi,
+                             const sn_export_onnx_opts *o) {
+    if (o->raw_input) return "input";
+    /* [C, 1, 1] broadcasts over [N, C, H, W] (OpenCV 4.6 mis-reads a
+     * Sub by [1, C, 1, 1]) */
+    int c = x->g->input.c;
+    int64_t d[3] = {c, 1, 1};
+    init_float(x, "input_mean", d, 3, mi->mean);
+    init_float(x, "input_std", d, 3, mi->std);
+    x->rep->weight_bytes -= 8 * c; /* constants, not weights */
+    x->rep->params -= 2 * c;
+    const char *s[2] = {"input", "input_mean"};
+    sn_pb nd;
+    node_begin(&nd, "Sub", "normalise_sub", s, 2, "input_centered");
+    node_end(x, &nd);
+    const char *d2[2] = {"input_centered", "input_std"};
+    node_begin(&nd, "Div", "normalise_div", d2, 2, "input_normalised");
+    node_end(x, &nd);
+    return "input_normalised";
+}
+
+/* ---- int8 (QLinear form) ------------------------------------------------
+ * The int8 C export's lowered and quantised program (export_internal.h),
+ * step by step. x->val[k] holds the base name B of node k's int8 tensor
+ * ("B_quantized", "B_scale", "B_zero_point"), x->alt[k] its
+ * DequantizeLinear'd float copy once one is needed. */
+
+static const char *cat(char *buf, const char *base, const char *suffix) {
+    /* layer names are under SN_NAME_LEN, suffixes short */
+    int n = snprintf(buf, TNAME, "%s%s", base, suffix);
+    SN_ASSERT(n > 0 && n < TNAME);
+    return buf;
+}
+
+/* The scale and zero point initializers of int8 tensor base. */
+static void q_params(ox *x, const char *base, float scale) {
+    char nm[TNAME];
+    int8_t z = 0;
+    init_float(x, cat(nm, base, "_scale"), NULL, 0, &scale);
+    init_tensor(x, cat(nm, base, "_zero_point"), T_INT8, NULL, 0, &z, 1);
+}
+
+/* QuantizeLinear of float tensor in into a new int8 tensor base. */
+static void quantize(ox *x, const char *in, const char *base, float scale,
+                     const char *name) {
+    char s[TNAME], z[TNAME], q[TNAME];
+    q_params(x, base, scale);
+    const char *ins[3] = {in, cat(s, base, "_scale"),
+                          cat(z, base, "_zero_point")};
+    sn_pb nd;
+    node_begin(&nd, "QuantizeLinear", name, ins, 3, cat(q, base, "_quantized"));
+    node_end(x, &nd);
+}
+
+static void dequantize(ox *x, const char *base, const char *out) {
+    char s[TNAME], z[TNAME], q[TNAME], name[TNAME];
+    const char *ins[3] = {cat(q, base, "_quantized"), cat(s, base, "_scale"),
+                          cat(z, base, "_zero_point")};
+    sn_pb nd;
+    node_begin(&nd, "DequantizeLinear", cat(name, out, "_op"), ins, 3, out);
+    node_end(x, &nd);
+}
+
+/* Base name of node k's int8 tensor. Flatten and dropout are views in the
+ * C program: they take their source's tensor, through a Reshape (on int8)
+ * when the shapes differ. */
+static const char *q_in(ox *x, const xs_prog *p, int k) {
+    if (x->val[k][0]) return x->val[k];
+    const sn_graph *g = x->g;
+    int r = k;
+    while (g->nodes[r].op == SN_OP_FLATTEN || g->nodes[r].op == SN_OP_DROPOUT)
+        r = g->nodes[r].in[0];
+    SN_ASSERT(x->val[r][0]);
+    sn_shape a = g->nodes[k].out, b = g->nodes[r].out;
+    if (a.c == b.c && a.h == b.h && a.w == b.w) {
+        memcpy(x->val[k], x->val[r], TNAME);
+        return x->val[k];
+    }
+    char shp[TNAME], in[TNAME], out[TNAME];
+    const char *kn = g->nodes[k].name;
+    int64_t dims[4] = {0, -1, a.h, a.w}, four = 4;
+    init_tensor(x, cat(shp, kn, "_shape"), T_INT64, &four, 1, dims, 8);
+    snprintf(x->val[k], TNAME, "%s", kn);
+    q_params(x, kn, p->scale[r]);
+    const char *ins[2] = {cat(in, x->val[r], "_quantized"), shp};
+    sn_pb nd;
+    node_begin(&nd, "Reshape", kn, ins, 2, cat(out, kn, "_quantized"));
+    node_end(x, &nd);
+    return x->val[k];
+}
+
+/* Node k's value as float (DequantizeLinear, once). */
+static const char *f_in(ox *x, const xs_prog *p, int k) {
+    if (!x->alt[k][0]) {
+        const char *b = q_in(x, p, k);
+        snprintf(x->alt[k], TNAME, "%s_dq", b);
+        dequantize(x, b, x->alt[k]);
+    }
+    return x->alt[k];
+}
+
+/* relu or relu6 (XS_ACT_*) of float tensor in, into out. */
+static void f_act(ox *x, int act, const char *in, const char *out,
+                  const char *name) {
+    if (act == XS_ACT_RELU) {
+        node1(x, "Relu", name, in, out);
+        return;
+    }
+    if (!x->clip_done) {
+        float lo = 0, hi = 6;
+        init_float(x, "relu6_min", NULL, 0, &lo);
+        init_float(x, "relu6_max", NULL, 0, &hi);
+        x->clip_done = 1;
+    }
+    const char *ins[3] = {in, "relu6_min", "relu6_max"};
+    sn_pb nd;
+    node_begin(&nd, "Clip", name, ins, 3, out);
+    node_end(x, &nd);
+}
+
+static void q_layer(ox *x, const xs_prog *p, const xs_step *s,
+                    const char *base) {
+    const sn_graph *g = x->g;
+    const char *ln = g->nodes[s->node].name;
+    int conv = s->kind == XS_CONV, M = s->out_shape.c;
+    int cin = s->in_shape[0].c, k = conv ? s->attr.k : 1;
+    int groups = conv ? s->attr.groups : 1;
+    char wn[TNAME], wsn[TNAME], wzn[TNAME], bn[TNAME];
+    int64_t wd[4] = {M, cin / groups, k, k}, md = M;
+    init_tensor(x, cat(wn, ln, ".weight"), T_INT8, wd, 4, s->q.w, 1);
+    int64_t ks[2] = {k, k};
+    int64_t st[2] = {conv ? s->attr.stride : 1, conv ? s->attr.stride : 1};
+    int64_t pd = conv ? s->attr.pad : 0, pads[4] = {pd, pd, pd, pd};
+    int64_t dl[2] = {1, 1};
+    const char *xb = q_in(x, p, s->in[0]);
+    if (s->q.float_out) {
+        /* the last layer writes float logits, like model.c's
+         * (float)acc * deq[m]: the int8 input as integers
+         * (DequantizeLinear with scale 1), the int8 weights cast to float,
+         * the int32 bias as float, a float Conv (exact: integer sums under
+         * 2^24), then the per-channel Mul by deq */
+        char one[TNAME], xz[TNAME], xq[TNAME], xi[TNAME], wf[TNAME],
+            acc[TNAME], dq[TNAME], nm[TNAME];
+        float unit = 1.0f;
+        init_float(x, cat(one, ln, ".unit_scale"), NULL, 0, &unit);
+        const char *di[3] = {cat(xq, xb, "_quantized"), one,
+                             cat(xz, xb, "_zero_point")};
+        sn_pb nd;
+        node_begin(&nd, "DequantizeLinear", cat(nm, ln, "_int_input"), di, 3,
+                   cat(xi, ln, "_int_input"));
+        node_end(x, &nd);
+        const char *wi = wn;
+        node_begin(&nd, "Cast", cat(nm, ln, "_cast"), &wi, 1,
+                   cat(wf, ln, ".weight_float"));
+        attr_int(&nd, "to", T_FLOAT);
+        node_end(x, &nd);
+        float *bf = sn_xmalloc((size_t)M * sizeof *bf);
+        for (int m = 0; m < M; m++) bf[m] = (float)s->q.bias[m];
+        init_float(x, cat(bn, ln, ".bias"), &md, 1, bf);
+        free(bf);
+        int64_t d3[3] = {M, 1, 1};
+        init_float(x, cat(dq, ln, ".deq"), d3, 3, s->q.deq);
+        const char *ci[3] = {xi, wf, bn};
+        node_begin(&nd, "Conv", ln, ci, 3, cat(acc, ln, "_acc"));
+        attr_ints(&nd, "kernel_shape", ks, 2);
+        attr_ints(&nd, "strides", st, 2);
+        attr_ints(&nd, "pads", pads, 4);
+        attr_ints(&nd, "dilations", dl, 2);
+        attr_int(&nd, "group", groups);
+        node_end(x, &nd);
+        char f[TNAME], mo[TNAME];
+        const char *mi2[2] = {acc, dq};
+        cat(f, base, "_float");
+        node_begin(&nd, "Mul", cat(nm, ln, "_deq"),
+                   mi2, 2, s->act != XS_ACT_NONE ? cat(mo, ln, "_lin") : f);
+        node_end(x, &nd);
+        if (s->act != XS_ACT_NONE)
+            f_act(x, s->act, mo, f, cat(nm, base, "_act_op"));
+        snprintf(x->alt[s->value], TNAME, "%s", f);
+        return;
+    }
+    init_float(x, cat(wsn, ln, ".weight_scale"), &md, 1, s->q.wscale);
+    int8_t *zeros = sn_xcalloc((size_t)M, 1);
+    init_tensor(x, cat(wzn, ln, ".weight_zero_point"), T_INT8, &md, 1, zeros,
+                1);
+    free(zeros);
+    init_tensor(x, cat(bn, ln, ".bias"), T_INT32, &md, 1, s->q.bias, 4);
+
+    /* with a fused activation the conv writes B_lin, then the activation
+     * runs in float between DequantizeLinear and QuantizeLinear */
+    char ob[TNAME], xq[TNAME], xs[TNAME], xz[TNAME], ys[TNAME], yz[TNAME],
+        yq[TNAME];
+    if (s->act != XS_ACT_NONE) snprintf(ob, sizeof ob, "%s_lin", base);
+    else snprintf(ob, sizeof ob, "%s", base);
+    float so = p->scale[s->value];
+    q_params(x, ob, so);
+    const char *ins[9] = {cat(xq, xb, "_quantized"), cat(xs, xb, "_scale"),
+                          cat(xz, xb, "_zero_point"), wn, wsn, wzn,
+                          cat(ys, ob, "_scale"), cat(yz, ob, "_zero_point"),
+                          bn};
+    sn_pb nd;
+    node_begin(&nd, "QLinearConv", ln, ins, 9, cat(yq, ob, "_quantized"));
+    attr_ints(&nd, "kernel_shape", ks, 2);
+    attr_ints(&nd, "strides", st, 2);
+    attr_ints(&nd, "pads", pads, 4);
+    attr_ints(&nd, "dilations", dl, 2);
+    attr_int(&nd, "group", groups);
+    node_end(x, &nd);
+    if (s->act != XS_ACT_NONE) {
+        char f[TNAME], a[TNAME], nm[TNAME];
+        dequantize(x, ob, cat(f, ob, "_dq"));
+        f_act(x, s->act, f, cat(a, base, "_act"), cat(nm, base, "_act_op"));
+        quantize(x, a, base, so, cat(nm, base, "_quantize"));
+    }
+}
+
+/* One step of the int8 program: node s->value gets its int8 tensor. */
+static void q_step(ox *x, const xs_prog *p, const xs_step *s,
+                   const sn_model_info *mi, const sn_export_onnx_opts *o) {
+    const sn_graph *g = x->g;
+    const char *base = g->nodes[s->value].name;
+    float so = p->scale[s->value];
+    char f[TNAME], nm[TNAME], a[TNAME];
+    cat(f, base, "_float");
+    switch (s->kind) {
+    case XS_INPUT:
+        quantize(x, normalise(x, mi, o), base, so, "input_quantize");
+        break;
+    case XS_CONV:
+    case XS_DENSE:
+        q_layer(x, p, s, base);
+        break;
+    case XS_MAXPOOL: {
+        char in[TNAME], out[TNAME];
+        const char *ib = q_in(x, p, s->in[0]);
+        q_params(x, base, so);
+        sn_pb nd;
+        const char *ip = cat(in, ib, "_quantized");
+        node_begin(&nd, "MaxPool", g->nodes[s->node].name, &ip, 1,
+                   cat(out, base, "_quantized"));
+        int64_t k[2] = {s->attr.k, s->attr.k};
+        int64_t st[2] = {s->attr.stride, s->attr.stride};
+        int64_t pd[4] = {s->attr.pad, s->attr.pad, s->attr.pad, s->attr.pad};
+        attr_ints(&nd, "kernel_shape", k, 2);
+        attr_ints(&nd, "strides", st, 2);
+        attr_ints(&nd, "pads", pd, 4);
+        node_end(x, &nd);
+        snprintf(x->val[s->value], TNAME, "%s", base);
+        return;
+    }
+    case XS_RELU:
+    case XS_RELU6:
+        f_act(x, s->kind == XS_RELU ? XS_ACT_RELU : XS_ACT_RELU6,
+              f_in(x, p, s->in[0]), f, g->nodes[s->node].name);
+        break;
+    case XS_AFFINE: {
+        char sc[TNAME], sh[TNAME], m[TNAME];
+        int64_t d[3] = {s->out_shape.c, 1, 1};
+        const char *ln = g->nodes[s->node].name;
+        init_float(x, cat(sc, ln, ".scale"), d, 3, s->w);
+        init_float(x, cat(sh, ln, ".shift"), d, 3, s->b);
+        const char *mi2[2] = {f_in(x, p, s->in[0]), sc};
+        sn_pb nd;
+        node_begin(&nd, "Mul", cat(nm, ln, "_mul"), mi2, 2, cat(m, ln, "_mul"));
+        node_end(x, &nd);
+        const char *ai[2] = {m, sh};
+        const char *ao = s->act != XS_ACT_NONE ? cat(a, ln, "_affine") : f;
+        node_begin(&nd, "Add", ln, ai, 2, ao);
+        node_end(x, &nd);
+        if (s->act != XS_ACT_NONE)
+            f_act(x, s->act, ao, f, cat(nm, base, "_act_op"));
+        break;
+    }
+    case XS_AVGPOOL: {
+        const char *in = f_in(x, p, s->in[0]);
+        sn_pb nd;
+        node_begin(&nd, "AveragePool", g->nodes[s->node].name, &in, 1, f);
+        int64_t k[2] = {s->attr.k, s->attr.k};
+        int64_t st[2] = {s->attr.stride, s->attr.stride};
+        int64_t pd[4] = {s->attr.pad, s->attr.pad, s->attr.pad, s->attr.pad};
+        attr_ints(&nd, "kernel_shape", k, 2);
+        attr_ints(&nd, "strides", st, 2);
+        attr_ints(&nd, "pads", pd, 4);
+        attr_int(&nd, "count_include_pad", 1);
+        node_end(x, &nd);
+        break;
+    }
+    case XS_GAP:
+        node1(x, "GlobalAveragePool", g->nodes[s->node].name,
+              f_in(x, p, s->in[0]), f);
+        break;
+    case XS_ADD: {
+        char acc[TNAME];
+        snprintf(acc, sizeof acc, "%s", f_in(x, p, s->in[0]));
+        for (int k = 1; k < s->n_in; k++) {
+            char out[TNAME], name[TNAME];
+            if (k == s->n_in - 1) snprintf(out, sizeof out, "%s", f);
+            else snprintf(out, sizeof out, "%s_sum%d", base, k);
+            snprintf(name, sizeof name, "%s_add%d", base, k);
+            const char *ins[2] = {acc, f_in(x, p, s->in[k])};
+            sn_pb nd;
+            node_begin(&nd, "Add", name, ins, 2, out);
+            node_end(x, &nd);
+            snprintf(acc, sizeof acc, "%s", out);
+        }
+        if (s->n_in == 1) node1(x, "Identity", base, acc, f);
+        break;
+    }
+    case XS_CONCAT: {
+        const char *ins[SN_MAX_IN];
+        for (int k = 0; k < s->n_in; k++) ins[k] = f_in(x, p, s->in[k]);
+        sn_pb nd;
+        node_begin(&nd, "Concat", g->nodes[s->node].name, ins, s->n_in, f);
+        attr_int(&nd, "axis", 1);
+        node_end(x, &nd);
+        break;
+    }
+    }
+    if (s->kind != XS_INPUT && s->kind != XS_CONV && s->kind != XS_DENSE)
+        quantize(x, f, base, so, cat(nm, base, "_quantize"));
+    if (!s->q.float_out) snprintf(x->val[s->value], TNAME, "%s", base);
+}
+
+static int encode_int8(ox *x, const sn_model_info *mi,
+                       const sn_export_onnx_opts *o, sn_error *e) {
+    const sn_graph *g = x->g;
+    if (!o->calib)
+        return sn_errf(e, "int8 ONNX calibrates on training images: give "
+                          "--data SPEC");
+    const float *mean = o->raw_input ? NULL : mi->mean;
+    const float *std = o->raw_input ? NULL : mi->std;
+    xs_prog *p = xs_lower(g, x->w, mean, std, e);
+    if (!p) return -1;
+    sn_export_c_opts co = sn_export_c_opts_default();
+    if (o->calibrate > 0) co.calibrate_n = o->calibrate;
+    if (o->seed) co.seed = o->seed;
+    int used;
+    if (xs_quantize(p, x->w, mean, std, o->calib, co.calibrate_n, co.seed,
+                    &used, e) != 0) {
+        xs_free(p);
+        return -1;
+    }
+    for (int k = 0; k < p->n_steps; k++) q_step(x, p, &p->steps[k], mi, o);
+    const char *last = f_in(x, p, g->n_nodes - 1);
+    sn_pb nd;
+    node_begin(&nd, "Flatten", "output", &last, 1, "logits");
+    attr_int(&nd, "axis", 1);
+    node_end(x, &nd);
+    /* the report: int8 weights, int32 biases and float weight scales of
+     * every conv/dense, float scale and shift of an unfolded bn (not the
+     * scalar activation scales and constants) */
+    x->rep->params = x->rep->weight_bytes = 0;
+    for (int k = 0; k < p->n_steps; k++) {
+        const xs_step *s = &p->steps[k];
+        x->rep->folded_bn += s->folded_bn > 0;
+        if (s->kind == XS_CONV || s->kind == XS_DENSE) {
+            x->rep->params += s->n_w + s->out_shape.c;
+            x->rep->weight_bytes += s->n_w + 8 * (int64_t)s->out_shape.c;
+        } else if (s->kind == XS_AFFINE) {
+            x->rep->params += 2 * (int64_t)s->out_shape.c;
+            x->rep->weight_bytes += 8 * (int64_t)s->out_shape.c;
+        }
+    }
+    xs_free(p);
+    return 0;
+}
+
 int sn_onnx_encode(const sn_graph *g, const sn_weights *w,
                    const sn_model_info *mi, const sn_export_onnx_opts *o,
                    unsigned char **out, size_t *out_n, sn_export_report *rep,
@@ -498,77 +927,20 @@ int sn_onnx_encode(const sn_graph *g, const sn_weights *w,
     x.fold = sn_xcalloc((size_t)n, sizeof *x.fold);
     plan_folds(&x, o->fold_bn);
 
-    /* input and normalisation */
-    x.rank[0] = 4;
-    snprintf(x.val[0], TNAME, "input");
-    if (!o->raw_input) {
-        /* [C, 1, 1] broadcasts over [N, C, H, W] (OpenCV 4.6 mis-reads a
-         * Sub by [1, C, 1, 1]) */
-        int64_t d[3] = {g->input.c, 1, 1};
-        init_float(&x, "input_mean", d, 3, mi->mean);
-        init_float(&x, "input_std", d, 3, mi->std);
-        x.rep->weight_bytes -= 8 * g->input.c; /* constants, not weights */
-        x.rep->params -= 2 * g->input.c;
-        const char *s[2] = {"input", "input_mean"};
-        sn_pb nd;
-        node_begin(&nd, "Sub", "normalise_sub", s, 2, "input_centered");
-        node_end(&x, &nd);
-        const char *d2[2] = {"input_centered", "input_std"};
-        node_begin(&nd, "Div", "normalise_div", d2, 2, "input_normalised");
-        node_end(&x, &nd);
-        snprintf(x.val[0], TNAME, "input_normalised");
-    }
     int rc = 0;
-    for (int i = 1; i < n && rc == 0; i++) rc = emit(&x, i, e);
-    if (rc == 0) {
+    if (o->int8) {
+        rc = encode_int8(&x, mi, o, e);
+        if (rc == 0) finish(&x, mi, o, out, out_n);
+    } else {
+        /* input and normalisation */
+        x.rank[0] = 4;
+        snprintf(x.val[0], TNAME, "%s", normalise(&x, mi, o));
+        for (int i = 1; i < n && rc == 0; i++) rc = emit(&x, i, e);
+    }
+    if (rc == 0 && !o->int8) {
         const char *last = value(&x, n - 1, 2);
         node1(&x, "Identity", "output", last, "logits");
-
-        sn_pb *gp = &x.graph;
-        sn_pb_string(gp, 2, g->name[0] ? g->name : "slimnas");
-        sn_pb_string(gp, 10,
-                     o->raw_input
-                         ? "input: float32 [N, C, H, W], normalised pixels "
-                           "(p / 255 - mean[c]) / std[c]; output: logits "
-                           "[N, classes]"
-                         : "input: float32 [N, C, H, W], raw pixels p / 255 "
-                           "in [0, 1]; output: logits [N, classes]");
-        int in_dims[3] = {g->input.c, g->input.h, g->input.w};
-        value_info(gp, 11, "input", in_dims, 3);
-        value_info(gp, 12, "logits", &g->classes, 1);
-
-        sn_pb m = {0}, op = {0};
-        sn_pb_int(&m, 1, ONNX_IR_VERSION);
-        sn_pb_string(&m, 2, "slimnas");
-        sn_pb_string(&m, 3, "1");
-        sn_pb_string(&m, 6, "exported by slimnas");
-        sn_pb_msg(&m, 7, gp);
-        sn_pb_int(&op, 2, ONNX_OPSET);
-        sn_pb_msg(&m, 8, &op);
-        sn_pb_free(&op);
-        meta(&m, "layout", "NCHW");
-        meta(&m, "input", o->raw_input ? "normalised" : "pixels/255");
-        if (mi && mi->known) {
-            char buf[SN_INFO_MAX_C * 20];
-            fmt_floats(buf, sizeof buf, mi->mean, mi->c);
-            meta(&m, "mean", buf);
-            fmt_floats(buf, sizeof buf, mi->std, mi->c);
-            meta(&m, "std", buf);
-            if (mi->dataset[0]) meta(&m, "dataset", mi->dataset);
-            if (mi->n_names > 0) {
-                sn_pb names = {0};
-                for (int k = 0; k < mi->n_names; k++) {
-                    if (k) sn_pb_raw(&names, ",", 1);
-                    sn_pb_raw(&names, mi->names[k], strlen(mi->names[k]));
-                }
-                sn_pb_raw(&names, "", 1);
-                meta(&m, "class_names", (const char *)names.p);
-                sn_pb_free(&names);
-            }
-        }
-        *out = m.p;
-        *out_n = m.n;
-        rep->bytes = (int64_t)m.n;
+        finish(&x, mi, o, out, out_n);
     }
     sn_pb_free(&x.graph);
     free(x.val);
