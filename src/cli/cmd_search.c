@@ -18,6 +18,7 @@
 #include "slimnas/engine.h"
 #include "slimnas/export.h"
 #include "slimnas/report.h"
+#include "slimnas/tui.h"
 
 /* --headless is accepted and hidden: search, resume and fork never open
  * the explorer (that is `slimnas ui`); old scripts still pass it. */
@@ -498,6 +499,8 @@ static int follow(sn_engine *en, int h, int json, int printed) {
     int stopping = 0;
     uint64_t log_seq = 0;
     int tty = isatty(2) && !json;
+    /* under mpirun only stdout is a terminal: the workers' line goes there */
+    int tty_out = isatty(1) && !json, shown = 0;
     double last_bar = 0;
     int rc = 0;
     final_seen fs = {.id = -1};
@@ -526,8 +529,22 @@ static int follow(sn_engine *en, int h, int json, int printed) {
             }
         }
         if (printed < s->n_records && tty) fprintf(stderr, "\r\033[K");
+        if (shown && (printed < s->n_records || sn_run_state_over(s->state))) {
+            printf("\r\033[K");
+            shown = 0;
+        }
         for (; printed < s->n_records; printed++) print_record(s, printed, json);
         follow_final(s, &fs, tty, json);
+        if (tty_out && s->n_workers > 0 && s->current < 0 && !s->final_n &&
+            !sn_run_state_over(s->state) && sn_now() - last_bar > 0.5) {
+            /* MPI: what every worker trains, on a status line */
+            char st[512];
+            last_bar = sn_now();
+            sn_tui_status(s, 0, 1, 150, st, sizeof st);
+            printf("\r\033[K%s", st);
+            fflush(stdout);
+            shown = 1;
+        }
         if (tty && s->current >= 0 && sn_now() - last_bar > 0.2) {
             const sn_progress *g = &s->progress;
             char el[32], left[64];
