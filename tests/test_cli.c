@@ -720,7 +720,9 @@ static void test_data_before_run(void **state) {
     /* where it is now: goes on, and the new place is saved */
     assert_int_equal(run("%s resume %s --data idx:%s --max-candidates 3 -j 1",
                          bin, run1, d2), 0);
-    assert_non_null(strstr(slurp("out.txt"), "#2 "));
+    char *out = slurp("out.txt");
+    assert_non_null(strstr(out, "#2 "));
+    free(out);
     set = slurp("moved/settings.json");
     snprintf(spec, sizeof spec, "\"data\":\t\"idx:%s\"", d2);
     assert_non_null(strstr(set, spec));
