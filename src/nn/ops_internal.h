@@ -1,6 +1,7 @@
 /* ops_internal.h — the per-op functions the op table (ops.c) points at.
  * Each op family lives in its own file:
- *   conv.c      conv2d (im2col + sgemm, 1x1 as plain sgemm, depthwise direct)
+ *   conv.c      conv2d (im2col + sgemm, 1x1 as plain sgemm; dispatch)
+ *   conv_dw.c   conv2d's direct depthwise kernels (conv_internal.h: shared)
  *   dense.c     dense
  *   norm.c      batch norm
  *   simple.c    relu, relu6, dropout, add, concat, flatten, input
