@@ -162,6 +162,19 @@ void sn_conv_maxpool_forward(const sn_op_args *conv, const sn_op_args *pool,
  * the relu's input gradient is touched. */
 void sn_conv_maxpool_backward(const sn_op_args *conv, const sn_op_args *pool,
                               const sn_op_args *relu);
+/* Fused batch norm + activation: act is a relu or relu6 reading the bn's
+ * output (sn_bn_act_fusable). Forward computes both outputs in one pass
+ * over the batch (each exactly as its own forward gives it). Backward,
+ * when the activation is the bn's only reader: the bn's output gradient is
+ * built from act->dout through the activation's mask in the bn's first
+ * backward pass (bn->dout is written, never read first, so it needs no
+ * zeroing), and the activation's own backward pass goes. Results are
+ * bit-identical to the two ops in turn. */
+int sn_bn_act_fusable(sn_op_kind act);
+void sn_bn_act_forward(const sn_op_args *bn, const sn_op_args *act,
+                       sn_op_kind act_op);
+void sn_bn_act_backward(const sn_op_args *bn, const sn_op_args *act,
+                        sn_op_kind act_op);
 /* -1 when the name is unknown. */
 int sn_op_from_name(const char *name);
 int64_t sn_op_params(sn_op_kind op, const sn_attr *a, const sn_shape *in,

@@ -26,7 +26,16 @@
  * that gradient is never zeroed, scattered or read in memory; if the
  * relu is the pool's only reader, from the relu's gradient and output
  * (relu backward's mask), so the relu's backward pass goes as well.
- * SLIMNAS_PROFILE then books the pool's time to the conv;
+ * SLIMNAS_PROFILE then books the pool's time to the conv.
+ *
+ * Second fusion: a batch norm directly followed by a relu or relu6 of its
+ * output runs forward as sn_bn_act_forward (one pass writes both
+ * outputs); when the activation is the bn's only reader (and has a
+ * gradient), backward is sn_bn_act_backward: the bn builds its own output
+ * gradient from the activation's through the mask, so that buffer is
+ * never zeroed and the activation's backward pass goes (the activation's
+ * gradient then lives until the bn's backward; the profile books the
+ * activation's time to the bn).
  * SLIMNAS_NO_FUSE=1 turns fusion off (tests compare both). */
 #include "slimnas/graph.h"
 
@@ -54,6 +63,9 @@ typedef struct xnode {
     int fuse_bwd;    /* ... and the pool is its only reader: so does
                         backward (sn_conv_maxpool_backward); 2: the relu
                         too, being the pool's only reader */
+    int fuse_act;    /* bn whose output node i + 1 (relu/relu6) reads:
+                        forward runs both (sn_bn_act_forward) */
+    int fuse_act_bwd; /* ... the act is its only reader: so does backward */
 } xnode;
 
 struct sn_exec {
@@ -137,10 +149,13 @@ static int64_t plan_grads(sn_exec *ex, int64_t *off) {
         /* a max pool (and relu) fused with its conv (fuse_bwd) hands its
          * gradient to the conv's backward: it dies after the conv's */
         int handed = ex->x[j - 1].fuse_bwd ||
-                     (j >= 2 && ex->x[j - 2].fuse_bwd == 2); /* the relu */
+                     (j >= 2 && ex->x[j - 2].fuse_bwd == 2) || /* the relu */
+                     ex->x[j - 1].fuse_act_bwd; /* bn's activation */
         if (slot_of[j] >= 0 && !handed) slot_free[slot_of[j]] = 1;
         for (int k = 1; k <= ex->x[j].fuse_bwd; k++)
             if (slot_of[j + k] >= 0) slot_free[slot_of[j + k]] = 1;
+        if (ex->x[j].fuse_act_bwd && slot_of[j + 1] >= 0)
+            slot_free[slot_of[j + 1]] = 1;
     }
     int64_t total = 0;
     int64_t *slot_off = sn_xcalloc((size_t)(n_slots ? n_slots : 1),
@@ -201,6 +216,18 @@ sn_exec *sn_exec_new(const sn_graph *g, sn_weights *w, int max_batch) {
         if (ex->x[i].fuse_bwd && ex->x[i].fuse_pool == 2 &&
             last[i + 1] == i + 2)
             ex->x[i].fuse_bwd = 2;
+    }
+    for (int i = 1; fuse && i + 1 < n; i++) {
+        const sn_node *b = &g->nodes[i], *p = &g->nodes[i + 1];
+        /* not the relu of a conv + pool + relu fusion (that relu reads a
+         * pool, never a bn, so the two cannot overlap; checked anyway) */
+        int taken = ex->x[i - 1].fuse_pool || (i >= 2 &&
+                    ex->x[i - 2].fuse_pool == 2);
+        ex->x[i].fuse_act = !taken && b->op == SN_OP_BN && p->in[0] == i &&
+                            sn_bn_act_fusable(p->op);
+        /* the act must have a gradient (a reader, or be the output) */
+        ex->x[i].fuse_act_bwd = ex->x[i].fuse_act && last[i] == i + 1 &&
+                                (last[i + 1] >= 0 || i + 1 == n - 1);
     }
     int64_t *grad_off = sn_xmalloc((size_t)n * sizeof *grad_off);
     int64_t grad_total = plan_grads(ex, grad_off);
@@ -302,6 +329,15 @@ const float *sn_exec_forward(sn_exec *ex, const float *x, int n,
             i += ex->x[i].fuse_pool;
             continue;
         }
+        if (ex->x[i].fuse_act) { /* bn i, relu/relu6 i + 1 */
+            sn_op_args *q = &ex->x[i + 1].a;
+            q->n = n;
+            q->training = training;
+            sn_bn_act_forward(a, q, ex->g->nodes[i + 1].op);
+            if (ex->t_fwd) ex->t_fwd[i] += sn_now() - t0;
+            i++;
+            continue;
+        }
         sn_op_get(ex->g->nodes[i].op)->forward(a);
         if (ex->t_fwd) ex->t_fwd[i] += sn_now() - t0;
     }
@@ -325,6 +361,7 @@ void sn_exec_backward(sn_exec *ex, const float *dlogits) {
          * conv */
         if (ex->x[j - 1].fuse_bwd && x->dact) continue;
         if (j >= 2 && ex->x[j - 2].fuse_bwd == 2 && x->dact) continue;
+        if (ex->x[j - 1].fuse_act_bwd) continue; /* done by the bn */
         /* This node is the first (backwards) to write the gradients of the
          * inputs it reads last; they start from zero here. */
         for (int k = 0; k < nd->n_in; k++) {
@@ -344,6 +381,9 @@ void sn_exec_backward(sn_exec *ex, const float *dlogits) {
                 relu->n = n;
             }
             sn_conv_maxpool_backward(&x->a, &ex->x[j + 1].a, relu);
+        } else if (x->fuse_act_bwd) {
+            ex->x[j + 1].a.n = n;
+            sn_bn_act_backward(&x->a, &ex->x[j + 1].a, ex->g->nodes[j + 1].op);
         } else
             sn_op_get(nd->op)->backward(&x->a);
         if (ex->t_bwd) ex->t_bwd[j] += sn_now() - t0;

@@ -15,7 +15,14 @@
  *   training (mean and var depend on x):
  *     dx = gamma * invstd / M * (M * dy - dbeta - xhat * dgamma)
  *   inference (constants): dx = gamma * invstd * dy.
- * Channels are independent, so they are the unit of parallel work. */
+ * Channels are independent, so they are the unit of parallel work.
+ *
+ * Fused with a following relu/relu6 (sn_bn_act_forward/backward, planned
+ * by the executor): the normalise pass also writes the activation's
+ * output, and the first backward pass builds dy from the activation's
+ * gradient through its mask, storing it where the bn's gradient lives for
+ * the second pass, which then needs no zeroed buffer nor a separate
+ * activation pass. */
 #include "ops_internal.h"
 
 #include <math.h>
@@ -161,7 +168,22 @@ typedef struct bn_run {
     const float *a, *b; /* per channel: mean/scale, invstd/shift, ... */
     const float *k, *mb, *mg;
     int pass;
+    const sn_op_args *act; /* fused relu/relu6, or NULL */
+    float hi;              /* its upper clamp: 6, or INFINITY for relu */
 } bn_run;
+
+/* dy[j] = the activation's gradient ady[j] where its output y[j] lets it
+ * through, written as the activation's backward adds it to a zeroed
+ * buffer (0 + v), so the bits agree. */
+static void act_mask(const float *restrict y, const float *restrict ady,
+                     float *restrict dy, int64_t n, float hi) {
+    if (hi == INFINITY) /* relu */
+        for (int64_t j = 0; j < n; j++)
+            dy[j] = 0.0f + (y[j] > 0.0f ? ady[j] : 0.0f);
+    else
+        for (int64_t j = 0; j < n; j++)
+            dy[j] = 0.0f + ((y[j] > 0.0f && y[j] < hi) ? ady[j] : 0.0f);
+}
 
 enum { P_SUM, P_SQDEV, P_NORM, P_DSUMS, P_DX };
 
@@ -188,12 +210,30 @@ static void bn_task(void *p, int64_t cb, int64_t ce, int tid) {
                     part[2 * c + 1] += plane_sqdev(in, HW, r->a[c]);
                     break;
                 case P_NORM: { /* y = x * scale + shift */
-                    float *out = x->out + off;
+                    float *restrict out = x->out + off;
                     float sc = r->a[c], sh = r->b[c];
-                    for (int64_t j = 0; j < HW; j++) out[j] = in[j] * sc + sh;
+                    if (!r->act) {
+                        for (int64_t j = 0; j < HW; j++)
+                            out[j] = in[j] * sc + sh;
+                        break;
+                    }
+                    /* the same clamps as relu/relu6 forward */
+                    float *restrict ao = r->act->out + off;
+                    const float hi = r->hi;
+                    for (int64_t j = 0; j < HW; j++) {
+                        float v = in[j] * sc + sh;
+                        out[j] = v;
+                        float u = v > 0.0f ? v : 0.0f;
+                        ao[j] = u < hi ? u : hi;
+                    }
                     break;
                 }
                 case P_DSUMS:
+                    if (r->act) /* bn->dout: the executor's gradient
+                                   buffer, const only in sn_op_args */
+                        act_mask(r->act->out + off, r->act->dout + off,
+                                 (float *)(uintptr_t)(x->dout + off), HW,
+                                 r->hi);
                     plane_dsums(in, x->dout + off, HW, r->a[c], &part[2 * c],
                                 &part[2 * c + 1]);
                     break;
@@ -234,11 +274,21 @@ static double bn_total(const bn_run *r, int c, int s) {
     return t;
 }
 
-void bn_forward(const sn_op_args *x) {
+static float act_hi(sn_op_kind act_op) {
+    return act_op == SN_OP_RELU6 ? 6.0f : INFINITY;
+}
+
+int sn_bn_act_fusable(sn_op_kind act) {
+    return act == SN_OP_RELU || act == SN_OP_RELU6;
+}
+
+static void bn_forward_act(const sn_op_args *x, const sn_op_args *act,
+                           sn_op_kind act_op) {
     const int C = x->in_shape[0].c;
     bn_run r = {.x = x, .C = C,
                 .HW = (int64_t)x->in_shape[0].h * x->in_shape[0].w,
-                .part = (double *)(void *)x->work};
+                .part = (double *)(void *)x->work, .act = act,
+                .hi = act_hi(act_op)};
     const int64_t M = r.HW * x->n;
     float *const *t = x->tensor;
     float *mean_c = x->cache, *invstd_c = (float *)x->cache + C;
@@ -281,11 +331,22 @@ void bn_forward(const sn_op_args *x) {
     bn_pass(&r, P_NORM);
 }
 
-void bn_backward(const sn_op_args *x) {
+void bn_forward(const sn_op_args *x) { bn_forward_act(x, NULL, SN_OP_RELU); }
+
+void sn_bn_act_forward(const sn_op_args *bn, const sn_op_args *act,
+                       sn_op_kind act_op) {
+    SN_ASSERT(sn_bn_act_fusable(act_op) && act->n == bn->n &&
+              act->in[0] == bn->out);
+    bn_forward_act(bn, act, act_op);
+}
+
+static void bn_backward_act(const sn_op_args *x, const sn_op_args *act,
+                            sn_op_kind act_op) {
     const int C = x->in_shape[0].c;
     bn_run r = {.x = x, .C = C,
                 .HW = (int64_t)x->in_shape[0].h * x->in_shape[0].w,
-                .part = (double *)(void *)x->work};
+                .part = (double *)(void *)x->work, .act = act,
+                .hi = act_hi(act_op)};
     const int64_t M = r.HW * x->n;
     const float *mean_c = x->cache, *invstd_c = (const float *)x->cache + C;
     float *k = (float *)(r.part + (size_t)bn_chunks(x->n) * C * 2);
@@ -307,4 +368,13 @@ void bn_backward(const sn_op_args *x) {
     r.mb = mb;
     r.mg = mg;
     bn_pass(&r, P_DX);
+}
+
+void bn_backward(const sn_op_args *x) { bn_backward_act(x, NULL, SN_OP_RELU); }
+
+void sn_bn_act_backward(const sn_op_args *bn, const sn_op_args *act,
+                        sn_op_kind act_op) {
+    SN_ASSERT(sn_bn_act_fusable(act_op) && act->n == bn->n &&
+              act->in[0] == bn->out && bn->dout != NULL);
+    bn_backward_act(bn, act, act_op);
 }
