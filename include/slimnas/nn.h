@@ -169,10 +169,12 @@ void sn_conv_maxpool_backward(const sn_op_args *conv, const sn_op_args *pool,
  * built from act->dout through the activation's mask in the bn's first
  * backward pass (bn->dout is written, never read first, so it needs no
  * zeroing), and the activation's own backward pass goes. Results are
- * bit-identical to the two ops in turn. */
+ * bit-identical to the two ops in turn. skip_bn_out: the bn's own output
+ * is not written (only the act's): for a training forward whose backward
+ * is fused too, where nothing reads it. */
 int sn_bn_act_fusable(sn_op_kind act);
 void sn_bn_act_forward(const sn_op_args *bn, const sn_op_args *act,
-                       sn_op_kind act_op);
+                       sn_op_kind act_op, int skip_bn_out);
 void sn_bn_act_backward(const sn_op_args *bn, const sn_op_args *act,
                         sn_op_kind act_op);
 /* -1 when the name is unknown. */

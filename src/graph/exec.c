@@ -35,7 +35,8 @@
  * gradient from the activation's through the mask, so that buffer is
  * never zeroed and the activation's backward pass goes (the activation's
  * gradient then lives until the bn's backward; the profile books the
- * activation's time to the bn).
+ * activation's time to the bn). A training forward with the backward
+ * fused leaves the bn's own output unwritten (nothing reads it).
  * SLIMNAS_NO_FUSE=1 turns fusion off (tests compare both). */
 #include "slimnas/graph.h"
 
@@ -333,7 +334,11 @@ const float *sn_exec_forward(sn_exec *ex, const float *x, int n,
             sn_op_args *q = &ex->x[i + 1].a;
             q->n = n;
             q->training = training;
-            sn_bn_act_forward(a, q, ex->g->nodes[i + 1].op);
+            /* a training forward whose backward is fused too leaves the
+             * bn's output unwritten: nothing reads it (an inference
+             * forward writes it, for sn_exec_output readers) */
+            sn_bn_act_forward(a, q, ex->g->nodes[i + 1].op,
+                              training && ex->x[i].fuse_act_bwd);
             if (ex->t_fwd) ex->t_fwd[i] += sn_now() - t0;
             i++;
             continue;
