@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "gradcheck.h"
 #include "testutil.h"
 
 #include "slimnas/graph.h"
@@ -296,11 +297,57 @@ static void test_fused_gradcheck(void **state) {
     sn_threads_init(1);
 }
 
+/* bn's one-pass training statistics (per-plane mean and centred squares,
+ * combined in double) keep their digits when |mean| >> std, where a
+ * one-pass E[x^2] - E[x]^2 in float would lose them all: input 1e4 +
+ * N(0, 1), output per channel mean 0 and variance 1; and the running
+ * variance gets the unbiased batch variance, against a double reference. */
+static void test_bn_stats_large_mean(void **state) {
+    (void)state;
+    for (int th = 1; th <= 2; th++) {
+        sn_threads_init(th);
+        sn_shape in[] = {{3, 5, 7}};
+        sn_attr a = sn_attr_default(SN_OP_BN);
+        a.momentum = 1.0f; /* running stats = this batch's */
+        gc_fix f;
+        sn_error e;
+        assert_int_equal(gc_fix_init(&f, SN_OP_BN, &a, 1, in, 19, 5, &e), 0);
+        f.training = 1;
+        tu_fill_normal(f.x[0], (size_t)f.in_size[0], 9, 1.0f);
+        for (int64_t i = 0; i < f.in_size[0]; i++) f.x[0][i] += 1e4f;
+        for (int c = 0; c < 3; c++) f.t[0][c] = 1.0f, f.t[1][c] = 0.0f;
+        gc_fix_forward(&f);
+        for (int c = 0; c < 3; c++) {
+            double s = 0, q = 0, xs = 0, xq = 0;
+            int64_t m = 0;
+            for (int i = 0; i < 19; i++)
+                for (int j = 0; j < 35; j++, m++) {
+                    double y = f.out[(i * 3 + c) * 35 + j];
+                    double v = f.x[0][(i * 3 + c) * 35 + j];
+                    s += y, q += y * y, xs += v;
+                }
+            double xm = xs / (double)m;
+            for (int i = 0; i < 19; i++)
+                for (int j = 0; j < 35; j++) {
+                    double v = f.x[0][(i * 3 + c) * 35 + j] - xm;
+                    xq += v * v;
+                }
+            assert_true(fabs(s / (double)m) < 1e-3);
+            assert_true(fabs(q / (double)m - 1.0) < 1e-3);
+            assert_true(fabs(f.t[2][c] - xm) < 1e-2); /* float of 1e4 */
+            assert_true(fabs(f.t[3][c] / (xq / (double)(m - 1)) - 1) < 1e-4);
+        }
+        gc_fix_free(&f);
+    }
+    sn_threads_init(1);
+}
+
 int main(void) {
     sn_threads_init(1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fused_matches_unfused),
         cmocka_unit_test(test_fused_gradcheck),
+        cmocka_unit_test(test_bn_stats_large_mean),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     sn_threads_shutdown();
