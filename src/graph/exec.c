@@ -37,9 +37,18 @@
  * gradient then lives until the bn's backward; the profile books the
  * activation's time to the bn). A training forward with the backward
  * fused leaves the bn's own output unwritten (nothing reads it).
+ *
+ * Predictions (sn_exec_predict, an inference forward for evaluation) fold
+ * a batch norm into the conv before it when the conv's output is read by
+ * nothing else: the conv runs once with W' = W * s and bias' = (b - mean)
+ * * s + beta, s = gamma / sqrt(running_var + eps) per output channel,
+ * straight into the norm's output, so the norm's pass over the batch goes
+ * (the folded tensors are remade on every call: the weights change
+ * between calls; a few thousand multiplies).
  * SLIMNAS_NO_FUSE=1 turns fusion off (tests compare both). */
 #include "slimnas/graph.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,6 +76,11 @@ typedef struct xnode {
     int fuse_act;    /* bn whose output node i + 1 (relu/relu6) reads:
                         forward runs both (sn_bn_act_forward) */
     int fuse_act_bwd; /* ... the act is its only reader: so does backward */
+    /* conv whose only reader, node i + 1, is a bn: folded in predictions */
+    int fold_bn;
+    sn_attr fattr;                /* the conv's attributes, with a bias */
+    float *ftensor[SN_MAX_TENSORS]; /* folded weight and bias */
+    sn_op_args fa;                /* the conv's args, folded, out = bn's */
 } xnode;
 
 struct sn_exec {
@@ -219,6 +233,12 @@ sn_exec *sn_exec_new(const sn_graph *g, sn_weights *w, int max_batch) {
             ex->x[i].fuse_bwd = 2;
     }
     for (int i = 1; fuse && i + 1 < n; i++) {
+        const sn_node *c = &g->nodes[i], *p = &g->nodes[i + 1];
+        ex->x[i].fold_bn = c->op == SN_OP_CONV && !ex->x[i].fuse_pool &&
+                           p->op == SN_OP_BN && p->in[0] == i &&
+                           last[i] == i + 1;
+    }
+    for (int i = 1; fuse && i + 1 < n; i++) {
         const sn_node *b = &g->nodes[i], *p = &g->nodes[i + 1];
         /* not the relu of a conv + pool + relu fusion (that relu reads a
          * pool, never a bn, so the two cannot overlap; checked anyway) */
@@ -261,6 +281,18 @@ sn_exec *sn_exec_new(const sn_graph *g, sn_weights *w, int max_batch) {
     }
     ex->work = sn_falloc(work);
     for (int i = 0; i < n; i++) {
+        xnode *x = &ex->x[i];
+        if (!x->fold_bn) continue;
+        const sn_node *nd = &g->nodes[i];
+        x->fattr = nd->attr;
+        x->fattr.bias = 1;
+        int64_t nw = (int64_t)nd->attr.out *
+                     (x->in_shape[0].c / nd->attr.groups) * nd->attr.k *
+                     nd->attr.k;
+        x->ftensor[0] = sn_falloc((size_t)nw);
+        x->ftensor[1] = sn_falloc((size_t)nd->attr.out);
+    }
+    for (int i = 0; i < n; i++) {
         const sn_node *nd = &g->nodes[i];
         xnode *x = &ex->x[i];
         for (int k = 0; k < nd->n_in; k++)
@@ -280,6 +312,15 @@ sn_exec *sn_exec_new(const sn_graph *g, sn_weights *w, int max_batch) {
         a->work = ex->work;
         a->rng = &ex->rng;
     }
+    for (int i = 0; i < n; i++) {
+        xnode *x = &ex->x[i];
+        if (!x->fold_bn) continue;
+        x->fa = x->a;
+        x->fa.attr = &x->fattr;
+        x->fa.tensor = x->ftensor;
+        x->fa.grad = NULL;
+        x->fa.out = ex->x[i + 1].act;
+    }
     free(last);
     free(act_off);
     free(grad_off);
@@ -293,7 +334,11 @@ void sn_exec_free(sn_exec *ex) {
         free(ex->t_fwd);
         free(ex->t_bwd);
     }
-    for (int i = 0; i < ex->n_nodes; i++) sn_free_aligned(ex->cache[i]);
+    for (int i = 0; i < ex->n_nodes; i++) {
+        sn_free_aligned(ex->cache[i]);
+        sn_free_aligned(ex->x[i].ftensor[0]);
+        sn_free_aligned(ex->x[i].ftensor[1]);
+    }
     free(ex->cache);
     sn_free_aligned(ex->act_mem);
     sn_free_aligned(ex->grad_mem);
@@ -303,8 +348,41 @@ void sn_exec_free(sn_exec *ex) {
     free(ex);
 }
 
+/* The folded weight and bias of conv i (see the header): per output
+ * channel s = gamma * invstd, as bn's inference forward computes it. */
+static void fold_weights(sn_exec *ex, int i) {
+    xnode *x = &ex->x[i];
+    const sn_node *nd = &ex->g->nodes[i], *bn = &ex->g->nodes[i + 1];
+    const float *w = x->tensor[0], *b = nd->attr.bias ? x->tensor[1] : NULL;
+    const float *gamma = ex->x[i + 1].tensor[0], *beta = ex->x[i + 1].tensor[1];
+    const float *rmean = ex->x[i + 1].tensor[2], *rvar = ex->x[i + 1].tensor[3];
+    int cout = nd->attr.out;
+    int64_t per = (int64_t)(x->in_shape[0].c / nd->attr.groups) * nd->attr.k *
+                  nd->attr.k;
+    for (int co = 0; co < cout; co++) {
+        float invstd =
+            (float)(1.0 / sqrt((double)rvar[co] + (double)bn->attr.eps));
+        float s = gamma[co] * invstd;
+        for (int64_t t = 0; t < per; t++)
+            x->ftensor[0][co * per + t] = w[co * per + t] * s;
+        x->ftensor[1][co] = ((b ? b[co] : 0.0f) - rmean[co]) * s + beta[co];
+    }
+}
+
+static const float *forward(sn_exec *ex, const float *x, int n, int training,
+                            int predict);
+
+const float *sn_exec_predict(sn_exec *ex, const float *x, int n) {
+    return forward(ex, x, n, 0, 1);
+}
+
 const float *sn_exec_forward(sn_exec *ex, const float *x, int n,
                              int training) {
+    return forward(ex, x, n, training, 0);
+}
+
+static const float *forward(sn_exec *ex, const float *x, int n, int training,
+                            int predict) {
     SN_ASSERT(n >= 1 && n <= ex->max_batch);
     ex->n = n;
     /* The input is copied: backward of the first layers reads it, and the
@@ -316,6 +394,15 @@ const float *sn_exec_forward(sn_exec *ex, const float *x, int n,
         a->n = n;
         a->training = training;
         double t0 = ex->t_fwd ? sn_now() : 0;
+        if (predict && ex->x[i].fold_bn) { /* conv i with bn i + 1 */
+            fold_weights(ex, i);
+            ex->x[i].fa.n = n;
+            ex->x[i].fa.training = 0;
+            sn_op_get(SN_OP_CONV)->forward(&ex->x[i].fa);
+            if (ex->t_fwd) ex->t_fwd[i] += sn_now() - t0;
+            i++;
+            continue;
+        }
         if (ex->x[i].fuse_pool) { /* conv i, max pool i + 1 (relu i + 2) */
             sn_op_args *q = &ex->x[i + 1].a, *r = NULL;
             q->n = n;

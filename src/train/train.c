@@ -116,7 +116,7 @@ int sn_evaluate(const sn_graph *g, sn_weights *w, const sn_data *d,
     int64_t correct = 0;
     int n;
     while ((n = sn_batcher_next(b, x, y, NULL)) > 0) {
-        const float *logits = sn_exec_forward(ex, x, n, 0);
+        const float *logits = sn_exec_predict(ex, x, n);
         loss_sum += sn_softmax_xent(logits, y, n, k, 0.0f, NULL, NULL) * n;
         for (int i = 0; i < n; i++) {
             const float *l = logits + (size_t)i * k;
