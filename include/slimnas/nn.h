@@ -106,6 +106,11 @@ typedef struct sn_op_args {
     float *work;               /* scratch, work_floats() long, shared */
     int training;              /* bn batch stats, dropout on */
     sn_rng *rng;               /* dropout masks */
+    int din_fresh;             /* backward, bn only: din[0] holds no
+                                  gradient yet (not even zeros) and is
+                                  written, not added to; the executor sets
+                                  it where the bn is its input's only
+                                  reader, saving the zeroing and a read */
 } sn_op_args;
 
 typedef struct sn_op_desc {

@@ -311,6 +311,15 @@ sn_exec *sn_exec_new(const sn_graph *g, sn_weights *w, int max_batch) {
         a->cache = ex->cache[i];
         a->work = ex->work;
         a->rng = &ex->rng;
+        /* a bn that alone reads its input writes that gradient instead
+         * of adding to a zeroed one */
+        int only = 0;
+        if (fuse && nd->op == SN_OP_BN && nd->in[0] >= 1 &&
+            (x->last_use >= 0 || i == n - 1) && /* its backward runs */
+            ex->x[nd->in[0]].last_use == i &&
+            sn_graph_consumers(g, nd->in[0], NULL, 0) == 1)
+            only = 1;
+        a->din_fresh = only;
     }
     for (int i = 0; i < n; i++) {
         xnode *x = &ex->x[i];
@@ -458,7 +467,7 @@ void sn_exec_backward(sn_exec *ex, const float *dlogits) {
          * inputs it reads last; they start from zero here. */
         for (int k = 0; k < nd->n_in; k++) {
             int i = nd->in[k];
-            if (i >= 1 && ex->x[i].last_use == j)
+            if (i >= 1 && ex->x[i].last_use == j && !x->a.din_fresh)
                 memset(ex->x[i].dact, 0,
                        (size_t)(ex->x[i].size * n) * sizeof(float));
         }

@@ -257,11 +257,20 @@ static void bn_task(void *p, int64_t cb, int64_t ce, int tid) {
                     const float *dy = x->dout + off;
                     float *dx = x->din[0] + off;
                     float k = r->k[c];
-                    if (x->training) {
+                    if (x->training && x->din_fresh) {
+                        /* as below, written as 0 + v: the same bits */
+                        float mean = r->a[c], mb = r->mb[c], mg = r->mg[c];
+                        for (int64_t j = 0; j < HW; j++)
+                            dx[j] = 0.0f +
+                                    k * (dy[j] - mb - (in[j] - mean) * mg);
+                    } else if (x->training) {
                         /* dx = k * (dy - dbeta/M - xhat * dgamma/M) */
                         float mean = r->a[c], mb = r->mb[c], mg = r->mg[c];
                         for (int64_t j = 0; j < HW; j++)
                             dx[j] += k * (dy[j] - mb - (in[j] - mean) * mg);
+                    } else if (x->din_fresh) {
+                        for (int64_t j = 0; j < HW; j++)
+                            dx[j] = 0.0f + k * dy[j];
                     } else {
                         for (int64_t j = 0; j < HW; j++) dx[j] += k * dy[j];
                     }
