@@ -111,6 +111,13 @@ typedef struct sn_op_args {
                                   written, not added to; the executor sets
                                   it where the bn is its input's only
                                   reader, saving the zeroing and a read */
+    double *plane_stats;       /* training forward, [n][C][2]: conv (not
+                                  fused with a pool) fills it with each
+                                  output plane's mean and centred sum of
+                                  squares while the plane is in cache; a
+                                  bn reading that conv then takes them
+                                  instead of its own statistics pass
+                                  (the executor sets both; NULL: none) */
 } sn_op_args;
 
 typedef struct sn_op_desc {

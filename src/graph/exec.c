@@ -45,6 +45,11 @@
  * straight into the norm's output, so the norm's pass over the batch goes
  * (the folded tensors are remade on every call: the weights change
  * between calls; a few thousand multiplies).
+ *
+ * A conv whose output a batch norm reads computes, in a training forward,
+ * the norm's per-plane statistics while each output plane is in cache
+ * (sn_op_args.plane_stats), and the norm skips its own statistics pass
+ * over the batch.
  * SLIMNAS_NO_FUSE=1 turns fusion off (tests compare both). */
 #include "slimnas/graph.h"
 
@@ -81,6 +86,9 @@ typedef struct xnode {
     sn_attr fattr;                /* the conv's attributes, with a bias */
     float *ftensor[SN_MAX_TENSORS]; /* folded weight and bias */
     sn_op_args fa;                /* the conv's args, folded, out = bn's */
+    /* conv read by a bn at i + 1: [max_batch][C][2] plane statistics the
+     * conv computes for the bn in a training forward; NULL: none */
+    double *stats;
 } xnode;
 
 struct sn_exec {
@@ -280,6 +288,13 @@ sn_exec *sn_exec_new(const sn_graph *g, sn_weights *w, int max_batch) {
         if (wf > work) work = wf;
     }
     ex->work = sn_falloc(work);
+    for (int i = 1; fuse && i + 1 < n; i++) {
+        const sn_node *c = &g->nodes[i], *b = &g->nodes[i + 1];
+        if (c->op == SN_OP_CONV && !ex->x[i].fuse_pool &&
+            b->op == SN_OP_BN && b->in[0] == i)
+            ex->x[i].stats = sn_xmalloc((size_t)max_batch * c->out.c * 2 *
+                                        sizeof(double));
+    }
     for (int i = 0; i < n; i++) {
         xnode *x = &ex->x[i];
         if (!x->fold_bn) continue;
@@ -347,6 +362,7 @@ void sn_exec_free(sn_exec *ex) {
         sn_free_aligned(ex->cache[i]);
         sn_free_aligned(ex->x[i].ftensor[0]);
         sn_free_aligned(ex->x[i].ftensor[1]);
+        free(ex->x[i].stats);
     }
     free(ex->cache);
     sn_free_aligned(ex->act_mem);
@@ -402,6 +418,10 @@ static const float *forward(sn_exec *ex, const float *x, int n, int training,
         sn_op_args *a = &ex->x[i].a;
         a->n = n;
         a->training = training;
+        if (ex->x[i].stats) { /* conv i computes bn i + 1's statistics */
+            a->plane_stats = training ? ex->x[i].stats : NULL;
+            ex->x[i + 1].a.plane_stats = a->plane_stats;
+        }
         double t0 = ex->t_fwd ? sn_now() : 0;
         if (predict && ex->x[i].fold_bn) { /* conv i with bn i + 1 */
             fold_weights(ex, i);

@@ -394,6 +394,15 @@ static void gemm_forward_task(void *ctx, int64_t b, int64_t e, int tid) {
                            obuf + (size_t)co * ldc + (size_t)i * g->hw,
                            sizeof(float) * (size_t)g->hw);
         if (r->pool) pool_piece(r, &p);
+        /* the next bn's statistics while the piece is in cache: whole
+         * planes only (a banded plane's come once its last band is out) */
+        if (x->plane_stats && p.r1 == g->ho)
+            for (int i = 0; i < p.ns; i++)
+                for (int co = 0; co < g->cout; co++) {
+                    size_t pl = (size_t)(p.n0 + i) * g->cout + co;
+                    sn_bn_plane_stats(x->out + pl * g->hw, g->hw,
+                                      x->plane_stats + pl * 2);
+                }
     }
 }
 

@@ -283,8 +283,12 @@ void conv_dw_forward_task(void *ctx, int64_t b, int64_t e, int tid) {
             int co = ci * m + j;
             dw_taps_k(g->k, obuf, pad, off, wt + (size_t)co * g->kk,
                       bias ? bias[co] : 0.0f, nf, 0);
-            rows_copy(x->out + ((size_t)n * g->cout + co) * g->hw, obuf,
-                      g->ho, g->wo, (size_t)g->wo, (size_t)g->lw);
+            float *o = x->out + ((size_t)n * g->cout + co) * g->hw;
+            rows_copy(o, obuf, g->ho, g->wo, (size_t)g->wo, (size_t)g->lw);
+            if (x->plane_stats) /* the next bn's, while o is in L1 */
+                sn_bn_plane_stats(o, g->hw,
+                                  x->plane_stats +
+                                      ((size_t)n * g->cout + co) * 2);
         }
     }
 }

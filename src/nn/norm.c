@@ -153,6 +153,12 @@ static void plane_dsums(const float *x, const float *dy, int64_t n, float m,
     *sdyx += t;
 }
 
+void sn_bn_plane_stats(const float *x, int64_t n, double out[2]) {
+    float m = (float)(plane_sum(x, n) / (double)n);
+    out[0] = m;
+    out[1] = plane_sqdev(x, n, m);
+}
+
 /* Memory order: channels of one sample are contiguous, one channel's
  * planes are C*H*W floats apart. Walking a channel across the batch
  * (128 short planes far apart) defeats the hardware prefetcher, so every
@@ -211,10 +217,8 @@ static void bn_task(void *p, int64_t cb, int64_t ce, int tid) {
                     /* the plane's own mean, then its squares centred on
                      * it while the plane is still in L1: one read of the
                      * batch from memory instead of two */
-                    double *pm = r->plane + ((size_t)i * C + c) * 2;
-                    float m = (float)(plane_sum(in, HW) / (double)HW);
-                    pm[0] = m;
-                    pm[1] = plane_sqdev(in, HW, m);
+                    sn_bn_plane_stats(in, HW,
+                                      r->plane + ((size_t)i * C + c) * 2);
                     break;
                 }
                 case P_NORM: { /* y = x * scale + shift */
@@ -326,7 +330,10 @@ static void bn_forward_act(const sn_op_args *x, const sn_op_args *act,
          * centred on that mean (a one-pass E[x^2] - E[x]^2 would lose all
          * digits when |mean| >> std); the planes combine exactly below. */
         r.plane = (double *)(void *)(scale + 4 * C);
-        bn_pass(&r, P_STATS);
+        if (x->plane_stats) /* from the conv before (sn_op_args) */
+            r.plane = x->plane_stats;
+        else
+            bn_pass(&r, P_STATS);
     }
     for (int c = 0; c < C; c++) {
         double mean, var;

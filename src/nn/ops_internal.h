@@ -86,4 +86,9 @@ void sn_maxpool_2x2_unpool_rows(const float *dout, const float *relu_out,
                                 const uint8_t *code, int OW, int oy0,
                                 int oy1, float *dst, int W);
 
+/* One plane's batch-norm statistics (norm.c): out[0] its mean (as a
+ * float), out[1] the sum of squares centred on it. The conv before a bn
+ * computes them while its output is in cache (sn_op_args.plane_stats). */
+void sn_bn_plane_stats(const float *x, int64_t n, double out[2]);
+
 #endif
