@@ -174,6 +174,20 @@ void sn_conv_maxpool_forward(const sn_op_args *conv, const sn_op_args *pool,
  * the relu's input gradient is touched. */
 void sn_conv_maxpool_backward(const sn_op_args *conv, const sn_op_args *pool,
                               const sn_op_args *relu);
+/* The other order, conv -> relu -> pool (tiny2conv, PyTorch's usual
+ * Conv2d, ReLU, MaxPool2d): forward writes the relu's output rows of each
+ * piece while in cache and pools them (all outputs and codes exactly as
+ * the three forwards give them). Backward, when the relu is the conv's
+ * only reader and the pool the relu's: the conv's output gradient is
+ * rebuilt per piece from pool->dout and the codes, passed where the
+ * pooled value is > 0 (there the relu passes it at the argmax); the
+ * relu's and the pool's passes go. Bit-identical to the unfused ops. */
+void sn_conv_relu_maxpool_forward(const sn_op_args *conv,
+                                  const sn_op_args *relu,
+                                  const sn_op_args *pool);
+void sn_conv_relu_maxpool_backward(const sn_op_args *conv,
+                                   const sn_op_args *relu,
+                                   const sn_op_args *pool);
 /* Fused batch norm + activation: act is a relu or relu6 reading the bn's
  * output (sn_bn_act_fusable). Forward computes both outputs in one pass
  * over the batch (each exactly as its own forward gives it). Backward,

@@ -26,7 +26,10 @@
  * that gradient is never zeroed, scattered or read in memory; if the
  * relu is the pool's only reader, from the relu's gradient and output
  * (relu backward's mask), so the relu's backward pass goes as well.
- * SLIMNAS_PROFILE then books the pool's time to the conv.
+ * SLIMNAS_PROFILE then books the pool's time to the conv. The other
+ * order, conv, relu, max pool (relu'ing commutes with taking the max),
+ * runs as sn_conv_relu_maxpool_forward/backward the same way (backward
+ * when each node is the next one's only reader).
  *
  * Second fusion: a batch norm directly followed by a relu or relu6 of its
  * output runs forward as sn_bn_act_forward (one pass writes both
@@ -78,6 +81,8 @@ typedef struct xnode {
     int fuse_bwd;    /* ... and the pool is its only reader: so does
                         backward (sn_conv_maxpool_backward); 2: the relu
                         too, being the pool's only reader */
+    int pre_relu;    /* with fuse_pool/fuse_bwd 2: the order is conv i,
+                        relu i + 1, max pool i + 2 (sn_conv_relu_maxpool_*) */
     int fuse_act;    /* bn whose output node i + 1 (relu/relu6) reads:
                         forward runs both (sn_bn_act_forward) */
     int fuse_act_bwd; /* ... the act is its only reader: so does backward */
@@ -239,6 +244,21 @@ sn_exec *sn_exec_new(const sn_graph *g, sn_weights *w, int max_batch) {
         if (ex->x[i].fuse_bwd && ex->x[i].fuse_pool == 2 &&
             last[i + 1] == i + 2)
             ex->x[i].fuse_bwd = 2;
+        /* conv, relu, pool: forward always; backward when each reads the
+         * one before alone and the pool's gradient exists */
+        const sn_node *q = i + 2 < n ? &g->nodes[i + 2] : NULL;
+        if (!ex->x[i].fuse_pool && q && c->op == SN_OP_CONV &&
+            p->op == SN_OP_RELU && p->in[0] == i && q->op == SN_OP_MAXPOOL &&
+            q->in[0] == i + 1 &&
+            sn_conv_maxpool_fusable(&c->attr, g->nodes[c->in[0]].out,
+                                    &q->attr)) {
+            ex->x[i].fuse_pool = 2;
+            ex->x[i].pre_relu = 1;
+            ex->x[i].fuse_bwd = last[i] == i + 1 && last[i + 1] == i + 2 &&
+                                        (last[i + 2] >= 0 || i + 2 == n - 1)
+                                    ? 2
+                                    : 0;
+        }
     }
     for (int i = 1; fuse && i + 1 < n; i++) {
         const sn_node *c = &g->nodes[i], *p = &g->nodes[i + 1];
@@ -432,6 +452,15 @@ static const float *forward(sn_exec *ex, const float *x, int n, int training,
             i++;
             continue;
         }
+        if (ex->x[i].pre_relu) { /* conv i, relu i + 1, max pool i + 2 */
+            sn_op_args *r = &ex->x[i + 1].a, *q = &ex->x[i + 2].a;
+            r->n = q->n = n;
+            r->training = q->training = training;
+            sn_conv_relu_maxpool_forward(a, r, q);
+            if (ex->t_fwd) ex->t_fwd[i] += sn_now() - t0;
+            i += 2;
+            continue;
+        }
         if (ex->x[i].fuse_pool) { /* conv i, max pool i + 1 (relu i + 2) */
             sn_op_args *q = &ex->x[i + 1].a, *r = NULL;
             q->n = n;
@@ -494,7 +523,11 @@ void sn_exec_backward(sn_exec *ex, const float *dlogits) {
         if (!x->dact) continue; /* feeds nothing: its gradient is zero */
         x->a.n = n;
         double t0 = ex->t_bwd ? sn_now() : 0;
-        if (x->fuse_bwd && ex->x[j + 1].dact) {
+        if (x->pre_relu && x->fuse_bwd) { /* relu j + 1, pool j + 2 */
+            ex->x[j + 1].a.n = ex->x[j + 2].a.n = n;
+            sn_conv_relu_maxpool_backward(&x->a, &ex->x[j + 1].a,
+                                          &ex->x[j + 2].a);
+        } else if (x->fuse_bwd && ex->x[j + 1].dact) {
             sn_op_args *relu = NULL;
             ex->x[j + 1].a.n = n;
             if (x->fuse_bwd == 2 && ex->x[j + 2].dact) {

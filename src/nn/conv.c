@@ -340,7 +340,15 @@ static void pool_piece(const run *r, const piece *p) {
     for (int i = 0; i < p->ns; i++)
         for (int co = 0; co < g->cout; co++) {
             size_t pl = (size_t)(p->n0 + i) * g->cout + co;
-            sn_maxpool_2x2_rows(r->x->out + pl * g->hw,
+            const float *src = r->x->out + pl * g->hw;
+            if (r->prelu) { /* relu of the piece's rows, then pool that */
+                const float *restrict v = src;
+                float *restrict y = r->prelu->out + pl * g->hw;
+                for (int j = p->r0 * g->wo; j < p->r1 * g->wo; j++)
+                    y[j] = v[j] > 0.0f ? v[j] : 0.0f;
+                src = y;
+            }
+            sn_maxpool_2x2_rows(src,
                                 q->out + pl * oh * ow,
                                 (uint8_t *)q->cache + pl * oh * ow, g->wo,
                                 oy0, oy1, ow);
@@ -422,9 +430,13 @@ static void unpool_piece(const run *r, const piece *p, float *dst) {
         for (int co = 0; co < g->cout; co++) {
             size_t pl = (size_t)(p->n0 + i) * g->cout + co;
             const sn_op_args *src = r->relu ? r->relu : q;
+            /* relu before the pool: the pooled value (max of the relu'd
+             * window) is > 0 exactly where the relu passes the gradient
+             * at the window's argmax */
+            const sn_op_args *mask = r->relu ? r->relu : r->prelu ? q : NULL;
             sn_maxpool_2x2_unpool_rows(
                 src->dout + pl * oh * ow,
-                r->relu ? r->relu->out + pl * oh * ow : NULL,
+                mask ? mask->out + pl * oh * ow : NULL,
                 (const uint8_t *)q->cache + pl * oh * ow, ow, oy0, oy1,
                 dst + (size_t)co * p->cols + (size_t)i * rows * g->wo, g->wo);
         }
@@ -552,6 +564,34 @@ void sn_conv_maxpool_backward(const sn_op_args *x, const sn_op_args *pool,
                               const sn_op_args *relu) {
     run r;
     fused_run_make(&r, x, pool, relu);
+    if (!r.want_dw && !(x->din && x->din[0])) return;
+    sn_parallel_for(x->n, gemm_backward_task, &r);
+    if (r.want_dw) reduce_partials(&r);
+}
+
+/* conv -> relu -> 2x2 max pool (see nn.h) */
+static void pre_run_make(run *r, const sn_op_args *x, const sn_op_args *relu,
+                         const sn_op_args *pool) {
+    run_make(r, x);
+    SN_ASSERT(sn_conv_maxpool_fusable(x->attr, x->in_shape[0], pool->attr) &&
+              relu->n == x->n && relu->in[0] == x->out &&
+              pool->n == x->n && pool->in[0] == relu->out);
+    r->pool = pool;
+    r->prelu = relu;
+}
+
+void sn_conv_relu_maxpool_forward(const sn_op_args *x, const sn_op_args *relu,
+                                  const sn_op_args *pool) {
+    run r;
+    pre_run_make(&r, x, relu, pool);
+    sn_parallel_for(x->n, gemm_forward_task, &r);
+}
+
+void sn_conv_relu_maxpool_backward(const sn_op_args *x,
+                                   const sn_op_args *relu,
+                                   const sn_op_args *pool) {
+    run r;
+    pre_run_make(&r, x, relu, pool);
     if (!r.want_dw && !(x->din && x->din[0])) return;
     sn_parallel_for(x->n, gemm_backward_task, &r);
     if (r.want_dw) reduce_partials(&r);

@@ -78,6 +78,8 @@ typedef struct run {
     int want_dw;                         /* weight/bias grads requested */
     const sn_op_args *pool;              /* fused 2x2 max pool */
     const sn_op_args *relu;              /* fused relu of the pool */
+    const sn_op_args *prelu;             /* or: fused relu between the
+                                            conv and the pool */
     unsigned char ran[CONV_MAX_THREADS]; /* which partials were written */
 } run;
 
