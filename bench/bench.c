@@ -5,9 +5,17 @@
  *
  * Every figure is the best of several timed windows after warm-up (the
  * machine is shared; the best window is the least disturbed one).
+ * Nets: ak_cnn (slimnas new cnn), mobile_tiny, tiny2conv, and sep5k, a
+ * narrow depthwise-separable net of ~5k parameters (8-24 channels) shaped
+ * like the typical small front member of a size-bounded search (built
+ * here, see sep5k_graph; bench/torch_bench.py has the same net).
+ * thread_scaling: training images/s with 2 worker threads over 1 (same
+ * net, same batch; measured separately from the main figures).
+ *
  * Environment: SLIMNAS_BENCH_SECONDS (per window, default 1.5),
  * SLIMNAS_THREADS (default: online cores), SLIMNAS_BENCH_NETS (only the
- * nets named in it, e.g. "ak_cnn,tiny2conv"; default all). */
+ * nets named in it, e.g. "ak_cnn,tiny2conv"; default all),
+ * SLIMNAS_BENCH_SCALING=0 skips the thread_scaling runs. */
 #include <cblas.h>
 #include <cJSON.h>
 #include <stdio.h>
@@ -53,6 +61,51 @@ typedef struct net_result {
     double train_img_s, infer_b128, infer_b1;
 } net_result;
 
+/* conv (no bias) + BN + ReLU6, as slimnas's own separable blocks */
+static int cbr6(sn_graph *g, int x, int out, int k, int stride, int groups,
+                sn_error *e) {
+    sn_attr a = sn_attr_default(SN_OP_CONV);
+    a.out = out;
+    a.k = k;
+    a.stride = stride;
+    a.pad = k / 2;
+    a.groups = groups;
+    a.bias = 0;
+    x = sn_graph_add(g, SN_OP_CONV, &a, &x, 1, NULL, e);
+    if (x < 0) return -1;
+    sn_attr d = sn_attr_default(SN_OP_BN);
+    x = sn_graph_add(g, SN_OP_BN, &d, &x, 1, NULL, e);
+    if (x < 0) return -1;
+    d = sn_attr_default(SN_OP_RELU6);
+    return sn_graph_add(g, SN_OP_RELU6, &d, &x, 1, NULL, e);
+}
+
+/* sep5k: conv3x3 1->8 + BN + ReLU6, then depthwise-separable blocks
+ * (depthwise 3x3 + BN + ReLU6, pointwise + BN + ReLU6) 8->16 /2, 16->16,
+ * 16->24 /2, then four 24->24; global average pool, dense: 5,210
+ * parameters on 28x28x1. */
+static sn_graph *sep5k_graph(sn_shape in, int classes, sn_error *e) {
+    static const struct { int out, stride; } blk[] = {
+        {16, 2}, {16, 1}, {24, 2}, {24, 1}, {24, 1}, {24, 1}, {24, 1}};
+    sn_graph *g = sn_graph_new("sep5k", in, classes);
+    int x = cbr6(g, 0, 8, 3, 1, 1, e), c = 8;
+    for (size_t i = 0; x >= 0 && i < sizeof blk / sizeof blk[0]; i++) {
+        x = cbr6(g, x, c, 3, blk[i].stride, c, e);
+        if (x >= 0) x = cbr6(g, x, blk[i].out, 1, 1, 1, e);
+        c = blk[i].out;
+    }
+    sn_attr a = sn_attr_default(SN_OP_GAP);
+    if (x >= 0) x = sn_graph_add(g, SN_OP_GAP, &a, &x, 1, NULL, e);
+    a = sn_attr_default(SN_OP_DENSE);
+    a.out = classes;
+    if (x >= 0) x = sn_graph_add(g, SN_OP_DENSE, &a, &x, 1, NULL, e);
+    if (x < 0 || sn_graph_validate(g, e) != 0) {
+        sn_graph_free(g);
+        return NULL;
+    }
+    return g;
+}
+
 /* Images per second of fn over timed windows: best window of `reps`. */
 typedef void (*step_fn)(void *ctx);
 static double rate(step_fn fn, void *ctx, int imgs_per_call, int reps) {
@@ -96,11 +149,15 @@ static void infer_step(void *p) {
     sn_exec_forward(c->ex, c->x, c->n, 0);
 }
 
-static int bench_net(const char *kind, net_result *r) {
+/* Trains (and unless train_only, runs inference of) one net with the
+ * worker pool as it is now. */
+static int bench_net(const char *kind, net_result *r, int train_only) {
     sn_error e;
     sn_shape in = {1, 28, 28};
     sn_arch_opts o = {0, 0};
-    sn_graph *g = sn_graph_new_kind(kind, in, 10, &o, &e);
+    sn_graph *g = strcmp(kind, "sep5k") == 0
+                      ? sep5k_graph(in, 10, &e)
+                      : sn_graph_new_kind(kind, in, 10, &o, &e);
     if (!g) {
         fprintf(stderr, "bench: %s\n", e.msg);
         return -1;
@@ -126,11 +183,14 @@ static int bench_net(const char *kind, net_result *r) {
     c.opt.momentum = 0.9f;
     for (int i = 0; i < 3; i++) train_step(&c); /* warm-up */
     r->train_img_s = rate(train_step, &c, B, 3);
+    r->infer_b128 = r->infer_b1 = 0;
+    if (train_only) goto done;
     infer_step(&c);
     r->infer_b128 = rate(infer_step, &c, B, 2);
     c.n = 1;
     infer_step(&c);
     r->infer_b1 = rate(infer_step, &c, 1, 2);
+done:
     sn_exec_free(c.ex);
     sn_optim_free(&c.opt);
     sn_free_aligned(x);
@@ -148,7 +208,9 @@ int main(void) {
     double peak = sgemm_gflops(threads);
     static const struct { const char *key, *kind; } nets[] = {
         {"ak_cnn", "cnn"}, {"mobile_tiny", "mobile_tiny"},
-        {"tiny2conv", "tiny2conv"}};
+        {"tiny2conv", "tiny2conv"}, {"sep5k", "sep5k"}};
+    const char *sc = getenv("SLIMNAS_BENCH_SCALING");
+    int scaling = !(sc && strcmp(sc, "0") == 0);
     cJSON *root = cJSON_CreateObject(), *jn = cJSON_CreateObject();
     cJSON_AddNumberToObject(root, "sgemm_gflops", (int)(peak * 10) / 10.0);
     cJSON_AddNumberToObject(root, "threads", threads);
@@ -156,7 +218,20 @@ int main(void) {
     for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++) {
         if (only && *only && !strstr(only, nets[i].key)) continue;
         net_result r;
-        if (bench_net(nets[i].kind, &r) != 0) return 1;
+        if (bench_net(nets[i].kind, &r, 0) != 0) return 1;
+        /* 2 threads over 1, each measured on a fresh pool and exec */
+        double by[3] = {0, 0, 0};
+        for (int th = 1; scaling && th <= 2; th++) {
+            net_result s;
+            if (th == threads) {
+                by[th] = r.train_img_s;
+                continue;
+            }
+            sn_threads_init(th);
+            if (bench_net(nets[i].kind, &s, 1) != 0) return 1;
+            by[th] = s.train_img_s;
+            sn_threads_init(threads);
+        }
         /* training = forward + backward (~2x forward) = 3x forward MACs,
          * 2 FLOPs per MAC */
         double gf = r.train_img_s * 6.0 * (double)r.macs / 1e9;
@@ -169,6 +244,13 @@ int main(void) {
         cJSON_AddNumberToObject(o, "train_gflops", (int)(gf * 10) / 10.0);
         cJSON_AddNumberToObject(o, "train_fraction_of_sgemm_peak",
                                 (int)(gf / peak * 1000) / 1000.0);
+        if (scaling) {
+            cJSON *b = cJSON_AddObjectToObject(o, "train_img_s_by_threads");
+            cJSON_AddNumberToObject(b, "1", (int)by[1]);
+            cJSON_AddNumberToObject(b, "2", (int)by[2]);
+            cJSON_AddNumberToObject(o, "thread_scaling",
+                                    (int)(by[2] / by[1] * 100) / 100.0);
+        }
         cJSON_AddItemToObject(jn, nets[i].key, o);
     }
     cJSON_AddItemToObject(root, "nets", jn);

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""PyTorch side of `make bench-torch`: training images/s of the three
+"""PyTorch side of `make bench-torch`: training images/s of the four
 reference networks at batch 128 on 1x28x28 inputs, the same definitions as
-`slimnas new cnn|mobile_tiny|tiny2conv --input 28x28x1 --classes 10`, with
+`slimnas new cnn|mobile_tiny|tiny2conv --input 28x28x1 --classes 10` and
+bench.c's sep5k, with
 SGD momentum 0.9. Prints one JSON object. Needs Debian's python3-torch;
 run it beside `make bench` on the same machine (figures swing when the
 other core is busy, so compare runs made back to back).
@@ -45,6 +46,19 @@ def tiny2conv():
                          nn.Flatten(), nn.Linear(784, 10))
 
 
+def sep5k():
+    # bench/bench.c's sep5k: narrow depthwise-separable, 5,210 parameters
+    def cbr6(cin, cout, k, stride, groups):
+        return [nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False),
+                nn.BatchNorm2d(cout), nn.ReLU6()]
+    layers, c = cbr6(1, 8, 3, 1, 1), 8
+    for out, stride in [(16, 2), (16, 1), (24, 2), (24, 1), (24, 1), (24, 1), (24, 1)]:
+        layers += cbr6(c, c, 3, stride, c) + cbr6(c, out, 1, 1, 1)
+        c = out
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 10)]
+    return nn.Sequential(*layers)
+
+
 def rate(model, threads, seconds=3.0):
     torch.set_num_threads(threads)
     x = torch.randn(128, 1, 28, 28)
@@ -73,13 +87,15 @@ def main():
     threads = [int(sys.argv[1])] if len(sys.argv) > 1 else [1, 2]
     out = {"torch": torch.__version__, "nets": {}}
     for name, make in [("ak_cnn", ak_cnn), ("mobile_tiny", mobile_tiny),
-                       ("tiny2conv", tiny2conv)]:
+                       ("tiny2conv", tiny2conv), ("sep5k", sep5k)]:
         model = make()
         params = sum(p.numel() for p in model.parameters())
         best = {t: rate(model, t) for t in threads}
         out["nets"][name] = {"params": params,
                              "train_img_s": int(max(best.values())),
                              "by_threads": {str(t): int(v) for t, v in best.items()}}
+        if 1 in best and 2 in best:
+            out["nets"][name]["thread_scaling"] = round(best[2] / best[1], 2)
     print(json.dumps(out, indent=2))
 
 

@@ -160,6 +160,14 @@ void sn_exec_free(sn_exec *ex);
  * selects batch statistics and dropout. */
 const float *sn_exec_forward(sn_exec *ex, const float *x, int n,
                              int training);
+/* Inference forward (running statistics, no dropout) for predictions
+ * only: the logits agree with sn_exec_forward(.., 0) to float rounding,
+ * but a conv whose only reader is a batch norm runs with the norm folded
+ * into its weights and bias (so that norm's pass goes), and the conv's
+ * own output is then not written: sn_exec_output is valid for the logits
+ * only. Evaluation uses it. SLIMNAS_NO_FUSE=1 makes it the plain
+ * inference forward. */
+const float *sn_exec_predict(sn_exec *ex, const float *x, int n);
 void sn_exec_zero_grad(sn_exec *ex);
 /* Back-propagates dlogits [n, classes] of the last forward. */
 void sn_exec_backward(sn_exec *ex, const float *dlogits);

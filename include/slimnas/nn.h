@@ -106,6 +106,18 @@ typedef struct sn_op_args {
     float *work;               /* scratch, work_floats() long, shared */
     int training;              /* bn batch stats, dropout on */
     sn_rng *rng;               /* dropout masks */
+    int din_fresh;             /* backward, bn only: din[0] holds no
+                                  gradient yet (not even zeros) and is
+                                  written, not added to; the executor sets
+                                  it where the bn is its input's only
+                                  reader, saving the zeroing and a read */
+    double *plane_stats;       /* training forward, [n][C][2]: conv (not
+                                  fused with a pool) fills it with each
+                                  output plane's mean and centred sum of
+                                  squares while the plane is in cache; a
+                                  bn reading that conv then takes them
+                                  instead of its own statistics pass
+                                  (the executor sets both; NULL: none) */
 } sn_op_args;
 
 typedef struct sn_op_desc {
@@ -162,6 +174,35 @@ void sn_conv_maxpool_forward(const sn_op_args *conv, const sn_op_args *pool,
  * the relu's input gradient is touched. */
 void sn_conv_maxpool_backward(const sn_op_args *conv, const sn_op_args *pool,
                               const sn_op_args *relu);
+/* The other order, conv -> relu -> pool (tiny2conv, PyTorch's usual
+ * Conv2d, ReLU, MaxPool2d): forward writes the relu's output rows of each
+ * piece while in cache and pools them (all outputs and codes exactly as
+ * the three forwards give them). Backward, when the relu is the conv's
+ * only reader and the pool the relu's: the conv's output gradient is
+ * rebuilt per piece from pool->dout and the codes, passed where the
+ * pooled value is > 0 (there the relu passes it at the argmax); the
+ * relu's and the pool's passes go. Bit-identical to the unfused ops. */
+void sn_conv_relu_maxpool_forward(const sn_op_args *conv,
+                                  const sn_op_args *relu,
+                                  const sn_op_args *pool);
+void sn_conv_relu_maxpool_backward(const sn_op_args *conv,
+                                   const sn_op_args *relu,
+                                   const sn_op_args *pool);
+/* Fused batch norm + activation: act is a relu or relu6 reading the bn's
+ * output (sn_bn_act_fusable). Forward computes both outputs in one pass
+ * over the batch (each exactly as its own forward gives it). Backward,
+ * when the activation is the bn's only reader: the bn's output gradient is
+ * built from act->dout through the activation's mask in the bn's first
+ * backward pass (bn->dout is written, never read first, so it needs no
+ * zeroing), and the activation's own backward pass goes. Results are
+ * bit-identical to the two ops in turn. skip_bn_out: the bn's own output
+ * is not written (only the act's): for a training forward whose backward
+ * is fused too, where nothing reads it. */
+int sn_bn_act_fusable(sn_op_kind act);
+void sn_bn_act_forward(const sn_op_args *bn, const sn_op_args *act,
+                       sn_op_kind act_op, int skip_bn_out);
+void sn_bn_act_backward(const sn_op_args *bn, const sn_op_args *act,
+                        sn_op_kind act_op);
 /* -1 when the name is unknown. */
 int sn_op_from_name(const char *name);
 int64_t sn_op_params(sn_op_kind op, const sn_attr *a, const sn_shape *in,

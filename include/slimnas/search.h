@@ -277,6 +277,13 @@ typedef struct sn_cand_info {
     double train_loss;          /* last epoch, -1 unknown */
     int epochs;                 /* epochs trained in this candidate */
     double seconds;             /* training time */
+    double loop_seconds;        /* of which in the training loop (batches,
+                                   forward, backward, optimiser) */
+    double overhead;            /* seconds of the candidate's wall time
+                                   outside the training loop: proposal,
+                                   building the child and copying weights,
+                                   evaluation, its files; -1 unknown (jobs
+                                   trained in parallel or elsewhere) */
     double elapsed;             /* search time spent when it finished */
     double hypervolume;         /* front's hypervolume right after it */
     int on_front;               /* member of the current front */

@@ -75,6 +75,9 @@ typedef struct sn_train_result {
     double train_loss, train_acc;  /* last epoch */
     double val_loss, val_acc;      /* after the last epoch (-1 if none) */
     double seconds, img_s;
+    /* seconds in the epochs' batch loops (batches, forward, backward,
+     * optimiser): seconds less evaluation and set-up */
+    double loop_seconds;
     /* per epoch, epochs_done entries each */
     double *epoch_loss, *epoch_acc, *epoch_val_loss, *epoch_val_acc;
 } sn_train_result;

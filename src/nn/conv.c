@@ -1,5 +1,7 @@
-/* conv.c — conv2d: shape rule, tensors, counts, initialisation, and the
- * forward and backward kernels.
+/* conv.c — conv2d: shape rule, tensors, counts, initialisation, scratch
+ * layout, the im2col/sgemm kernel (with the fused max pool) and the entry
+ * points. The direct depthwise kernels are in conv_dw.c, the types both
+ * share in conv_internal.h.
  *
  * Legend: N batch, Cin/Cout channels, H W input size, Ho Wo output size,
  * K kernel, S stride, P padding, G groups, Cg = Cin/G, Og = Cout/G,
@@ -11,11 +13,12 @@
  *              between CONV_MIN_COLS and CONV_MAX_COLS output pixels:
  *              several small images side by side, or a large one in bands
  *              of rows. A 1x1 stride-1 unpadded conv needs no im2col: the
- *              input already is the column matrix.
+ *              input already is the column matrix, one sample per sgemm
+ *              (straight from and into the NCHW tensors, no copies).
  *   depthwise  Cg == 1 and G > 1 (MobileNet depthwise, optionally with a
- *              channel multiplier M = Og): a direct kernel. Each input
- *              plane is copied, zero padded, into a polyphase buffer (see
- *              the depthwise section), after which every kernel tap is a
+ *              channel multiplier M = Og): a direct kernel (conv_dw.c).
+ *              Each input plane is copied, zero padded, into a polyphase
+ *              buffer, after which every kernel tap is a
  *              contiguous shift of that buffer, so sixteen outputs at a
  *              time are summed over all taps in vector registers.
  *
@@ -27,7 +30,7 @@
  *
  * Nothing is cached between forward and backward: backward recomputes
  * im2col, which costs far less than keeping Cin*KK*HW floats per sample. */
-#include "ops_internal.h"
+#include "conv_internal.h"
 
 #include "gemm.h"
 
@@ -50,24 +53,6 @@
 #ifndef CONV_MAX_COLS
 #define CONV_MAX_COLS 784
 #endif
-#define CONV_MAX_THREADS 64
-#define DW_SLACK 16 /* depthwise: floats after each buffer, see dw_round */
-
-/* ---- geometry -------------------------------------------------------- */
-
-typedef struct geom {
-    int cin, h, w, cout, ho, wo;
-    int k, s, p, g;
-    int cg, og;    /* channels per group, in and out */
-    int kk;        /* K*K */
-    int rows;      /* Cg*KK: rows of one group's column matrix */
-    int hw;        /* Ho*Wo */
-    int bias;
-    int pointwise; /* K 1, stride 1, pad 0: input == column matrix */
-    int depthwise; /* Cg == 1, G > 1: the direct kernel */
-    /* depthwise polyphase buffer: S*S phase planes of lh x lw */
-    int lh, lw;
-} geom;
 
 static int out_size(int in, int k, int s, int p) {
     return (in + 2 * p - k) / s + 1;
@@ -107,13 +92,6 @@ static gemm_geom geom_unfold(const geom *g) {
     return u;
 }
 
-/* Depthwise (see dw_pack): where the input columns of phase b land. Input
- * column ix0 + c*S goes to column c0 + c of the phase row, for c < cnt.
- * Computed once per call: integer division costs tens of cycles, too much
- * per row. */
-typedef struct dw_cols {
-    int ix0, c0, cnt;
-} dw_cols;
 
 /* ---- shape rule and counts ------------------------------------------- */
 
@@ -183,22 +161,6 @@ size_t conv_cache_bytes(const sn_attr *a, const sn_shape *in, int n_in,
     return 0;
 }
 
-/* ---- scratch layout -------------------------------------------------- */
-
-/* Offsets (floats) into one thread's slice of `work`. The partial weight
- * gradient dw [Cout, Cg*KK] is directly followed by the partial bias
- * gradient db [Cout], so one loop reduces both. */
-typedef struct layout {
-    size_t col;    /* gemm: column matrix; depthwise: padded input */
-    size_t obuf;   /* gemm: packed out/dout; depthwise: out/dout plane */
-    size_t dpad;   /* depthwise: padded input gradient (or padded dout) */
-    size_t ibuf;   /* depthwise stride 1: input gradient plane */
-    size_t off;    /* depthwise: tap offsets and flipped kernel */
-    size_t dw;     /* partial weight then bias gradient */
-    size_t stride; /* floats per thread */
-    int block;     /* gemm: samples packed per sgemm */
-    int band;      /* gemm: output rows per sgemm (Ho unless large) */
-} layout;
 
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 
@@ -233,7 +195,12 @@ static layout layout_make(const geom *g) {
          * whatever the batch, so scratch sized for one batch size also
          * serves any other); large images: bands of rows, as even as
          * possible */
-        int b = (CONV_MIN_COLS + g->hw - 1) / g->hw;
+        /* ... except pointwise convs: there one sample's input and
+         * output already are the sgemm operands, and packing samples
+         * costs a copy in and a copy out of every activation, more than
+         * the wider sgemm gains (mobile_tiny: ~11% of a training step in
+         * memmove, against ~3% after, sgemm's share up ~9%) */
+        int b = g->pointwise ? 1 : (CONV_MIN_COLS + g->hw - 1) / g->hw;
         int bands = (g->hw + CONV_MAX_COLS - 1) / CONV_MAX_COLS;
         l.block = b;
         l.band = (g->ho + bands - 1) / bands;
@@ -269,34 +236,6 @@ void conv_init(const sn_attr *a, const sn_shape *in, int n_in,
     if (a->bias) memset(tensor[1], 0, sizeof(float) * (size_t)a->out);
 }
 
-/* ---- small vector helpers -------------------------------------------- */
-
-/* A sum over eight independent lanes: a plain float reduction is a serial
- * dependency chain gcc may not reorder without -ffast-math, eight lanes
- * give it the vector code. */
-static float sum_lanes(const float *restrict x, size_t n) {
-    float acc[8] = {0};
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; l++) acc[l] += x[i + l];
-    float s = 0;
-    for (; i < n; i++) s += x[i];
-    for (int l = 0; l < 8; l++) s += acc[l];
-    return s;
-}
-
-/* ---- one call's shared state ----------------------------------------- */
-
-typedef struct run {
-    const sn_op_args *x;
-    geom g;
-    layout l;
-    int threads;
-    int want_dw;                         /* weight/bias grads requested */
-    const sn_op_args *pool;              /* fused 2x2 max pool */
-    const sn_op_args *relu;              /* fused relu of the pool */
-    unsigned char ran[CONV_MAX_THREADS]; /* which partials were written */
-} run;
 
 static void run_make(run *r, const sn_op_args *x) {
     memset(r, 0, sizeof *r);
@@ -311,9 +250,6 @@ static void run_make(run *r, const sn_op_args *x) {
     r->want_dw = x->grad != NULL && x->grad[0] != NULL;
 }
 
-static float *run_scratch(const run *r, int tid) {
-    return r->x->work + (size_t)tid * r->l.stride;
-}
 
 /* grad[0] (then grad[1]) += sum over threads of the partials, over the
  * flat index range [b, e) of [dw | db]. */
@@ -404,7 +340,15 @@ static void pool_piece(const run *r, const piece *p) {
     for (int i = 0; i < p->ns; i++)
         for (int co = 0; co < g->cout; co++) {
             size_t pl = (size_t)(p->n0 + i) * g->cout + co;
-            sn_maxpool_2x2_rows(r->x->out + pl * g->hw,
+            const float *src = r->x->out + pl * g->hw;
+            if (r->prelu) { /* relu of the piece's rows, then pool that */
+                const float *restrict v = src;
+                float *restrict y = r->prelu->out + pl * g->hw;
+                for (int j = p->r0 * g->wo; j < p->r1 * g->wo; j++)
+                    y[j] = v[j] > 0.0f ? v[j] : 0.0f;
+                src = y;
+            }
+            sn_maxpool_2x2_rows(src,
                                 q->out + pl * oh * ow,
                                 (uint8_t *)q->cache + pl * oh * ow, g->wo,
                                 oy0, oy1, ow);
@@ -458,6 +402,15 @@ static void gemm_forward_task(void *ctx, int64_t b, int64_t e, int tid) {
                            obuf + (size_t)co * ldc + (size_t)i * g->hw,
                            sizeof(float) * (size_t)g->hw);
         if (r->pool) pool_piece(r, &p);
+        /* the next bn's statistics while the piece is in cache: whole
+         * planes only (a banded plane's come once its last band is out) */
+        if (x->plane_stats && p.r1 == g->ho)
+            for (int i = 0; i < p.ns; i++)
+                for (int co = 0; co < g->cout; co++) {
+                    size_t pl = (size_t)(p.n0 + i) * g->cout + co;
+                    sn_bn_plane_stats(x->out + pl * g->hw, g->hw,
+                                      x->plane_stats + pl * 2);
+                }
     }
 }
 
@@ -477,9 +430,13 @@ static void unpool_piece(const run *r, const piece *p, float *dst) {
         for (int co = 0; co < g->cout; co++) {
             size_t pl = (size_t)(p->n0 + i) * g->cout + co;
             const sn_op_args *src = r->relu ? r->relu : q;
+            /* relu before the pool: the pooled value (max of the relu'd
+             * window) is > 0 exactly where the relu passes the gradient
+             * at the window's argmax */
+            const sn_op_args *mask = r->relu ? r->relu : r->prelu ? q : NULL;
             sn_maxpool_2x2_unpool_rows(
                 src->dout + pl * oh * ow,
-                r->relu ? r->relu->out + pl * oh * ow : NULL,
+                mask ? mask->out + pl * oh * ow : NULL,
                 (const uint8_t *)q->cache + pl * oh * ow, ow, oy0, oy1,
                 dst + (size_t)co * p->cols + (size_t)i * rows * g->wo, g->wo);
         }
@@ -563,378 +520,6 @@ static void gemm_backward_task(void *ctx, int64_t b, int64_t e, int tid) {
     }
 }
 
-/* ---- depthwise kernel -------------------------------------------------
- * The zero-padded input plane (Hp x Wp, Hp = H + 2P) is stored as S*S
- * phase planes: phase (a, b) holds padded pixels (y, x) with y % S == a,
- * x % S == b, at [y / S][x / S], row length lw = ceil(Wp / S). Output
- * pixel (oh, ow) with tap (kh, kw) reads padded (oh*S + kh, ow*S + kw),
- * i.e. phase (kh % S, kw % S) at [oh + kh/S][ow + kw/S]. So if the output
- * plane is also laid out with row length lw, tap t reads
- *     phase[off[t] + i]   for every flat output index i,
- * with off[t] = phase start + (kh/S)*lw + kw/S: each tap is a contiguous
- * shift of the buffer, whatever the stride. The lw - Wo extra entries per
- * output row are junk in forward (never copied out) and zero in backward
- * (so they add nothing).
- *
- * Backward, stride 1: the input gradient is itself a stride-1 convolution,
- * of dout zero-padded by Q = K-1-P with the kernel flipped, so it reuses
- * the forward kernel (a gather: one store per element). Other strides (or
- * P > K-1) scatter dout back tap by tap into a phase buffer. */
-
-static size_t dw_plane(const geom *g) { return (size_t)g->lh * g->lw; }
-
-/* Flat length of an output plane laid out with row length lw. */
-static size_t dw_flat(const geom *g) {
-    return (size_t)(g->ho - 1) * g->lw + g->wo;
-}
-
-/* The vector kernels run over whole blocks of 16: lengths are rounded up
- * and every buffer they touch has DW_SLACK floats of zeroed slack after
- * it, so the extra lanes read zeros and write junk nobody copies out. */
-static size_t dw_round(size_t n) { return (n + 15) & ~(size_t)15; }
-
-/* Stride-1 input-gradient path: dout padded by Q on every side. */
-static int dw_gather_back(const geom *g) {
-    return g->s == 1 && g->p <= g->k - 1;
-}
-
-static size_t dw_tap(const geom *g, int kh, int kw) {
-    int s = g->s;
-    return ((size_t)(kh % s) * s + kw % s) * dw_plane(g) +
-           (size_t)(kh / s) * g->lw + kw / s;
-}
-
-static void dw_col_map(const geom *g, dw_cols *m) {
-    for (int b = 0; b < g->s; b++) {
-        int ix0 = ((b - g->p) % g->s + g->s) % g->s;
-        m[b].ix0 = ix0;
-        m[b].c0 = (ix0 + g->p) / g->s;
-        m[b].cnt = ix0 < g->w ? (g->w - ix0 + g->s - 1) / g->s : 0;
-    }
-}
-
-/* Walks the padded rows py = iy + P of the input, iy = 0, 1, ..., keeping
- * the phase py % S and phase row py / S without dividing each time. */
-typedef struct dw_rows {
-    int a, r;
-} dw_rows;
-
-static dw_rows dw_rows_start(const geom *g) {
-    return (dw_rows){g->p % g->s, g->p / g->s};
-}
-
-static void dw_rows_next(const geom *g, dw_rows *it) {
-    if (++it->a == g->s) {
-        it->a = 0;
-        it->r++;
-    }
-}
-
-/* Start of the phase-(it.a, b) row of the current padded row. */
-static float *dw_row(const geom *g, float *pad, dw_rows it, int b) {
-    return pad + ((size_t)it.a * g->s + b) * dw_plane(g) +
-           (size_t)it.r * g->lw;
-}
-
-/* Copies plane in[H, W] into the phase buffer; the padding positions are
- * never written, so zeroing the buffer once per task keeps them zero. */
-static void dw_pack(const geom *g, const dw_cols *m, const float *in,
-                    float *pad) {
-    const int s = g->s;
-    dw_rows it = dw_rows_start(g);
-    for (int iy = 0; iy < g->h; iy++, dw_rows_next(g, &it)) {
-        const float *restrict src = in + (size_t)iy * g->w;
-        if (s == 1) {
-            float *restrict d = dw_row(g, pad, it, 0) + g->p;
-            for (int ix = 0; ix < g->w; ix++) d[ix] = src[ix];
-        } else if (s == 2) {
-            /* both phases in one loop: gcc vectorises the even/odd split
-             * with shuffles (two separate strided loops it cannot) */
-            float *restrict de = dw_row(g, pad, it, g->p % 2) + g->p / 2;
-            float *restrict dodd =
-                dw_row(g, pad, it, (g->p + 1) % 2) + (g->p + 1) / 2;
-            int c = 0;
-            for (; c < g->w / 2; c++) {
-                de[c] = src[2 * c];
-                dodd[c] = src[2 * c + 1];
-            }
-            if (g->w % 2) de[c] = src[2 * c];
-        } else {
-            for (int b = 0; b < s; b++) {
-                float *restrict d = dw_row(g, pad, it, b) + m[b].c0;
-                const float *restrict sp = src + m[b].ix0;
-                for (int c = 0; c < m[b].cnt; c++) d[c] = sp[c * s];
-            }
-        }
-    }
-}
-
-/* din[H, W] += the non-padding part of the phase buffer. */
-static void dw_unpack_add(const geom *g, const dw_cols *m, float *pad,
-                          float *din) {
-    const int s = g->s;
-    dw_rows it = dw_rows_start(g);
-    for (int iy = 0; iy < g->h; iy++, dw_rows_next(g, &it)) {
-        float *restrict dst = din + (size_t)iy * g->w;
-        if (s == 2) { /* as in dw_pack */
-            const float *restrict se = dw_row(g, pad, it, g->p % 2) + g->p / 2;
-            const float *restrict so =
-                dw_row(g, pad, it, (g->p + 1) % 2) + (g->p + 1) / 2;
-            int c = 0;
-            for (; c < g->w / 2; c++) {
-                dst[2 * c] += se[c];
-                dst[2 * c + 1] += so[c];
-            }
-            if (g->w % 2) dst[2 * c] += se[c];
-            continue;
-        }
-        for (int b = 0; b < s; b++) {
-            const float *restrict sp = dw_row(g, pad, it, b) + m[b].c0;
-            float *restrict d = dst + m[b].ix0;
-            for (int c = 0; c < m[b].cnt; c++) d[c * s] += sp[c];
-        }
-    }
-}
-
-/* dst[rows x cols] (+)= src rows of length ld: out of / into the row-length
- * lw layout. Inline loops: rows are short, a memcpy call would cost more
- * than the copy. */
-static void rows_copy(float *restrict dst, const float *restrict src,
-                      int rows, int cols, size_t ld_dst, size_t ld_src) {
-    for (int r = 0; r < rows; r++)
-        for (int c = 0; c < cols; c++)
-            dst[r * ld_dst + c] = src[r * ld_src + c];
-}
-
-static void rows_add(float *restrict dst, const float *restrict src,
-                     int rows, int cols, size_t ld_dst, size_t ld_src) {
-    for (int r = 0; r < rows; r++)
-        for (int c = 0; c < cols; c++)
-            dst[r * ld_dst + c] += src[r * ld_src + c];
-}
-
-/* Eight floats as one GCC/clang vector (plain C operators, lowered to
- * AVX, or to two SSE halves on older machines). Written out because gcc's
- * auto-vectoriser, given the tap loop inside the pixel loop, vectorises
- * the short tap loop with gathers instead of the pixel loop. Loads and
- * stores go through memcpy: unaligned and free of aliasing questions.
- * The helpers take pointers: a 32-byte vector passed or returned by value
- * changes the ABI when AVX is off, which gcc and clang warn about. */
-typedef float vf8 __attribute__((vector_size(32)));
-
-static inline void vf8_load(vf8 *v, const float *p) {
-    memcpy(v, p, sizeof *v);
-}
-
-static inline void vf8_store(float *p, const vf8 *v) {
-    memcpy(p, v, sizeof *v);
-}
-
-static inline void vf8_set(vf8 *v, float x) {
-    *v = (vf8){x, x, x, x, x, x, x, x};
-}
-
-/* o[i] (+)= bias + sum over taps t of w[t] * src[off[t] + i], i < n.
- * Sixteen outputs at a time stay in two vector registers while the taps
- * stream past, so each output is stored once instead of loaded and stored
- * once per tap; leftovers take a scalar loop. */
-static inline __attribute__((always_inline)) void
-dw_taps(float *restrict o, const float *restrict src,
-        const int *restrict off, const float *restrict w, int kk,
-        float bias, size_t n, int accumulate) {
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        vf8 a0, a1, wv, s0, s1;
-        if (accumulate) {
-            vf8_load(&a0, o + i);
-            vf8_load(&a1, o + i + 8);
-        } else {
-            vf8_set(&a0, bias);
-            vf8_set(&a1, bias);
-        }
-        for (int t = 0; t < kk; t++) {
-            vf8_set(&wv, w[t]);
-            vf8_load(&s0, src + off[t] + i);
-            vf8_load(&s1, src + off[t] + i + 8);
-            a0 += wv * s0;
-            a1 += wv * s1;
-        }
-        vf8_store(o + i, &a0);
-        vf8_store(o + i + 8, &a1);
-    }
-    for (; i < n; i++) {
-        float acc = accumulate ? o[i] : bias;
-        for (int t = 0; t < kk; t++) acc += w[t] * src[off[t] + i];
-        o[i] = acc;
-    }
-}
-
-/* dw[t] += sum over i < n of d[i] * src[off[t] + i]: per tap a dot
- * product in two vector accumulators, lanes summed at the end. */
-static inline __attribute__((always_inline)) void
-dw_dots(float *restrict dw, const float *restrict d,
-        const float *restrict src, const int *restrict off, int kk,
-        size_t n) {
-    for (int t = 0; t < kk; t++) {
-        const float *restrict sp = src + off[t];
-        vf8 a0, a1, d0, d1, s0, s1;
-        vf8_set(&a0, 0.0f);
-        vf8_set(&a1, 0.0f);
-        size_t i = 0;
-        for (; i + 16 <= n; i += 16) {
-            vf8_load(&d0, d + i);
-            vf8_load(&d1, d + i + 8);
-            vf8_load(&s0, sp + i);
-            vf8_load(&s1, sp + i + 8);
-            a0 += d0 * s0;
-            a1 += d1 * s1;
-        }
-        float sum = 0;
-        for (; i < n; i++) sum += d[i] * sp[i];
-        a0 += a1;
-        for (int l = 0; l < 8; l++) sum += a0[l];
-        dw[t] += sum;
-    }
-}
-
-/* Dispatch to copies of dw_taps specialised for 3x3 and 5x5 (the tap loop
- * unrolls); any other size runs the same code with a run-time count. */
-static void dw_taps_k(int k, float *o, const float *src, const int *off,
-                      const float *w, float bias, size_t n, int accumulate) {
-    if (k == 3)
-        dw_taps(o, src, off, w, 9, bias, n, accumulate);
-    else if (k == 5)
-        dw_taps(o, src, off, w, 25, bias, n, accumulate);
-    else
-        dw_taps(o, src, off, w, k * k, bias, n, accumulate);
-}
-
-/* Tap offsets into the phase buffer (forward and weight gradient); int,
- * since a plane is small, and so the scratch needs only float alignment. */
-static void dw_offsets(const geom *g, int *off) {
-    for (int kh = 0; kh < g->k; kh++)
-        for (int kw = 0; kw < g->k; kw++)
-            off[kh * g->k + kw] = (int)dw_tap(g, kh, kw);
-}
-
-static void dw_forward_task(void *ctx, int64_t b, int64_t e, int tid) {
-    const run *r = ctx;
-    const geom *g = &r->g;
-    const sn_op_args *x = r->x;
-    float *pad = run_scratch(r, tid) + r->l.col;
-    float *obuf = run_scratch(r, tid) + r->l.obuf;
-    int *off = (int *)(void *)(run_scratch(r, tid) + r->l.off);
-    const float *wt = x->tensor[0];
-    const float *bias = g->bias ? x->tensor[1] : NULL;
-    const int m = g->og; /* channel multiplier */
-    const size_t nf = dw_round(dw_flat(g));
-    dw_cols *cm = (dw_cols *)(void *)(off + 2 * g->kk);
-
-    dw_offsets(g, off);
-    dw_col_map(g, cm);
-    memset(pad, 0,
-           sizeof(float) * ((size_t)g->s * g->s * dw_plane(g) + DW_SLACK));
-    for (int64_t pl = b; pl < e; pl++) { /* plane = (sample, in channel) */
-        int64_t n = pl / g->cin;
-        int ci = (int)(pl % g->cin);
-        dw_pack(g, cm, x->in[0] + (size_t)pl * g->h * g->w, pad);
-        for (int j = 0; j < m; j++) {
-            int co = ci * m + j;
-            dw_taps_k(g->k, obuf, pad, off, wt + (size_t)co * g->kk,
-                      bias ? bias[co] : 0.0f, nf, 0);
-            rows_copy(x->out + ((size_t)n * g->cout + co) * g->hw, obuf,
-                      g->ho, g->wo, (size_t)g->wo, (size_t)g->lw);
-        }
-    }
-}
-
-static void dw_backward_task(void *ctx, int64_t b, int64_t e, int tid) {
-    run *r = ctx;
-    const geom *g = &r->g;
-    const sn_op_args *x = r->x;
-    float *scratch = run_scratch(r, tid);
-    float *pad = scratch + r->l.col;
-    float *dpad = scratch + r->l.dpad;
-    float *obuf = scratch + r->l.obuf;
-    float *ibuf = scratch + r->l.ibuf;
-    int *off = (int *)(void *)(scratch + r->l.off);
-    int *boff = off + g->kk;
-    dw_cols *cm = (dw_cols *)(void *)(boff + g->kk);
-    float *flip = (float *)(void *)(cm + g->s);
-    float *dw = scratch + r->l.dw;
-    float *db = dw + (size_t)g->cout * g->kk;
-    const float *wt = x->tensor[0];
-    float *din = x->din ? x->din[0] : NULL;
-    const int m = g->og;
-    const size_t nf = dw_flat(g);
-    const size_t nfr = dw_round(nf);
-    const size_t padn = (size_t)g->s * g->s * dw_plane(g);
-    const int gather = dw_gather_back(g);
-    /* gather path: dout padded by q into dpad, rows of length lq */
-    const int q = g->k - 1 - g->p;
-    const size_t lq = (size_t)g->w + g->k - 1;
-    const size_t nq = dw_round((size_t)(g->h - 1) * lq + g->w);
-
-    dw_offsets(g, off);
-    dw_col_map(g, cm);
-    if (gather) {
-        /* din tap t reads dpad[boff[t] + i] with the flipped weight */
-        for (int kh = 0; kh < g->k; kh++)
-            for (int kw = 0; kw < g->k; kw++)
-                boff[kh * g->k + kw] = kh * (int)lq + kw;
-        /* its borders are never written: zero them once */
-        memset(dpad, 0, sizeof(float) * ((g->h + g->k - 1) * lq + DW_SLACK));
-    }
-    memset(pad, 0, sizeof(float) * (padn + DW_SLACK));
-    /* the junk columns of obuf (and its slack) must be zero; the copies
-     * below only ever write the Wo real columns of each row */
-    memset(obuf, 0, sizeof(float) * ((size_t)g->ho * g->lw + DW_SLACK));
-    if (r->want_dw) {
-        memset(dw, 0, sizeof(float) * ((size_t)g->cout * g->kk + g->cout));
-        r->ran[tid] = 1;
-    }
-    for (int64_t pl = b; pl < e; pl++) {
-        int64_t n = pl / g->cin;
-        int ci = (int)(pl % g->cin);
-        if (r->want_dw)
-            dw_pack(g, cm, x->in[0] + (size_t)pl * g->h * g->w, pad);
-        if (din && !gather) memset(dpad, 0, sizeof(float) * padn);
-        for (int j = 0; j < m; j++) {
-            int co = ci * m + j;
-            const float *dout = x->dout + ((size_t)n * g->cout + co) * g->hw;
-            const float *w = wt + (size_t)co * g->kk;
-            if (r->want_dw) {
-                if (g->bias) db[co] += sum_lanes(dout, g->hw);
-                rows_copy(obuf, dout, g->ho, g->wo, (size_t)g->lw,
-                          (size_t)g->wo);
-                dw_dots(dw + (size_t)co * g->kk, obuf, pad, off, g->kk, nfr);
-            }
-            if (!din) continue;
-            if (gather) {
-                rows_copy(dpad + (size_t)q * lq + q, dout, g->ho, g->wo, lq,
-                          (size_t)g->wo);
-                for (int t = 0; t < g->kk; t++) flip[t] = w[g->kk - 1 - t];
-                dw_taps_k(g->k, ibuf, dpad, boff, flip, 0.0f, nq, j > 0);
-            } else {
-                if (!r->want_dw)
-                    rows_copy(obuf, dout, g->ho, g->wo, (size_t)g->lw,
-                              (size_t)g->wo);
-                for (int t = 0; t < g->kk; t++) {
-                    float *restrict dp = dpad + off[t];
-                    const float *restrict d = obuf;
-                    const float wv = w[t];
-                    for (size_t i = 0; i < nf; i++) dp[i] += wv * d[i];
-                }
-            }
-        }
-        if (!din) continue;
-        float *dplane = din + (size_t)pl * g->h * g->w;
-        if (gather)
-            rows_add(dplane, ibuf, g->h, g->w, (size_t)g->w, lq);
-        else
-            dw_unpack_add(g, cm, dpad, dplane);
-    }
-}
 
 /* ---- entry points ---------------------------------------------------- */
 
@@ -942,7 +527,7 @@ void conv_forward(const sn_op_args *x) {
     run r;
     run_make(&r, x);
     if (r.g.depthwise)
-        sn_parallel_for((int64_t)x->n * r.g.cin, dw_forward_task, &r);
+        sn_parallel_for((int64_t)x->n * r.g.cin, conv_dw_forward_task, &r);
     else
         sn_parallel_for(x->n, gemm_forward_task, &r);
 }
@@ -984,12 +569,40 @@ void sn_conv_maxpool_backward(const sn_op_args *x, const sn_op_args *pool,
     if (r.want_dw) reduce_partials(&r);
 }
 
+/* conv -> relu -> 2x2 max pool (see nn.h) */
+static void pre_run_make(run *r, const sn_op_args *x, const sn_op_args *relu,
+                         const sn_op_args *pool) {
+    run_make(r, x);
+    SN_ASSERT(sn_conv_maxpool_fusable(x->attr, x->in_shape[0], pool->attr) &&
+              relu->n == x->n && relu->in[0] == x->out &&
+              pool->n == x->n && pool->in[0] == relu->out);
+    r->pool = pool;
+    r->prelu = relu;
+}
+
+void sn_conv_relu_maxpool_forward(const sn_op_args *x, const sn_op_args *relu,
+                                  const sn_op_args *pool) {
+    run r;
+    pre_run_make(&r, x, relu, pool);
+    sn_parallel_for(x->n, gemm_forward_task, &r);
+}
+
+void sn_conv_relu_maxpool_backward(const sn_op_args *x,
+                                   const sn_op_args *relu,
+                                   const sn_op_args *pool) {
+    run r;
+    pre_run_make(&r, x, relu, pool);
+    if (!r.want_dw && !(x->din && x->din[0])) return;
+    sn_parallel_for(x->n, gemm_backward_task, &r);
+    if (r.want_dw) reduce_partials(&r);
+}
+
 void conv_backward(const sn_op_args *x) {
     run r;
     run_make(&r, x);
     if (!r.want_dw && !(x->din && x->din[0])) return;
     if (r.g.depthwise)
-        sn_parallel_for((int64_t)x->n * r.g.cin, dw_backward_task, &r);
+        sn_parallel_for((int64_t)x->n * r.g.cin, conv_dw_backward_task, &r);
     else
         sn_parallel_for(x->n, gemm_backward_task, &r);
     if (r.want_dw) reduce_partials(&r);

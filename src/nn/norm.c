@@ -15,7 +15,14 @@
  *   training (mean and var depend on x):
  *     dx = gamma * invstd / M * (M * dy - dbeta - xhat * dgamma)
  *   inference (constants): dx = gamma * invstd * dy.
- * Channels are independent, so they are the unit of parallel work. */
+ * Channels are independent, so they are the unit of parallel work.
+ *
+ * Fused with a following relu/relu6 (sn_bn_act_forward/backward, planned
+ * by the executor): the normalise pass also writes the activation's
+ * output, and the first backward pass builds dy from the activation's
+ * gradient through its mask, storing it where the bn's gradient lives for
+ * the second pass, which then needs no zeroed buffer nor a separate
+ * activation pass. */
 #include "ops_internal.h"
 
 #include <math.h>
@@ -71,11 +78,13 @@ size_t bn_cache_bytes(const sn_attr *a, const sn_shape *in, int n_in,
 }
 
 /* Per chunk of samples and channel two double partial sums (see
- * bn_task), then three floats per channel. */
+ * bn_task), then three floats per channel; then per plane (sample,
+ * channel) its mean and centred sum of squares, two doubles (forward). */
 size_t bn_work_floats(const sn_attr *a, const sn_shape *in, int n_in,
                       sn_shape out, int n) {
     size_t chunks = (size_t)(n + BN_CHUNK - 1) / BN_CHUNK;
-    return chunks * (size_t)in[0].c * 4 + 3 * (size_t)in[0].c;
+    return chunks * (size_t)in[0].c * 4 + 4 * (size_t)in[0].c +
+           (size_t)n * in[0].c * 4;
 }
 
 void bn_init(const sn_attr *a, const sn_shape *in, int n_in,
@@ -144,6 +153,12 @@ static void plane_dsums(const float *x, const float *dy, int64_t n, float m,
     *sdyx += t;
 }
 
+void sn_bn_plane_stats(const float *x, int64_t n, double out[2]) {
+    float m = (float)(plane_sum(x, n) / (double)n);
+    out[0] = m;
+    out[1] = plane_sqdev(x, n, m);
+}
+
 /* Memory order: channels of one sample are contiguous, one channel's
  * planes are C*H*W floats apart. Walking a channel across the batch
  * (128 short planes far apart) defeats the hardware prefetcher, so every
@@ -161,9 +176,26 @@ typedef struct bn_run {
     const float *a, *b; /* per channel: mean/scale, invstd/shift, ... */
     const float *k, *mb, *mg;
     int pass;
+    const sn_op_args *act; /* fused relu/relu6, or NULL */
+    float hi;              /* its upper clamp: 6, or INFINITY for relu */
+    int skip_out;          /* fused: the bn's own output is never read */
+    double *plane;         /* P_STATS: [n][C][2] plane mean, centred sum sq */
 } bn_run;
 
-enum { P_SUM, P_SQDEV, P_NORM, P_DSUMS, P_DX };
+/* dy[j] = the activation's gradient ady[j] where its output y[j] lets it
+ * through, written as the activation's backward adds it to a zeroed
+ * buffer (0 + v), so the bits agree. */
+static void act_mask(const float *restrict y, const float *restrict ady,
+                     float *restrict dy, int64_t n, float hi) {
+    if (hi == INFINITY) /* relu */
+        for (int64_t j = 0; j < n; j++)
+            dy[j] = 0.0f + (y[j] > 0.0f ? ady[j] : 0.0f);
+    else
+        for (int64_t j = 0; j < n; j++)
+            dy[j] = 0.0f + ((y[j] > 0.0f && y[j] < hi) ? ady[j] : 0.0f);
+}
+
+enum { P_STATS, P_NORM, P_DSUMS, P_DX };
 
 static void bn_task(void *p, int64_t cb, int64_t ce, int tid) {
     const bn_run *r = p;
@@ -174,26 +206,54 @@ static void bn_task(void *p, int64_t cb, int64_t ce, int tid) {
         int i0 = (int)(ch * BN_CHUNK);
         int i1 = i0 + BN_CHUNK < x->n ? i0 + BN_CHUNK : x->n;
         double *part = r->part ? r->part + (size_t)ch * C * 2 : NULL;
-        if (part && r->pass != P_SQDEV)
+        if (part)
             for (int c = 0; c < 2 * C; c++) part[c] = 0;
         for (int i = i0; i < i1; i++)
             for (int c = 0; c < C; c++) {
                 int64_t off = ((int64_t)i * C + c) * HW;
                 const float *in = x->in[0] + off;
                 switch (r->pass) {
-                case P_SUM:
-                    part[2 * c] += plane_sum(in, HW);
+                case P_STATS: {
+                    /* the plane's own mean, then its squares centred on
+                     * it while the plane is still in L1: one read of the
+                     * batch from memory instead of two */
+                    sn_bn_plane_stats(in, HW,
+                                      r->plane + ((size_t)i * C + c) * 2);
                     break;
-                case P_SQDEV:
-                    part[2 * c + 1] += plane_sqdev(in, HW, r->a[c]);
-                    break;
+                }
                 case P_NORM: { /* y = x * scale + shift */
-                    float *out = x->out + off;
+                    float *restrict out = x->out + off;
                     float sc = r->a[c], sh = r->b[c];
-                    for (int64_t j = 0; j < HW; j++) out[j] = in[j] * sc + sh;
+                    if (!r->act) {
+                        for (int64_t j = 0; j < HW; j++)
+                            out[j] = in[j] * sc + sh;
+                        break;
+                    }
+                    /* the same clamps as relu/relu6 forward */
+                    float *restrict ao = r->act->out + off;
+                    const float hi = r->hi;
+                    if (r->skip_out) {
+                        for (int64_t j = 0; j < HW; j++) {
+                            float v = in[j] * sc + sh;
+                            float u = v > 0.0f ? v : 0.0f;
+                            ao[j] = u < hi ? u : hi;
+                        }
+                        break;
+                    }
+                    for (int64_t j = 0; j < HW; j++) {
+                        float v = in[j] * sc + sh;
+                        out[j] = v;
+                        float u = v > 0.0f ? v : 0.0f;
+                        ao[j] = u < hi ? u : hi;
+                    }
                     break;
                 }
                 case P_DSUMS:
+                    if (r->act) /* bn->dout: the executor's gradient
+                                   buffer, const only in sn_op_args */
+                        act_mask(r->act->out + off, r->act->dout + off,
+                                 (float *)(uintptr_t)(x->dout + off), HW,
+                                 r->hi);
                     plane_dsums(in, x->dout + off, HW, r->a[c], &part[2 * c],
                                 &part[2 * c + 1]);
                     break;
@@ -201,11 +261,20 @@ static void bn_task(void *p, int64_t cb, int64_t ce, int tid) {
                     const float *dy = x->dout + off;
                     float *dx = x->din[0] + off;
                     float k = r->k[c];
-                    if (x->training) {
+                    if (x->training && x->din_fresh) {
+                        /* as below, written as 0 + v: the same bits */
+                        float mean = r->a[c], mb = r->mb[c], mg = r->mg[c];
+                        for (int64_t j = 0; j < HW; j++)
+                            dx[j] = 0.0f +
+                                    k * (dy[j] - mb - (in[j] - mean) * mg);
+                    } else if (x->training) {
                         /* dx = k * (dy - dbeta/M - xhat * dgamma/M) */
                         float mean = r->a[c], mb = r->mb[c], mg = r->mg[c];
                         for (int64_t j = 0; j < HW; j++)
                             dx[j] += k * (dy[j] - mb - (in[j] - mean) * mg);
+                    } else if (x->din_fresh) {
+                        for (int64_t j = 0; j < HW; j++)
+                            dx[j] = 0.0f + k * dy[j];
                     } else {
                         for (int64_t j = 0; j < HW; j++) dx[j] += k * dy[j];
                     }
@@ -234,11 +303,21 @@ static double bn_total(const bn_run *r, int c, int s) {
     return t;
 }
 
-void bn_forward(const sn_op_args *x) {
+static float act_hi(sn_op_kind act_op) {
+    return act_op == SN_OP_RELU6 ? 6.0f : INFINITY;
+}
+
+int sn_bn_act_fusable(sn_op_kind act) {
+    return act == SN_OP_RELU || act == SN_OP_RELU6;
+}
+
+static void bn_forward_act(const sn_op_args *x, const sn_op_args *act,
+                           sn_op_kind act_op, int skip_out) {
     const int C = x->in_shape[0].c;
     bn_run r = {.x = x, .C = C,
                 .HW = (int64_t)x->in_shape[0].h * x->in_shape[0].w,
-                .part = (double *)(void *)x->work};
+                .part = (double *)(void *)x->work, .act = act,
+                .hi = act_hi(act_op), .skip_out = skip_out};
     const int64_t M = r.HW * x->n;
     float *const *t = x->tensor;
     float *mean_c = x->cache, *invstd_c = (float *)x->cache + C;
@@ -247,19 +326,30 @@ void bn_forward(const sn_op_args *x) {
     float *scale = (float *)(r.part + (size_t)bn_chunks(x->n) * C * 2);
     float *shift = scale + C;
     if (x->training) {
-        /* Two passes (mean, then centred squares): a one-pass
-         * E[x^2] - E[x]^2 loses all digits when |mean| >> std. */
-        bn_pass(&r, P_SUM);
-        for (int c = 0; c < C; c++)
-            mean_c[c] = (float)(bn_total(&r, c, 0) / (double)M);
-        r.a = mean_c;
-        bn_pass(&r, P_SQDEV);
+        /* One pass over memory: per plane its mean and its squares
+         * centred on that mean (a one-pass E[x^2] - E[x]^2 would lose all
+         * digits when |mean| >> std); the planes combine exactly below. */
+        r.plane = (double *)(void *)(scale + 4 * C);
+        if (x->plane_stats) /* from the conv before (sn_op_args) */
+            r.plane = x->plane_stats;
+        else
+            bn_pass(&r, P_STATS);
     }
     for (int c = 0; c < C; c++) {
         double mean, var;
         if (x->training) {
-            mean = bn_total(&r, c, 0) / (double)M;
-            var = bn_total(&r, c, 1) / (double)M;
+            /* equal-sized planes: the mean of the plane means, and the
+             * within-plane plus between-plane squares (in plane order:
+             * the same bits for any thread count) */
+            double sm = 0, sq = 0;
+            for (int i = 0; i < x->n; i++)
+                sm += r.plane[((size_t)i * C + c) * 2];
+            mean = sm / x->n;
+            for (int i = 0; i < x->n; i++) {
+                const double *pm = r.plane + ((size_t)i * C + c) * 2;
+                sq += pm[1] + (double)r.HW * (pm[0] - mean) * (pm[0] - mean);
+            }
+            var = sq / (double)M;
             double mom = x->attr->momentum;
             double unbiased = M > 1 ? var * (double)M / (double)(M - 1) : var;
             t[BN_RMEAN][c] =
@@ -281,11 +371,24 @@ void bn_forward(const sn_op_args *x) {
     bn_pass(&r, P_NORM);
 }
 
-void bn_backward(const sn_op_args *x) {
+void bn_forward(const sn_op_args *x) {
+    bn_forward_act(x, NULL, SN_OP_RELU, 0);
+}
+
+void sn_bn_act_forward(const sn_op_args *bn, const sn_op_args *act,
+                       sn_op_kind act_op, int skip_bn_out) {
+    SN_ASSERT(sn_bn_act_fusable(act_op) && act->n == bn->n &&
+              act->in[0] == bn->out);
+    bn_forward_act(bn, act, act_op, skip_bn_out);
+}
+
+static void bn_backward_act(const sn_op_args *x, const sn_op_args *act,
+                            sn_op_kind act_op) {
     const int C = x->in_shape[0].c;
     bn_run r = {.x = x, .C = C,
                 .HW = (int64_t)x->in_shape[0].h * x->in_shape[0].w,
-                .part = (double *)(void *)x->work};
+                .part = (double *)(void *)x->work, .act = act,
+                .hi = act_hi(act_op)};
     const int64_t M = r.HW * x->n;
     const float *mean_c = x->cache, *invstd_c = (const float *)x->cache + C;
     float *k = (float *)(r.part + (size_t)bn_chunks(x->n) * C * 2);
@@ -307,4 +410,13 @@ void bn_backward(const sn_op_args *x) {
     r.mb = mb;
     r.mg = mg;
     bn_pass(&r, P_DX);
+}
+
+void bn_backward(const sn_op_args *x) { bn_backward_act(x, NULL, SN_OP_RELU); }
+
+void sn_bn_act_backward(const sn_op_args *bn, const sn_op_args *act,
+                        sn_op_kind act_op) {
+    SN_ASSERT(sn_bn_act_fusable(act_op) && act->n == bn->n &&
+              act->in[0] == bn->out && bn->dout != NULL);
+    bn_backward_act(bn, act, act_op);
 }

@@ -1,6 +1,7 @@
 /* ops_internal.h — the per-op functions the op table (ops.c) points at.
  * Each op family lives in its own file:
- *   conv.c      conv2d (im2col + sgemm, 1x1 as plain sgemm, depthwise direct)
+ *   conv.c      conv2d (im2col + sgemm, 1x1 as plain sgemm; dispatch)
+ *   conv_dw.c   conv2d's direct depthwise kernels (conv_internal.h: shared)
  *   dense.c     dense
  *   norm.c      batch norm
  *   simple.c    relu, relu6, dropout, add, concat, flatten, input
@@ -84,5 +85,10 @@ void sn_maxpool_2x2_rows(const float *in, float *out, uint8_t *code, int W,
 void sn_maxpool_2x2_unpool_rows(const float *dout, const float *relu_out,
                                 const uint8_t *code, int OW, int oy0,
                                 int oy1, float *dst, int W);
+
+/* One plane's batch-norm statistics (norm.c): out[0] its mean (as a
+ * float), out[1] the sum of squares centred on it. The conv before a bn
+ * computes them while its output is in cache (sn_op_args.plane_stats). */
+void sn_bn_plane_stats(const float *x, int64_t n, double out[2]);
 
 #endif

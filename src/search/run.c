@@ -180,6 +180,10 @@ cJSON *sn_cand_to_json(const sn_cand_info *i) {
     cJSON_AddNumberToObject(j, "fidelity", i->fidelity > 0 ? i->fidelity : 1);
     cJSON_AddNumberToObject(j, "seconds", i->seconds);
     cJSON_AddNumberToObject(j, "elapsed", i->elapsed);
+    if (i->overhead >= 0) {
+        cJSON_AddNumberToObject(j, "loop_seconds", i->loop_seconds);
+        cJSON_AddNumberToObject(j, "overhead", i->overhead);
+    }
     cJSON_AddNumberToObject(j, "hypervolume", i->hypervolume);
     cJSON_AddBoolToObject(j, "front", i->on_front);
     return j;
@@ -363,10 +367,13 @@ static int cand_fields(const sn_search *se, const cJSON *o, cand *c,
         *dst[k] = (int64_t)v;
     }
     v = 0;
+    i->overhead = -1; /* older logs, and jobs trained in parallel */
     if (get_num(o, "val_acc", &i->val_acc, i->status == SN_CAND_DONE) ||
         get_num(o, "train_loss", &i->train_loss, 0) ||
         get_num(o, "seconds", &i->seconds, 0) ||
         get_num(o, "elapsed", &i->elapsed, 0) ||
+        get_num(o, "loop_seconds", &i->loop_seconds, 0) ||
+        get_num(o, "overhead", &i->overhead, 0) ||
         get_num(o, "hypervolume", &i->hypervolume, 0) ||
         get_num(o, "epochs", &v, 0) || fabs(v) > 1e9) {
         snprintf(why, wn, "a numeric field is missing or bad");

@@ -682,6 +682,9 @@ static int record(sn_search *se, cand *c, const sn_weights *w, sn_error *e) {
     free(txt);
     if (rc) goto fail;
     c->info.elapsed = se->spent;
+    c->info.overhead = c->t_start > 0 && w
+                           ? sn_now() - c->t_start - c->info.loop_seconds
+                           : -1;
     search_add_cand(se, c);
     search_update_front(se);
     se->c[id].info.hypervolume = se->hv;
@@ -854,6 +857,7 @@ int sn_job_run(sn_job *j, const sn_data *d, const sn_job_ctl *ctl) {
     sn_error e;
     int rc = sn_train(j->graph, j->w, d, &o, &r, &e);
     j->ran = 1;
+    j->info.loop_seconds = rc ? 0 : r.loop_seconds;
     j->info.seconds = sn_now() - t0 - j->excluded;
     if (j->info.seconds < 0) j->info.seconds = 0;
     if (rc) {
@@ -930,6 +934,9 @@ int sn_search_finish(sn_search *se, sn_job *j, sn_error *e) {
     cand c;
     memset(&c, 0, sizeof c);
     c.info = j->info;
+    /* one job at a time: its wall time is its own, so what it spent
+     * outside the training loop is known (record finishes it) */
+    if (se->max_out == 1) c.t_start = j->t_begin + j->excluded;
     c.graph = j->graph;
     j->graph = NULL;
     c.loss = j->loss;

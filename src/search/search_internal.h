@@ -22,6 +22,8 @@ typedef struct cand {
     int damage_new;      /* found damaged by this load (not so recorded) */
     int superseded; /* a longer training of the same graph followed */
     int promoted;   /* that longer training was tried (any status) */
+    double t_start; /* record: when it began (paused time excluded), for
+                       info.overhead; 0 unknown */
 } cand;
 
 /* A problem found while loading a run; `slimnas check` lists them. */

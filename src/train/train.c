@@ -116,7 +116,7 @@ int sn_evaluate(const sn_graph *g, sn_weights *w, const sn_data *d,
     int64_t correct = 0;
     int n;
     while ((n = sn_batcher_next(b, x, y, NULL)) > 0) {
-        const float *logits = sn_exec_forward(ex, x, n, 0);
+        const float *logits = sn_exec_predict(ex, x, n);
         loss_sum += sn_softmax_xent(logits, y, n, k, 0.0f, NULL, NULL) * n;
         for (int i = 0; i < n; i++) {
             const float *l = logits + (size_t)i * k;
@@ -199,7 +199,7 @@ int sn_train(const sn_graph *g, sn_weights *w, const sn_data *d,
     r->epoch_val_loss = sn_xcalloc(ne, sizeof(double));
     r->epoch_val_acc = sn_xcalloc(ne, sizeof(double));
 
-    double t0 = sn_now(), paused = 0;
+    double t0 = sn_now(), paused = 0, loop = 0, tb = 0;
     int64_t step = 0, images = 0;
     sn_train_status status = SN_TRAIN_OK;
     for (int ep = 0; ep < o->epochs && status == SN_TRAIN_OK; ep++) {
@@ -207,7 +207,9 @@ int sn_train(const sn_graph *g, sn_weights *w, const sn_data *d,
         double loss_sum = 0;
         int64_t seen = 0, correct = 0;
         int n, bi = 0;
-        while ((n = sn_batcher_next(bt, x, y, NULL)) > 0) {
+        /* loop: the steps, and fetching their batches */
+        while ((tb = sn_now()), (n = sn_batcher_next(bt, x, y, NULL)) > 0) {
+            loop += sn_now() - tb;
             if (flag(o->pause)) {
                 double p0 = sn_now();
                 while (flag(o->pause) && !flag(o->stop)) sleep_ms(20);
@@ -217,6 +219,7 @@ int sn_train(const sn_graph *g, sn_weights *w, const sn_data *d,
                 status = SN_TRAIN_STOPPED;
                 break;
             }
+            double tl = sn_now();
             opt.lr = sn_schedule_lr(&sch, step);
             const float *logits = sn_exec_forward(ex, x, n, 1);
             int hit = 0;
@@ -236,6 +239,7 @@ int sn_train(const sn_graph *g, sn_weights *w, const sn_data *d,
                 break;
             }
             sn_optim_step(&opt, w->params, sn_exec_grads(ex), w->decay_mask);
+            loop += sn_now() - tl;
             step++;
             images += n;
             loss_sum += loss * n;
@@ -273,6 +277,7 @@ int sn_train(const sn_graph *g, sn_weights *w, const sn_data *d,
         r->epochs_done = ep + 1;
     }
     r->status = status;
+    r->loop_seconds = loop;
     r->seconds = sn_now() - t0 - paused;
     r->img_s = r->seconds > 0 ? images / r->seconds : 0;
     sn_optim_free(&opt);
