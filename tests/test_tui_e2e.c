@@ -323,17 +323,27 @@ static void log_lines_check(const ctx *c) {
     keys(c, "Tab"); /* tree -> plot -> log */
     keys(c, "g");
     must_see(c, "root: ", 5);
-    char *s = capture(c), line[512] = "";
-    for (const char *l = s; *l;) {
-        size_t len = strcspn(l, "\n");
-        snprintf(line, sizeof line, "%.*s", (int)len, l);
-        l += len + (l[len] != 0);
-        const char *r = strstr(line, " #0 ");
-        if (r && strstr(line, "root: ")) {
-            memmove(line, r, strlen(r) + 1);
-            break;
+    char *s = NULL, line[512] = "";
+    /* new lines may arrive between the key and the capture: look again
+     * from the top a few times before calling the line missing */
+    for (int tries = 0; tries < 10 && !line[0]; tries++) {
+        if (tries) {
+            free(s);
+            keys(c, "g");
+            usleep(200000);
         }
-        line[0] = 0;
+        s = capture(c);
+        for (const char *l = s; *l;) {
+            size_t len = strcspn(l, "\n");
+            snprintf(line, sizeof line, "%.*s", (int)len, l);
+            l += len + (l[len] != 0);
+            const char *r = strstr(line, " #0 ");
+            if (r && strstr(line, "root: ")) {
+                memmove(line, r, strlen(r) + 1);
+                break;
+            }
+            line[0] = 0;
+        }
     }
     if (!line[0]) fail_msg("no log line of #0:\n%s", s);
     double acc;
