@@ -146,7 +146,7 @@ $(BUILD)/slimnas: $(MAIN_OBJ) $(LIB)
 
 # ./slimnas is the default build's binary; sanitizer builds keep theirs.
 slimnas: $(BUILD)/slimnas
-	@[ "$(BUILD)" = build ] && cp $< $@ || true
+	@[ "$(BUILD)" = build ] && { rm -f $@; cp $< $@; } || true
 
 $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(LIB) $(CFLAGS_STAMP) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
