@@ -7,6 +7,7 @@
  * peak; int8 loses at most 1 point of accuracy on a Fashion-MNIST model
  * trained here; bad input leaves nothing behind. */
 #include "testutil.h"
+#include "weightutil.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -41,35 +42,6 @@ static sn_graph *kind(const char *k, sn_shape in, int width, int depth) {
     sn_graph *g = sn_graph_new_kind(k, in, 10, &o, &e);
     if (!g) fail_msg("%s: %s", k, e.msg);
     return g;
-}
-
-/* He-normal weights, random biases and batch-norm parameters and running
- * statistics (so folding has something to fold). */
-static sn_weights *random_weights(const sn_graph *g, uint64_t seed) {
-    sn_weights *w = sn_weights_new(g);
-    sn_weights_init(w, g, seed);
-    sn_rng r;
-    sn_rng_seed(&r, seed * 7 + 1);
-    for (int i = 1; i < g->n_nodes; i++) {
-        const sn_node *nd = &g->nodes[i];
-        if (nd->op == SN_OP_BN) {
-            int c = w->desc[i][0].dims[0];
-            float *t[4];
-            for (int k = 0; k < 4; k++) t[k] = sn_weights_tensor(w, i, k);
-            for (int j = 0; j < c; j++) {
-                t[0][j] = (float)(0.5 + sn_rng_uniform(&r));
-                t[1][j] = (float)(0.2 * sn_rng_normal(&r));
-                t[2][j] = (float)(0.3 * sn_rng_normal(&r));
-                t[3][j] = (float)(0.5 + 1.5 * sn_rng_uniform(&r));
-            }
-        } else if ((nd->op == SN_OP_CONV || nd->op == SN_OP_DENSE) &&
-                   nd->attr.bias) {
-            int c = w->desc[i][1].dims[0];
-            float *b = sn_weights_tensor(w, i, 1);
-            for (int j = 0; j < c; j++) b[j] = (float)(0.1 * sn_rng_normal(&r));
-        }
-    }
-    return w;
 }
 
 /* n images of raw [0, 1] pixels (multiples of 1/255, like a camera's). */
@@ -322,7 +294,7 @@ static void test_base_architectures(void **state) {
     }
     for (int i = 0; i < n; i++) {
         sn_graph *g = kind(A[i].kind, A[i].in, A[i].width, A[i].depth);
-        sn_weights *w = random_weights(g, 3 + (uint64_t)i);
+        sn_weights *w = tu_random_weights(g, 3 + (uint64_t)i);
         check_graph(g, w, A[i].kind);
         sn_weights_free(w);
         sn_graph_free(g);
@@ -358,7 +330,7 @@ static void morph(sn_graph **g, sn_weights **w, sn_morph_id id, int arg) {
 
 static void test_morphed_graphs(void **state) {
     sn_graph *g = kind("cnn", (sn_shape){3, 12, 12}, 8, 0);
-    sn_weights *w = random_weights(g, 21);
+    sn_weights *w = tu_random_weights(g, 21);
     morph(&g, &w, SN_MORPH_DEEPER, 3);
     morph(&g, &w, SN_MORPH_SEPARABLE, 0);
     morph(&g, &w, SN_MORPH_ADD_SKIP, 0);
@@ -366,7 +338,7 @@ static void test_morphed_graphs(void **state) {
     morph(&g, &w, SN_MORPH_DEEPER_DENSE, 0);
     morph(&g, &w, SN_MORPH_DEEPER_MBV2, 0);
     morph(&g, &w, SN_MORPH_WIDER, 0);
-    sn_weights *rw = random_weights(g, 22); /* not the identity-like ones */
+    sn_weights *rw = tu_random_weights(g, 22); /* not the identity-like ones */
     int ops[SN_OP_COUNT] = {0};
     for (int i = 0; i < g->n_nodes; i++) ops[g->nodes[i].op]++;
     assert_true(ops[SN_OP_ADD] && ops[SN_OP_CONCAT] && ops[SN_OP_RELU6]);
@@ -447,7 +419,7 @@ static void test_every_op(void **state) {
     for (int i = 0; i < g->n_nodes; i++) ops[g->nodes[i].op]++;
     for (int k = 0; k < SN_OP_COUNT; k++)
         if (!ops[k]) fail_msg("op %s is not in the graph", sn_op_get(k)->name);
-    sn_weights *w = random_weights(g, 31);
+    sn_weights *w = tu_random_weights(g, 31);
     check_graph(g, w, "every-op");
     sn_weights_free(w);
     sn_graph_free(g);
@@ -587,7 +559,7 @@ static void test_errors(void **state) {
     sn_error e;
     sn_graph *g = kind("tiny2conv", (sn_shape){1, 12, 12}, 0, 0);
     sn_graph *g2 = kind("mobile_tiny", (sn_shape){1, 12, 12}, 0, 0);
-    sn_weights *w = random_weights(g, 1), *w2 = random_weights(g2, 1);
+    sn_weights *w = tu_random_weights(g, 1), *w2 = tu_random_weights(g2, 1);
     sn_export_c_opts o = sn_export_c_opts_default();
     char dir[160];
     snprintf(dir, sizeof dir, "%s/err", tmpdir);
@@ -604,7 +576,7 @@ static void test_errors(void **state) {
     assert_non_null(strstr(e.msg, "do not match"));
     /* the same layers, other widths */
     sn_graph *g3 = kind("tiny2conv", (sn_shape){1, 12, 12}, 4, 0);
-    sn_weights *w3 = random_weights(g3, 1);
+    sn_weights *w3 = tu_random_weights(g3, 1);
     assert_int_equal(sn_export_c(g, w3, NULL, NULL, NULL, &o, dir, NULL, &e),
                      -1);
     assert_non_null(strstr(e.msg, "do not match the graph at layer 1"));

@@ -9,6 +9,7 @@
  * closer to the parent than a random re-initialisation of the same layer
  * (separable, prune), and a short fine-tune recovers accuracy. */
 #include "testutil.h"
+#include "weightutil.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,36 +49,6 @@ static sn_graph *make_graph(const arch *a) {
     sn_graph *g = sn_graph_new_kind(a->kind, a->in, CLASSES, &o, &e);
     if (!g) fail_msg("%s: %s", a->kind, e.msg);
     return g;
-}
-
-/* He-initialised weights plus random biases and bn parameters and
- * running statistics, so no operator can pass by relying on gamma 1,
- * beta 0, mean 0, var 1. */
-static sn_weights *random_weights(const sn_graph *g, uint64_t seed) {
-    sn_weights *w = sn_weights_new(g);
-    sn_weights_init(w, g, seed);
-    sn_rng r;
-    sn_rng_seed(&r, seed * 7 + 1);
-    for (int i = 1; i < g->n_nodes; i++) {
-        const sn_node *nd = &g->nodes[i];
-        if (nd->op == SN_OP_BN) {
-            int c = w->desc[i][0].dims[0];
-            float *t[4];
-            for (int k = 0; k < 4; k++) t[k] = sn_weights_tensor(w, i, k);
-            for (int j = 0; j < c; j++) {
-                t[0][j] = (float)(0.5 + sn_rng_uniform(&r));
-                t[1][j] = (float)(0.2 * sn_rng_normal(&r));
-                t[2][j] = (float)(0.3 * sn_rng_normal(&r));
-                t[3][j] = (float)(0.5 + 1.5 * sn_rng_uniform(&r));
-            }
-        } else if ((nd->op == SN_OP_CONV || nd->op == SN_OP_DENSE) &&
-                   nd->attr.bias) {
-            int c = w->desc[i][1].dims[0];
-            float *b = sn_weights_tensor(w, i, 1);
-            for (int j = 0; j < c; j++) b[j] = (float)(0.1 * sn_rng_normal(&r));
-        }
-    }
-    return w;
 }
 
 static float *random_input(const sn_graph *g, int n, uint64_t seed) {
@@ -136,7 +107,7 @@ static void test_exact_every_position(void **state) {
     int used[SN_MORPH_COUNT] = {0};
     for (int a = 0; a < N_ARCHS; a++) {
         sn_graph *g = make_graph(&ARCHS[a]);
-        sn_weights *w = random_weights(g, 100 + (uint64_t)a);
+        sn_weights *w = tu_random_weights(g, 100 + (uint64_t)a);
         float *x = random_input(g, BATCH, 7 + (uint64_t)a);
         float *y0 = logits(g, w, x, BATCH);
         sn_morph_cand *c;
@@ -188,7 +159,7 @@ static void test_exact_chains(void **state) {
     (void)state;
     for (int a = 0; a < N_ARCHS; a++) {
         sn_graph *g0 = make_graph(&ARCHS[a]);
-        sn_weights *w0 = random_weights(g0, 200 + (uint64_t)a);
+        sn_weights *w0 = tu_random_weights(g0, 200 + (uint64_t)a);
         float *x = random_input(g0, BATCH, 17 + (uint64_t)a);
         float *y0 = logits(g0, w0, x, BATCH);
         /* Keep the chain's size in check with the predictions, as the
@@ -259,7 +230,7 @@ static void test_approx_predictions(void **state) {
     int used[SN_MORPH_COUNT] = {0};
     for (int a = 0; a < N_ARCHS; a++) {
         sn_graph *g = make_graph(&ARCHS[a]);
-        sn_weights *w = random_weights(g, 400 + (uint64_t)a);
+        sn_weights *w = tu_random_weights(g, 400 + (uint64_t)a);
         float *x = random_input(g, BATCH, 27 + (uint64_t)a);
         int64_t params = sn_graph_params(g);
         int64_t flops = sn_graph_flops(g, SN_FLOPS_MACS);
@@ -357,7 +328,7 @@ static void test_shrink_error_random_weights(void **state) {
     int wins = 0, total = 0;
     for (int a = 0; a < N_ARCHS; a++) {
         sn_graph *g = make_graph(&ARCHS[a]);
-        sn_weights *w = random_weights(g, 500 + (uint64_t)a);
+        sn_weights *w = tu_random_weights(g, 500 + (uint64_t)a);
         float *x = random_input(g, NB, 37 + (uint64_t)a);
         float *y0 = logits(g, w, x, NB);
         sn_morph_cand *c;
@@ -427,7 +398,7 @@ static void test_separable_exact_on_rank_one(void **state) {
     (void)state;
     const arch a = {"cnn", {3, 12, 12}, 6, 2};
     sn_graph *g = make_graph(&a);
-    sn_weights *w = random_weights(g, 600);
+    sn_weights *w = tu_random_weights(g, 600);
     int conv = sn_graph_find(g, "conv2");
     assert_true(conv > 0);
     const sn_tensor_desc *d = &w->desc[conv][0];
@@ -494,7 +465,7 @@ static void test_prune_and_narrow_exact_when_lossless(void **state) {
     (void)state;
     const arch a = {"tiny2conv", {1, 12, 12}, 6, 0};
     sn_graph *g = make_graph(&a);
-    sn_weights *w = random_weights(g, 700);
+    sn_weights *w = tu_random_weights(g, 700);
     int c1 = sn_graph_find(g, "conv1"), c2 = sn_graph_find(g, "conv2");
     float *W = sn_weights_tensor(w, c1, 0), *b = sn_weights_tensor(w, c1, 1);
     const int dead[2] = {1, 4};
@@ -551,7 +522,7 @@ static void test_remove_undoes_growth(void **state) {
     (void)state;
     const arch a = {"cnn", {3, 12, 12}, 6, 2};
     sn_graph *g = make_graph(&a);
-    sn_weights *w = random_weights(g, 800);
+    sn_weights *w = tu_random_weights(g, 800);
     float *x = random_input(g, BATCH, 801);
     float *y0 = logits(g, w, x, BATCH);
     int64_t p0 = sn_graph_params(g);
@@ -608,7 +579,7 @@ static void test_wider_follows_add_partners(void **state) {
     (void)state;
     const arch a = {"resnet", {3, 16, 16}, 4, 1};
     sn_graph *g = make_graph(&a);
-    sn_weights *w = random_weights(g, 900);
+    sn_weights *w = tu_random_weights(g, 900);
     /* the first add and its two inputs */
     int add = -1;
     for (int i = 0; i < g->n_nodes && add < 0; i++)
@@ -637,7 +608,7 @@ static void test_deterministic(void **state) {
     (void)state;
     const arch a = {"cnn", {3, 12, 12}, 6, 2};
     sn_graph *g = make_graph(&a);
-    sn_weights *w = random_weights(g, 1000);
+    sn_weights *w = tu_random_weights(g, 1000);
     sn_morph_op op;
     sn_error e;
     assert_int_equal(sn_morph_parse(g, "wider:conv1:10", 1, &op, &e), 0);
@@ -907,7 +878,7 @@ static void test_cli(void **state) {
     assert_non_null(mkdtemp(dir));
     const arch a = {"cnn", {3, 12, 12}, 6, 2};
     sn_graph *g = make_graph(&a);
-    sn_weights *w = random_weights(g, 1100);
+    sn_weights *w = tu_random_weights(g, 1100);
     sn_error e;
     char path[600], cmd[2048];
     snprintf(path, sizeof path, "%s/g.json", dir);
