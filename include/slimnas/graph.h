@@ -168,6 +168,9 @@ const float *sn_exec_forward(sn_exec *ex, const float *x, int n,
  * only. Evaluation uses it. SLIMNAS_NO_FUSE=1 makes it the plain
  * inference forward. */
 const float *sn_exec_predict(sn_exec *ex, const float *x, int n);
+/* How many convs sn_exec_predict runs folded into their batch norm (0
+ * under SLIMNAS_NO_FUSE=1). */
+int sn_exec_n_folded(const sn_exec *ex);
 void sn_exec_zero_grad(sn_exec *ex);
 /* Back-propagates dlogits [n, classes] of the last forward. */
 void sn_exec_backward(sn_exec *ex, const float *dlogits);

@@ -393,6 +393,12 @@ void sn_exec_free(sn_exec *ex) {
     free(ex);
 }
 
+int sn_exec_n_folded(const sn_exec *ex) {
+    int k = 0;
+    for (int i = 0; i < ex->g->n_nodes; i++) k += ex->x[i].fold_bn != 0;
+    return k;
+}
+
 /* The folded weight and bias of conv i (see the header): per output
  * channel s = gamma * invstd, as bn's inference forward computes it. */
 static void fold_weights(sn_exec *ex, int i) {
