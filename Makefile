@@ -313,7 +313,7 @@ soak: $(BUILD)/slimnas
 # running the target again only redraws. The PNGs go to docs/img/ (shown in
 # the README), the HTML pages to EXP_DIR; EXP_OPTS go to every search
 # (EXP_OPTS="--max-train 2k" for a quick look). Not in CI: with the defaults
-# 5 x 10 minutes and 10 + 30 + 90 minutes of search.
+# 2 x 5 x 10 minutes and 10 + 30 + 90 minutes of search.
 EXP_DIR     ?= runs/experiments
 EXP_DATA    ?= fashion-mnist
 EXP_BASES   ?= cnn mobilenet mobilenetv2 resnet densenet
@@ -326,21 +326,37 @@ EXP_OPTS    ?=
 
 .PHONY: experiment-bases experiment-budget
 
-# $(call exp_run,DIR,CONFIG,OPTIONS,BUDGET): search, or resume DIR.
+# $(call exp_run,DIR,CONFIG,OPTIONS,BUDGET[,DATA]): search, or resume DIR.
 exp_run = if [ -d $(1) ]; then $(EXP_NICE) $(BUILD)/slimnas resume $(1) --budget $(4) \
             --headless -j $(EXP_THREADS); else $(EXP_NICE) $(BUILD)/slimnas search \
-            --config $(2) --data $(EXP_DATA) $(3) $(EXP_OPTS) --budget $(4) --run $(1) \
+            --config $(2) --data $(or $(5),$(EXP_DATA)) $(3) $(EXP_OPTS) --budget $(4) --run $(1) \
             --headless -j $(EXP_THREADS); fi > $(1).txt
+
+# The second set of bases runs on CIFAR-10 when EXP_CIFAR names its folder
+# (cifar-10-batches-bin), else on CIFAR-shaped synthetic data: the
+# synthetic figures at 32x32x3 (CIFAR's shape and cost, not its
+# difficulty), 18,000 training images.
+EXP_CIFAR   ?=
+EXP_DATA2   = $(if $(wildcard $(EXP_CIFAR)/data_batch_1.bin),cifar10:$(EXP_CIFAR),synthetic:20000 --input 32x32x3)
+EXP_NAME2   = $(if $(wildcard $(EXP_CIFAR)/data_batch_1.bin),CIFAR-10,CIFAR-shaped synthetic data (32x32x3))
+exp_title   = "One base architecture each: $(1), at most 50k parameters, $(EXP_BUDGET) per run"
 
 experiment-bases: $(BUILD)/slimnas
 	@mkdir -p $(EXP_DIR) docs/img
-	@for k in $(EXP_BASES); do echo "experiment-bases: $$k, $(EXP_BUDGET)"; \
+	@for k in $(EXP_BASES); do echo "experiment-bases: $$k on $(EXP_DATA), $(EXP_BUDGET)"; \
 	  $(call exp_run,$(EXP_DIR)/bases-$$k,samples/searches/experiment-bases.json,--bases $$k,$(EXP_BUDGET)) \
 	  || exit 1; done
+	@for k in $(EXP_BASES); do echo "experiment-bases: $$k on $(EXP_DATA2), $(EXP_BUDGET)"; \
+	  $(call exp_run,$(EXP_DIR)/bases32-$$k,samples/searches/experiment-bases.json,--bases $$k,$(EXP_BUDGET),$(EXP_DATA2)) \
+	  || exit 1; done
 	$(BUILD)/slimnas report $(EXP_BASES:%=$(EXP_DIR)/bases-%) -o docs/img/experiment-bases.png --members none \
-	  --title "One base architecture each: $(EXP_DATA), at most 50k parameters, $(EXP_BUDGET) per run"
+	  --title $(call exp_title,$(EXP_DATA))
 	$(BUILD)/slimnas report $(EXP_BASES:%=$(EXP_DIR)/bases-%) -o $(EXP_DIR)/experiment-bases.html \
-	  --title "One base architecture each: $(EXP_DATA), at most 50k parameters, $(EXP_BUDGET) per run"
+	  --title $(call exp_title,$(EXP_DATA))
+	$(BUILD)/slimnas report $(EXP_BASES:%=$(EXP_DIR)/bases32-%) -o docs/img/experiment-bases-32.png --members none \
+	  --title $(call exp_title,$(EXP_NAME2))
+	$(BUILD)/slimnas report $(EXP_BASES:%=$(EXP_DIR)/bases32-%) -o $(EXP_DIR)/experiment-bases-32.html \
+	  --title $(call exp_title,$(EXP_NAME2))
 
 EXP_BUDGET_RUNS = $(foreach b,$(EXP_BUDGETS),$(foreach s,$(EXP_SEEDS),$(EXP_DIR)/budget-$(b)-s$(s)))
 experiment-budget: $(BUILD)/slimnas
