@@ -878,7 +878,7 @@ static void resume_after_sigkill(sn_strategy strat, int total) {
     for (int i = 0; i < nb; i++) assert_string_equal(before[i], after[i]);
     for (int i = 0; i < na; i++) {
         /* a trained candidate of a one-job search logs its time outside
-         * the training loop (issue 18) */
+         * the training loop ("overhead") */
         if (strstr(want[i], "\"status\":\"done\""))
             assert_non_null(strstr(want[i], "\"overhead\":"));
         strip_times(after[i]);

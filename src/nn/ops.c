@@ -3,13 +3,17 @@
  * Everything that needs to know about ops goes through sn_op_get(): the
  * graph file reader and writer (the JSON name and attribute keys),
  * sn_attr_default, the explorer's layer table (sn_op_describe), stats,
- * training and the morphisms. Adding an op means: its enum value
+ * training and the executor. Adding an op means: its enum value
  * (slimnas/nn.h), one line in OPS below (with its key list and short
  * form here if it has attributes), its functions in the family file
- * (ops_internal.h lists them), its tests, and an export form in
- * export/onnx.c and export/lower.c if it is to be exported (ONNX
- * refuses an op it has no form for; the morphisms treat an op they do
- * not know as neither passing channels through nor keeping signs).
+ * (ops_internal.h lists them) and its tests. Beyond that only what
+ * cannot be a table entry: an export form in export/onnx.c (which
+ * refuses an op it has none for) and export/lower.c (the C lowering,
+ * which asserts on one), and a case in the switches on what an op means
+ * to a morphism or the search if that applies: it passes channels
+ * through (morph/chan.c), keeps signs (morph/edit.c), ends a block
+ * (morph/grow.c), counts in the architecture distance (search/
+ * kernel.c). An op those switches do not name is none of these.
  * tests/test_graph.c checks that every op has a name that reads back,
  * survives a save and load with its attributes, and has a short form. */
 #include "ops_internal.h"
