@@ -1063,6 +1063,35 @@ static void test_complete(void **state) {
     sn_tui_complete(&ctx, "frob x", 5, "x", &l); /* unknown: nothing */
     assert_int_equal(l.n, 0);
     sn_lines_free(&l);
+    /* Values come from the settings table's specs. */
+    sn_tui_complete(&ctx, "set strategy ", 13, "", &l);
+    assert_int_equal(l.n, 3);
+    assert_true(has(&l, "bo") && has(&l, "evolution") && has(&l, "random"));
+    sn_lines_free(&l);
+    sn_tui_complete(&ctx, "set pin no", 8, "no", &l);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.s[0], "none");
+    sn_lines_free(&l);
+    sn_tui_complete(&ctx, "set epochs ", 11, "", &l); /* a number */
+    assert_int_equal(l.n, 0);
+    sn_lines_free(&l);
+    sn_tui_complete(&ctx, "fork 3 --objective ", 19, "", &l);
+    assert_int_equal(l.n, 3);
+    assert_true(has(&l, "params") && has(&l, "flops") && has(&l, "memory"));
+    sn_lines_free(&l);
+    sn_tui_complete(&ctx, "fork 3 --max-params 5k --obj", 23, "--obj", &l);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.s[0], "--objective");
+    sn_lines_free(&l);
+    /* export's PATH (its 3rd argument) is a file name: the line editor's */
+    sn_tui_complete(&ctx, "export 3 onnx ", 14, "", &l);
+    assert_int_equal(l.n, 0);
+    sn_lines_free(&l);
+    assert_int_equal(sn_tui_complete_path("export 3 onnx ", 14), 1);
+    assert_int_equal(sn_tui_complete_path("exp 3 c out/m", 8), 1);
+    assert_int_equal(sn_tui_complete_path("export 3 on", 9), 0);
+    assert_int_equal(sn_tui_complete_path("report ", 7), 0);
+    assert_int_equal(sn_tui_complete_path("frob a b ", 9), 0);
 }
 
 static void test_run_line_clock(void **state) {
