@@ -123,7 +123,24 @@ static void test_kinds_all_valid(void **state) {
     sn_graph_free(b);
     /* Errors: unknown kind, input too small, depth on a fixed-depth kind. */
     assert_null(sn_graph_new_kind("vgg", (sn_shape){3, 32, 32}, 10, NULL, &e));
-    assert_non_null(strstr(e.msg, "unknown kind 'vgg'"));
+    assert_string_equal(e.msg, "unknown kind 'vgg' (kinds: cnn, resnet, "
+                               "densenet, mobilenet, mobilenetv2, "
+                               "mobile_tiny, tiny2conv)");
+    assert_int_equal(sn_arch_default_width("cnn"), 64);
+    assert_int_equal(sn_arch_default_width("mobile_tiny"), 16);
+    assert_int_equal(sn_arch_default_width("tiny2conv"), 8);
+    assert_int_equal(sn_arch_default_width("vgg"), 0);
+    /* the default width is the one a kind gets without --width */
+    for (int i = 0; sn_arch_kinds[i]; i++) {
+        sn_arch_opts dw = {sn_arch_default_width(sn_arch_kinds[i]), 0};
+        sn_graph *x = kind(sn_arch_kinds[i], 32, 32, 3, 10);
+        sn_graph *y = sn_graph_new_kind(sn_arch_kinds[i], (sn_shape){3, 32, 32},
+                                        10, &dw, &e);
+        assert_non_null(y);
+        assert_int_equal(sn_graph_params(x), sn_graph_params(y));
+        sn_graph_free(x);
+        sn_graph_free(y);
+    }
     assert_null(sn_graph_new_kind("cnn", (sn_shape){3, 4, 4}, 10, NULL, &e));
     assert_non_null(strstr(e.msg, "maxpool"));
     sn_arch_opts d = {0, 3};

@@ -549,6 +549,32 @@ static void test_settings(void **state) {
     assert_int_equal(s.final_at[1], 50000);
     assert_int_equal(sn_settings_is_live("final-at"), 1);
     assert_int_equal(sn_settings_is_live("nope"), -1);
+    /* bases: KIND[:WIDTH[:DEPTH]], one parser for the check and the roots */
+    before = s;
+    static const struct {
+        const char *v, *msg;
+    } bad_bases[] = {
+        {"vgg", "unknown kind 'vgg'"},
+        {"cnn:", "'cnn' needs KIND[:WIDTH[:DEPTH]]"},
+        {"cnn:0", "'cnn' needs"},
+        {"cnn:8x", "'cnn' needs"},
+        {"cnn:99999999999", "'cnn' needs"}, /* over INT_MAX */
+        {"cnn:8:", "bad depth for 'cnn'"},
+        {"cnn:8:0", "bad depth"},
+        {"cnn:8:2:1", "bad depth"},
+        {"cnn:8,resnet:-3", "'resnet' needs"},
+        {",", "empty list"},
+    };
+    for (size_t i = 0; i < sizeof bad_bases / sizeof bad_bases[0]; i++) {
+        if (sn_settings_set(&s, "bases", bad_bases[i].v, &e) != -1)
+            fail_msg("bases '%s' accepted", bad_bases[i].v);
+        if (!strstr(e.msg, bad_bases[i].msg))
+            fail_msg("bases '%s': '%s'", bad_bases[i].v, e.msg);
+    }
+    assert_memory_equal(&s, &before, sizeof s);
+    assert_int_equal(sn_settings_set(&s, "bases", "cnn:8:2,tiny2conv:4", &e),
+                     0);
+    assert_string_equal(s.bases, "cnn:8:2,tiny2conv:4");
     /* JSON round trip */
     s.hv_ref[SN_OBJ_PARAMS] = 123456;
     char *j = sn_settings_to_json(&s);

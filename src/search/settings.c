@@ -3,8 +3,11 @@
  * the JSON form. */
 #include "slimnas/search.h"
 
+#include "search_internal.h"
+
 #include <cJSON.h>
 #include <ctype.h>
+#include <limits.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -134,6 +137,30 @@ static int parse_limit(const char *key, const char *v, int64_t *out,
     return 0;
 }
 
+int base_parse(const char *tok, char *kind, size_t n, int *width,
+               int *depth, sn_error *e) {
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", tok);
+    char *w = strchr(buf, ':'), *d = NULL;
+    if (w) {
+        *w++ = 0;
+        if ((d = strchr(w, ':'))) *d++ = 0;
+    }
+    int ok = 0;
+    for (int i = 0; sn_arch_kinds[i]; i++)
+        if (!strcmp(sn_arch_kinds[i], buf)) ok = 1;
+    if (!ok) return sn_errf(e, "bases: unknown kind '%s'", buf);
+    long x = 0, y = 0;
+    if (w && sn_parse_long(w, 1, INT_MAX, &x))
+        return sn_errf(e, "bases: '%s' needs KIND[:WIDTH[:DEPTH]]", buf);
+    if (d && sn_parse_long(d, 1, INT_MAX, &y))
+        return sn_errf(e, "bases: bad depth for '%s'", buf);
+    snprintf(kind, n, "%s", buf);
+    *width = (int)x;
+    *depth = (int)y;
+    return 0;
+}
+
 static int check_bases(const char *v, sn_error *e) {
     char buf[128];
     if (strlen(v) >= sizeof buf) return sn_errf(e, "bases: list too long");
@@ -141,21 +168,9 @@ static int check_bases(const char *v, sn_error *e) {
     int n = 0;
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t;
          t = strtok_r(NULL, ",", &save)) {
-        char *colon = strchr(t, ':');
-        if (colon) *colon = 0;
-        int ok = 0;
-        for (int i = 0; sn_arch_kinds[i]; i++)
-            if (!strcmp(sn_arch_kinds[i], t)) ok = 1;
-        if (!ok) return sn_errf(e, "bases: unknown kind '%s'", t);
-        if (colon) {
-            char *end;
-            long w = strtol(colon + 1, &end, 10);
-            if (w < 1 || (*end && *end != ':'))
-                return sn_errf(e, "bases: '%s' needs KIND[:WIDTH[:DEPTH]]",
-                               t);
-            if (*end == ':' && (strtol(end + 1, &end, 10) < 1 || *end))
-                return sn_errf(e, "bases: bad depth for '%s'", t);
-        }
+        char kind[48];
+        int width, depth;
+        if (base_parse(t, kind, sizeof kind, &width, &depth, e)) return -1;
         n++;
     }
     if (!n) return sn_errf(e, "bases: empty list");
