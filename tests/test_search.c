@@ -1376,6 +1376,36 @@ static void test_final(void **state) {
         print_message("# front of %d: every member already retrained\n", nf);
     }
     sn_search_free(se);
+    /* each retraining is one "final" record, written with cJSON */
+    char logp[600];
+    snprintf(logp, sizeof logp, "%s/results.log", dir);
+    FILE *lf = fopen(logp, "r");
+    assert_non_null(lf);
+    char ln[8192];
+    int finals = 0;
+    while (fgets(ln, sizeof ln, lf)) {
+        cJSON *o = cJSON_Parse(ln);
+        assert_non_null(o);
+        const cJSON *fid = cJSON_GetObjectItemCaseSensitive(o, "final");
+        if (fid) {
+            finals++;
+            assert_true(cJSON_IsNumber(fid));
+            assert_string_equal(
+                cJSON_GetObjectItemCaseSensitive(o, "status")->valuestring,
+                "done");
+            const cJSON *va = cJSON_GetObjectItemCaseSensitive(o, "val_acc");
+            const cJSON *ta = cJSON_GetObjectItemCaseSensitive(o, "test_acc");
+            assert_true(cJSON_IsNumber(va) && va->valuedouble >= 0 &&
+                        va->valuedouble <= 1);
+            assert_true(cJSON_IsNumber(ta) && ta->valuedouble >= 0 &&
+                        ta->valuedouble <= 1);
+            assert_non_null(cJSON_GetObjectItemCaseSensitive(o, "epochs"));
+            assert_non_null(cJSON_GetObjectItemCaseSensitive(o, "seconds"));
+        }
+        cJSON_Delete(o);
+    }
+    fclose(lf);
+    assert_int_equal(finals, want);
     /* the log carries the results; a second --final retrains nothing */
     se = sn_search_load(dir, &e);
     if (!se) fail_msg("%s", e.msg);
