@@ -260,9 +260,7 @@ static void test_usage_errors(void **state) {
     }
     /* ui's own options come from its table, by long name or letter;
      * anything else must be a settings key */
-    static const struct {
-        const char *args, *msg;
-    } ui_bad[] = {
+    static const tu_case ui_bad[] = {
         {"--theme", "option '--theme' needs a value"},
         {"-t", "option '--theme' needs a value"},
         {"-j", "option '--threads' needs a value"},
@@ -273,11 +271,11 @@ static void test_usage_errors(void **state) {
         {"runs/a runs/b", "one run at a time"},
     };
     for (size_t i = 0; i < sizeof ui_bad / sizeof ui_bad[0]; i++) {
-        int rc = run("%s ui %s </dev/null", bin, ui_bad[i].args);
-        if (rc != 2) fail_msg("'ui %s' exited %d, want 2", ui_bad[i].args, rc);
+        int rc = run("%s ui %s </dev/null", bin, ui_bad[i].in);
+        if (rc != 2) fail_msg("'ui %s' exited %d, want 2", ui_bad[i].in, rc);
         char *err = slurp("err.txt");
         if (!strstr(err, ui_bad[i].msg))
-            fail_msg("'ui %s': %s", ui_bad[i].args, err);
+            fail_msg("'ui %s': %s", ui_bad[i].in, err);
         free(err);
     }
     assert_int_equal(run("%s new --help", bin), 0);

@@ -551,9 +551,7 @@ static void test_settings(void **state) {
     assert_int_equal(sn_settings_is_live("nope"), -1);
     /* bases: KIND[:WIDTH[:DEPTH]], one parser for the check and the roots */
     before = s;
-    static const struct {
-        const char *v, *msg;
-    } bad_bases[] = {
+    static const tu_case bad_bases[] = {
         {"vgg", "unknown kind 'vgg'"},
         {"cnn:", "'cnn' needs KIND[:WIDTH[:DEPTH]]"},
         {"cnn:0", "'cnn' needs"},
@@ -566,10 +564,10 @@ static void test_settings(void **state) {
         {",", "empty list"},
     };
     for (size_t i = 0; i < sizeof bad_bases / sizeof bad_bases[0]; i++) {
-        if (sn_settings_set(&s, "bases", bad_bases[i].v, &e) != -1)
-            fail_msg("bases '%s' accepted", bad_bases[i].v);
+        if (sn_settings_set(&s, "bases", bad_bases[i].in, &e) != -1)
+            fail_msg("bases '%s' accepted", bad_bases[i].in);
         if (!strstr(e.msg, bad_bases[i].msg))
-            fail_msg("bases '%s': '%s'", bad_bases[i].v, e.msg);
+            fail_msg("bases '%s': '%s'", bad_bases[i].in, e.msg);
     }
     assert_memory_equal(&s, &before, sizeof s);
     assert_int_equal(sn_settings_set(&s, "bases", "cnn:8:2,tiny2conv:4", &e),
