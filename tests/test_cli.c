@@ -258,6 +258,26 @@ static void test_usage_errors(void **state) {
         if (count_lines(err) < 1) fail_msg("'%s': nothing on stderr", bad[i]);
         free(err);
     }
+    /* ui's own options come from its table, by long name or letter;
+     * anything else must be a settings key */
+    static const tu_case ui_bad[] = {
+        {"--theme", "option '--theme' needs a value"},
+        {"-t", "option '--theme' needs a value"},
+        {"-j", "option '--threads' needs a value"},
+        {"--export-format", "option '--export-format' needs a value"},
+        {"--KEY x", "unknown option '--KEY'"},
+        {"--bogus 1", "unknown option '--bogus'"},
+        {"--max-params", "option '--max-params' needs a value"},
+        {"runs/a runs/b", "one run at a time"},
+    };
+    for (size_t i = 0; i < sizeof ui_bad / sizeof ui_bad[0]; i++) {
+        int rc = run("%s ui %s </dev/null", bin, ui_bad[i].in);
+        if (rc != 2) fail_msg("'ui %s' exited %d, want 2", ui_bad[i].in, rc);
+        char *err = slurp("err.txt");
+        if (!strstr(err, ui_bad[i].msg))
+            fail_msg("'ui %s': %s", ui_bad[i].in, err);
+        free(err);
+    }
     assert_int_equal(run("%s new --help", bin), 0);
     char *out = slurp("out.txt");
     assert_non_null(strstr(out, "mobilenetv2"));

@@ -300,9 +300,7 @@ static void test_engine_commands(void **state) {
     /* start paused: nothing runs until told */
     int h = sn_engine_start(en, dir, &s, 1, &e);
     char reply[SN_LOG_TEXT_LEN];
-    struct {
-        const char *line, *err;
-    } bad[] = {
+    static const tu_case bad[] = {
         {"frobnicate", "unknown command"},
         {"p", "ambiguous"},
         {"set max-params lots", "max-params"},
@@ -320,11 +318,11 @@ static void test_engine_commands(void **state) {
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         e.msg[0] = 0;
-        if (sn_engine_exec(en, h, bad[i].line, reply, NULL, &e) != -1)
-            fail_msg("'%s' was accepted", bad[i].line);
-        if (!strstr(e.msg, bad[i].err))
-            fail_msg("'%s': got '%s', wanted '%s'", bad[i].line, e.msg,
-                     bad[i].err);
+        if (sn_engine_exec(en, h, bad[i].in, reply, NULL, &e) != -1)
+            fail_msg("'%s' was accepted", bad[i].in);
+        if (!strstr(e.msg, bad[i].msg))
+            fail_msg("'%s': got '%s', wanted '%s'", bad[i].in, e.msg,
+                     bad[i].msg);
     }
     assert_int_equal(sn_engine_exec(en, h, "set max-params 5k", reply, NULL, &e), 0);
     assert_int_equal(sn_engine_exec(en, h, "ban prune", reply, NULL, &e), 0);

@@ -123,7 +123,24 @@ static void test_kinds_all_valid(void **state) {
     sn_graph_free(b);
     /* Errors: unknown kind, input too small, depth on a fixed-depth kind. */
     assert_null(sn_graph_new_kind("vgg", (sn_shape){3, 32, 32}, 10, NULL, &e));
-    assert_non_null(strstr(e.msg, "unknown kind 'vgg'"));
+    assert_string_equal(e.msg, "unknown kind 'vgg' (kinds: cnn, resnet, "
+                               "densenet, mobilenet, mobilenetv2, "
+                               "mobile_tiny, tiny2conv)");
+    assert_int_equal(sn_arch_default_width("cnn"), 64);
+    assert_int_equal(sn_arch_default_width("mobile_tiny"), 16);
+    assert_int_equal(sn_arch_default_width("tiny2conv"), 8);
+    assert_int_equal(sn_arch_default_width("vgg"), 0);
+    /* the default width is the one a kind gets without --width */
+    for (int i = 0; sn_arch_kinds[i]; i++) {
+        sn_arch_opts dw = {sn_arch_default_width(sn_arch_kinds[i]), 0};
+        sn_graph *x = kind(sn_arch_kinds[i], 32, 32, 3, 10);
+        sn_graph *y = sn_graph_new_kind(sn_arch_kinds[i], (sn_shape){3, 32, 32},
+                                        10, &dw, &e);
+        assert_non_null(y);
+        assert_int_equal(sn_graph_params(x), sn_graph_params(y));
+        sn_graph_free(x);
+        sn_graph_free(y);
+    }
     assert_null(sn_graph_new_kind("cnn", (sn_shape){3, 4, 4}, 10, NULL, &e));
     assert_non_null(strstr(e.msg, "maxpool"));
     sn_arch_opts d = {0, 3};
@@ -265,6 +282,155 @@ static void test_graph_api_errors(void **state) {
 }
 
 /* ---- JSON ----------------------------------------------------------------- */
+
+/* The op table is the one source of an op's vocabulary: every sn_op_kind
+ * has a name that maps back to it, a key list whose every attribute a
+ * graph file writes and reads back (each set away from its default in
+ * turn), and a short form for the explorer. An op added to the enum
+ * without its table line fails here (sn_op_get asserts on the hole). */
+static sn_graph *one_op_graph(sn_op_kind op, const sn_attr *a) {
+    sn_graph *g = sn_graph_new("one", (sn_shape){4, 8, 8}, 3);
+    sn_error e;
+    int in = 0;
+    int x = sn_graph_add(g, op, a, &in, 1, "x", &e);
+    if (x < 0) { /* an op on flat vectors (dense) */
+        in = add(g, SN_OP_GAP, NULL, 0, -1, "flat");
+        x = sn_graph_add(g, op, a, &in, 1, "x", &e);
+    }
+    if (x < 0) fail_msg("%s: %s", sn_op_get(op)->name, e.msg);
+    int p = add(g, SN_OP_GAP, NULL, x, -1, "pool");
+    sn_attr d = dense_attr(3);
+    add(g, SN_OP_DENSE, &d, p, -1, "out");
+    return g;
+}
+
+static void test_op_table_vocabulary(void **state) {
+    (void)state;
+    assert_int_equal(sn_op_from_name("input"), SN_OP_INPUT);
+    assert_int_equal(sn_op_from_name("no-such-op"), -1);
+    for (int k = SN_OP_INPUT + 1; k < SN_OP_COUNT; k++) {
+        const sn_op_desc *d = sn_op_get((sn_op_kind)k);
+        assert_non_null(d->name);
+        assert_int_equal(sn_op_from_name(d->name), k);
+        assert_non_null(d->keys);
+        char buf[64];
+        sn_attr a0 = sn_attr_default((sn_op_kind)k);
+        sn_shape in = {4, 8, 8};
+        sn_op_describe((sn_op_kind)k, &a0, &in, 1, buf, sizeof buf);
+        if (!buf[0]) fail_msg("op %s has an empty short form", d->name);
+        /* Key -1: the defaults; key i: that attribute moved off them. */
+        int n_keys = 0;
+        while (d->keys[n_keys].key) n_keys++;
+        for (int i = -1; i < n_keys; i++) {
+            sn_attr a = a0;
+            for (int j = 0; j < n_keys; j++) /* filters, units: 4 */
+                if (d->keys[j].required && d->keys[j].type == SN_ATTR_INT &&
+                    d->keys[j].dflt == 0) {
+                    int four = 4;
+                    memcpy((char *)&a + d->keys[j].off, &four, sizeof four);
+                }
+            if (i >= 0) {
+                const sn_attr_key *key = &d->keys[i];
+                char *field = (char *)&a + key->off;
+                if (key->type == SN_ATTR_FLOAT) {
+                    float v = (float)((key->lo + key->hi) / 2);
+                    if (v == (float)key->dflt)
+                        v = (float)((key->lo + key->dflt) / 2);
+                    memcpy(field, &v, sizeof v);
+                } else {
+                    int v;
+                    memcpy(&v, field, sizeof v);
+                    v = key->type == SN_ATTR_BOOL ? !v
+                        : v + 1 <= key->hi        ? v + 1
+                                                  : v - 1;
+                    memcpy(field, &v, sizeof v);
+                }
+            }
+            sn_graph *g = one_op_graph((sn_op_kind)k, &a);
+            int x = sn_graph_find(g, "x");
+            assert_true(x > 0);
+            char *s = sn_graph_to_json(g);
+            for (int j = 0; j < n_keys; j++) {
+                char quoted[64];
+                snprintf(quoted, sizeof quoted, "\"%s\":", d->keys[j].key);
+                if (!strstr(s, quoted))
+                    fail_msg("op %s: the graph file lacks '%s'", d->name,
+                             d->keys[j].key);
+            }
+            sn_error e;
+            sn_graph *h = sn_graph_from_json(s, strlen(s), "mem", &e);
+            if (!h) fail_msg("op %s key %d: %s", d->name, i, e.msg);
+            assert_int_equal(h->nodes[x].op, k);
+            if (memcmp(&h->nodes[x].attr, &g->nodes[x].attr, sizeof a))
+                fail_msg("op %s: '%s' did not survive a save and load",
+                         d->name, i >= 0 ? d->keys[i].key : "(defaults)");
+            free(s);
+            sn_graph_free(h);
+            sn_graph_free(g);
+        }
+    }
+}
+
+/* The explorer's short forms, as its layer table shows them. */
+static void test_op_describe(void **state) {
+    (void)state;
+    char b[64];
+    sn_shape in = {4, 8, 8};
+    sn_attr c = conv_attr(4, 3, 1, 1);
+    assert_string_equal(sn_op_describe(SN_OP_CONV, &c, &in, 1, b, sizeof b),
+                        "conv 3x3 4");
+    c = conv_attr(8, 3, 2, 1);
+    c.groups = 2;
+    assert_string_equal(sn_op_describe(SN_OP_CONV, &c, &in, 1, b, sizeof b),
+                        "conv 3x3/2 8 g2");
+    c.groups = 4;
+    assert_string_equal(sn_op_describe(SN_OP_CONV, &c, &in, 1, b, sizeof b),
+                        "dwconv 3x3/2 8");
+    sn_attr d = dense_attr(10);
+    assert_string_equal(sn_op_describe(SN_OP_DENSE, &d, &in, 1, b, sizeof b),
+                        "dense 10");
+    sn_attr p = sn_attr_default(SN_OP_MAXPOOL);
+    assert_string_equal(
+        sn_op_describe(SN_OP_MAXPOOL, &p, &in, 1, b, sizeof b),
+        "maxpool 2x2/2");
+    p.k = 3;
+    p.stride = 1;
+    assert_string_equal(
+        sn_op_describe(SN_OP_AVGPOOL, &p, &in, 1, b, sizeof b), "avgpool 3x3");
+    sn_attr r = sn_attr_default(SN_OP_DROPOUT);
+    r.rate = 0.25f;
+    assert_string_equal(
+        sn_op_describe(SN_OP_DROPOUT, &r, &in, 1, b, sizeof b), "dropout 0.25");
+    sn_attr n = sn_attr_default(SN_OP_BN);
+    assert_string_equal(sn_op_describe(SN_OP_BN, &n, &in, 1, b, sizeof b),
+                        "bn");
+    assert_string_equal(sn_op_describe(SN_OP_ADD, &n, &in, 1, b, sizeof b),
+                        "add");
+}
+
+/* sn_attr_default comes from the key lists: the values the README and
+ * nn.h promise. */
+static void test_attr_defaults(void **state) {
+    (void)state;
+    sn_attr c = sn_attr_default(SN_OP_CONV);
+    assert_int_equal(c.out, 0);
+    assert_int_equal(c.k, 3);
+    assert_int_equal(c.stride, 1);
+    assert_int_equal(c.pad, 0);
+    assert_int_equal(c.groups, 1);
+    assert_int_equal(c.bias, 1);
+    sn_attr p = sn_attr_default(SN_OP_AVGPOOL);
+    assert_int_equal(p.k, 2);
+    assert_int_equal(p.stride, 2);
+    sn_attr b = sn_attr_default(SN_OP_BN);
+    assert_true(b.eps == 1e-5f);
+    assert_true(b.momentum == 0.1f);
+    assert_true(sn_attr_default(SN_OP_DROPOUT).rate == 0.5f);
+    sn_attr r = sn_attr_default(SN_OP_RELU);
+    assert_int_equal(r.k, 1);
+    assert_int_equal(r.stride, 1);
+}
+
 
 static void test_json_round_trip(void **state) {
     (void)state;
@@ -1044,6 +1210,9 @@ static void test_exec_fused_pool(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reference_table),
+        cmocka_unit_test(test_op_table_vocabulary),
+        cmocka_unit_test(test_op_describe),
+        cmocka_unit_test(test_attr_defaults),
         cmocka_unit_test(test_kinds_all_valid),
         cmocka_unit_test(test_stats_small),
         cmocka_unit_test(test_peak_skip),

@@ -1,7 +1,8 @@
 /* test_install.c — what `make install` ships: the man page renders with
  * `man -l` and names every command `slimnas --help` lists; the bash
  * completion completes commands and a command's options from the binary;
- * `make install DESTDIR=… PREFIX=…` then `make uninstall` with the same
+ * its value lists (base kinds, strategies, objectives) are the library's
+ * tables; `make install DESTDIR=… PREFIX=…` then `make uninstall` with the same
  * variables leaves nothing behind, and the installed binary runs.
  * Runs from the source tree (the Makefile's folder); $SLIMNAS is the
  * binary under test. */
@@ -10,6 +11,13 @@
 #include <dirent.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "slimnas/graph.h"
+#include "slimnas/search.h"
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
 
 static const char *bin;
 static char dir[64];
@@ -181,8 +189,67 @@ static void test_install_uninstall(void **state) {
         fail_msg("uninstall left %d entries under %s", left, dest);
 }
 
+static void sorted_words(const char **w, int nw, char *buf, size_t n) {
+    qsort(w, (size_t)nw, sizeof *w, cmp_str);
+    buf[0] = 0;
+    for (int i = 0; i < nw; i++)
+        snprintf(buf + strlen(buf), n - strlen(buf), "%s%s", i ? " " : "",
+                 w[i]);
+}
+
+/* The words of the bash completion's `compgen -W '...'` on the first
+ * line after `marker`, sorted and space-separated, into buf. */
+static void completion_words(const char *text, const char *marker,
+                             char *buf, size_t n) {
+    const char *p = strstr(text, marker);
+    if (!p) fail_msg("docs/slimnas.bash-completion lacks '%s'", marker);
+    p = strstr(p, "compgen -W '");
+    assert_non_null(p);
+    p += strlen("compgen -W '");
+    char words[512];
+    snprintf(words, sizeof words, "%.*s", (int)strcspn(p, "'"), p);
+    const char *w[32];
+    int nw = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(words, " ", &save); t && nw < 32;
+         t = strtok_r(NULL, " ", &save))
+        w[nw++] = t;
+    sorted_words(w, nw, buf, n);
+}
+
+/* The completion script cannot read the C tables, so its value lists
+ * are compared with them here: base kinds, strategies, objectives. */
+static void test_bash_completion_lists(void **state) {
+    (void)state;
+    char *text;
+    size_t len;
+    sn_error e;
+    assert_int_equal(sn_read_file("docs/slimnas.bash-completion", &text, &len,
+                                  &e),
+                     0);
+    char got[512], want[512];
+    const char *w[32];
+    int nw = 0;
+    for (; sn_arch_kinds[nw]; nw++) w[nw] = sn_arch_kinds[nw];
+    sorted_words(w, nw, want, sizeof want);
+    completion_words(text, "$cmd == new", got, sizeof got);
+    assert_string_equal(got, want);
+    for (nw = 0; nw < SN_STRAT_COUNT; nw++)
+        w[nw] = sn_strategy_name((sn_strategy)nw);
+    sorted_words(w, nw, want, sizeof want);
+    completion_words(text, "--strategy)", got, sizeof got);
+    assert_string_equal(got, want);
+    for (nw = 0; nw < SN_OBJ_COUNT; nw++)
+        w[nw] = sn_objective_name((sn_objective)nw);
+    sorted_words(w, nw, want, sizeof want);
+    completion_words(text, "--objective)", got, sizeof got);
+    assert_string_equal(got, want);
+    free(text);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bash_completion_lists),
         cmocka_unit_test(test_man_page_names_every_command),
         cmocka_unit_test(test_bash_completion),
         cmocka_unit_test(test_install_uninstall),

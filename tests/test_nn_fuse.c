@@ -1,6 +1,6 @@
-/* test_nn_fuse.c — the executor's fused kernels for small networks
- * (issue 18): batch norm + relu/relu6 (sn_bn_act_forward/backward) and
- * the inference-mode conv + batch norm fold, checked bit for bit (or to a
+/* test_nn_fuse.c — the executor's fused kernels for small networks:
+ * batch norm + relu/relu6 (sn_bn_act_forward/backward) and the
+ * inference-mode conv + batch norm fold, checked bit for bit (or to a
  * tolerance where rounding legitimately differs) against the unfused ops
  * (SLIMNAS_NO_FUSE=1), and by central differences on whole graphs. */
 #include <math.h>

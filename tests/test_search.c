@@ -549,6 +549,30 @@ static void test_settings(void **state) {
     assert_int_equal(s.final_at[1], 50000);
     assert_int_equal(sn_settings_is_live("final-at"), 1);
     assert_int_equal(sn_settings_is_live("nope"), -1);
+    /* bases: KIND[:WIDTH[:DEPTH]], one parser for the check and the roots */
+    before = s;
+    static const tu_case bad_bases[] = {
+        {"vgg", "unknown kind 'vgg'"},
+        {"cnn:", "'cnn' needs KIND[:WIDTH[:DEPTH]]"},
+        {"cnn:0", "'cnn' needs"},
+        {"cnn:8x", "'cnn' needs"},
+        {"cnn:99999999999", "'cnn' needs"}, /* over INT_MAX */
+        {"cnn:8:", "bad depth for 'cnn'"},
+        {"cnn:8:0", "bad depth"},
+        {"cnn:8:2:1", "bad depth"},
+        {"cnn:8,resnet:-3", "'resnet' needs"},
+        {",", "empty list"},
+    };
+    for (size_t i = 0; i < sizeof bad_bases / sizeof bad_bases[0]; i++) {
+        if (sn_settings_set(&s, "bases", bad_bases[i].in, &e) != -1)
+            fail_msg("bases '%s' accepted", bad_bases[i].in);
+        if (!strstr(e.msg, bad_bases[i].msg))
+            fail_msg("bases '%s': '%s'", bad_bases[i].in, e.msg);
+    }
+    assert_memory_equal(&s, &before, sizeof s);
+    assert_int_equal(sn_settings_set(&s, "bases", "cnn:8:2,tiny2conv:4", &e),
+                     0);
+    assert_string_equal(s.bases, "cnn:8:2,tiny2conv:4");
     /* JSON round trip */
     s.hv_ref[SN_OBJ_PARAMS] = 123456;
     char *j = sn_settings_to_json(&s);
@@ -878,7 +902,7 @@ static void resume_after_sigkill(sn_strategy strat, int total) {
     for (int i = 0; i < nb; i++) assert_string_equal(before[i], after[i]);
     for (int i = 0; i < na; i++) {
         /* a trained candidate of a one-job search logs its time outside
-         * the training loop (issue 18) */
+         * the training loop ("overhead") */
         if (strstr(want[i], "\"status\":\"done\""))
             assert_non_null(strstr(want[i], "\"overhead\":"));
         strip_times(after[i]);
@@ -1350,6 +1374,36 @@ static void test_final(void **state) {
         print_message("# front of %d: every member already retrained\n", nf);
     }
     sn_search_free(se);
+    /* each retraining is one "final" record, written with cJSON */
+    char logp[600];
+    snprintf(logp, sizeof logp, "%s/results.log", dir);
+    FILE *lf = fopen(logp, "r");
+    assert_non_null(lf);
+    char ln[8192];
+    int finals = 0;
+    while (fgets(ln, sizeof ln, lf)) {
+        cJSON *o = cJSON_Parse(ln);
+        assert_non_null(o);
+        const cJSON *fid = cJSON_GetObjectItemCaseSensitive(o, "final");
+        if (fid) {
+            finals++;
+            assert_true(cJSON_IsNumber(fid));
+            assert_string_equal(
+                cJSON_GetObjectItemCaseSensitive(o, "status")->valuestring,
+                "done");
+            const cJSON *va = cJSON_GetObjectItemCaseSensitive(o, "val_acc");
+            const cJSON *ta = cJSON_GetObjectItemCaseSensitive(o, "test_acc");
+            assert_true(cJSON_IsNumber(va) && va->valuedouble >= 0 &&
+                        va->valuedouble <= 1);
+            assert_true(cJSON_IsNumber(ta) && ta->valuedouble >= 0 &&
+                        ta->valuedouble <= 1);
+            assert_non_null(cJSON_GetObjectItemCaseSensitive(o, "epochs"));
+            assert_non_null(cJSON_GetObjectItemCaseSensitive(o, "seconds"));
+        }
+        cJSON_Delete(o);
+    }
+    fclose(lf);
+    assert_int_equal(finals, want);
     /* the log carries the results; a second --final retrains nothing */
     se = sn_search_load(dir, &e);
     if (!se) fail_msg("%s", e.msg);

@@ -1002,6 +1002,22 @@ static int has(const sn_lines *l, const char *s) {
     return 0;
 }
 
+/* The completions of the last word of line are exactly want (sorted,
+ * space-separated; "" none). */
+static void expect_complete(const sn_complete_ctx *ctx, const char *line,
+                            const char *want) {
+    const char *text = strrchr(line, ' ') ? strrchr(line, ' ') + 1 : line;
+    sn_lines l = {0};
+    sn_tui_complete(ctx, line, (int)(text - line), text, &l);
+    char got[512] = "";
+    for (int i = 0; i < l.n; i++)
+        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s",
+                 i ? " " : "", l.s[i]);
+    sn_lines_free(&l);
+    if (strcmp(got, want))
+        fail_msg("'%s' completes to '%s', not '%s'", line, got, want);
+}
+
 static void test_complete(void **state) {
     (void)state;
     const char *themes[] = {"default", "light", "mono", NULL};
@@ -1063,6 +1079,21 @@ static void test_complete(void **state) {
     sn_tui_complete(&ctx, "frob x", 5, "x", &l); /* unknown: nothing */
     assert_int_equal(l.n, 0);
     sn_lines_free(&l);
+    /* Values come from the settings table's specs. */
+    expect_complete(&ctx, "set strategy ", "bo evolution random");
+    expect_complete(&ctx, "set pin no", "none");
+    expect_complete(&ctx, "set epochs ", ""); /* a number */
+    expect_complete(&ctx, "fork 3 --objective ", "flops memory params");
+    expect_complete(&ctx, "fork 3 --max-params 5k --obj", "--objective");
+    /* export's PATH (its 3rd argument) is a file name: the line editor's */
+    sn_tui_complete(&ctx, "export 3 onnx ", 14, "", &l);
+    assert_int_equal(l.n, 0);
+    sn_lines_free(&l);
+    assert_int_equal(sn_tui_complete_path("export 3 onnx ", 14), 1);
+    assert_int_equal(sn_tui_complete_path("exp 3 c out/m", 8), 1);
+    assert_int_equal(sn_tui_complete_path("export 3 on", 9), 0);
+    assert_int_equal(sn_tui_complete_path("report ", 7), 0);
+    assert_int_equal(sn_tui_complete_path("frob a b ", 9), 0);
 }
 
 static void test_run_line_clock(void **state) {

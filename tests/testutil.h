@@ -18,6 +18,12 @@
 
 #include "slimnas/util.h"
 
+/* A bad input and a fragment of the error it must give (the tables of
+ * refused inputs). */
+typedef struct tu_case {
+    const char *in, *msg;
+} tu_case;
+
 /* Fails the test with a message when |a - b| > tol. */
 #define assert_close(a, b, tol)                                                \
     do {                                                                       \

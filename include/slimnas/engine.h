@@ -270,6 +270,7 @@ int sn_engine_fits(const sn_search_settings *s, int64_t params, int64_t flops,
 const char *sn_engine_op_name(int i);
 const char *sn_engine_status_name(sn_cand_status s);
 const char *sn_engine_objective_name(sn_objective o);
+const char *sn_engine_strategy_name(sn_strategy s);
 int sn_engine_objective_from_name(const char *name); /* -1: unknown */
 
 /* ---- printing a snapshot ------------------------------------------------ */

@@ -218,5 +218,9 @@ typedef struct sn_arch_opts {
 sn_graph *sn_graph_new_kind(const char *kind, sn_shape input, int classes,
                             const sn_arch_opts *o, sn_error *e);
 extern const char *const sn_arch_kinds[]; /* NULL-terminated */
+/* The kind's default width (cnn 64, mobile_tiny 16, ...); 0: unknown. */
+int sn_arch_default_width(const char *kind);
+/* "cnn, resnet, ..., tiny2conv" into buf (for messages). */
+const char *sn_arch_kinds_list(char *buf, size_t n);
 
 #endif

@@ -120,9 +120,37 @@ typedef struct sn_op_args {
                                   (the executor sets both; NULL: none) */
 } sn_op_args;
 
+/* Graph-file limits on attribute values (graph.h's reader applies them). */
+#define SN_MAX_WIDTH 65536 /* filters, units, groups (and a graph's classes) */
+#define SN_MAX_KERNEL 64   /* kernel, stride, padding */
+
+/* One attribute an op reads, as a graph file spells it: the JSON key,
+ * its type and range, the sn_attr field it fills and its default. The
+ * graph reader and writer (graph/json.c) and sn_attr_default walk an
+ * op's list; the list ends with {0}. */
+typedef enum sn_attr_type { SN_ATTR_INT, SN_ATTR_BOOL, SN_ATTR_FLOAT } sn_attr_type;
+
+typedef struct sn_attr_key {
+    const char *key;   /* "filters", "kernel", ... */
+    sn_attr_type type;
+    size_t off;        /* offsetof(sn_attr, field) */
+    int required;      /* a graph file must give it */
+    double lo, hi;     /* inclusive range (ints, floats) */
+    int lo_open, hi_open; /* floats: 1 excludes that end */
+    double dflt;       /* sn_attr_default's value */
+    const char *same_as; /* absent from a file: takes this key's value
+                            (a pool's stride is its kernel); NULL: dflt */
+} sn_attr_key;
+
 typedef struct sn_op_desc {
     const char *name; /* JSON name: "conv", "dense", "bn", ... */
     int min_inputs, max_inputs;
+    const sn_attr_key *keys; /* the attributes it reads; none: {{0}} */
+    /* The explorer's short form of a layer ("conv 3x3/2 16", "dwconv 3x3
+     * 32", "dropout 0.2") from its attributes and input shapes; NULL: the
+     * name alone. Callers use sn_op_describe. */
+    void (*describe)(const sn_attr *a, const sn_shape *in, int n_in,
+                     char *buf, size_t n);
     /* Shape rule: fills *out or returns -1 with a sentence in e. */
     int (*infer)(const sn_attr *a, const sn_shape *in, int n_in,
                  sn_shape *out, sn_error *e);
@@ -150,6 +178,11 @@ typedef struct sn_op_desc {
 } sn_op_desc;
 
 const sn_op_desc *sn_op_get(sn_op_kind op);
+
+/* The op's short form (sn_op_desc.describe, or its name) into buf. */
+const char *sn_op_describe(sn_op_kind op, const sn_attr *a,
+                           const sn_shape *in, int n_in, char *buf,
+                           size_t n);
 
 /* Fused forward of a conv and the 2x2 stride-2 max pool reading its output:
  * the pool runs on each piece of the conv's output while it is still in

@@ -226,6 +226,9 @@ typedef struct sn_setting_info {
                  sn_error *e);
     void (*format)(const sn_search_settings *s, const char *key, char *buf,
                    size_t n);
+    /* What Tab offers for the value, a spec as in sn_command.complete
+     * ("objective", "strategy", "morph|none"); NULL: nothing. */
+    const char *complete;
 } sn_setting_info;
 
 /* The table, terminated by {0}. */

@@ -417,12 +417,15 @@ typedef struct sn_complete_ctx {
 
 /* Completions for `text`, the word being typed, which starts at byte
  * `start` of line: command names for the first word, then what the
- * command's table entry says of each argument (its `complete` spec); for
- * set, the setting keys then values (objective, strategy names); for fork,
- * --options after the id. The matches go to out (malloc'd strings,
- * sorted, unique). */
+ * command's table entry says of each argument (its `complete` spec): for
+ * set, the setting keys then the values the settings table names
+ * (objective, strategy, pin); for fork, --options after the id and their
+ * values. The matches go to out (malloc'd strings, sorted, unique). */
 void sn_tui_complete(const sn_complete_ctx *ctx, const char *line, int start,
                      const char *text, sn_lines *out);
+/* 1 when the word starting at byte start of line is a file name by its
+ * command's table entry (export's PATH): the line editor completes it. */
+int sn_tui_complete_path(const char *line, int start);
 
 /* Keys as the explorer sees them: a character (code point), or one of
  * these for the special keys (the curses layer translates). */

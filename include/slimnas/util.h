@@ -140,8 +140,11 @@ typedef struct sn_command {
     const char *help;     /* one line: "train this morph of candidate ID next" */
     int min_args, max_args; /* words after the name; max_args -1: any */
     /* What Tab offers, one space-separated spec per argument: "id",
-     * "morph", "morph|none", "key", "theme", "fork-option", or a list of
-     * literal words "a,b,c"; "" offers nothing. */
+     * "morph", "morph|none", "objective", "strategy", "key", "value"
+     * (the value of the setting named by the word before, as its table
+     * entry's spec says), "theme", "path" (a file name), "fork-option"
+     * (a fork's --options and their values; it covers every later word),
+     * or a list of literal words "a,b,c"; "" offers nothing. */
     const char *complete;
     /* Runs it: ctx is the table owner's (engine call, explorer);
      * argv[0] is the full command name. -1 with e on failure. */

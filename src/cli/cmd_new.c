@@ -92,12 +92,11 @@ static int run_new(int argc, char **argv) {
     int known = 0;
     for (int i = 0; sn_arch_kinds[i]; i++)
         known |= strcmp(kind, sn_arch_kinds[i]) == 0;
-    if (!known)
-        return sn_cli_usage_error(
-            &sn_cmd_new,
-            "unknown kind '%s' (kinds: cnn, resnet, densenet, mobilenet, "
-            "mobilenetv2, mobile_tiny, tiny2conv)",
-            kind);
+    if (!known) {
+        char list[160];
+        return sn_cli_usage_error(&sn_cmd_new, "unknown kind '%s' (kinds: %s)",
+                                  kind, sn_arch_kinds_list(list, sizeof list));
+    }
     const char *s_in = sn_cli_get(&a, "input");
     const char *s_cl = sn_cli_get(&a, "classes");
     const char *s_data = sn_cli_get(&a, "data");

@@ -6,8 +6,9 @@
  *
  * Settings options are the keys of search.h's table (--max-params 20k,
  * --strategy evolution, --rate.prune 2 ...), applied over the defaults
- * and a --config file, so they are parsed here by hand rather than from
- * a fixed option list. Without a terminal (or on one curses cannot
+ * and a --config file, so the loop below reads its own options from
+ * OPTS (by long name or letter) and anything else from the settings
+ * table, rather than through sn_cli_parse's fixed option list. Without a terminal (or on one curses cannot
  * drive, TERM=dumb) it refuses with exit 2 and names the command that
  * works there (resume, search); --headless asks for the line-per-
  * candidate fallback. */
@@ -22,24 +23,38 @@
 #include "slimnas/export.h"
 #include "slimnas/tui.h"
 
+enum {
+    O_DATA, O_RUN, O_CONFIG, O_KEY, O_THEME, O_ASCII, O_HEADLESS,
+    O_EXPORT_FRONT, O_EXPORT_FORMAT, O_THREADS, O_COUNT
+};
+
+/* Help and parsing both read this table; O_KEY stands for the settings
+ * (help only: the settings table names them). */
 static const sn_cli_opt OPTS[] = {
-    {"data", 'd', "SPEC", "dataset of a new search (fashion-mnist, cifar10, "
-                          "synthetic:N)"},
-    {"run", 'r', "DIR", "run directory of a new search (default "
-                        "runs/DATA-DATE-TIME)"},
-    {"config", 'c', "FILE", "settings of a new search from a JSON file"},
-    {"KEY", 0, "VALUE", "any search setting: --max-params 20k, --budget 10m, "
-                        "--strategy evolution ..."},
-    {"theme", 't', "NAME", "colour theme (default, light, solarized, mono, or "
-                           "a path)"},
-    {"ascii", 0, NULL, "plain ASCII drawing even on a UTF-8 terminal"},
-    {"headless", 0, NULL, "no explorer: one line per finished candidate"},
-    {"export-front", 0, "DIR", "headless: at the end, export every front "
-                               "member to DIR (with front.json)"},
-    {"export-format", 0, "FMT,...", "formats for --export-front: onnx, c, "
-                                   "c-int8 (onnx)"},
-    {"threads", 'j', "T", "worker threads (default: all cores)"},
-    {0}};
+    [O_DATA] = {"data", 'd', "SPEC", "dataset of a new search (fashion-mnist, "
+                                     "cifar10, synthetic:N)"},
+    [O_RUN] = {"run", 'r', "DIR", "run directory of a new search (default "
+                                  "runs/DATA-DATE-TIME)"},
+    [O_CONFIG] = {"config", 'c', "FILE", "settings of a new search from a "
+                                         "JSON file"},
+    [O_KEY] = {"KEY", 0, "VALUE", "any search setting: --max-params 20k, "
+                                  "--budget 10m, --strategy evolution ..."},
+    [O_THEME] = {"theme", 't', "NAME", "colour theme (default, light, "
+                                       "solarized, mono, or a path)"},
+    [O_ASCII] = {"ascii", 0, NULL, "plain ASCII drawing even on a UTF-8 "
+                                   "terminal"},
+    [O_HEADLESS] = {"headless", 0, NULL, "no explorer: one line per finished "
+                                         "candidate"},
+    [O_EXPORT_FRONT] = {"export-front", 0, "DIR", "headless: at the end, "
+                                                  "export every front member "
+                                                  "to DIR (with front.json)"},
+    [O_EXPORT_FORMAT] = {"export-format", 0, "FMT,...", "formats for "
+                                                        "--export-front: "
+                                                        "onnx, c, c-int8 "
+                                                        "(onnx)"},
+    [O_THREADS] = {"threads", 'j', "T", "worker threads (default: all "
+                                        "cores)"},
+    [O_COUNT] = {0}};
 
 static int run_ui(int argc, char **argv);
 
@@ -130,27 +145,33 @@ static int run_ui(int argc, char **argv) {
         char name[96];
         const char *nm = a + (a[1] == '-' ? 2 : 1);
         snprintf(name, sizeof name, "%.*s", (int)strcspn(nm, "="), nm);
-        const char *v;
-        if (!strcmp(name, "ascii")) o.ascii = 1;
-        else if (!strcmp(name, "headless")) headless = 1;
-        else if (!strcmp(name, "export-front")) {
-            if (!(export_dir = opt_value(argc, argv, &i, a, "--export-front")))
-                return 2;
-        } else if (!strcmp(name, "export-format")) {
-            if (!(export_fmt = opt_value(argc, argv, &i, a,
-                                         "--export-format")))
-                return 2;
+        /* an option by its long name or its letter, after - or -- */
+        int o_id = -1;
+        for (int k = 0; k < O_COUNT && o_id < 0; k++)
+            if (k != O_KEY &&
+                (!strcmp(name, OPTS[k].name) ||
+                 (OPTS[k].short_name && name[0] == OPTS[k].short_name &&
+                  !name[1])))
+                o_id = k;
+        const char *v = NULL;
+        if (o_id >= 0 && OPTS[o_id].arg) {
+            char flag[64];
+            snprintf(flag, sizeof flag, "--%s", OPTS[o_id].name);
+            if (!(v = opt_value(argc, argv, &i, a, flag))) return 2;
         }
-        else if (!strcmp(name, "theme") || !strcmp(name, "t")) {
-            if (!(o.theme = opt_value(argc, argv, &i, a, "--theme"))) return 2;
-        } else if (!strcmp(name, "run") || !strcmp(name, "r")) {
-            if (!(dir = opt_value(argc, argv, &i, a, "--run"))) return 2;
-        } else if (!strcmp(name, "data") || !strcmp(name, "d")) {
-            if (!(data = opt_value(argc, argv, &i, a, "--data"))) return 2;
-        } else if (!strcmp(name, "config") || !strcmp(name, "c")) {
-            if (!(config = opt_value(argc, argv, &i, a, "--config"))) return 2;
-        } else if (!strcmp(name, "threads") || !strcmp(name, "j")) {
-            if (!(threads = opt_value(argc, argv, &i, a, "--threads"))) return 2;
+        if (o_id >= 0) {
+            switch (o_id) {
+            case O_DATA: data = v; break;
+            case O_RUN: dir = v; break;
+            case O_CONFIG: config = v; break;
+            case O_THEME: o.theme = v; break;
+            case O_ASCII: o.ascii = 1; break;
+            case O_HEADLESS: headless = 1; break;
+            case O_EXPORT_FRONT: export_dir = v; break;
+            case O_EXPORT_FORMAT: export_fmt = v; break;
+            case O_THREADS: threads = v; break;
+            default: SN_ASSERT(!"an option without a case");
+            }
         } else if (a[1] == '-' && sn_settings_is_live(name) >= 0) {
             if (!(v = opt_value(argc, argv, &i, a, a))) return 2;
             if (nset == 64)

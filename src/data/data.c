@@ -22,7 +22,8 @@ static const char *const cifar_names[10] = {
 
 const char *sn_split_name(sn_split s) {
     static const char *const names[] = {"train", "val", "test"};
-    _Static_assert(sizeof names / sizeof names[0] == SN_SPLIT_COUNT, "split names");
+    _Static_assert(sizeof names / sizeof names[0] == SN_SPLIT_COUNT,
+                   "split names");
     SN_ASSERT((unsigned)s < SN_SPLIT_COUNT);
     return names[s];
 }

@@ -33,6 +33,10 @@ const char *sn_engine_objective_name(sn_objective o) {
     return sn_objective_name(o);
 }
 
+const char *sn_engine_strategy_name(sn_strategy s) {
+    return sn_strategy_name(s);
+}
+
 int sn_engine_objective_from_name(const char *name) {
     return sn_objective_from_name(name);
 }

@@ -22,10 +22,22 @@
 
 #include <string.h>
 
-const char *const sn_arch_kinds[] = {
-    "cnn",         "resnet",      "densenet", "mobilenet",
-    "mobilenetv2", "mobile_tiny", "tiny2conv", NULL,
-};
+/* The kinds, one line each and in this order everywhere: name, default
+ * width, default depth (0: the generator's own, FIXED: not settable),
+ * generator. sn_arch_kinds and the table in sn_graph_new_kind both come
+ * from this list. */
+#define FIXED (-1)
+#define ARCH_KINDS(X)                                                          \
+    X("cnn", 64, 3, gen_cnn)                                                   \
+    X("resnet", 64, 2, gen_resnet)                                             \
+    X("densenet", 32, 0, gen_densenet)                                         \
+    X("mobilenet", 32, 2, gen_mobilenet)                                       \
+    X("mobilenetv2", 32, 2, gen_mobilenetv2)                                   \
+    X("mobile_tiny", 16, FIXED, gen_mobile_tiny)                               \
+    X("tiny2conv", 8, FIXED, gen_tiny2conv)
+
+#define KIND_NAME(name, width, depth, gen) name,
+const char *const sn_arch_kinds[] = {ARCH_KINDS(KIND_NAME) NULL};
 
 #define MAX_ARCH_WIDTH 4096
 #define MAX_ARCH_DEPTH 256
@@ -265,7 +277,8 @@ static void gen_mobilenetv2(bld *b, int width, int depth) {
  * mobile_tiny: conv3x3 1->16 + BN + ReLU6, four depthwise-separable blocks
  * 16->32 (stride 2), 32->32, 32->64 (stride 2), 64->64, global average
  * pool, dense: 10,474 parameters on 28x28x1. Convs have no bias. */
-static void gen_mobile_tiny(bld *b, int width) {
+static void gen_mobile_tiny(bld *b, int width, int depth) {
+    (void)depth; /* fixed */
     static const struct { int mult, stride; } blk[4] = {
         {2, 2}, {2, 1}, {4, 2}, {4, 1}};
     int x = b_cbr6(b, 0, width, 3, 1, 1);
@@ -279,7 +292,8 @@ static void gen_mobile_tiny(bld *b, int width) {
 
 /* tiny2conv: conv3x3 pad 1 1->8 + ReLU + maxpool 2, conv3x3 8->16 + ReLU +
  * maxpool 2, flatten, dense: 9,098 parameters on 28x28x1. */
-static void gen_tiny2conv(bld *b, int width) {
+static void gen_tiny2conv(bld *b, int width, int depth) {
+    (void)depth; /* fixed */
     int x = b_conv(b, 0, width, 3, 1, 1, 1);
     x = b_simple(b, SN_OP_RELU, x);
     x = b_pool(b, SN_OP_MAXPOOL, x, 2, 2);
@@ -290,16 +304,47 @@ static void gen_tiny2conv(bld *b, int width) {
     b_dense(b, x, b->g->classes);
 }
 
+typedef struct arch_kind {
+    const char *name;
+    int width, depth; /* defaults; depth FIXED: not settable */
+    void (*gen)(bld *b, int width, int depth);
+} arch_kind;
+
+#define KIND_ENTRY(name, width, depth, gen) {name, width, depth, gen},
+static const arch_kind KINDS[] = {ARCH_KINDS(KIND_ENTRY)};
+#define N_KINDS ((int)(sizeof KINDS / sizeof KINDS[0]))
+
+static const arch_kind *find_kind(const char *kind) {
+    for (int i = 0; kind && i < N_KINDS; i++)
+        if (strcmp(kind, KINDS[i].name) == 0) return &KINDS[i];
+    return NULL;
+}
+
+int sn_arch_default_width(const char *kind) {
+    const arch_kind *k = find_kind(kind);
+    return k ? k->width : 0;
+}
+
+const char *sn_arch_kinds_list(char *buf, size_t n) {
+    size_t used = 0;
+    buf[0] = 0;
+    for (int i = 0; i < N_KINDS; i++) {
+        int w = snprintf(buf + used, n - used, "%s%s", i ? ", " : "",
+                         KINDS[i].name);
+        if (w < 0 || (size_t)w >= n - used) break;
+        used += (size_t)w;
+    }
+    return buf;
+}
+
 sn_graph *sn_graph_new_kind(const char *kind, sn_shape input, int classes,
                             const sn_arch_opts *o, sn_error *e) {
     int width = o ? o->width : 0, depth = o ? o->depth : 0;
-    int k = -1;
-    for (int i = 0; sn_arch_kinds[i]; i++)
-        if (kind && strcmp(kind, sn_arch_kinds[i]) == 0) k = i;
-    if (k < 0) {
-        sn_errf(e, "unknown kind '%s' (kinds: cnn, resnet, densenet, "
-                "mobilenet, mobilenetv2, mobile_tiny, tiny2conv)",
-                kind ? kind : "");
+    const arch_kind *k = find_kind(kind);
+    if (!k) {
+        char list[160];
+        sn_errf(e, "unknown kind '%s' (kinds: %s)", kind ? kind : "",
+                sn_arch_kinds_list(list, sizeof list));
         return NULL;
     }
     if (input.c < 1 || input.h < 1 || input.w < 1 || input.c > 16384 ||
@@ -319,22 +364,13 @@ sn_graph *sn_graph_new_kind(const char *kind, sn_shape input, int classes,
                 kind, MAX_ARCH_WIDTH, MAX_ARCH_DEPTH);
         return NULL;
     }
-    int fixed_depth = !strcmp(kind, "mobile_tiny") ||
-                      !strcmp(kind, "tiny2conv");
-    if (fixed_depth && depth) {
+    if (k->depth == FIXED && depth) {
         sn_errf(e, "%s has a fixed depth; only the width can be set", kind);
         return NULL;
     }
     bld b = {sn_graph_new(kind, input, classes), {{0}}, 0};
-    switch (k) {
-    case 0: gen_cnn(&b, width ? width : 64, depth ? depth : 3); break;
-    case 1: gen_resnet(&b, width ? width : 64, depth ? depth : 2); break;
-    case 2: gen_densenet(&b, width ? width : 32, depth); break;
-    case 3: gen_mobilenet(&b, width ? width : 32, depth ? depth : 2); break;
-    case 4: gen_mobilenetv2(&b, width ? width : 32, depth ? depth : 2); break;
-    case 5: gen_mobile_tiny(&b, width ? width : 16); break;
-    default: gen_tiny2conv(&b, width ? width : 8); break;
-    }
+    k->gen(&b, width ? width : k->width,
+           depth || k->depth == FIXED ? depth : k->depth);
     if (!b.failed && sn_graph_validate(b.g, &b.err) != 0) b.failed = 1;
     if (b.failed) {
         sn_errf(e, "%s on input %dx%dx%d: %s", kind, input.h, input.w,

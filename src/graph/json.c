@@ -26,71 +26,7 @@
 /* Name lookups are linear, so loading is O(layers^2): 10,000 layers (20x
  * DenseNet-121) still load in well under a second. */
 #define MAX_LAYERS 10000
-#define MAX_DIM 16384   /* input height/width/channels */
-#define MAX_WIDTH 65536 /* filters, units, groups, classes */
-#define MAX_KERNEL 64   /* kernel, stride, padding */
-
-/* ---- attribute keys per op ------------------------------------------- */
-
-typedef enum { K_INT, K_BOOL, K_FLOAT } key_type;
-
-typedef struct attr_key {
-    const char *key;
-    key_type type;
-    size_t off; /* offsetof(sn_attr, field) */
-    int required;
-    double lo, hi;       /* inclusive range */
-    int lo_open, hi_open; /* 1: that end is excluded */
-} attr_key;
-
-#define I_KEY(k, f, req, lo, hi)                                               \
-    {k, K_INT, offsetof(sn_attr, f), req, lo, hi, 0, 0}
-#define B_KEY(k, f) {k, K_BOOL, offsetof(sn_attr, f), 0, 0, 1, 0, 0}
-#define F_KEY(k, f, lo, hi, lo_open, hi_open)                                  \
-    {k, K_FLOAT, offsetof(sn_attr, f), 0, lo, hi, lo_open, hi_open}
-
-static const attr_key CONV_KEYS[] = {
-    I_KEY("filters", out, 1, 1, MAX_WIDTH),
-    I_KEY("kernel", k, 1, 1, MAX_KERNEL),
-    I_KEY("stride", stride, 0, 1, MAX_KERNEL),
-    I_KEY("padding", pad, 0, 0, MAX_KERNEL),
-    I_KEY("groups", groups, 0, 1, MAX_WIDTH),
-    B_KEY("bias", bias),
-    {0},
-};
-static const attr_key DENSE_KEYS[] = {
-    I_KEY("units", out, 1, 1, MAX_WIDTH),
-    B_KEY("bias", bias),
-    {0},
-};
-static const attr_key BN_KEYS[] = {
-    F_KEY("eps", eps, 0, 1, 1, 0),
-    F_KEY("momentum", momentum, 0, 1, 0, 0),
-    {0},
-};
-static const attr_key POOL_KEYS[] = {
-    I_KEY("kernel", k, 0, 1, MAX_KERNEL),
-    I_KEY("stride", stride, 0, 1, MAX_KERNEL),
-    I_KEY("padding", pad, 0, 0, MAX_KERNEL),
-    {0},
-};
-static const attr_key DROPOUT_KEYS[] = {
-    F_KEY("rate", rate, 0, 1, 0, 1),
-    {0},
-};
-static const attr_key NO_KEYS[] = {{0}};
-
-static const attr_key *op_keys(sn_op_kind op) {
-    switch (op) {
-    case SN_OP_CONV: return CONV_KEYS;
-    case SN_OP_DENSE: return DENSE_KEYS;
-    case SN_OP_BN: return BN_KEYS;
-    case SN_OP_MAXPOOL:
-    case SN_OP_AVGPOOL: return POOL_KEYS;
-    case SN_OP_DROPOUT: return DROPOUT_KEYS;
-    default: return NO_KEYS;
-    }
-}
+#define MAX_DIM 16384 /* input height/width/channels */
 
 /* Positions in the source text for messages come from util's JSON
  * scanner (sn_json_member, sn_json_element): cJSON keeps none. */
@@ -201,17 +137,17 @@ static int read_int(const cJSON *v, const char *key, double lo, double hi,
     return 0;
 }
 
-static int read_key(const attr_key *k, const cJSON *v, sn_attr *a, char *msg,
-                    size_t n) {
+static int read_key(const sn_attr_key *k, const cJSON *v, sn_attr *a,
+                    char *msg, size_t n) {
     char *field = (char *)a + k->off;
     switch (k->type) {
-    case K_INT: {
+    case SN_ATTR_INT: {
         int x;
         if (read_int(v, k->key, k->lo, k->hi, &x, msg, n) != 0) return -1;
         memcpy(field, &x, sizeof x);
         return 0;
     }
-    case K_BOOL: {
+    case SN_ATTR_BOOL: {
         if (!cJSON_IsBool(v)) {
             snprintf(msg, n, "'%s' must be true or false, got %s", k->key,
                      type_name(v));
@@ -221,7 +157,7 @@ static int read_key(const attr_key *k, const cJSON *v, sn_attr *a, char *msg,
         memcpy(field, &x, sizeof x);
         return 0;
     }
-    case K_FLOAT: {
+    case SN_ATTR_FLOAT: {
         if (!cJSON_IsNumber(v)) {
             snprintf(msg, n, "'%s' must be a number, got %s", k->key,
                      type_name(v));
@@ -255,10 +191,10 @@ static void list_ops(char *buf, size_t n) {
     }
 }
 
-static void list_keys(const attr_key *keys, char *buf, size_t n) {
+static void list_keys(const sn_attr_key *keys, char *buf, size_t n) {
     buf[0] = 0;
     size_t used = 0;
-    for (const attr_key *k = keys; k->key; k++) {
+    for (const sn_attr_key *k = keys; k->key; k++) {
         int w = snprintf(buf + used, n - used, "%s%s", used ? ", " : "",
                          k->key);
         if (w < 0 || (size_t)w >= n - used) break;
@@ -338,10 +274,9 @@ static int read_layer(jctx *c, int li, const cJSON *obj) {
 
     /* Attributes: defaults, then the file's values; unknown keys are
      * refused so a misspelt field is not silently replaced by a default. */
-    const attr_key *keys = op_keys((sn_op_kind)L->op);
+    const sn_attr_key *keys = d->keys;
     L->attr = sn_attr_default((sn_op_kind)L->op);
-    int stride_given = 0;
-    for (const attr_key *k = keys; k->key; k++) {
+    for (const sn_attr_key *k = keys; k->key; k++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, k->key);
         if (!v) {
             if (k->required)
@@ -351,16 +286,22 @@ static int read_layer(jctx *c, int li, const cJSON *obj) {
         }
         if (read_key(k, v, &L->attr, msg, sizeof msg) != 0)
             return layer_err(c, li, k->key, "%s", msg);
-        if (strcmp(k->key, "stride") == 0) stride_given = 1;
     }
-    /* Pools follow PyTorch: the stride defaults to the kernel size. */
-    if ((L->op == SN_OP_MAXPOOL || L->op == SN_OP_AVGPOOL) && !stride_given)
-        L->attr.stride = L->attr.k;
+    /* An (integer) key the file leaves out that follows another (a
+     * pool's stride is its kernel size, as in PyTorch) takes its value. */
+    for (const sn_attr_key *k = keys; k->key; k++) {
+        if (!k->same_as || cJSON_GetObjectItemCaseSensitive(obj, k->key))
+            continue;
+        for (const sn_attr_key *o = keys; o->key; o++)
+            if (!strcmp(o->key, k->same_as))
+                memcpy((char *)&L->attr + k->off, (char *)&L->attr + o->off,
+                       sizeof(int));
+    }
     cJSON_ArrayForEach(it, obj) {
         const char *key = it->string ? it->string : "";
         int known = !strcmp(key, "name") || !strcmp(key, "op") ||
                     !strcmp(key, "inputs");
-        for (const attr_key *k = keys; k->key && !known; k++)
+        for (const sn_attr_key *k = keys; k->key && !known; k++)
             known = strcmp(k->key, key) == 0;
         if (!known) {
             char list[200], sh[44];
@@ -678,7 +619,7 @@ sn_graph *sn_graph_from_json(const char *text, size_t len, const char *file,
         read_dim(&c, v, "h", 1, MAX_DIM, &in.h, "input") != 0 ||
         read_dim(&c, v, "w", 1, MAX_DIM, &in.w, "input") != 0)
         goto fail;
-    if (read_dim(&c, root, "classes", 1, MAX_WIDTH, &classes, NULL) != 0)
+    if (read_dim(&c, root, "classes", 1, SN_MAX_WIDTH, &classes, NULL) != 0)
         goto fail;
     const cJSON *layers = cJSON_GetObjectItemCaseSensitive(root, "layers");
     if (!layers) {
@@ -823,9 +764,9 @@ char *sn_graph_to_json(const sn_graph *g) {
         for (int k = 0; k < nd->n_in; k++)
             cJSON_AddItemToArray(ins,
                                  cJSON_CreateString(g->nodes[nd->in[k]].name));
-        for (const attr_key *k = op_keys(nd->op); k->key; k++) {
+        for (const sn_attr_key *k = sn_op_get(nd->op)->keys; k->key; k++) {
             const char *field = (const char *)&nd->attr + k->off;
-            if (k->type == K_FLOAT) {
+            if (k->type == SN_ATTR_FLOAT) {
                 float x;
                 char num[32];
                 memcpy(&x, field, sizeof x);
@@ -834,7 +775,7 @@ char *sn_graph_to_json(const sn_graph *g) {
             } else {
                 int x;
                 memcpy(&x, field, sizeof x);
-                if (k->type == K_BOOL) cJSON_AddBoolToObject(l, k->key, x);
+                if (k->type == SN_ATTR_BOOL) cJSON_AddBoolToObject(l, k->key, x);
                 else cJSON_AddNumberToObject(l, k->key, x);
             }
         }

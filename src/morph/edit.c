@@ -235,9 +235,8 @@ int mg_node_ref(const sn_graph *g, const char *s) {
     if (!s || !*s) return -1;
     int i = sn_graph_find(g, s);
     if (i >= 0) return i;
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*end || end == s || v < 0 || v >= g->n_nodes) return -1;
+    long v;
+    if (sn_parse_long(s, 0, g->n_nodes - 1, &v)) return -1;
     return (int)v;
 }
 

@@ -6,8 +6,9 @@
  *   norm.c      batch norm
  *   simple.c    relu, relu6, dropout, add, concat, flatten, input
  *   pool.c      max pool, average pool, global average pool
- * Reference (naive) kernels used as test oracles are in ref.c and
- * declared in nn_ref.h. */
+ * The op table itself (names, arity, attribute keys, short forms) is
+ * ops.c. Tests compare the kernels with a naive reference in
+ * tests/test_nn_conv.c and with PyTorch in tests/test_nn_ref.c. */
 #ifndef SLIMNAS_OPS_INTERNAL_H
 #define SLIMNAS_OPS_INTERNAL_H
 

@@ -4,6 +4,7 @@
  * "final" line of results.log (search.h, sn_search_final). */
 #include "search_internal.h"
 
+#include <cJSON.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
@@ -11,6 +12,14 @@
 #include <unistd.h>
 
 /* ---- final retraining ------------------------------------------------ */
+
+/* v rounded to `decimals` places as printed: the log keeps the digits
+ * that mean something (6 for accuracies, milliseconds for times). */
+static double rounded(int decimals, double v) {
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.*f", decimals, v);
+    return strtod(buf, NULL);
+}
 
 /* n members spread evenly over the front on a log scale of the first size
  * objective (the front's own order), so a front crowded with tiny
@@ -149,13 +158,20 @@ int sn_search_final(sn_search *se, int n, const sn_job_ctl *ctl,
             }
         }
         sn_weights_free(w);
-        char line[512];
-        snprintf(line, sizeof line,
-                 "{\"final\":%d,\"status\":\"%s\",\"val_acc\":%.6f,"
-                 "\"test_acc\":%.6f,\"epochs\":%d,\"seconds\":%.3f}\n",
-                 id, div ? "diverged" : "done", div ? -1.0 : val, test, ep,
-                 secs);
-        if (run_append_log(se, line, e)) {
+        /* {"final":ID,"status":...,"val_acc":...,"test_acc":...,"epochs":
+         * N,"seconds":S}; a diverged retraining has no accuracy (null) */
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddNumberToObject(j, "final", id);
+        cJSON_AddStringToObject(j, "status", div ? "diverged" : "done");
+        if (div) cJSON_AddNullToObject(j, "val_acc");
+        else cJSON_AddNumberToObject(j, "val_acc", rounded(6, val));
+        cJSON_AddNumberToObject(j, "test_acc", rounded(6, test));
+        cJSON_AddNumberToObject(j, "epochs", ep);
+        cJSON_AddNumberToObject(j, "seconds", rounded(3, secs));
+        char *line = sn_json_print(j, 0);
+        int arc = run_append_log(se, line, e);
+        free(line);
+        if (arc) {
             char rel[64];
             snprintf(rel, sizeof rel, "cand/%d.final.bin", id);
             unlinkat(se->dirfd, rel, 0); /* not in the log */

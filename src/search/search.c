@@ -293,18 +293,6 @@ void sn_search_free(sn_search *se) {
     free(se);
 }
 
-static int default_width(const char *kind) {
-    static const struct {
-        const char *k;
-        int w;
-    } t[] = {{"cnn", 64},      {"resnet", 64},      {"densenet", 32},
-             {"mobilenet", 32}, {"mobilenetv2", 32}, {"mobile_tiny", 16},
-             {"tiny2conv", 8}};
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-        if (!strcmp(t[i].k, kind)) return t[i].w;
-    return 32;
-}
-
 /* Builds the roots from settings.bases for data of shape `in`, each
  * narrowed (width halved) until it satisfies the limits. */
 static int build_roots(sn_search *se, sn_shape in, int classes, sn_error *e) {
@@ -317,17 +305,10 @@ static int build_roots(sn_search *se, sn_shape in, int classes, sn_error *e) {
     se->n_roots = 0;
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t;
          t = strtok_r(NULL, ",", &save)) {
-        char kind[48] = {0};
-        int width = 0, depth = 0;
-        char *c1 = strchr(t, ':');
-        if (c1) {
-            *c1 = 0;
-            width = atoi(c1 + 1);
-            char *c2 = strchr(c1 + 1, ':');
-            if (c2) depth = atoi(c2 + 1);
-        }
-        snprintf(kind, sizeof kind, "%s", t);
-        int w = width > 0 ? width : default_width(kind);
+        char kind[48];
+        int width, depth;
+        if (base_parse(t, kind, sizeof kind, &width, &depth, e)) return -1;
+        int w = width > 0 ? width : sn_arch_default_width(kind);
         sn_graph *g = NULL;
         int narrowed = 0;
         for (;;) {

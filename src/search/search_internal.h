@@ -138,6 +138,12 @@ struct sn_job {
     int sends;           /* times handed to a worker (sn_job_sent) */
 };
 
+/* settings.c: one entry of settings.bases, "KIND[:WIDTH[:DEPTH]]": the
+ * kind (one of sn_arch_kinds) into kind, width and depth (0: not given).
+ * -1 with "bases: ..." in e. */
+int base_parse(const char *tok, char *kind, size_t n, int *width,
+               int *depth, sn_error *e);
+
 /* run.c */
 int run_mkdirs(const char *dir, sn_error *e);
 /* Opens se->dir as se->dirfd; with lock, takes the writer's flock on it. */

@@ -3,24 +3,28 @@
  * the JSON form. */
 #include "slimnas/search.h"
 
+#include "search_internal.h"
+
 #include <cJSON.h>
 #include <ctype.h>
+#include <limits.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-static const char *const obj_names[] = {"params", "flops",
-                                                    "memory"};
-_Static_assert(sizeof obj_names / sizeof obj_names[0] == SN_OBJ_COUNT, "objective names");
-static const char *const strat_names[] = {"bo", "evolution",
-                                                        "random"};
-_Static_assert(sizeof strat_names / sizeof strat_names[0] == SN_STRAT_COUNT, "strategy names");
+static const char *const obj_names[] = {"params", "flops", "memory"};
+_Static_assert(sizeof obj_names / sizeof obj_names[0] == SN_OBJ_COUNT,
+               "objective names");
+static const char *const strat_names[] = {"bo", "evolution", "random"};
+_Static_assert(sizeof strat_names / sizeof strat_names[0] == SN_STRAT_COUNT,
+               "strategy names");
 static const char *const status_names[] = {
     "queued", "training", "done", "diverged", "infeasible", "failed",
     "damaged"};
-_Static_assert(sizeof status_names / sizeof status_names[0] == SN_CAND_COUNT, "candidate status names");
+_Static_assert(sizeof status_names / sizeof status_names[0] == SN_CAND_COUNT,
+               "candidate status names");
 
 const char *sn_objective_name(sn_objective o) {
     return (unsigned)o < SN_OBJ_COUNT ? obj_names[o] : "?";
@@ -133,6 +137,30 @@ static int parse_limit(const char *key, const char *v, int64_t *out,
     return 0;
 }
 
+int base_parse(const char *tok, char *kind, size_t n, int *width,
+               int *depth, sn_error *e) {
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", tok);
+    char *w = strchr(buf, ':'), *d = NULL;
+    if (w) {
+        *w++ = 0;
+        if ((d = strchr(w, ':'))) *d++ = 0;
+    }
+    int ok = 0;
+    for (int i = 0; sn_arch_kinds[i]; i++)
+        if (!strcmp(sn_arch_kinds[i], buf)) ok = 1;
+    if (!ok) return sn_errf(e, "bases: unknown kind '%s'", buf);
+    long x = 0, y = 0;
+    if (w && sn_parse_long(w, 1, INT_MAX, &x))
+        return sn_errf(e, "bases: '%s' needs KIND[:WIDTH[:DEPTH]]", buf);
+    if (d && sn_parse_long(d, 1, INT_MAX, &y))
+        return sn_errf(e, "bases: bad depth for '%s'", buf);
+    snprintf(kind, n, "%s", buf);
+    *width = (int)x;
+    *depth = (int)y;
+    return 0;
+}
+
 static int check_bases(const char *v, sn_error *e) {
     char buf[128];
     if (strlen(v) >= sizeof buf) return sn_errf(e, "bases: list too long");
@@ -140,21 +168,9 @@ static int check_bases(const char *v, sn_error *e) {
     int n = 0;
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t;
          t = strtok_r(NULL, ",", &save)) {
-        char *colon = strchr(t, ':');
-        if (colon) *colon = 0;
-        int ok = 0;
-        for (int i = 0; sn_arch_kinds[i]; i++)
-            if (!strcmp(sn_arch_kinds[i], t)) ok = 1;
-        if (!ok) return sn_errf(e, "bases: unknown kind '%s'", t);
-        if (colon) {
-            char *end;
-            long w = strtol(colon + 1, &end, 10);
-            if (w < 1 || (*end && *end != ':'))
-                return sn_errf(e, "bases: '%s' needs KIND[:WIDTH[:DEPTH]]",
-                               t);
-            if (*end == ':' && (strtol(end + 1, &end, 10) < 1 || *end))
-                return sn_errf(e, "bases: bad depth for '%s'", t);
-        }
+        char kind[48];
+        int width, depth;
+        if (base_parse(t, kind, sizeof kind, &width, &depth, e)) return -1;
         n++;
     }
     if (!n) return sn_errf(e, "bases: empty list");
@@ -333,15 +349,17 @@ static void get_pin(const sn_search_settings *s, const char *key, char *buf,
 /* ---- the table ------------------------------------------------------------ */
 
 #define AT(field) offsetof(sn_search_settings, field)
-#define NUM(type, lo, hi, field) type, lo, hi, AT(field), NULL, NULL
-#define OTHER(name) SN_SET_OTHER, 0, 0, 0, set_##name, get_##name
+#define NUM(type, lo, hi, field) type, lo, hi, AT(field), NULL, NULL, NULL
+/* values: the completion spec of the value (sn_setting_info.complete) */
+#define OTHER(name, values)                                                    \
+    SN_SET_OTHER, 0, 0, 0, set_##name, get_##name, values
 
 /* Help texts carry no defaults: `--help` appends them from
  * sn_settings_default (sn_cli_setting_default), the one place they live.
  * settings.json is written in this order. */
 const sn_setting_info sn_setting_keys[] = {
     {"data", "SPEC", "dataset (fashion-mnist, cifar10, synthetic:N, ...)", 0,
-     SN_SETCLI_NONE, 'd', OTHER(data)},
+     SN_SETCLI_NONE, 'd', OTHER(data, NULL)},
     {"val-split", "F", "validation fraction of the training files", 0,
      SN_SETCLI_SEARCH, 0, NUM(SN_SET_NUM, 0, 0.9, val_split)},
     {"max-train", "N", "training images per candidate (0 = all)", 1,
@@ -357,7 +375,7 @@ const sn_setting_info sn_setting_keys[] = {
     {"weight-decay", "WD", "decoupled weight decay", 1, SN_SETCLI_ALL, 0,
      NUM(SN_SET_NUM, 0, 1, weight_decay)},
     {"objective", "M[,M]", "size objective(s): params, flops, memory", 1,
-     SN_SETCLI_ALL, 0, OTHER(objective)},
+     SN_SETCLI_ALL, 0, OTHER(objective, "objective")},
     {"max-params", "SIZE", "hard limit on parameters (k/M suffixes)", 1,
      SN_SETCLI_ALL, 0, NUM(SN_SET_SIZE, 0, 0, max_params)},
     {"max-flops", "SIZE", "hard limit on multiply-accumulates", 1,
@@ -365,7 +383,7 @@ const sn_setting_info sn_setting_keys[] = {
     {"max-memory", "SIZE", "hard limit on peak activation bytes", 1,
      SN_SETCLI_ALL, 0, NUM(SN_SET_SIZE, 0, 0, max_memory)},
     {"strategy", "S", "bo, evolution or random", 1, SN_SETCLI_ALL, 0,
-     OTHER(strategy)},
+     OTHER(strategy, "strategy")},
     {"budget", "TIME", "search wall time, s/m/h (0 = none)", 1, SN_SETCLI_ALL,
      0, NUM(SN_SET_DURATION, 0, 0, budget)},
     {"max-candidates", "N", "stop after N candidates (0 = none)", 1,
@@ -376,17 +394,17 @@ const sn_setting_info sn_setting_keys[] = {
      NUM(SN_SET_INT, 1, SN_MAX_EPOCHS, final_epochs)},
     {"final-at", "SIZE,...",
      "also retrain the best front member at or under each size", 1,
-     SN_SETCLI_ALL, 0, OTHER(final_at)},
+     SN_SETCLI_ALL, 0, OTHER(final_at, NULL)},
     {"bases", "LIST", "roots: KIND[:WIDTH[:DEPTH]],...", 0, SN_SETCLI_SEARCH,
-     0, OTHER(bases)},
+     0, OTHER(bases, NULL)},
     {"seed", "S", "seed of the whole search", 0, SN_SETCLI_SEARCH, 0,
      NUM(SN_SET_SEED, 0, 2147483647L, seed)},
     {"hv-accuracy", "ACC", "hypervolume reference accuracy, 0..1 or N%", 0,
-     SN_SETCLI_ALL, 0, OTHER(hv_accuracy)},
+     SN_SETCLI_ALL, 0, OTHER(hv_accuracy, NULL)},
     {"rate.OP", "W", "relative rate of operator OP (0 bans it)", 1,
-     SN_SETCLI_NONE, 0, OTHER(rate)},
+     SN_SETCLI_NONE, 0, OTHER(rate, NULL)},
     {"pin", "OP|none", "draw only operator OP", 1, SN_SETCLI_ALL, 0,
-     OTHER(pin)},
+     OTHER(pin, "morph|none")},
     {0}};
 
 const sn_setting_info *sn_setting_find(const char *key) {

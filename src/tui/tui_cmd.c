@@ -123,12 +123,19 @@ static void offer_keys(sn_lines *out, const char *text, const char *pre,
 }
 
 /* Offers what spec (one argument's part of an entry's `complete`, its
- * length len) names. */
+ * length len) names; "path" is the line editor's (sn_tui_complete_path),
+ * "value" and "fork-option" are sn_tui_complete's. */
 static void offer_spec(const sn_complete_ctx *ctx, sn_lines *out,
                        const char *text, const char *spec, size_t len) {
     char sp[128];
     snprintf(sp, sizeof sp, "%.*s", (int)len, spec);
     if (!strcmp(sp, "id")) offer_ids(out, text, ctx->n_cands);
+    else if (!strcmp(sp, "objective"))
+        for (int i = 0; i < SN_OBJ_COUNT; i++)
+            offer(out, text, sn_engine_objective_name((sn_objective)i));
+    else if (!strcmp(sp, "strategy"))
+        for (int i = 0; i < SN_STRAT_COUNT; i++)
+            offer(out, text, sn_engine_strategy_name((sn_strategy)i));
     else if (!strcmp(sp, "morph")) offer_morphs(out, text, "");
     else if (!strcmp(sp, "morph|none")) {
         offer_morphs(out, text, "");
@@ -146,31 +153,70 @@ static void offer_spec(const sn_complete_ctx *ctx, sn_lines *out,
     }
 }
 
-/* The spec of argument k (0-based) of c, or NULL. */
+/* The spec of argument k (0-based) of c, or NULL; a last spec
+ * "fork-option" covers every later argument. */
 static const char *arg_spec(const sn_command *c, int k, size_t *len) {
-    const char *p = c->complete;
+    const char *p = c->complete, *last = NULL;
+    size_t last_len = 0;
     for (;;) {
         while (*p == ' ') p++;
-        if (!*p) return NULL;
+        if (!*p) break;
         size_t l = strcspn(p, " ");
         if (k-- == 0) {
             *len = l;
             return p;
         }
+        last = p;
+        last_len = l;
         p += l;
     }
+    if (last && last_len == 11 && !strncmp(last, "fork-option", 11)) {
+        *len = last_len;
+        return last;
+    }
+    return NULL;
 }
 
-void sn_tui_complete(const sn_complete_ctx *ctx, const char *line, int start,
-                     const char *text, sn_lines *out) {
-    char buf[512];
-    snprintf(buf, sizeof buf, "%.*s", start < 511 ? start : 511, line);
-    char *w[16];
+static int spec_is(const char *spec, size_t len, const char *word) {
+    return spec && len == strlen(word) && !strncmp(spec, word, len);
+}
+
+/* Offers the values of setting key (its table entry's spec). */
+static void offer_value(const sn_complete_ctx *ctx, sn_lines *out,
+                        const char *text, const char *key) {
+    for (const sn_setting_info *t = sn_engine_settings_table(); t->key; t++)
+        if (!strcmp(t->key, key) && t->complete)
+            offer_spec(ctx, out, text, t->complete, strlen(t->complete));
+}
+
+/* The words of line before byte start (at most 16), in buf. */
+static int words_before(const char *line, int start, char *buf, size_t n,
+                        char **w) {
+    snprintf(buf, n, "%.*s", start < (int)n - 1 ? start : (int)n - 1, line);
     int nw = 0;
     char *save = NULL;
     for (char *t = strtok_r(buf, " \t", &save); t && nw < 16;
          t = strtok_r(NULL, " \t", &save))
         w[nw++] = t;
+    return nw;
+}
+
+int sn_tui_complete_path(const char *line, int start) {
+    char buf[512], *w[16];
+    int nw = words_before(line, start, buf, sizeof buf, w);
+    const sn_command *const tabs[2] = {sn_tui_commands, sn_engine_commands};
+    const sn_command *c;
+    size_t len = 0;
+    if (nw == 0 || !(c = sn_command_find(tabs, 2, w[0], NULL, NULL, NULL)))
+        return 0;
+    const char *spec = arg_spec(c, nw - 1, &len);
+    return spec_is(spec, len, "path");
+}
+
+void sn_tui_complete(const sn_complete_ctx *ctx, const char *line, int start,
+                     const char *text, sn_lines *out) {
+    char buf[512], *w[16];
+    int nw = words_before(line, start, buf, sizeof buf, w);
 
     const sn_command *const tabs[2] = {sn_tui_commands, sn_engine_commands};
     const sn_command *c;
@@ -178,25 +224,14 @@ void sn_tui_complete(const sn_complete_ctx *ctx, const char *line, int start,
         for (int t = 0; t < 2; t++)
             for (c = tabs[t]; c->name; c++) offer(out, text, c->name);
     } else if ((c = sn_command_find(tabs, 2, w[0], NULL, NULL, NULL))) {
-        static const char *const objectives[] = {"params", "flops", "memory",
-                                                 NULL};
-        static const char *const strategies[] = {"bo", "evolution", "random",
-                                                 NULL};
         size_t len = 0;
         const char *spec = arg_spec(c, nw - 1, &len);
-        if (!strcmp(c->name, "set") && nw == 2) {
-            if (!strcmp(w[1], "objective")) offer_list(out, text, objectives);
-            else if (!strcmp(w[1], "strategy"))
-                offer_list(out, text, strategies);
-            else if (!strcmp(w[1], "pin")) offer_spec(ctx, out, text,
-                                                      "morph|none", 10);
-        } else if (!strcmp(c->name, "fork") && nw > 1) {
-            if (!strncmp(w[nw - 1], "--", 2) &&
-                strcmp(w[nw - 1], "--keep-running")) {
-                if (!strcmp(w[nw - 1], "--objective"))
-                    offer_list(out, text, objectives);
-                else if (!strcmp(w[nw - 1], "--strategy"))
-                    offer_list(out, text, strategies);
+        if (spec_is(spec, len, "value")) {
+            offer_value(ctx, out, text, w[nw - 1]);
+        } else if (spec_is(spec, len, "fork-option")) {
+            const char *prev = w[nw - 1];
+            if (!strncmp(prev, "--", 2) && strcmp(prev, "--keep-running")) {
+                offer_value(ctx, out, text, prev + 2);
             } else {
                 offer(out, text, "--run");
                 offer(out, text, "--keep-running");

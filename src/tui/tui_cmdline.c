@@ -109,18 +109,9 @@ static char **complete_cb(const char *text, int start, int end) {
     themes[nt] = NULL;
     sn_complete_ctx ctx = {the_tui->snap->n_cands, themes};
     sn_tui_complete(&ctx, rl_line_buffer, start, text, &completions);
-    if (!completions.n && !strncmp(rl_line_buffer, "export ", 7)) {
-        int words = 0; /* words before the one completed: PATH is the 4th */
-        for (int i = 0, in = 0; i < start; i++) {
-            int sp = rl_line_buffer[i] == ' ' || rl_line_buffer[i] == '\t';
-            if (!sp && !in) words++;
-            in = !sp;
-        }
-        if (words == 3) {
-            rl_attempted_completion_over = 0;
-            return rl_completion_matches(text,
-                                         rl_filename_completion_function);
-        }
+    if (!completions.n && sn_tui_complete_path(rl_line_buffer, start)) {
+        rl_attempted_completion_over = 0;
+        return rl_completion_matches(text, rl_filename_completion_function);
     }
     if (!completions.n) return NULL;
     return rl_completion_matches(text, generator);

@@ -9,38 +9,9 @@
 const char *sn_tui_node_desc(const sn_graph *g, int i, char *buf, size_t n) {
     SN_ASSERT(i >= 0 && i < g->n_nodes);
     const sn_node *nd = &g->nodes[i];
-    const sn_attr *a = &nd->attr;
-    const char *name = sn_op_get(nd->op)->name;
-    char stride[16] = "";
-    switch (nd->op) {
-    case SN_OP_CONV: {
-        int cin = nd->n_in > 0 ? g->nodes[nd->in[0]].out.c : 0;
-        if (a->stride > 1) snprintf(stride, sizeof stride, "/%d", a->stride);
-        if (a->groups > 1 && a->groups == cin && a->out % cin == 0)
-            snprintf(buf, n, "dwconv %dx%d%s %d", a->k, a->k, stride, a->out);
-        else if (a->groups > 1)
-            snprintf(buf, n, "conv %dx%d%s %d g%d", a->k, a->k, stride, a->out,
-                     a->groups);
-        else
-            snprintf(buf, n, "conv %dx%d%s %d", a->k, a->k, stride, a->out);
-        break;
-    }
-    case SN_OP_DENSE:
-        snprintf(buf, n, "dense %d", a->out);
-        break;
-    case SN_OP_MAXPOOL:
-    case SN_OP_AVGPOOL:
-        if (a->stride > 1) snprintf(stride, sizeof stride, "/%d", a->stride);
-        snprintf(buf, n, "%s %dx%d%s", name, a->k, a->k, stride);
-        break;
-    case SN_OP_DROPOUT:
-        snprintf(buf, n, "dropout %.2g", a->rate);
-        break;
-    default:
-        snprintf(buf, n, "%s", name);
-        break;
-    }
-    return buf;
+    sn_shape in[SN_MAX_IN];
+    for (int k = 0; k < nd->n_in; k++) in[k] = g->nodes[nd->in[k]].out;
+    return sn_op_describe(nd->op, &nd->attr, in, nd->n_in, buf, n);
 }
 
 static void shape_str(char *buf, size_t n, sn_shape s) {

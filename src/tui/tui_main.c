@@ -700,7 +700,7 @@ const sn_command sn_tui_commands[] = {
     {"toggle-pause", "", "pause a running search, resume a paused one", 0, 0,
      "", tc_toggle_pause},
     {"export", "ID FORMAT PATH", "export a candidate (onnx, c, c-int8)", 0, -1,
-     "id onnx,c,c-int8", tc_export},
+     "id onnx,c,c-int8 path", tc_export},
     {"help", "", "show keys and commands", 0, 0, "", tc_help},
     {"quit", "", "leave (the run stays resumable)", 0, 0, "", tc_quit},
     {"compare", "[RUN...|off]", "overlay other runs' fronts in the Pareto pane",

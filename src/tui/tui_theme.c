@@ -23,7 +23,8 @@ static const char *const slot_names[] = {
     "header",     "graph",     "log_info",   "log_warn",  "log_error",
     "cmdline",    "message",   "error",      "help",
 };
-_Static_assert(sizeof slot_names / sizeof slot_names[0] == SN_SLOT_COUNT, "theme slot names");
+_Static_assert(sizeof slot_names / sizeof slot_names[0] == SN_SLOT_COUNT,
+               "theme slot names");
 
 const char *sn_slot_name(sn_slot s) {
     SN_ASSERT(s >= 0 && s < SN_SLOT_COUNT);

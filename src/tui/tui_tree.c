@@ -205,8 +205,8 @@ int sn_tree_lineage(const sn_cand_info *c, int n, int id, int *path,
 /* ---- the flat list ----------------------------------------------------------- */
 
 const char *sn_sort_name(sn_sort k) {
-    static const char *const n[] = {"tree", "accuracy", "params",
-                                                  "flops", "memory"};
+    static const char *const n[] = {"tree", "accuracy", "params", "flops",
+                                    "memory"};
     _Static_assert(sizeof n / sizeof n[0] == SN_SORT_COUNT, "sort names");
     return (unsigned)k < SN_SORT_COUNT ? n[k] : "?";
 }
