@@ -463,7 +463,6 @@ static void expand(anneal *A, int cur, int want) {
     elem *el = A->el;
     const sn_graph *g =
         el[cur].graph ? el[cur].graph : se->c[el[cur].parent].graph;
-    sn_weights *zw = sn_weights_new(g);
     sn_morph_cand *list = NULL;
     sn_error le;
     int nl = sn_morph_enumerate(g, &list, &le);
@@ -474,10 +473,9 @@ static void expand(anneal *A, int cur, int want) {
         sn_morph_cand mc;
         if (!draw_from(se, list, nl, A->r, &mc)) break;
         sn_graph *cg;
-        sn_weights *cw;
         sn_error me;
-        if (sn_morph_apply(g, zw, mc.op, 1, &cg, &cw, NULL, &me)) continue;
-        sn_weights_free(cw);
+        /* the child's graph only: its weights would go unused */
+        if (sn_morph_child(g, mc.op, &cg, &me)) continue;
         sn_graph_desc *cd = sn_graph_desc_new(cg);
         uint64_t hh = sn_graph_desc_hash(cd);
         if (hset_has(&se->known, hh) || hset_has(&A->seen, hh)) {
@@ -509,7 +507,6 @@ static void expand(anneal *A, int cur, int want) {
         kids++;
     }
     free(list);
-    sn_weights_free(zw);
 }
 
 typedef struct seed_rank {
