@@ -79,6 +79,21 @@ int strategy_draw(const sn_search *se, const sn_graph *g, sn_rng *r,
     return ok;
 }
 
+/* The morphs of candidate id's graph, listed on first use and kept (its
+ * graph never changes): bo's seeds and evolution's parents are front
+ * members, which every proposal would list again. Borrowed; the count
+ * (<= 0: none). */
+static int cand_morphs(sn_search *se, int id, const sn_morph_cand **list) {
+    cand *c = &se->c[id];
+    if (!c->morphs_listed) {
+        sn_error e;
+        c->n_morphs = sn_morph_enumerate(c->graph, &c->morphs, &e);
+        c->morphs_listed = 1;
+    }
+    *list = c->morphs;
+    return c->n_morphs;
+}
+
 static int done_ids(const sn_search *se, int *ids) {
     int m = 0;
     for (int i = 0; i < se->n; i++)
@@ -188,11 +203,11 @@ static int propose_evolution(sn_search *se, sn_rng *r, proposal *p) {
     int ok = 0;
     for (int t = 0; t < 2 * nf + 4 && !ok; t++) {
         int parent = se->front[pick_inverse(r, dens, nf)];
-        sn_morph_cand kids[8], *list = NULL;
+        sn_morph_cand kids[8];
+        const sn_morph_cand *list;
         double kd[8];
         int nk = 0;
-        sn_error e;
-        int nl = sn_morph_enumerate(se->c[parent].graph, &list, &e);
+        int nl = cand_morphs(se, parent, &list);
         for (int tries = 0; tries < 16 && nk < 8 && nl > 0; tries++) {
             if (!draw_from(se, list, nl, r, &kids[nk])) break;
             double x[SN_SEARCH_MAX_OBJ];
@@ -201,7 +216,6 @@ static int propose_evolution(sn_search *se, sn_rng *r, proposal *p) {
             kd[nk] = kde_density(&k, x);
             nk++;
         }
-        free(list);
         if (nk == 0) continue;
         int c = pick_inverse(r, kd, nk);
         p->parent = parent;
@@ -463,9 +477,16 @@ static void expand(anneal *A, int cur, int want) {
     elem *el = A->el;
     const sn_graph *g =
         el[cur].graph ? el[cur].graph : se->c[el[cur].parent].graph;
-    sn_morph_cand *list = NULL;
+    sn_morph_cand *own = NULL;
+    const sn_morph_cand *list = NULL;
     sn_error le;
-    int nl = sn_morph_enumerate(g, &list, &le);
+    int nl;
+    if (el[cur].graph) {
+        nl = sn_morph_enumerate(g, &own, &le);
+        list = own;
+    } else {
+        nl = cand_morphs(se, el[cur].parent, &list);
+    }
     int kids = 0;
     for (int tries = 0; tries < 2 * want && kids < want &&
                         A->n_el < SA_MAX_ELEMS && nl > 0;
@@ -506,7 +527,7 @@ static void expand(anneal *A, int cur, int want) {
         heap_push(&A->h, A->n_el++);
         kids++;
     }
-    free(list);
+    free(own);
 }
 
 typedef struct seed_rank {
