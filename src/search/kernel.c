@@ -337,21 +337,42 @@ static double kern(const sn_gp_hyper *h, double r2) {
     return h->amp * exp(-r2 / (h->len * h->len));
 }
 
-/* In-place lower Cholesky of a [n][n]; -1 when not positive definite. */
+/* In-place lower Cholesky of a [n][n]; -1 when not positive definite.
+ * Below the diagonal, four rows at a time: each row's sum runs in the
+ * same order as one row alone would (the result is the same to the
+ * bit), but four independent sums keep the FPU busy. */
 static int cholesky(double *a, int n) {
     for (int j = 0; j < n; j++) {
-        double s = a[(size_t)j * n + j];
-        for (int k = 0; k < j; k++) s -= a[(size_t)j * n + k] * a[(size_t)j * n + k];
+        const double *rj = a + (size_t)j * n;
+        double s = rj[j];
+        for (int k = 0; k < j; k++) s -= rj[k] * rj[k];
         if (!(s > 0)) return -1;
         double d = sqrt(s);
         a[(size_t)j * n + j] = d;
-        for (int i = j + 1; i < n; i++) {
-            double t = a[(size_t)i * n + j];
-            for (int k = 0; k < j; k++)
-                t -= a[(size_t)i * n + k] * a[(size_t)j * n + k];
-            a[(size_t)i * n + j] = t / d;
+        int i = j + 1;
+        for (; i + 3 < n; i += 4) {
+            double *r0 = a + (size_t)i * n, *r1 = r0 + n, *r2 = r1 + n,
+                   *r3 = r2 + n;
+            double t0 = r0[j], t1 = r1[j], t2 = r2[j], t3 = r3[j];
+            for (int k = 0; k < j; k++) {
+                double x = rj[k];
+                t0 -= r0[k] * x;
+                t1 -= r1[k] * x;
+                t2 -= r2[k] * x;
+                t3 -= r3[k] * x;
+            }
+            r0[j] = t0 / d;
+            r1[j] = t1 / d;
+            r2[j] = t2 / d;
+            r3[j] = t3 / d;
         }
-        for (int i = 0; i < j; i++) a[(size_t)i * n + j] = 0;
+        for (; i < n; i++) {
+            double *ri = a + (size_t)i * n;
+            double t = ri[j];
+            for (int k = 0; k < j; k++) t -= ri[k] * rj[k];
+            ri[j] = t / d;
+        }
+        for (int i2 = 0; i2 < j; i2++) a[(size_t)i2 * n + j] = 0;
     }
     return 0;
 }
@@ -392,23 +413,50 @@ static void backward_solve(const double *l, int n, double *b) {
 #define AMP_MAX 1.0
 #define NOISE_MIN 1e-8
 
+/* The compass search comes back to the same few lengthscales (the
+ * current one and a step either side) while it tries noise levels: the
+ * matrices E of the last ML_KEEP lengthscales are kept. */
+#define ML_KEEP 4
+
 typedef struct ml_work {
     const double *r2, *y;
     int n;
     double *a, *v; /* [n][n], [n] */
     int evals;
+    double *e[ML_KEEP]; /* E at log lengthscale e_llen[k] ([n][n], below
+                           the diagonal); NULL while unused */
+    double e_llen[ML_KEEP];
+    int e_next;
 } ml_work;
+
+/* E (below the diagonal) at log lengthscale llen, made or kept. */
+static const double *ml_kernel(ml_work *w, double llen) {
+    int n = w->n;
+    for (int k = 0; k < ML_KEEP; k++)
+        if (w->e[k] && w->e_llen[k] == llen) return w->e[k];
+    int k = w->e_next;
+    w->e_next = (k + 1) % ML_KEEP;
+    if (!w->e[k]) w->e[k] = sn_xmalloc((size_t)n * n * sizeof(double));
+    w->e_llen[k] = llen;
+    double len = exp(llen);
+    double *e = w->e[k];
+    for (int a = 0; a < n; a++)
+        for (int b = 0; b < a; b++)
+            e[(size_t)a * n + b] = exp(-w->r2[(size_t)a * n + b] / (len * len));
+    return e;
+}
 
 /* Profile log likelihood at (log len, log g), amp filled in; -inf when
  * the factorisation fails. */
 static double profile_lml(ml_work *w, double llen, double lg, double *amp) {
     int n = w->n;
-    double len = exp(llen), g = exp(lg);
+    double g = exp(lg);
     w->evals++;
+    const double *e = ml_kernel(w, llen);
+    /* the Cholesky reads the lower triangle only */
     for (int a = 0; a < n; a++) {
-        for (int b = 0; b < a; b++)
-            w->a[(size_t)a * n + b] = w->a[(size_t)b * n + a] =
-                exp(-w->r2[(size_t)a * n + b] / (len * len));
+        memcpy(w->a + (size_t)a * n, e + (size_t)a * n,
+               (size_t)a * sizeof(double));
         w->a[(size_t)a * n + a] = 1 + g;
     }
     if (cholesky(w->a, n)) return -INFINITY;
@@ -432,7 +480,7 @@ int sn_gp_ml_fit(const double *r2, const double *y, int n,
                  const sn_gp_hyper *start, sn_gp_hyper *out, double *lml) {
     if (n < 1) return -1;
     ml_work w = {r2, y, n, sn_xmalloc((size_t)n * n * sizeof(double)),
-                 sn_xmalloc((size_t)n * sizeof(double)), 0};
+                 sn_xmalloc((size_t)n * sizeof(double)), 0, {NULL}, {0}, 0};
     const double lo[2] = {log(LEN_MIN), log(G_MIN)};
     const double hi[2] = {log(LEN_MAX), log(G_MAX)};
     double starts[3][2] = {{log(1.0), log(0.1)},
@@ -486,6 +534,7 @@ int sn_gp_ml_fit(const double *r2, const double *y, int n,
     }
     free(w.a);
     free(w.v);
+    for (int k = 0; k < ML_KEEP; k++) free(w.e[k]);
     return rc;
 }
 
