@@ -140,26 +140,41 @@ static double layer_cost(const layer *a, const layer *b) {
     return a->n_attr ? s / a->n_attr : 0;
 }
 
-static double layers_distance(const sn_graph_desc *a, const sn_graph_desc *b) {
+/* The smaller of two costs: costs are finite and >= 0, where this is
+ * fmin (which the compiler calls out of line for NaN's sake). */
+static inline double cmin(double a, double b) { return b < a ? b : a; }
+
+/* The edit distance's rows in prev and cur (m + 1 each). Out of line:
+ * inlined into its caller, gcc takes the stack rows for unset. */
+__attribute__((noinline)) static double
+layers_dp(const sn_graph_desc *a, const sn_graph_desc *b, double *prev,
+          double *cur) {
     int n = a->n_layers, m = b->n_layers;
-    double *prev = sn_xmalloc((size_t)(m + 1) * sizeof *prev);
-    double *cur = sn_xmalloc((size_t)(m + 1) * sizeof *cur);
     for (int j = 0; j <= m; j++) prev[j] = j;
     for (int i = 1; i <= n; i++) {
         cur[0] = i;
+        const layer *la = &a->layers[i - 1];
         for (int j = 1; j <= m; j++) {
-            double sub = prev[j - 1] + layer_cost(&a->layers[i - 1],
-                                                  &b->layers[j - 1]);
+            double sub = prev[j - 1] + layer_cost(la, &b->layers[j - 1]);
             double del = prev[j] + 1, ins = cur[j - 1] + 1;
-            cur[j] = fmin(sub, fmin(del, ins));
+            cur[j] = cmin(sub, cmin(del, ins));
         }
         double *t = prev;
         prev = cur;
         cur = t;
     }
-    double d = prev[m];
-    free(prev);
-    free(cur);
+    return prev[m];
+}
+
+static double layers_distance(const sn_graph_desc *a, const sn_graph_desc *b) {
+    int m = b->n_layers;
+    if (m < 128) {
+        double buf[2 * 128];
+        return layers_dp(a, b, buf, buf + 128);
+    }
+    double *w = sn_xmalloc(2 * ((size_t)m + 1) * sizeof *w);
+    double d = layers_dp(a, b, w, w + m + 1);
+    free(w);
     return d;
 }
 
@@ -175,12 +190,35 @@ static double skip_cost(const skip *a, const skip *b) {
  * internally. */
 double sn_hungarian(const double *cost, int n, int *assign) {
     if (n <= 0) return 0;
-    double *u = sn_xcalloc((size_t)n + 1, sizeof *u);
-    double *v = sn_xcalloc((size_t)n + 1, sizeof *v);
-    double *minv = sn_xmalloc(((size_t)n + 1) * sizeof *minv);
-    int *p = sn_xcalloc((size_t)n + 1, sizeof *p);   /* column -> row */
-    int *way = sn_xcalloc((size_t)n + 1, sizeof *way);
-    char *used = sn_xmalloc((size_t)n + 1);
+    /* work arrays on the stack for the small problems of the graph
+     * kernel (a skip per row), else on the heap */
+    enum { SMALL = 32 };
+    double dbuf[3 * (SMALL + 1)];
+    int ibuf[2 * (SMALL + 1)];
+    char cbuf[SMALL + 1];
+    int small = n <= SMALL;
+    double *u, *v, *minv;
+    int *p, *way;
+    char *used;
+    if (small) {
+        u = dbuf;
+        v = dbuf + SMALL + 1;
+        minv = dbuf + 2 * (SMALL + 1);
+        p = ibuf;
+        way = ibuf + SMALL + 1;
+        used = cbuf;
+        memset(u, 0, ((size_t)n + 1) * sizeof *u);
+        memset(v, 0, ((size_t)n + 1) * sizeof *v);
+        memset(p, 0, ((size_t)n + 1) * sizeof *p);
+        memset(way, 0, ((size_t)n + 1) * sizeof *way);
+    } else {
+        u = sn_xcalloc((size_t)n + 1, sizeof *u);
+        v = sn_xcalloc((size_t)n + 1, sizeof *v);
+        minv = sn_xmalloc(((size_t)n + 1) * sizeof *minv);
+        p = sn_xcalloc((size_t)n + 1, sizeof *p); /* column -> row */
+        way = sn_xcalloc((size_t)n + 1, sizeof *way);
+        used = sn_xmalloc((size_t)n + 1);
+    }
     for (int i = 1; i <= n; i++) {
         p[0] = i;
         int j0 = 0;
@@ -224,13 +262,28 @@ double sn_hungarian(const double *cost, int n, int *assign) {
         if (assign) assign[i - 1] = j - 1;
         total += cost[(size_t)(i - 1) * n + (j - 1)];
     }
-    free(u);
-    free(v);
-    free(minv);
-    free(p);
-    free(way);
-    free(used);
+    if (!small) {
+        free(u);
+        free(v);
+        free(minv);
+        free(p);
+        free(way);
+        free(used);
+    }
     return total;
+}
+
+/* The skips' matching on an s x s cost matrix c (padded with 1: an
+ * unmatched skip costs 1). Out of line for the reason of layers_dp. */
+__attribute__((noinline)) static double
+skips_match(const sn_graph_desc *a, const sn_graph_desc *b, int s, double *c) {
+    int n = a->n_skips, m = b->n_skips;
+    for (int i = 0; i < s; i++)
+        for (int j = 0; j < s; j++)
+            c[(size_t)i * s + j] = i < n && j < m
+                                       ? skip_cost(&a->skips[i], &b->skips[j])
+                                       : 1;
+    return sn_hungarian(c, s, NULL);
 }
 
 static double skips_distance(const sn_graph_desc *a, const sn_graph_desc *b) {
@@ -238,14 +291,12 @@ static double skips_distance(const sn_graph_desc *a, const sn_graph_desc *b) {
     int s = n > m ? n : m;
     if (s == 0) return 0;
     if (n == 0 || m == 0) return s;
-    /* Padding rows/columns cost 1: an unmatched skip costs 1. */
+    if (s <= 16) {
+        double buf[16 * 16];
+        return skips_match(a, b, s, buf);
+    }
     double *c = sn_xmalloc((size_t)s * s * sizeof *c);
-    for (int i = 0; i < s; i++)
-        for (int j = 0; j < s; j++)
-            c[(size_t)i * s + j] = i < n && j < m
-                                       ? skip_cost(&a->skips[i], &b->skips[j])
-                                       : 1;
-    double d = sn_hungarian(c, s, NULL);
+    double d = skips_match(a, b, s, c);
     free(c);
     return d;
 }
