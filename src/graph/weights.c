@@ -363,37 +363,33 @@ sn_weights *sn_weights_decode(const sn_graph *g, const void *data, size_t len,
     int total = 0;
     for (int i = 0; i < w->n_nodes; i++) total += w->n_tensors[i];
     seen = sn_xcalloc((size_t)total + 1, sizeof *seen);
+    /* Records come in the graph's tensor order as written (encode): each
+     * is first tried against the tensor after the last one found, then
+     * against all in order. Tensor names are unique: both find the same. */
+    int ni = 0, nt = 0, nidx = 0; /* the tensor after the last found */
     for (uint32_t r = 0; r < count; r++) {
         const rec *R = &recs[r];
-        int found = -1, idx = 0;
-        for (int i = 0; i < w->n_nodes && found < 0; i++)
+        int fi = -1, ft = -1, found = -1;
+        char name[MAX_TNAME];
+        while (ni < w->n_nodes && nt >= w->n_tensors[ni]) {
+            ni++;
+            nt = 0;
+        }
+        if (ni < w->n_nodes) {
+            tensor_name(g, w, ni, nt, name, sizeof name);
+            if (strcmp(name, R->name) == 0) {
+                fi = ni;
+                ft = nt;
+                found = nidx;
+            }
+        }
+        for (int i = 0, idx = 0; i < w->n_nodes && found < 0; i++)
             for (int t = 0; t < w->n_tensors[i]; t++, idx++) {
-                char name[MAX_TNAME];
                 tensor_name(g, w, i, t, name, sizeof name);
                 if (strcmp(name, R->name) != 0) continue;
+                fi = i;
+                ft = t;
                 found = idx;
-                const sn_tensor_desc *d = &w->desc[i][t];
-                int same = d->ndim == R->ndim;
-                for (int k = 0; same && k < d->ndim; k++)
-                    same = (uint32_t)d->dims[k] == R->dims[k];
-                if (!same) {
-                    char have[64], want[64];
-                    fmt_dims_u(have, sizeof have, R->dims, R->ndim);
-                    fmt_dims_i(want, sizeof want, d->dims, d->ndim);
-                    sn_errf(e, "%s: tensor '%s' has shape %s, the graph "
-                            "expects %s", path, R->name, have, want);
-                    goto fail;
-                }
-                if (seen[idx]++) {
-                    sn_errf(e, "%s: tensor '%s' appears twice", path,
-                            R->name);
-                    goto fail;
-                }
-                float *x = sn_weights_tensor(w, i, t);
-                for (int64_t k = 0; k < R->size; k++) {
-                    uint32_t bits = get_u32(p + R->data + 4 * (size_t)k);
-                    memcpy(&x[k], &bits, 4);
-                }
                 break;
             }
         if (found < 0) {
@@ -401,6 +397,30 @@ sn_weights *sn_weights_decode(const sn_graph *g, const void *data, size_t len,
                     "another network?)", path, R->name);
             goto fail;
         }
+        const sn_tensor_desc *d = &w->desc[fi][ft];
+        int same = d->ndim == R->ndim;
+        for (int k = 0; same && k < d->ndim; k++)
+            same = (uint32_t)d->dims[k] == R->dims[k];
+        if (!same) {
+            char have[64], want[64];
+            fmt_dims_u(have, sizeof have, R->dims, R->ndim);
+            fmt_dims_i(want, sizeof want, d->dims, d->ndim);
+            sn_errf(e, "%s: tensor '%s' has shape %s, the graph expects %s",
+                    path, R->name, have, want);
+            goto fail;
+        }
+        if (seen[found]++) {
+            sn_errf(e, "%s: tensor '%s' appears twice", path, R->name);
+            goto fail;
+        }
+        float *x = sn_weights_tensor(w, fi, ft);
+        for (int64_t k = 0; k < R->size; k++) {
+            uint32_t bits = get_u32(p + R->data + 4 * (size_t)k);
+            memcpy(&x[k], &bits, 4);
+        }
+        ni = fi;
+        nt = ft + 1;
+        nidx = found + 1;
     }
     int idx = 0;
     for (int i = 0; i < w->n_nodes; i++)
