@@ -107,6 +107,12 @@ static void test_kinds_all_valid(void **state) {
             sn_shape o = g->nodes[g->n_nodes - 1].out;
             assert_int_equal(o.c, s ? 10 : 7);
             assert_int_equal(o.h * o.w, 1);
+            /* the parameter count alone is the full stats' count */
+            sn_stats st;
+            sn_stats_compute(g, SN_FLOPS_MACS, &st);
+            assert_true(st.params > 0);
+            assert_int_equal(sn_graph_params(g), st.params);
+            sn_stats_free(&st);
             sn_graph_free(g);
         }
     }
