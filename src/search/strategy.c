@@ -271,8 +271,13 @@ static int known_status(sn_cand_status st) {
 static void sync_known(sn_search *se) {
     for (; se->n_hashed < se->n; se->n_hashed++) {
         int i = se->n_hashed;
-        if (!known_status(se->c[i].info.status) || !se->c[i].graph) continue;
-        uint64_t h = sn_graph_desc_hash(search_desc(se, i));
+        const cand *c = &se->c[i];
+        if (!known_status(c->info.status) || !c->graph) continue;
+        /* the hash only: a descriptor made here is not kept (after a
+         * resume, that is one per candidate of the run) */
+        sn_graph_desc *tmp = c->desc ? NULL : sn_graph_desc_new(c->graph);
+        uint64_t h = sn_graph_desc_hash(tmp ? tmp : c->desc);
+        sn_graph_desc_free(tmp);
         hset_add(&se->known, h);
         if (se->c[i].info.status != SN_CAND_DONE) hset_add(&se->bad, h);
     }
