@@ -599,6 +599,8 @@ static void fill_weights(sn_weights *w, uint64_t seed) {
                            seed + (uint64_t)(i * SN_MAX_TENSORS + t), 1.0f);
 }
 
+static void expect_check_ok(const sn_graph *g, const char *path);
+
 static void test_weights_round_trip(void **state) {
     (void)state;
     sn_error e;
@@ -629,6 +631,7 @@ static void test_weights_round_trip(void **state) {
     assert_int_equal(sn_weights_save(w, g, p1, &e), 0);
     sn_weights *v = sn_weights_load(g, p1, &e);
     if (!v) fail_msg("%s", e.msg);
+    expect_check_ok(g, p1);
     assert_int_equal(v->n_params, w->n_params);
     assert_memory_equal(v->params, w->params, (size_t)w->n_params * 4);
     assert_memory_equal(v->buffers, w->buffers, (size_t)w->n_buffers * 4);
@@ -662,6 +665,25 @@ static void expect_load_error(const sn_graph *g, const char *path,
     if (w) fail_msg("%s loaded; expected '%s'", path, frag);
     if (!strstr(e.msg, frag)) fail_msg("'%s' lacks '%s'", e.msg, frag);
     if (!strstr(e.msg, path)) fail_msg("'%s' does not name the file", e.msg);
+    /* the check without the weights finds the same */
+    unsigned char *d;
+    size_t len;
+    sn_error ce;
+    if (read_all(path, &d, &len) == 0) {
+        assert_int_equal(sn_weights_check(g, d, len, path, &ce), -1);
+        assert_string_equal(ce.msg, e.msg);
+        free(d);
+    }
+}
+
+/* A file that loads passes the check without the weights. */
+static void expect_check_ok(const sn_graph *g, const char *path) {
+    unsigned char *d;
+    size_t len;
+    sn_error e;
+    assert_int_equal(read_all(path, &d, &len), 0);
+    if (sn_weights_check(g, d, len, path, &e) != 0) fail_msg("%s", e.msg);
+    free(d);
 }
 
 static void test_weights_bad_files(void **state) {
@@ -1110,6 +1132,7 @@ static void test_weights_record_order(void **state) {
         }
         sn_weights *v = sn_weights_load(g, p2, &e);
         if (!v) fail_msg("order %d: %s", round, e.msg);
+        expect_check_ok(g, p2);
         assert_memory_equal(v->params, w->params, (size_t)w->n_params * 4);
         assert_memory_equal(v->buffers, w->buffers, (size_t)w->n_buffers * 4);
         sn_weights_free(v);
