@@ -474,6 +474,10 @@ static void test_json_errors(void **state) {
          L_CONV "    {\"name\": \"c1\", \"op\": \"relu\", \"inputs\": "
                 "[\"c1\"]},\n" L_GAP L_FC,
          "layer 2 'c1': duplicate name (also layer 1)", 6, 14},
+        {"duplicate later", NULL,
+         L_CONV L_RELU "    {\"name\": \"r1\", \"op\": \"relu\", \"inputs\": "
+                "[\"c1\"]},\n" L_GAP L_FC,
+         "layer 3 'r1': duplicate name (also layer 2)", 7, 14},
         {"reserved name", NULL,
          "    {\"name\": \"input\", \"op\": \"relu\", \"inputs\": "
          "[\"input\"]},\n" L_FC,
