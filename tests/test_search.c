@@ -1829,6 +1829,13 @@ static void test_budget_after_crash(void **state) {
  * after every step of a short run of each. */
 static int check_caches(sn_search *se) {
     int lists = 0;
+    /* the duplicate filter's hash without the descriptor's size */
+    for (int i = 0; i < se->n; i++) {
+        if (!se->c[i].graph) continue;
+        sn_graph_desc *d = sn_graph_desc_new(se->c[i].graph);
+        assert_true(sn_graph_hash(se->c[i].graph) == sn_graph_desc_hash(d));
+        sn_graph_desc_free(d);
+    }
     for (int i = 0; i < se->n; i++) {
         const cand *c = &se->c[i];
         if (!c->morphs_listed) continue;

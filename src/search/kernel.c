@@ -53,10 +53,11 @@ static int is_layer(sn_op_kind op) {
            op == SN_OP_AVGPOOL;
 }
 
-sn_graph_desc *sn_graph_desc_new(const sn_graph *g) {
+/* with_params 0: log_params left 0 (the hash does not read it). */
+static sn_graph_desc *desc_make(const sn_graph *g, int with_params) {
     int n = g->n_nodes;
     sn_graph_desc *d = sn_xcalloc(1, sizeof *d);
-    int64_t np = sn_graph_params(g);
+    int64_t np = with_params ? sn_graph_params(g) : 1;
     d->log_params = log10((double)(np > 1 ? np : 1));
     d->layers = sn_xcalloc((size_t)n + 1, sizeof *d->layers);
     /* rank[i]: layers among nodes 0..i; depth[i]: most layers on a path
@@ -119,6 +120,17 @@ sn_graph_desc *sn_graph_desc_new(const sn_graph *g) {
     free(depth);
     free(readers);
     return d;
+}
+
+sn_graph_desc *sn_graph_desc_new(const sn_graph *g) {
+    return desc_make(g, 1);
+}
+
+uint64_t sn_graph_hash(const sn_graph *g) {
+    sn_graph_desc *d = desc_make(g, 0);
+    uint64_t h = sn_graph_desc_hash(d);
+    sn_graph_desc_free(d);
+    return h;
 }
 
 void sn_graph_desc_free(sn_graph_desc *d) {

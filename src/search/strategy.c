@@ -273,11 +273,10 @@ static void sync_known(sn_search *se) {
         int i = se->n_hashed;
         const cand *c = &se->c[i];
         if (!known_status(c->info.status) || !c->graph) continue;
-        /* the hash only: a descriptor made here is not kept (after a
-         * resume, that is one per candidate of the run) */
-        sn_graph_desc *tmp = c->desc ? NULL : sn_graph_desc_new(c->graph);
-        uint64_t h = sn_graph_desc_hash(tmp ? tmp : c->desc);
-        sn_graph_desc_free(tmp);
+        /* the hash only: no descriptor is made to be kept (after a
+         * resume, that would be one per candidate of the run) */
+        uint64_t h = c->desc ? sn_graph_desc_hash(c->desc)
+                             : sn_graph_hash(c->graph);
         hset_add(&se->known, h);
         if (se->c[i].info.status != SN_CAND_DONE) hset_add(&se->bad, h);
     }
@@ -286,10 +285,7 @@ static void sync_known(sn_search *se) {
 int strategy_is_failed(sn_search *se, const sn_graph *g) {
     sync_known(se);
     if (se->bad.n == 0) return 0;
-    sn_graph_desc *d = sn_graph_desc_new(g);
-    int bad = hset_has(&se->bad, sn_graph_desc_hash(d));
-    sn_graph_desc_free(d);
-    return bad;
+    return hset_has(&se->bad, sn_graph_hash(g));
 }
 
 void strategy_free(sn_search *se) {
