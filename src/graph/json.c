@@ -756,6 +756,7 @@ sn_graph *sn_graph_from_json(const char *text, size_t len, const char *file,
     if (topo_sort(&c, order) != 0 || check_uses(&c) != 0) goto fail;
 
     g = sn_graph_new(gname, in, classes);
+    graph_reserve(g, c.n_layers + 1);
     node_of = sn_xmalloc((size_t)c.n_layers * sizeof *node_of);
     for (int k = 0; k < c.n_layers; k++) {
         const jlayer *L = &c.layers[order[k]];
