@@ -20,22 +20,26 @@
  *   build/bench/bench_search --budget 5m --max-candidates 0 --seeds 1
  *
  * Proposal overhead (--overhead N1,N2,..., synthetic data, no training
- * worth the name): for each N, writes a run of N made-up trained
- * candidates (graphs grown by random morphs under a 20k-parameter limit,
- * at most 6 morphs from the root, accuracies a noisy function of size), then times opening it with its
- * data (the resume), the first bo proposal after it (it builds the GP's
- * active set) and the median of the next 5 bo proposals (each after one
+ * worth the name): for each N, a run of N made-up trained candidates
+ * (graphs grown by random morphs under a 20k-parameter limit, at most 6
+ * morphs from the root, accuracies a noisy function of size), made once
+ * as DIR/overhead-N-template and copied for each measurement; times
+ * opening the copy with its data (the resume), the first bo proposal
+ * after it (it builds the GP's active set) and the median and 90th
+ * percentile of the next K bo proposals (--proposals, 20; each after one
  * real step on 64 images), as JSON lines.
  *
  *   build/bench/bench_search --overhead 100,1000,5000
  *
  * Not part of `make test`. */
 #include <cJSON.h>
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "slimnas/search.h"
@@ -157,16 +161,65 @@ static sn_search_settings make_run(const char *dir, int n) {
     return s;
 }
 
+/* Copies the files of run `from` (settings, log, clock, cand/) to a new
+ * run directory `to`. */
+static void copy_run(const char *from, const char *to) {
+    char cand[600];
+    snprintf(cand, sizeof cand, "%s/cand", to);
+    if (mkdir(to, 0777) || mkdir(cand, 0777)) {
+        perror(to);
+        exit(1);
+    }
+    sn_error e;
+    static const char *const subs[] = {"", "cand/"};
+    for (int d = 0; d < 2; d++) {
+        char src[1100], dst[1100];
+        snprintf(src, sizeof src, "%s/%s", from, subs[d]);
+        DIR *dp = opendir(src);
+        if (!dp) {
+            perror(src);
+            exit(1);
+        }
+        struct dirent *ent;
+        while ((ent = readdir(dp))) {
+            if (ent->d_name[0] == '.' || !strcmp(ent->d_name, "cand") ||
+                !strcmp(ent->d_name, "complete"))
+                continue;
+            char *text;
+            size_t len;
+            snprintf(src, sizeof src, "%s/%s%s", from, subs[d], ent->d_name);
+            snprintf(dst, sizeof dst, "%s/%s%s", to, subs[d], ent->d_name);
+            if (sn_read_file(src, &text, &len, &e)) die(src, &e);
+            FILE *f = fopen(dst, "wb");
+            if (!f || fwrite(text, 1, len, f) != len || fclose(f)) {
+                perror(dst);
+                exit(1);
+            }
+            free(text);
+        }
+        closedir(dp);
+    }
+}
+
 static double cpu_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int overhead(const char *sizes, const char *root) {
+/* The nearest-rank percentile q (0..1] of v[0..n), n > 0; sorts v. */
+static double percentile(double *v, int n, double q) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    int k = (int)ceil(q * n) - 1;
+    return v[k < 0 ? 0 : k >= n ? n - 1 : k];
+}
+
+static int overhead(const char *sizes, const char *root, int want) {
     sn_threads_init(1);
     char buf[256];
     snprintf(buf, sizeof buf, "%s", sizes);
+    double *times = calloc((size_t)want, sizeof *times);
+    double *ctimes = calloc((size_t)want, sizeof *ctimes);
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t;
          t = strtok_r(NULL, ",", &save)) {
         int n = atoi(t);
@@ -175,23 +228,38 @@ static int overhead(const char *sizes, const char *root) {
                             ">= 2\n", t);
             return 2;
         }
-        char dir[512];
+        /* the synthetic run is made once (it is the same for the same n:
+         * its draws are seeded) and kept as DIR/overhead-N-template; each
+         * measurement opens a copy of it */
+        char tmpl[512], dir[512], mark[600];
+        snprintf(tmpl, sizeof tmpl, "%s/overhead-%d-template", root, n);
+        snprintf(mark, sizeof mark, "%s/complete", tmpl);
+        double t_make = 0;
+        if (access(mark, F_OK) != 0) {
+            double t0 = sn_now();
+            make_run(tmpl, n);
+            t_make = sn_now() - t0;
+            FILE *f = fopen(mark, "w");
+            if (!f || fclose(f)) {
+                perror(mark);
+                exit(1);
+            }
+        }
         snprintf(dir, sizeof dir, "%s/overhead-%d-%d", root, n, (int)getpid());
-        double t0 = sn_now();
-        sn_search_settings s = make_run(dir, n);
-        double t_make = sn_now() - t0;
+        copy_run(tmpl, dir);
         sn_error e;
-        t0 = sn_now();
+        double t0 = sn_now();
         double c0 = cpu_now();
         sn_search *se = sn_search_open(dir, &e);
         if (!se) die(dir, &e);
-        sn_data_opts so = sn_settings_data_opts(&s, 0);
-        sn_data *d = sn_data_open(s.data, &so, &e);
+        const sn_search_settings *s = sn_search_settings_get(se);
+        sn_data_opts so = sn_settings_data_opts(s, 0);
+        sn_data *d = sn_data_open(s->data, &so, &e);
         if (!d || sn_search_attach_data(se, d, NULL, &e)) die(dir, &e);
         double t_open = sn_now() - t0, c_open = cpu_now() - c0;
-        double first = -1, times[5], cfirst = -1, ctimes[5];
+        double first = -1, cfirst = -1;
         int k = 0, steps = 0;
-        while (k < 5 && steps < 40) {
+        while (k < want && steps < 8 * want) {
             sn_job *j;
             t0 = sn_now();
             c0 = cpu_now();
@@ -212,18 +280,23 @@ static int overhead(const char *sizes, const char *root) {
             steps++;
         }
         double med = k ? median(times, k) : -1, cmed = k ? median(ctimes, k) : -1;
+        double p90 = k ? percentile(times, k, 0.9) : -1;
+        double cp90 = k ? percentile(ctimes, k, 0.9) : -1;
         /* wall and CPU time: on a shared machine the CPU time is the
          * steadier measure of the work itself */
         printf("{\"candidates\": %d, \"resume_s\": %.3f, \"resume_cpu_s\": %.3f, "
                "\"first_proposal_ms\": %.1f, \"first_proposal_cpu_ms\": %.1f, "
-               "\"proposal_ms_median\": %.1f, \"proposal_cpu_ms_median\": %.1f, "
+               "\"proposal_ms_median\": %.1f, \"proposal_ms_p90\": %.1f, "
+               "\"proposal_cpu_ms_median\": %.1f, \"proposal_cpu_ms_p90\": %.1f, "
                "\"proposals\": %d, \"make_run_s\": %.1f, \"run\": \"%s\"}\n",
                n, t_open, c_open, 1000 * first, 1000 * cfirst, 1000 * med,
-               1000 * cmed, k, t_make, dir);
+               1000 * p90, 1000 * cmed, 1000 * cp90, k, t_make, dir);
         fflush(stdout);
         sn_search_free(se);
         sn_data_free(d);
     }
+    free(times);
+    free(ctimes);
     sn_threads_shutdown();
     return 0;
 }
@@ -235,7 +308,7 @@ static void usage(void) {
             "                    [--max-train N] [--epochs K] [--dir DIR] "
             "[--threads T]\n"
             "                    [--strategies bo,evolution,random]\n"
-            "       bench_search --overhead N1,N2,... [--dir DIR]\n");
+            "       bench_search --overhead N1,N2,... [--proposals K] [--dir DIR]\n");
     exit(2);
 }
 
@@ -248,7 +321,7 @@ int main(int argc, char **argv) {
     base.max_train = 20000;
     base.epochs = 2;
     base.hv_ref_acc = 0.8;
-    int seeds = 3, threads = 0;
+    int seeds = 3, threads = 0, proposals = 20;
     const char *root = "runs/bench-search", *sizes = NULL;
     const char *strategies = "bo,random";
     sn_error e;
@@ -259,6 +332,7 @@ int main(int argc, char **argv) {
         if (!strcmp(k, "--seeds")) seeds = atoi(v);
         else if (!strcmp(k, "--dir")) root = v;
         else if (!strcmp(k, "--overhead")) sizes = v;
+        else if (!strcmp(k, "--proposals")) proposals = atoi(v);
         else if (!strcmp(k, "--strategies")) strategies = v;
         else if (!strcmp(k, "--threads")) threads = atoi(v);
         else if (!strncmp(k, "--", 2) && sn_settings_set(&base, k + 2, v, &e) == 0)
@@ -270,7 +344,10 @@ int main(int argc, char **argv) {
         }
     }
     if (seeds < 1) usage();
-    if (sizes) return overhead(sizes, root);
+    if (sizes) {
+        if (proposals < 1) usage();
+        return overhead(sizes, root, proposals);
+    }
     sn_threads_init(threads);
     printf("# budget %.0f s and %d candidates per strategy and seed (0 = "
            "none), max-params %lld, max-train %lld, %d epoch(s) per "

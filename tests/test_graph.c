@@ -107,6 +107,12 @@ static void test_kinds_all_valid(void **state) {
             sn_shape o = g->nodes[g->n_nodes - 1].out;
             assert_int_equal(o.c, s ? 10 : 7);
             assert_int_equal(o.h * o.w, 1);
+            /* the parameter count alone is the full stats' count */
+            sn_stats st;
+            sn_stats_compute(g, SN_FLOPS_MACS, &st);
+            assert_true(st.params > 0);
+            assert_int_equal(sn_graph_params(g), st.params);
+            sn_stats_free(&st);
             sn_graph_free(g);
         }
     }
@@ -634,6 +640,10 @@ static void test_json_errors(void **state) {
          L_CONV "    {\"name\": \"c1\", \"op\": \"relu\", \"inputs\": "
                 "[\"c1\"]},\n" L_GAP L_FC,
          "layer 2 'c1': duplicate name (also layer 1)", 6, 14},
+        {"duplicate later", NULL,
+         L_CONV L_RELU "    {\"name\": \"r1\", \"op\": \"relu\", \"inputs\": "
+                "[\"c1\"]},\n" L_GAP L_FC,
+         "layer 3 'r1': duplicate name (also layer 2)", 7, 14},
         {"reserved name", NULL,
          "    {\"name\": \"input\", \"op\": \"relu\", \"inputs\": "
          "[\"input\"]},\n" L_FC,
@@ -759,6 +769,8 @@ static void fill_weights(sn_weights *w, uint64_t seed) {
                            seed + (uint64_t)(i * SN_MAX_TENSORS + t), 1.0f);
 }
 
+static void expect_check_ok(const sn_graph *g, const char *path);
+
 static void test_weights_round_trip(void **state) {
     (void)state;
     sn_error e;
@@ -789,6 +801,7 @@ static void test_weights_round_trip(void **state) {
     assert_int_equal(sn_weights_save(w, g, p1, &e), 0);
     sn_weights *v = sn_weights_load(g, p1, &e);
     if (!v) fail_msg("%s", e.msg);
+    expect_check_ok(g, p1);
     assert_int_equal(v->n_params, w->n_params);
     assert_memory_equal(v->params, w->params, (size_t)w->n_params * 4);
     assert_memory_equal(v->buffers, w->buffers, (size_t)w->n_buffers * 4);
@@ -822,6 +835,25 @@ static void expect_load_error(const sn_graph *g, const char *path,
     if (w) fail_msg("%s loaded; expected '%s'", path, frag);
     if (!strstr(e.msg, frag)) fail_msg("'%s' lacks '%s'", e.msg, frag);
     if (!strstr(e.msg, path)) fail_msg("'%s' does not name the file", e.msg);
+    /* the check without the weights finds the same */
+    unsigned char *d;
+    size_t len;
+    sn_error ce;
+    if (read_all(path, &d, &len) == 0) {
+        assert_int_equal(sn_weights_check(g, d, len, path, &ce), -1);
+        assert_string_equal(ce.msg, e.msg);
+        free(d);
+    }
+}
+
+/* A file that loads passes the check without the weights. */
+static void expect_check_ok(const sn_graph *g, const char *path) {
+    unsigned char *d;
+    size_t len;
+    sn_error e;
+    assert_int_equal(read_all(path, &d, &len), 0);
+    if (sn_weights_check(g, d, len, path, &e) != 0) fail_msg("%s", e.msg);
+    free(d);
 }
 
 static void test_weights_bad_files(void **state) {
@@ -1207,6 +1239,82 @@ static void test_exec_fused_pool(void **state) {
     sn_graph_free(g2);
 }
 
+/* The records of a weight file in any order load alike (decode tries
+ * the graph's order first, then looks a record up by name); a record
+ * twice is an error, as is one missing. */
+static uint32_t le32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+static void test_weights_record_order(void **state) {
+    (void)state;
+    sn_error e;
+    sn_graph *g = kind("mobile_tiny", 28, 28, 1, 10);
+    sn_weights *w = sn_weights_new(g);
+    fill_weights(w, 9);
+    const char *p1 = tmp_path("order.bin"), *p2 = tmp_path("order2.bin");
+    assert_int_equal(sn_weights_save(w, g, p1, &e), 0);
+    unsigned char *d;
+    size_t len;
+    assert_int_equal(read_all(p1, &d, &len), 0);
+    /* the records' spans: name length, name, ndim, dims, floats */
+    uint32_t count = le32(d + 8);
+    assert_true(count > 4);
+    size_t *at = malloc((count + 1) * sizeof *at);
+    size_t pos = 12;
+    for (uint32_t r = 0; r < count; r++) {
+        at[r] = pos;
+        pos += 4 + le32(d + pos);
+        uint32_t nd = le32(d + pos), size = 1;
+        for (uint32_t k = 0; k < nd; k++) size *= le32(d + pos + 4 + 4 * k);
+        pos += 4 + 4 * (size_t)nd + 4 * (size_t)size;
+    }
+    at[count] = pos; /* then the model info, then the CRC */
+    unsigned char *o = malloc(2 * len); /* a record twice: longer */
+    /* order[k]: which record goes k-th */
+    uint32_t *order = malloc(count * sizeof *order);
+    for (int round = 0; round < 4; round++) {
+        for (uint32_t k = 0; k < count; k++) order[k] = k;
+        if (round == 0) /* reversed */
+            for (uint32_t k = 0; k < count; k++) order[k] = count - 1 - k;
+        if (round == 1) { /* one moved from the middle to the front */
+            for (uint32_t k = count / 2; k > 0; k--) order[k] = k - 1;
+            order[0] = count / 2;
+        }
+        if (round == 2) order[count - 1] = 1;      /* record 1 twice */
+        if (round == 3) order[2] = order[3] = 3; /* 2 gone, 3 twice */
+        size_t n = 12;
+        memcpy(o, d, 12);
+        for (uint32_t k = 0; k < count; k++) {
+            size_t span = at[order[k] + 1] - at[order[k]];
+            memcpy(o + n, d + at[order[k]], span);
+            n += span;
+        }
+        memcpy(o + n, d + at[count], len - 4 - at[count]);
+        n += len - 4 - at[count];
+        uint32_t crc = sn_crc32(0, o, n);
+        for (int k = 0; k < 4; k++) o[n++] = (unsigned char)(crc >> (8 * k));
+        write_all(p2, o, n);
+        if (round >= 2) {
+            expect_load_error(g, p2, "appears twice");
+            continue;
+        }
+        sn_weights *v = sn_weights_load(g, p2, &e);
+        if (!v) fail_msg("order %d: %s", round, e.msg);
+        expect_check_ok(g, p2);
+        assert_memory_equal(v->params, w->params, (size_t)w->n_params * 4);
+        assert_memory_equal(v->buffers, w->buffers, (size_t)w->n_buffers * 4);
+        sn_weights_free(v);
+    }
+    free(order);
+    free(o);
+    free(at);
+    free(d);
+    sn_weights_free(w);
+    sn_graph_free(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reference_table),
@@ -1222,6 +1330,7 @@ int main(void) {
         cmocka_unit_test(test_json_errors),
         cmocka_unit_test(test_weights_round_trip),
         cmocka_unit_test(test_weights_bad_files),
+        cmocka_unit_test(test_weights_record_order),
         cmocka_unit_test(test_exec_forward),
         cmocka_unit_test(test_exec_backward),
         cmocka_unit_test(test_exec_all_kinds),

@@ -16,6 +16,7 @@
 
 #include "slimnas/morph.h"
 #include "slimnas/train.h"
+#include "../src/morph/morph_internal.h"
 
 /* The issue's bound. Logits here are O(1..10); an exact morphism only
  * reorders float32 sums or adds exact zeros, which moves them by ~1e-6. */
@@ -956,6 +957,106 @@ static void test_cli(void **state) {
     sn_graph_free(g);
 }
 
+/* ---- a child without weights, fresh names ---------------------------- */
+
+/* sn_morph_child's graph is sn_morph_apply's, node for node (names,
+ * attributes, inputs, shapes), for every listed morph of every base. */
+static void test_child_without_weights(void **state) {
+    (void)state;
+    int total = 0;
+    for (int a = 0; a < N_ARCHS; a++) {
+        sn_graph *g = make_graph(&ARCHS[a]);
+        sn_weights *w = tu_random_weights(g, 300 + (uint64_t)a);
+        sn_morph_cand *c;
+        sn_error e;
+        int n = sn_morph_enumerate(g, &c, &e);
+        assert_true(n > 0);
+        for (int i = 0; i < n; i++) {
+            sn_graph *cg, *kg;
+            sn_weights *cw;
+            if (sn_morph_apply(g, w, c[i].op, 77 + (uint64_t)i, &cg, &cw, NULL,
+                               &e) != 0)
+                fail_msg("%s: apply: %s", ARCHS[a].kind, e.msg);
+            if (sn_morph_child(g, c[i].op, &kg, &e) != 0)
+                fail_msg("%s: child: %s", ARCHS[a].kind, e.msg);
+            char *x = sn_graph_to_json(cg), *y = sn_graph_to_json(kg);
+            assert_string_equal(x, y);
+            free(x);
+            free(y);
+            sn_graph_free(kg);
+            sn_graph_free(cg);
+            sn_weights_free(cw);
+            total++;
+        }
+        /* an operator that does not apply: an error, nothing allocated */
+        sn_graph *kg = (sn_graph *)&e;
+        sn_morph_op bad = {SN_MORPH_WIDER, 0, 0};
+        assert_int_equal(sn_morph_child(g, bad, &kg, &e), -1);
+        assert_null(kg);
+        free(c);
+        sn_weights_free(w);
+        sn_graph_free(g);
+    }
+    printf("# %d children alike with and without weights\n", total);
+}
+
+/* The first "<prefix>K" (K = 1, 2, ...) no node is named: what
+ * ed_fresh_name must find, by trying each K in turn. */
+static void naive_fresh_name(const medit *ed, const char *prefix, char *out) {
+    for (int k = 1;; k++) {
+        snprintf(out, SN_NAME_LEN, "%.*s%d", SN_NAME_LEN - 12, prefix, k);
+        int used = 0;
+        for (int i = 0; i < ed->n && !used; i++)
+            used = !strcmp(ed->nodes[i].name, out);
+        if (!used) return;
+    }
+}
+
+static void test_fresh_name(void **state) {
+    (void)state;
+    static const char *const names[] = {
+        "conv1", "conv2", "conv02", "conv4", "conv", "conv3x", "conv-5",
+        "conv+6", "con", "conv7", "conv 8", "conv9", "conv10", "conv11",
+        "conv3", "relu1", "conv0", "conv5", "conv12345678901234567890",
+        "conv6", "conv8", "conv13", "conv99999999999", "1", "2", "01", "4"};
+    const int nn = (int)(sizeof names / sizeof *names);
+    const char *prefixes[] = {"conv", "con", "relu", "bn", "c", ""};
+    /* a prefix longer than SN_NAME_LEN - 12 is cut to that */
+    char longp[SN_NAME_LEN];
+    memset(longp, 'a', sizeof longp - 1);
+    longp[sizeof longp - 1] = 0;
+    sn_rng r;
+    sn_rng_seed(&r, 5);
+    for (int round = 0; round < 400; round++) {
+        medit ed;
+        /* 0..nn names drawn from the list, in a random order; sometimes
+         * a run conv1..convM, or names from the long prefix */
+        int n = sn_rng_int(&r, nn + 1) + (round % 7 == 0 ? 300 : 0);
+        ed.n = ed.cap = n;
+        ed.nodes = calloc((size_t)n + 1, sizeof *ed.nodes);
+        ed.origin = NULL;
+        for (int i = 0; i < n; i++) {
+            if (i >= nn || round % 5 == 0)
+                snprintf(ed.nodes[i].name, SN_NAME_LEN, "%.*s%d",
+                         round % 3 ? 4 : SN_NAME_LEN - 12,
+                         round % 3 ? "conv" : longp,
+                         1 + sn_rng_int(&r, n + 2));
+            else
+                snprintf(ed.nodes[i].name, SN_NAME_LEN, "%s",
+                         names[sn_rng_int(&r, nn)]);
+        }
+        for (size_t p = 0; p <= sizeof prefixes / sizeof *prefixes; p++) {
+            const char *pre = p < sizeof prefixes / sizeof *prefixes
+                                  ? prefixes[p] : longp;
+            char a[SN_NAME_LEN], b[SN_NAME_LEN];
+            ed_fresh_name(&ed, pre, a);
+            naive_fresh_name(&ed, pre, b);
+            assert_string_equal(a, b);
+        }
+        free(ed.nodes);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exact_every_position),
@@ -970,6 +1071,8 @@ int main(void) {
         cmocka_unit_test(test_parse_describe_errors),
         cmocka_unit_test(test_trained_shrink_and_finetune),
         cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_child_without_weights),
+        cmocka_unit_test(test_fresh_name),
     };
     /* MORPH_TEST=name runs one test (cmocka's pattern match). */
     if (getenv("MORPH_TEST")) cmocka_set_test_filter(getenv("MORPH_TEST"));

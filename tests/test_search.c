@@ -1877,6 +1877,80 @@ static void test_budget_after_crash(void **state) {
     sn_search_free(se);
 }
 
+/* What bo and evolution keep from one proposal to the next equals what
+ * a fresh computation gives: each candidate's listed morphs (bo's seeds,
+ * evolution's parents) and the active set's distance matrix. Checked
+ * after every step of a short run of each. */
+static int check_caches(sn_search *se) {
+    int lists = 0;
+    /* the duplicate filter's hash without the descriptor's size */
+    for (int i = 0; i < se->n; i++) {
+        if (!se->c[i].graph) continue;
+        sn_graph_desc *d = sn_graph_desc_new(se->c[i].graph);
+        assert_true(sn_graph_hash(se->c[i].graph) == sn_graph_desc_hash(d));
+        sn_graph_desc_free(d);
+    }
+    for (int i = 0; i < se->n; i++) {
+        const cand *c = &se->c[i];
+        if (!c->morphs_listed) continue;
+        sn_morph_cand *l = NULL;
+        sn_error e;
+        int n = sn_morph_enumerate(c->graph, &l, &e);
+        assert_int_equal(c->n_morphs, n);
+        for (int k = 0; k < n; k++) {
+            assert_int_equal(c->morphs[k].op.op, l[k].op.op);
+            assert_int_equal(c->morphs[k].op.pos, l[k].op.pos);
+            assert_int_equal(c->morphs[k].op.arg, l[k].op.arg);
+            assert_true(c->morphs[k].params == l[k].params);
+            assert_true(c->morphs[k].flops == l[k].flops);
+            assert_true(c->morphs[k].peak_bytes == l[k].peak_bytes);
+        }
+        free(l);
+        lists++;
+    }
+    for (int a = 0; a < se->n_act; a++)
+        for (int b = 0; b < se->n_act; b++) {
+            double d = sn_graph_distance(search_desc(se, se->act_ids[a]),
+                                         search_desc(se, se->act_ids[b]), 1.0);
+            if (se->act_dist[(size_t)a * se->n_act + b] != d)
+                fail_msg("active set distance %d,%d: kept %.17g, computed "
+                         "%.17g", a, b,
+                         se->act_dist[(size_t)a * se->n_act + b], d);
+        }
+    return lists;
+}
+
+static void test_caches_equal_recomputation(void **state) {
+    (void)state;
+    const sn_strategy strat[] = {SN_STRAT_BO, SN_STRAT_EVOLUTION};
+    sn_threads_init(1);
+    for (int k = 0; k < 2; k++) {
+        char dir[512];
+        run_dir(dir, sizeof dir, k ? "cache-evo" : "cache-bo");
+        sn_search_settings s = tiny_settings();
+        s.strategy = strat[k];
+        s.max_candidates = 14;
+        s.hv_ref_acc = 0.1;
+        sn_error e;
+        sn_search *se = sn_search_create(dir, &s, &e);
+        assert_non_null(se);
+        sn_data *d = open_data(&s);
+        assert_int_equal(sn_search_attach_data(se, d, NULL, &e), 0);
+        int rc, lists = 0, acts = 0;
+        while ((rc = sn_search_step(se, NULL, &e)) == 1) {
+            lists += check_caches(se);
+            acts += se->n_act;
+        }
+        assert_int_equal(rc, 0);
+        /* the caches were in use: the checks compared something */
+        assert_true(lists > 0);
+        if (strat[k] == SN_STRAT_BO) assert_true(acts > 0);
+        sn_search_free(se);
+        sn_data_free(d);
+    }
+    sn_threads_shutdown();
+}
+
 #define T(f) TU_TIMED(f)
 
 int main(void) {
@@ -1912,6 +1986,9 @@ int main(void) {
         T(test_failed_child_not_reproposed),
         T(test_fidelity_promotions),
         T(test_budget_after_crash),
+        T(test_caches_equal_recomputation),
     };
+    /* SEARCH_TEST=name runs one test (cmocka's pattern match). */
+    if (getenv("SEARCH_TEST")) cmocka_set_test_filter(getenv("SEARCH_TEST"));
     return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }

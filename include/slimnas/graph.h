@@ -147,6 +147,9 @@ void *sn_weights_encode(const sn_weights *w, const sn_graph *g,
                         size_t *len);
 sn_weights *sn_weights_decode(const sn_graph *g, const void *data, size_t len,
                               const char *path, sn_error *e);
+/* decode's checks (and errors) without keeping the weights: 0 or -1. */
+int sn_weights_check(const sn_graph *g, const void *data, size_t len,
+                     const char *path, sn_error *e);
 
 /* ---- execution ------------------------------------------------------- */
 

@@ -110,6 +110,12 @@ int sn_morph_apply(const sn_graph *g, const sn_weights *w, sn_morph_op op,
                    uint64_t seed, sn_graph **child, sn_weights **child_w,
                    char *desc, sn_error *e);
 
+/* The child graph of sn_morph_apply without its weights (the structure
+ * never depends on them): for a search that only looks at children.
+ * Returns 0, or -1 with e (nothing allocated). */
+int sn_morph_child(const sn_graph *g, sn_morph_op op, sn_graph **child,
+                   sn_error *e);
+
 /* One line describing op on g ("separable conv3"), without applying it. */
 void sn_morph_describe(const sn_graph *g, sn_morph_op op, char *desc,
                        size_t len);

@@ -399,6 +399,9 @@ double sn_gp_min_distance(const sn_gp *gp, const sn_graph_desc *x);
 /* A hash of what sn_graph_distance sees: graphs at distance 0 hash
  * alike (the search's duplicate filter). */
 uint64_t sn_graph_desc_hash(const sn_graph_desc *d);
+/* sn_graph_desc_hash of g's descriptor, without the parameter count the
+ * descriptor also holds (the hash does not read it). */
+uint64_t sn_graph_hash(const sn_graph *g);
 /* Tests: while > 0, each GP fit fails as a Cholesky failure would (and
  * decrements it). Not thread-safe; leave it 0. */
 extern int sn_gp_fail_next;

@@ -17,7 +17,7 @@
  * times elements, dims products) far from int and int64 overflow. */
 #define MAX_ELEMS ((int64_t)1 << 28)
 
-static void node_reserve(sn_graph *g, int n) {
+void graph_reserve(sn_graph *g, int n) {
     if (n <= g->cap) return;
     int cap = g->cap ? g->cap : 16;
     while (cap < n) cap *= 2;
@@ -30,7 +30,7 @@ sn_graph *sn_graph_new(const char *name, sn_shape input, int classes) {
     snprintf(g->name, sizeof g->name, "%s", name ? name : "");
     g->input = input;
     g->classes = classes;
-    node_reserve(g, 16);
+    graph_reserve(g, 16);
     sn_node *n0 = &g->nodes[0];
     memset(n0, 0, sizeof *n0);
     snprintf(n0->name, sizeof n0->name, "input");
@@ -158,7 +158,7 @@ int sn_graph_add(sn_graph *g, sn_op_kind op, const sn_attr *a,
                            SN_NAME_LEN - 1);
         if (sn_graph_find(g, name) >= 0)
             return sn_errf(e, "name '%s' is already used", name);
-        snprintf(nd.name, sizeof nd.name, "%s", name);
+        memcpy(nd.name, name, strlen(name) + 1); /* fits: checked above */
     } else {
         fresh_name(g, op, nd.name, sizeof nd.name);
     }
@@ -167,7 +167,7 @@ int sn_graph_add(sn_graph *g, sn_op_kind op, const sn_attr *a,
     nd.n_in = n_in;
     memcpy(nd.in, in, (size_t)n_in * sizeof *in);
     if (sn_node_infer(g, &nd, &nd.out, e) != 0) return -1;
-    node_reserve(g, g->n_nodes + 1);
+    graph_reserve(g, g->n_nodes + 1);
     g->nodes[g->n_nodes] = nd;
     return g->n_nodes++;
 }

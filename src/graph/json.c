@@ -49,7 +49,33 @@ typedef struct jctx {
     sn_error *e;
     jlayer *layers;
     int n_layers;
+    /* layer names read so far: open addressing, slot = list index + 1
+     * (0 empty), cap a power of two above twice the layer count */
+    int *slot;
+    int cap;
 } jctx;
+
+static uint32_t name_hash(const char *s) {
+    uint32_t h = 2166136261u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+/* The list index of the layer read so far named s, or -1. */
+static int name_find(const jctx *c, const char *s) {
+    for (uint32_t i = name_hash(s) & (uint32_t)(c->cap - 1);;
+         i = (i + 1) & (uint32_t)(c->cap - 1)) {
+        if (!c->slot[i]) return -1;
+        if (strcmp(c->layers[c->slot[i] - 1].name, s) == 0)
+            return c->slot[i] - 1;
+    }
+}
+
+static void name_add(jctx *c, int li) {
+    uint32_t i = name_hash(c->layers[li].name) & (uint32_t)(c->cap - 1);
+    while (c->slot[i]) i = (i + 1) & (uint32_t)(c->cap - 1);
+    c->slot[i] = li + 1;
+}
 
 static int err_at(jctx *c, size_t off, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -228,10 +254,11 @@ static int read_layer(jctx *c, int li, const cJSON *obj) {
         return layer_err(c, li, "name", "the name 'input' is reserved for "
                          "the graph input");
     L->name = s;
-    for (int j = 0; j < li; j++)
-        if (strcmp(c->layers[j].name, s) == 0)
-            return layer_err(c, li, "name", "duplicate name (also layer %d)",
-                             j + 1);
+    int j = name_find(c, s);
+    if (j >= 0)
+        return layer_err(c, li, "name", "duplicate name (also layer %d)",
+                         j + 1);
+    name_add(c, li);
 
     const cJSON *op = cJSON_GetObjectItemCaseSensitive(obj, "op");
     if (!op) return layer_err(c, li, NULL, "missing field 'op'");
@@ -322,10 +349,8 @@ static int resolve_inputs(jctx *c, int li, const cJSON *obj) {
     const cJSON *it;
     cJSON_ArrayForEach(it, ins) {
         const char *s = it->valuestring;
-        int found = strcmp(s, "input") == 0 ? -1 : -2;
-        for (int j = 0; j < c->n_layers && found == -2; j++)
-            if (strcmp(c->layers[j].name, s) == 0) found = j;
-        if (found == -2) {
+        int found = -1;
+        if (strcmp(s, "input") != 0 && (found = name_find(c, s)) < 0) {
             char sh[64];
             return layer_err(c, li, "inputs", "unknown input '%s'",
                              shown(s, sh, sizeof sh));
@@ -532,7 +557,7 @@ static int syntax_error(jctx *c, size_t off) {
 
 sn_graph *sn_graph_from_json(const char *text, size_t len, const char *file,
                              sn_error *e) {
-    jctx c = {text, len, file ? file : "<graph>", e, NULL, 0};
+    jctx c = {text, len, file ? file : "<graph>", e, NULL, 0, NULL, 0};
     sn_graph *g = NULL;
     int *order = NULL, *node_of = NULL;
     char msg[300];
@@ -655,6 +680,9 @@ sn_graph *sn_graph_from_json(const char *text, size_t len, const char *file,
     }
 
     c.layers = sn_xcalloc((size_t)c.n_layers, sizeof *c.layers);
+    for (c.cap = 16; c.cap < 2 * c.n_layers; c.cap *= 2)
+        ;
+    c.slot = sn_xcalloc((size_t)c.cap, sizeof *c.slot);
     int li = 0;
     cJSON_ArrayForEach(it, layers) {
         if (read_layer(&c, li, it) != 0) goto fail;
@@ -669,6 +697,7 @@ sn_graph *sn_graph_from_json(const char *text, size_t len, const char *file,
     if (topo_sort(&c, order) != 0 || check_uses(&c) != 0) goto fail;
 
     g = sn_graph_new(gname, in, classes);
+    graph_reserve(g, c.n_layers + 1);
     node_of = sn_xmalloc((size_t)c.n_layers * sizeof *node_of);
     for (int k = 0; k < c.n_layers; k++) {
         const jlayer *L = &c.layers[order[k]];
@@ -706,6 +735,7 @@ sn_graph *sn_graph_from_json(const char *text, size_t len, const char *file,
     free(order);
     free(node_of);
     free(c.layers);
+    free(c.slot);
     cJSON_Delete(root);
     return g;
 fail:
@@ -713,6 +743,7 @@ fail:
     free(order);
     free(node_of);
     free(c.layers);
+    free(c.slot);
     cJSON_Delete(root);
     return NULL;
 }

@@ -24,7 +24,9 @@
 #define MAX_INFO_JSON (1u << 20)
 #define MAX_TNAME (SN_NAME_LEN + 32)
 
-sn_weights *sn_weights_new(const sn_graph *g) {
+/* The tensors' descriptions and places, without their storage (params,
+ * buffers and decay_mask NULL). */
+static sn_weights *weights_layout(const sn_graph *g) {
     sn_weights *w = sn_xcalloc(1, sizeof *w);
     int n = g->n_nodes;
     w->n_nodes = n;
@@ -53,6 +55,13 @@ sn_weights *sn_weights_new(const sn_graph *g) {
     }
     w->n_params = np;
     w->n_buffers = nb;
+    return w;
+}
+
+sn_weights *sn_weights_new(const sn_graph *g) {
+    sn_weights *w = weights_layout(g);
+    int n = w->n_nodes;
+    int64_t np = w->n_params, nb = w->n_buffers;
     w->params = sn_falloc((size_t)np);
     w->buffers = sn_falloc((size_t)nb);
     w->decay_mask = sn_xcalloc((size_t)(np ? np : 1), 1);
@@ -284,8 +293,11 @@ sn_weights *sn_weights_load(const sn_graph *g, const char *path,
     return w;
 }
 
-sn_weights *sn_weights_decode(const sn_graph *g, const void *data, size_t len,
-                              const char *path, sn_error *e) {
+/* Decodes data for g; with keep 0 checks only: the same checks and
+ * errors, nothing copied, and a weights layout without storage returned
+ * (free it). */
+static sn_weights *decode(const sn_graph *g, const void *data, size_t len,
+                          const char *path, int keep, sn_error *e) {
     const unsigned char *p = (const unsigned char *)data;
     sn_weights *w = NULL;
     rec *recs = NULL;
@@ -359,41 +371,37 @@ sn_weights *sn_weights_decode(const sn_graph *g, const void *data, size_t len,
         cJSON_Delete(j);
     }
 
-    w = sn_weights_new(g);
+    w = keep ? sn_weights_new(g) : weights_layout(g);
     int total = 0;
     for (int i = 0; i < w->n_nodes; i++) total += w->n_tensors[i];
     seen = sn_xcalloc((size_t)total + 1, sizeof *seen);
+    /* Records come in the graph's tensor order as written (encode): each
+     * is first tried against the tensor after the last one found, then
+     * against all in order. Tensor names are unique: both find the same. */
+    int ni = 0, nt = 0, nidx = 0; /* the tensor after the last found */
     for (uint32_t r = 0; r < count; r++) {
         const rec *R = &recs[r];
-        int found = -1, idx = 0;
-        for (int i = 0; i < w->n_nodes && found < 0; i++)
+        int fi = -1, ft = -1, found = -1;
+        char name[MAX_TNAME];
+        while (ni < w->n_nodes && nt >= w->n_tensors[ni]) {
+            ni++;
+            nt = 0;
+        }
+        if (ni < w->n_nodes) {
+            tensor_name(g, w, ni, nt, name, sizeof name);
+            if (strcmp(name, R->name) == 0) {
+                fi = ni;
+                ft = nt;
+                found = nidx;
+            }
+        }
+        for (int i = 0, idx = 0; i < w->n_nodes && found < 0; i++)
             for (int t = 0; t < w->n_tensors[i]; t++, idx++) {
-                char name[MAX_TNAME];
                 tensor_name(g, w, i, t, name, sizeof name);
                 if (strcmp(name, R->name) != 0) continue;
+                fi = i;
+                ft = t;
                 found = idx;
-                const sn_tensor_desc *d = &w->desc[i][t];
-                int same = d->ndim == R->ndim;
-                for (int k = 0; same && k < d->ndim; k++)
-                    same = (uint32_t)d->dims[k] == R->dims[k];
-                if (!same) {
-                    char have[64], want[64];
-                    fmt_dims_u(have, sizeof have, R->dims, R->ndim);
-                    fmt_dims_i(want, sizeof want, d->dims, d->ndim);
-                    sn_errf(e, "%s: tensor '%s' has shape %s, the graph "
-                            "expects %s", path, R->name, have, want);
-                    goto fail;
-                }
-                if (seen[idx]++) {
-                    sn_errf(e, "%s: tensor '%s' appears twice", path,
-                            R->name);
-                    goto fail;
-                }
-                float *x = sn_weights_tensor(w, i, t);
-                for (int64_t k = 0; k < R->size; k++) {
-                    uint32_t bits = get_u32(p + R->data + 4 * (size_t)k);
-                    memcpy(&x[k], &bits, 4);
-                }
                 break;
             }
         if (found < 0) {
@@ -401,6 +409,30 @@ sn_weights *sn_weights_decode(const sn_graph *g, const void *data, size_t len,
                     "another network?)", path, R->name);
             goto fail;
         }
+        const sn_tensor_desc *d = &w->desc[fi][ft];
+        int same = d->ndim == R->ndim;
+        for (int k = 0; same && k < d->ndim; k++)
+            same = (uint32_t)d->dims[k] == R->dims[k];
+        if (!same) {
+            char have[64], want[64];
+            fmt_dims_u(have, sizeof have, R->dims, R->ndim);
+            fmt_dims_i(want, sizeof want, d->dims, d->ndim);
+            sn_errf(e, "%s: tensor '%s' has shape %s, the graph expects %s",
+                    path, R->name, have, want);
+            goto fail;
+        }
+        if (seen[found]++) {
+            sn_errf(e, "%s: tensor '%s' appears twice", path, R->name);
+            goto fail;
+        }
+        float *x = keep ? sn_weights_tensor(w, fi, ft) : NULL;
+        for (int64_t k = 0; x && k < R->size; k++) {
+            uint32_t bits = get_u32(p + R->data + 4 * (size_t)k);
+            memcpy(&x[k], &bits, 4);
+        }
+        ni = fi;
+        nt = ft + 1;
+        nidx = found + 1;
     }
     int idx = 0;
     for (int i = 0; i < w->n_nodes; i++)
@@ -420,4 +452,16 @@ fail:
     free(seen);
     free(recs);
     return NULL;
+}
+
+sn_weights *sn_weights_decode(const sn_graph *g, const void *data, size_t len,
+                              const char *path, sn_error *e) {
+    return decode(g, data, len, path, 1, e);
+}
+
+int sn_weights_check(const sn_graph *g, const void *data, size_t len,
+                     const char *path, sn_error *e) {
+    sn_weights *w = decode(g, data, len, path, 0, e);
+    sn_weights_free(w);
+    return w ? 0 : -1;
 }

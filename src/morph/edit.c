@@ -26,18 +26,31 @@ void ed_free(medit *ed) {
     memset(ed, 0, sizeof *ed);
 }
 
-static int name_used(const medit *ed, const char *s) {
-    for (int i = 0; i < ed->n; i++)
-        if (!strcmp(ed->nodes[i].name, s)) return 1;
-    return 0;
-}
-
 void ed_fresh_name(const medit *ed, const char *prefix, char *out) {
-    /* Smallest free number, so names stay short and readable ("conv7"). */
-    for (int k = 1;; k++) {
-        snprintf(out, SN_NAME_LEN, "%.*s%d", SN_NAME_LEN - 12, prefix, k);
-        if (!name_used(ed, out)) return;
+    /* Smallest free number, so names stay short and readable ("conv7").
+     * One pass marks the numbers the names already take: "<prefix>K"
+     * with K written as %d writes it (no sign, no leading zero). The
+     * answer is at most n + 1, so larger numbers need no mark. */
+    int lim = ed->n + 1;
+    unsigned char small[256];
+    unsigned char *used = lim < (int)sizeof small
+                              ? small
+                              : sn_xmalloc((size_t)lim + 1);
+    memset(used, 0, (size_t)lim + 1);
+    size_t pl = strnlen(prefix, SN_NAME_LEN - 12);
+    for (int i = 0; i < ed->n; i++) {
+        const char *s = ed->nodes[i].name;
+        if (strncmp(s, prefix, pl) != 0) continue;
+        s += pl;
+        if (*s < '1' || *s > '9') continue;
+        long k = 0;
+        for (; *s >= '0' && *s <= '9' && k <= lim; s++) k = 10 * k + (*s - '0');
+        if (*s == 0 && k <= lim) used[k] = 1;
     }
+    int k = 1;
+    while (used[k]) k++;
+    if (used != small) free(used);
+    snprintf(out, SN_NAME_LEN, "%.*s%d", SN_NAME_LEN - 12, prefix, k);
 }
 
 int ed_insert(medit *ed, int at, sn_op_kind op, const sn_attr *a,

@@ -42,10 +42,12 @@ static int op_ok(sn_morph_op op, sn_error *e) {
     return 0;
 }
 
+/* light: for prediction only (see plan_build); a child without weights
+ * (sn_morph_child) is built in full. */
 static int build(const sn_graph *g, const sn_weights *w, sn_morph_op op,
-                 uint64_t seed, mplan *p, sn_error *e) {
+                 uint64_t seed, int light, mplan *p, sn_error *e) {
     memset(p, 0, sizeof *p);
-    p->light = w == NULL;
+    p->light = light;
     if (op_ok(op, e) < 0) return -1;
     if (table[op.op]->build(g, w, op, seed, p, e) < 0) {
         plan_free(p);
@@ -57,7 +59,7 @@ static int build(const sn_graph *g, const sn_weights *w, sn_morph_op op,
 int sn_morph_predict(const sn_graph *g, sn_morph_op op, sn_morph_cand *pred,
                      sn_error *e) {
     mplan p;
-    if (build(g, NULL, op, 0, &p, e) < 0) return -1;
+    if (build(g, NULL, op, 0, 1, &p, e) < 0) return -1;
     sn_stats s;
     int r = sn_stats_compute(p.child, SN_FLOPS_MACS, &s);
     if (r < 0) {
@@ -131,7 +133,7 @@ int sn_morph_apply(const sn_graph *g, const sn_weights *w, sn_morph_op op,
     *child_w = NULL;
     if (op_ok(op, e) < 0 || weights_match(g, w, e) < 0) return -1;
     mplan p;
-    if (build(g, w, op, seed, &p, e) < 0) return -1;
+    if (build(g, w, op, seed, 0, &p, e) < 0) return -1;
     sn_graph *c = p.child;
     sn_weights *cw = sn_weights_new(c);
     cw->info = w->info; /* same input, same normalisation and classes */
@@ -151,6 +153,17 @@ int sn_morph_apply(const sn_graph *g, const sn_weights *w, sn_morph_op op,
     plan_free(&p);
     *child = c;
     *child_w = cw;
+    return 0;
+}
+
+int sn_morph_child(const sn_graph *g, sn_morph_op op, sn_graph **child,
+                   sn_error *e) {
+    *child = NULL;
+    mplan p;
+    if (build(g, NULL, op, 0, 0, &p, e) < 0) return -1;
+    *child = p.child;
+    p.child = NULL;
+    plan_free(&p);
     return 0;
 }
 

@@ -53,10 +53,11 @@ static int is_layer(sn_op_kind op) {
            op == SN_OP_AVGPOOL;
 }
 
-sn_graph_desc *sn_graph_desc_new(const sn_graph *g) {
+/* with_params 0: log_params left 0 (the hash does not read it). */
+static sn_graph_desc *desc_make(const sn_graph *g, int with_params) {
     int n = g->n_nodes;
     sn_graph_desc *d = sn_xcalloc(1, sizeof *d);
-    int64_t np = sn_graph_params(g);
+    int64_t np = with_params ? sn_graph_params(g) : 1;
     d->log_params = log10((double)(np > 1 ? np : 1));
     d->layers = sn_xcalloc((size_t)n + 1, sizeof *d->layers);
     /* rank[i]: layers among nodes 0..i; depth[i]: most layers on a path
@@ -121,6 +122,17 @@ sn_graph_desc *sn_graph_desc_new(const sn_graph *g) {
     return d;
 }
 
+sn_graph_desc *sn_graph_desc_new(const sn_graph *g) {
+    return desc_make(g, 1);
+}
+
+uint64_t sn_graph_hash(const sn_graph *g) {
+    sn_graph_desc *d = desc_make(g, 0);
+    uint64_t h = sn_graph_desc_hash(d);
+    sn_graph_desc_free(d);
+    return h;
+}
+
 void sn_graph_desc_free(sn_graph_desc *d) {
     if (!d) return;
     free(d->layers);
@@ -140,26 +152,41 @@ static double layer_cost(const layer *a, const layer *b) {
     return a->n_attr ? s / a->n_attr : 0;
 }
 
-static double layers_distance(const sn_graph_desc *a, const sn_graph_desc *b) {
+/* The smaller of two costs: costs are finite and >= 0, where this is
+ * fmin (which the compiler calls out of line for NaN's sake). */
+static inline double cmin(double a, double b) { return b < a ? b : a; }
+
+/* The edit distance's rows in prev and cur (m + 1 each). Out of line:
+ * inlined into its caller, gcc takes the stack rows for unset. */
+__attribute__((noinline)) static double
+layers_dp(const sn_graph_desc *a, const sn_graph_desc *b, double *prev,
+          double *cur) {
     int n = a->n_layers, m = b->n_layers;
-    double *prev = sn_xmalloc((size_t)(m + 1) * sizeof *prev);
-    double *cur = sn_xmalloc((size_t)(m + 1) * sizeof *cur);
     for (int j = 0; j <= m; j++) prev[j] = j;
     for (int i = 1; i <= n; i++) {
         cur[0] = i;
+        const layer *la = &a->layers[i - 1];
         for (int j = 1; j <= m; j++) {
-            double sub = prev[j - 1] + layer_cost(&a->layers[i - 1],
-                                                  &b->layers[j - 1]);
+            double sub = prev[j - 1] + layer_cost(la, &b->layers[j - 1]);
             double del = prev[j] + 1, ins = cur[j - 1] + 1;
-            cur[j] = fmin(sub, fmin(del, ins));
+            cur[j] = cmin(sub, cmin(del, ins));
         }
         double *t = prev;
         prev = cur;
         cur = t;
     }
-    double d = prev[m];
-    free(prev);
-    free(cur);
+    return prev[m];
+}
+
+static double layers_distance(const sn_graph_desc *a, const sn_graph_desc *b) {
+    int m = b->n_layers;
+    if (m < 128) {
+        double buf[2 * 128];
+        return layers_dp(a, b, buf, buf + 128);
+    }
+    double *w = sn_xmalloc(2 * ((size_t)m + 1) * sizeof *w);
+    double d = layers_dp(a, b, w, w + m + 1);
+    free(w);
     return d;
 }
 
@@ -175,12 +202,35 @@ static double skip_cost(const skip *a, const skip *b) {
  * internally. */
 double sn_hungarian(const double *cost, int n, int *assign) {
     if (n <= 0) return 0;
-    double *u = sn_xcalloc((size_t)n + 1, sizeof *u);
-    double *v = sn_xcalloc((size_t)n + 1, sizeof *v);
-    double *minv = sn_xmalloc(((size_t)n + 1) * sizeof *minv);
-    int *p = sn_xcalloc((size_t)n + 1, sizeof *p);   /* column -> row */
-    int *way = sn_xcalloc((size_t)n + 1, sizeof *way);
-    char *used = sn_xmalloc((size_t)n + 1);
+    /* work arrays on the stack for the small problems of the graph
+     * kernel (a skip per row), else on the heap */
+    enum { SMALL = 32 };
+    double dbuf[3 * (SMALL + 1)];
+    int ibuf[2 * (SMALL + 1)];
+    char cbuf[SMALL + 1];
+    int small = n <= SMALL;
+    double *u, *v, *minv;
+    int *p, *way;
+    char *used;
+    if (small) {
+        u = dbuf;
+        v = dbuf + SMALL + 1;
+        minv = dbuf + 2 * (SMALL + 1);
+        p = ibuf;
+        way = ibuf + SMALL + 1;
+        used = cbuf;
+        memset(u, 0, ((size_t)n + 1) * sizeof *u);
+        memset(v, 0, ((size_t)n + 1) * sizeof *v);
+        memset(p, 0, ((size_t)n + 1) * sizeof *p);
+        memset(way, 0, ((size_t)n + 1) * sizeof *way);
+    } else {
+        u = sn_xcalloc((size_t)n + 1, sizeof *u);
+        v = sn_xcalloc((size_t)n + 1, sizeof *v);
+        minv = sn_xmalloc(((size_t)n + 1) * sizeof *minv);
+        p = sn_xcalloc((size_t)n + 1, sizeof *p); /* column -> row */
+        way = sn_xcalloc((size_t)n + 1, sizeof *way);
+        used = sn_xmalloc((size_t)n + 1);
+    }
     for (int i = 1; i <= n; i++) {
         p[0] = i;
         int j0 = 0;
@@ -224,13 +274,28 @@ double sn_hungarian(const double *cost, int n, int *assign) {
         if (assign) assign[i - 1] = j - 1;
         total += cost[(size_t)(i - 1) * n + (j - 1)];
     }
-    free(u);
-    free(v);
-    free(minv);
-    free(p);
-    free(way);
-    free(used);
+    if (!small) {
+        free(u);
+        free(v);
+        free(minv);
+        free(p);
+        free(way);
+        free(used);
+    }
     return total;
+}
+
+/* The skips' matching on an s x s cost matrix c (padded with 1: an
+ * unmatched skip costs 1). Out of line for the reason of layers_dp. */
+__attribute__((noinline)) static double
+skips_match(const sn_graph_desc *a, const sn_graph_desc *b, int s, double *c) {
+    int n = a->n_skips, m = b->n_skips;
+    for (int i = 0; i < s; i++)
+        for (int j = 0; j < s; j++)
+            c[(size_t)i * s + j] = i < n && j < m
+                                       ? skip_cost(&a->skips[i], &b->skips[j])
+                                       : 1;
+    return sn_hungarian(c, s, NULL);
 }
 
 static double skips_distance(const sn_graph_desc *a, const sn_graph_desc *b) {
@@ -238,14 +303,12 @@ static double skips_distance(const sn_graph_desc *a, const sn_graph_desc *b) {
     int s = n > m ? n : m;
     if (s == 0) return 0;
     if (n == 0 || m == 0) return s;
-    /* Padding rows/columns cost 1: an unmatched skip costs 1. */
+    if (s <= 16) {
+        double buf[16 * 16];
+        return skips_match(a, b, s, buf);
+    }
     double *c = sn_xmalloc((size_t)s * s * sizeof *c);
-    for (int i = 0; i < s; i++)
-        for (int j = 0; j < s; j++)
-            c[(size_t)i * s + j] = i < n && j < m
-                                       ? skip_cost(&a->skips[i], &b->skips[j])
-                                       : 1;
-    double d = sn_hungarian(c, s, NULL);
+    double d = skips_match(a, b, s, c);
     free(c);
     return d;
 }
@@ -337,21 +400,42 @@ static double kern(const sn_gp_hyper *h, double r2) {
     return h->amp * exp(-r2 / (h->len * h->len));
 }
 
-/* In-place lower Cholesky of a [n][n]; -1 when not positive definite. */
+/* In-place lower Cholesky of a [n][n]; -1 when not positive definite.
+ * Below the diagonal, four rows at a time: each row's sum runs in the
+ * same order as one row alone would (the result is the same to the
+ * bit), but four independent sums keep the FPU busy. */
 static int cholesky(double *a, int n) {
     for (int j = 0; j < n; j++) {
-        double s = a[(size_t)j * n + j];
-        for (int k = 0; k < j; k++) s -= a[(size_t)j * n + k] * a[(size_t)j * n + k];
+        const double *rj = a + (size_t)j * n;
+        double s = rj[j];
+        for (int k = 0; k < j; k++) s -= rj[k] * rj[k];
         if (!(s > 0)) return -1;
         double d = sqrt(s);
         a[(size_t)j * n + j] = d;
-        for (int i = j + 1; i < n; i++) {
-            double t = a[(size_t)i * n + j];
-            for (int k = 0; k < j; k++)
-                t -= a[(size_t)i * n + k] * a[(size_t)j * n + k];
-            a[(size_t)i * n + j] = t / d;
+        int i = j + 1;
+        for (; i + 3 < n; i += 4) {
+            double *r0 = a + (size_t)i * n, *r1 = r0 + n, *r2 = r1 + n,
+                   *r3 = r2 + n;
+            double t0 = r0[j], t1 = r1[j], t2 = r2[j], t3 = r3[j];
+            for (int k = 0; k < j; k++) {
+                double x = rj[k];
+                t0 -= r0[k] * x;
+                t1 -= r1[k] * x;
+                t2 -= r2[k] * x;
+                t3 -= r3[k] * x;
+            }
+            r0[j] = t0 / d;
+            r1[j] = t1 / d;
+            r2[j] = t2 / d;
+            r3[j] = t3 / d;
         }
-        for (int i = 0; i < j; i++) a[(size_t)i * n + j] = 0;
+        for (; i < n; i++) {
+            double *ri = a + (size_t)i * n;
+            double t = ri[j];
+            for (int k = 0; k < j; k++) t -= ri[k] * rj[k];
+            ri[j] = t / d;
+        }
+        for (int i2 = 0; i2 < j; i2++) a[(size_t)i2 * n + j] = 0;
     }
     return 0;
 }
@@ -392,23 +476,50 @@ static void backward_solve(const double *l, int n, double *b) {
 #define AMP_MAX 1.0
 #define NOISE_MIN 1e-8
 
+/* The compass search comes back to the same few lengthscales (the
+ * current one and a step either side) while it tries noise levels: the
+ * matrices E of the last ML_KEEP lengthscales are kept. */
+#define ML_KEEP 4
+
 typedef struct ml_work {
     const double *r2, *y;
     int n;
     double *a, *v; /* [n][n], [n] */
     int evals;
+    double *e[ML_KEEP]; /* E at log lengthscale e_llen[k] ([n][n], below
+                           the diagonal); NULL while unused */
+    double e_llen[ML_KEEP];
+    int e_next;
 } ml_work;
+
+/* E (below the diagonal) at log lengthscale llen, made or kept. */
+static const double *ml_kernel(ml_work *w, double llen) {
+    int n = w->n;
+    for (int k = 0; k < ML_KEEP; k++)
+        if (w->e[k] && w->e_llen[k] == llen) return w->e[k];
+    int k = w->e_next;
+    w->e_next = (k + 1) % ML_KEEP;
+    if (!w->e[k]) w->e[k] = sn_xmalloc((size_t)n * n * sizeof(double));
+    w->e_llen[k] = llen;
+    double len = exp(llen);
+    double *e = w->e[k];
+    for (int a = 0; a < n; a++)
+        for (int b = 0; b < a; b++)
+            e[(size_t)a * n + b] = exp(-w->r2[(size_t)a * n + b] / (len * len));
+    return e;
+}
 
 /* Profile log likelihood at (log len, log g), amp filled in; -inf when
  * the factorisation fails. */
 static double profile_lml(ml_work *w, double llen, double lg, double *amp) {
     int n = w->n;
-    double len = exp(llen), g = exp(lg);
+    double g = exp(lg);
     w->evals++;
+    const double *e = ml_kernel(w, llen);
+    /* the Cholesky reads the lower triangle only */
     for (int a = 0; a < n; a++) {
-        for (int b = 0; b < a; b++)
-            w->a[(size_t)a * n + b] = w->a[(size_t)b * n + a] =
-                exp(-w->r2[(size_t)a * n + b] / (len * len));
+        memcpy(w->a + (size_t)a * n, e + (size_t)a * n,
+               (size_t)a * sizeof(double));
         w->a[(size_t)a * n + a] = 1 + g;
     }
     if (cholesky(w->a, n)) return -INFINITY;
@@ -432,7 +543,7 @@ int sn_gp_ml_fit(const double *r2, const double *y, int n,
                  const sn_gp_hyper *start, sn_gp_hyper *out, double *lml) {
     if (n < 1) return -1;
     ml_work w = {r2, y, n, sn_xmalloc((size_t)n * n * sizeof(double)),
-                 sn_xmalloc((size_t)n * sizeof(double)), 0};
+                 sn_xmalloc((size_t)n * sizeof(double)), 0, {NULL}, {0}, 0};
     const double lo[2] = {log(LEN_MIN), log(G_MIN)};
     const double hi[2] = {log(LEN_MAX), log(G_MAX)};
     double starts[3][2] = {{log(1.0), log(0.1)},
@@ -486,6 +597,7 @@ int sn_gp_ml_fit(const double *r2, const double *y, int n,
     }
     free(w.a);
     free(w.v);
+    for (int k = 0; k < ML_KEEP; k++) free(w.e[k]);
     return rc;
 }
 

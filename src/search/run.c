@@ -458,14 +458,12 @@ static void cand_files(sn_search *se, cand *c, run_mode mode) {
         mark_damaged(se, c, se->issues[se->n_issues - 1].msg);
         return;
     }
-    sn_weights *w = sn_weights_decode(c->graph, text, len, disp, &e);
+    int bad = sn_weights_check(c->graph, text, len, disp, &e);
     free(text);
-    if (!w) {
+    if (bad) {
         add_issue(se, ISSUE_FILE, 0, rel, "does not load: %s", e.msg);
         mark_damaged(se, c, e.msg);
-        return;
     }
-    sn_weights_free(w);
 }
 
 /* Verifies cand/ID.final.bin of a candidate with a final record. */
@@ -486,14 +484,12 @@ static void final_file(sn_search *se, cand *c) {
         mark_damaged(se, c, se->issues[se->n_issues - 1].msg);
         return;
     }
-    sn_weights *w = sn_weights_decode(c->graph, text, len, disp, &e);
+    int bad = sn_weights_check(c->graph, text, len, disp, &e);
     free(text);
-    if (!w) {
+    if (bad) {
         add_issue(se, ISSUE_FILE, 0, rel, "does not load: %s", e.msg);
         mark_damaged(se, c, e.msg);
-        return;
     }
-    sn_weights_free(w);
 }
 
 /* One step of the log as repair writes it. */

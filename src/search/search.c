@@ -93,6 +93,7 @@ static void free_cand(cand *c) {
     free(c->loss);
     free(c->val);
     free(c->damage);
+    free(c->morphs);
 }
 
 sn_graph_desc *search_desc(sn_search *se, int id) {

@@ -24,6 +24,10 @@ typedef struct cand {
     int promoted;   /* that longer training was tried (any status) */
     double t_start; /* record: when it began (paused time excluded), for
                        info.overhead; 0 unknown */
+    /* its graph's morphs as sn_morph_enumerate lists them, kept once
+     * made (strategy.c: bo's seeds, evolution's parents) */
+    sn_morph_cand *morphs;
+    int n_morphs, morphs_listed;
 } cand;
 
 /* A problem found while loading a run; `slimnas check` lists them. */

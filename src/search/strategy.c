@@ -79,6 +79,21 @@ int strategy_draw(const sn_search *se, const sn_graph *g, sn_rng *r,
     return ok;
 }
 
+/* The morphs of candidate id's graph, listed on first use and kept (its
+ * graph never changes): bo's seeds and evolution's parents are front
+ * members, which every proposal would list again. Borrowed; the count
+ * (<= 0: none). */
+static int cand_morphs(sn_search *se, int id, const sn_morph_cand **list) {
+    cand *c = &se->c[id];
+    if (!c->morphs_listed) {
+        sn_error e;
+        c->n_morphs = sn_morph_enumerate(c->graph, &c->morphs, &e);
+        c->morphs_listed = 1;
+    }
+    *list = c->morphs;
+    return c->n_morphs;
+}
+
 static int done_ids(const sn_search *se, int *ids) {
     int m = 0;
     for (int i = 0; i < se->n; i++)
@@ -188,11 +203,11 @@ static int propose_evolution(sn_search *se, sn_rng *r, proposal *p) {
     int ok = 0;
     for (int t = 0; t < 2 * nf + 4 && !ok; t++) {
         int parent = se->front[pick_inverse(r, dens, nf)];
-        sn_morph_cand kids[8], *list = NULL;
+        sn_morph_cand kids[8];
+        const sn_morph_cand *list;
         double kd[8];
         int nk = 0;
-        sn_error e;
-        int nl = sn_morph_enumerate(se->c[parent].graph, &list, &e);
+        int nl = cand_morphs(se, parent, &list);
         for (int tries = 0; tries < 16 && nk < 8 && nl > 0; tries++) {
             if (!draw_from(se, list, nl, r, &kids[nk])) break;
             double x[SN_SEARCH_MAX_OBJ];
@@ -201,7 +216,6 @@ static int propose_evolution(sn_search *se, sn_rng *r, proposal *p) {
             kd[nk] = kde_density(&k, x);
             nk++;
         }
-        free(list);
         if (nk == 0) continue;
         int c = pick_inverse(r, kd, nk);
         p->parent = parent;
@@ -257,8 +271,12 @@ static int known_status(sn_cand_status st) {
 static void sync_known(sn_search *se) {
     for (; se->n_hashed < se->n; se->n_hashed++) {
         int i = se->n_hashed;
-        if (!known_status(se->c[i].info.status) || !se->c[i].graph) continue;
-        uint64_t h = sn_graph_desc_hash(search_desc(se, i));
+        const cand *c = &se->c[i];
+        if (!known_status(c->info.status) || !c->graph) continue;
+        /* the hash only: no descriptor is made to be kept (after a
+         * resume, that would be one per candidate of the run) */
+        uint64_t h = c->desc ? sn_graph_desc_hash(c->desc)
+                             : sn_graph_hash(c->graph);
         hset_add(&se->known, h);
         if (se->c[i].info.status != SN_CAND_DONE) hset_add(&se->bad, h);
     }
@@ -267,10 +285,7 @@ static void sync_known(sn_search *se) {
 int strategy_is_failed(sn_search *se, const sn_graph *g) {
     sync_known(se);
     if (se->bad.n == 0) return 0;
-    sn_graph_desc *d = sn_graph_desc_new(g);
-    int bad = hset_has(&se->bad, sn_graph_desc_hash(d));
-    sn_graph_desc_free(d);
-    return bad;
+    return hset_has(&se->bad, sn_graph_hash(g));
 }
 
 void strategy_free(sn_search *se) {
@@ -463,10 +478,16 @@ static void expand(anneal *A, int cur, int want) {
     elem *el = A->el;
     const sn_graph *g =
         el[cur].graph ? el[cur].graph : se->c[el[cur].parent].graph;
-    sn_weights *zw = sn_weights_new(g);
-    sn_morph_cand *list = NULL;
+    sn_morph_cand *own = NULL;
+    const sn_morph_cand *list = NULL;
     sn_error le;
-    int nl = sn_morph_enumerate(g, &list, &le);
+    int nl;
+    if (el[cur].graph) {
+        nl = sn_morph_enumerate(g, &own, &le);
+        list = own;
+    } else {
+        nl = cand_morphs(se, el[cur].parent, &list);
+    }
     int kids = 0;
     for (int tries = 0; tries < 2 * want && kids < want &&
                         A->n_el < SA_MAX_ELEMS && nl > 0;
@@ -474,10 +495,9 @@ static void expand(anneal *A, int cur, int want) {
         sn_morph_cand mc;
         if (!draw_from(se, list, nl, A->r, &mc)) break;
         sn_graph *cg;
-        sn_weights *cw;
         sn_error me;
-        if (sn_morph_apply(g, zw, mc.op, 1, &cg, &cw, NULL, &me)) continue;
-        sn_weights_free(cw);
+        /* the child's graph only: its weights would go unused */
+        if (sn_morph_child(g, mc.op, &cg, &me)) continue;
         sn_graph_desc *cd = sn_graph_desc_new(cg);
         uint64_t hh = sn_graph_desc_hash(cd);
         if (hset_has(&se->known, hh) || hset_has(&A->seen, hh)) {
@@ -508,8 +528,7 @@ static void expand(anneal *A, int cur, int want) {
         heap_push(&A->h, A->n_el++);
         kids++;
     }
-    free(list);
-    sn_weights_free(zw);
+    free(own);
 }
 
 typedef struct seed_rank {

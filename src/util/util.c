@@ -206,7 +206,13 @@ int sn_read_file_at(int dir, const char *name, char **data, size_t *len,
         errno = err; /* callers tell missing from unreadable */
         return -1;
     }
-    size_t cap = 1 << 16, n = 0;
+    /* room for the whole file as it is now (it may still grow) */
+    struct stat st;
+    size_t cap = fstat(fd, &st) == 0 && st.st_size > 0 &&
+                         (uint64_t)st.st_size < ((uint64_t)1 << 40)
+                     ? (size_t)st.st_size + 2
+                     : 1 << 16,
+           n = 0;
     char *buf = sn_xmalloc(cap);
     for (;;) {
         if (n + 1 >= cap) buf = sn_xrealloc(buf, cap *= 2);
