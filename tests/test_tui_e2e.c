@@ -324,12 +324,14 @@ static void log_lines_check(const ctx *c) {
     keys(c, "g");
     must_see(c, "root: ", 5);
     char *s = NULL, line[512] = "";
-    /* new lines may arrive between the key and the capture: look again
-     * from the top a few times before calling the line missing */
-    for (int tries = 0; tries < 10 && !line[0]; tries++) {
+    /* the data summary comes first (a short log pane shows only its top
+     * lines), and new lines may arrive between the key and the capture:
+     * scroll down a few lines at a time, from the top again now and then,
+     * before calling the line missing */
+    for (int tries = 0; tries < 24 && !line[0]; tries++) {
         if (tries) {
             free(s);
-            keys(c, "g");
+            keys(c, tries % 8 ? "j j j" : "g");
             usleep(200000);
         }
         s = capture(c);
