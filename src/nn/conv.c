@@ -218,12 +218,13 @@ static layout layout_make(const geom *g) {
     return l;
 }
 
-/* Scratch for every worker thread: depends on sn_threads_count() (so ask
- * after sn_threads_init) but not on the batch size. */
+/* Scratch for every worker thread: depends on sn_threads_here() (so ask
+ * after sn_threads_init; inside a task or a serial section, one thread's)
+ * but not on the batch size. */
 size_t conv_work_floats(const sn_attr *a, const sn_shape *in, int n_in,
                         sn_shape out, int n) {
     geom g = geom_make(a, in[0]);
-    return layout_make(&g).stride * (size_t)sn_threads_count();
+    return layout_make(&g).stride * (size_t)sn_threads_here();
 }
 
 void conv_init(const sn_attr *a, const sn_shape *in, int n_in,
@@ -241,7 +242,7 @@ static void run_make(run *r, const sn_op_args *x) {
     memset(r, 0, sizeof *r);
     r->x = x;
     r->g = geom_make(x->attr, x->in_shape[0]);
-    r->threads = sn_threads_count();
+    r->threads = sn_threads_here();
     SN_ASSERT(r->threads <= CONV_MAX_THREADS);
     r->l = layout_make(&r->g);
     /* no point packing more samples than a thread gets */

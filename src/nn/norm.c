@@ -205,9 +205,13 @@ static void bn_task(void *p, int64_t cb, int64_t ce, int tid) {
     for (int64_t ch = cb; ch < ce; ch++) {
         int i0 = (int)(ch * BN_CHUNK);
         int i1 = i0 + BN_CHUNK < x->n ? i0 + BN_CHUNK : x->n;
-        double *part = r->part ? r->part + (size_t)ch * C * 2 : NULL;
-        if (part)
+        /* only the sums pass has partials (in split mode they are shared
+         * with the other slices, which read them after the pass) */
+        double *part = NULL;
+        if (r->pass == P_DSUMS) {
+            part = r->part + (size_t)ch * C * 2;
             for (int c = 0; c < 2 * C; c++) part[c] = 0;
+        }
         for (int i = i0; i < i1; i++)
             for (int c = 0; c < C; c++) {
                 int64_t off = ((int64_t)i * C + c) * HW;
@@ -295,11 +299,13 @@ static void bn_pass(bn_run *r, int pass) {
         bn_task(r, 0, chunks, 0);
 }
 
-/* Sum of the chunk partials of channel c, slot s (0 or 1), in order. */
-static double bn_total(const bn_run *r, int c, int s) {
+/* Sum of the chunk partials part[chunks][C][2] of channel c, slot s (0
+ * or 1), in order. */
+static double bn_total(const double *part, int64_t chunks, int C, int c,
+                       int s) {
     double t = 0;
-    for (int64_t ch = 0; ch < bn_chunks(r->x->n); ch++)
-        t += r->part[((size_t)ch * r->C + c) * 2 + s];
+    for (int64_t ch = 0; ch < chunks; ch++)
+        t += part[((size_t)ch * C + c) * 2 + s];
     return t;
 }
 
@@ -318,43 +324,57 @@ static void bn_forward_act(const sn_op_args *x, const sn_op_args *act,
                 .HW = (int64_t)x->in_shape[0].h * x->in_shape[0].w,
                 .part = (double *)(void *)x->work, .act = act,
                 .hi = act_hi(act_op), .skip_out = skip_out};
-    const int64_t M = r.HW * x->n;
+    /* split: the statistics are over the whole batch (sn_batch_split) */
+    const sn_batch_split *sp = x->split;
+    const int total = sp ? sp->total : x->n;
+    const int64_t M = r.HW * total;
     float *const *t = x->tensor;
     float *mean_c = x->cache, *invstd_c = (float *)x->cache + C;
     /* per channel: scale then shift, in the work buffer after the
      * partials */
     float *scale = (float *)(r.part + (size_t)bn_chunks(x->n) * C * 2);
     float *shift = scale + C;
+    const double *plane = NULL; /* [total][C][2] */
     if (x->training) {
         /* One pass over memory: per plane its mean and its squares
          * centred on that mean (a one-pass E[x^2] - E[x]^2 would lose all
          * digits when |mean| >> std); the planes combine exactly below. */
         r.plane = (double *)(void *)(scale + 4 * C);
+        if (sp) /* this slice's planes in the shared array */
+            r.plane = sp->shared + (size_t)sp->first * C * 2;
         if (x->plane_stats) /* from the conv before (sn_op_args) */
             r.plane = x->plane_stats;
         else
             bn_pass(&r, P_STATS);
+        plane = r.plane;
+        if (sp) { /* every slice's planes are in */
+            sn_barrier_wait(sp->bar);
+            plane = sp->shared;
+        }
     }
     for (int c = 0; c < C; c++) {
         double mean, var;
         if (x->training) {
             /* equal-sized planes: the mean of the plane means, and the
              * within-plane plus between-plane squares (in plane order:
-             * the same bits for any thread count) */
+             * the same bits for any thread count, split or not) */
             double sm = 0, sq = 0;
-            for (int i = 0; i < x->n; i++)
-                sm += r.plane[((size_t)i * C + c) * 2];
-            mean = sm / x->n;
-            for (int i = 0; i < x->n; i++) {
-                const double *pm = r.plane + ((size_t)i * C + c) * 2;
+            for (int i = 0; i < total; i++)
+                sm += plane[((size_t)i * C + c) * 2];
+            mean = sm / total;
+            for (int i = 0; i < total; i++) {
+                const double *pm = plane + ((size_t)i * C + c) * 2;
                 sq += pm[1] + (double)r.HW * (pm[0] - mean) * (pm[0] - mean);
             }
             var = sq / (double)M;
             double mom = x->attr->momentum;
             double unbiased = M > 1 ? var * (double)M / (double)(M - 1) : var;
-            t[BN_RMEAN][c] =
-                (float)((1 - mom) * t[BN_RMEAN][c] + mom * mean);
-            t[BN_RVAR][c] = (float)((1 - mom) * t[BN_RVAR][c] + mom * unbiased);
+            if (!sp || sp->lead) {
+                t[BN_RMEAN][c] =
+                    (float)((1 - mom) * t[BN_RMEAN][c] + mom * mean);
+                t[BN_RVAR][c] =
+                    (float)((1 - mom) * t[BN_RVAR][c] + mom * unbiased);
+            }
         } else {
             mean = t[BN_RMEAN][c];
             var = t[BN_RVAR][c];
@@ -389,18 +409,31 @@ static void bn_backward_act(const sn_op_args *x, const sn_op_args *act,
                 .HW = (int64_t)x->in_shape[0].h * x->in_shape[0].w,
                 .part = (double *)(void *)x->work, .act = act,
                 .hi = act_hi(act_op)};
-    const int64_t M = r.HW * x->n;
+    /* split: the sums are over the whole batch, one partial per chunk of
+     * every slice in the shared array (slices start on a chunk) */
+    const sn_batch_split *sp = x->split;
+    const int total = sp ? sp->total : x->n;
+    const int64_t M = r.HW * total;
     const float *mean_c = x->cache, *invstd_c = (const float *)x->cache + C;
     float *k = (float *)(r.part + (size_t)bn_chunks(x->n) * C * 2);
     float *mb = k + C, *mg = mb + C;
+    const double *part = r.part;
+    if (sp) {
+        SN_ASSERT(sp->first % BN_CHUNK == 0);
+        r.part = sp->shared + (size_t)(sp->first / BN_CHUNK) * C * 2;
+        part = sp->shared;
+    }
     r.a = mean_c;
     bn_pass(&r, P_DSUMS);
+    if (sp) sn_barrier_wait(sp->bar);
+    const int lead = !sp || sp->lead;
     for (int c = 0; c < C; c++) {
         float invstd = invstd_c[c];
-        double dbeta = bn_total(&r, c, 0);
-        double dgamma = bn_total(&r, c, 1) * invstd; /* sum dy * xhat */
-        if (x->grad[BN_GAMMA]) x->grad[BN_GAMMA][c] += (float)dgamma;
-        if (x->grad[BN_BETA]) x->grad[BN_BETA][c] += (float)dbeta;
+        double dbeta = bn_total(part, bn_chunks(total), C, c, 0);
+        /* sum dy * xhat */
+        double dgamma = bn_total(part, bn_chunks(total), C, c, 1) * invstd;
+        if (lead && x->grad[BN_GAMMA]) x->grad[BN_GAMMA][c] += (float)dgamma;
+        if (lead && x->grad[BN_BETA]) x->grad[BN_BETA][c] += (float)dbeta;
         k[c] = x->tensor[BN_GAMMA][c] * invstd;
         mb[c] = (float)(dbeta / (double)M);
         mg[c] = (float)(dgamma * invstd / (double)M);
