@@ -122,10 +122,10 @@ typedef struct sn_op_args {
     float *work;               /* scratch, work_floats() long, shared */
     int training;              /* bn batch stats, dropout on */
     sn_rng *rng;               /* dropout masks */
-    int din_fresh;             /* backward, bn only: din[0] holds no
+    int din_fresh;             /* backward, bn and conv: din[0] holds no
                                   gradient yet (not even zeros) and is
                                   written, not added to; the executor sets
-                                  it where the bn is its input's only
+                                  it where the op is its input's only
                                   reader, saving the zeroing and a read */
     double *plane_stats;       /* training forward, [n][C][2]: conv (not
                                   fused with a pool) fills it with each

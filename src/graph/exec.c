@@ -429,10 +429,11 @@ sn_exec *sn_exec_new(const sn_graph *g, sn_weights *w, int max_batch) {
         a->cache = ex->cache[i];
         a->work = ex->work;
         a->rng = &ex->rng;
-        /* a bn that alone reads its input writes that gradient instead
-         * of adding to a zeroed one */
+        /* a bn or conv that alone reads its input writes that gradient
+         * instead of adding to a zeroed one */
         int only = 0;
-        if (fuse && nd->op == SN_OP_BN && nd->in[0] >= 1 &&
+        if (fuse && (nd->op == SN_OP_BN || nd->op == SN_OP_CONV) &&
+            nd->in[0] >= 1 &&
             (x->last_use >= 0 || i == n - 1) && /* its backward runs */
             ex->x[nd->in[0]].last_use == i &&
             sn_graph_consumers(g, nd->in[0], NULL, 0) == 1)

@@ -505,13 +505,18 @@ static void gemm_backward_task(void *ctx, int64_t b, int64_t e, int tid) {
             dst = din0 + (size_t)p.r0 * g->wo;
             ldx = g->hw;
         }
+        /* din_fresh: din holds no gradient yet (not even zeros): a direct
+         * 1x1 conv writes it (beta 0), col2im adds to the piece's samples
+         * zeroed here, in cache, on their first band */
+        float beta = direct && !x->din_fresh ? 1.0f : 0.0f;
         for (int gr = 0; gr < g->g; gr++)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, g->rows,
                         p.cols, g->og, 1.0f,
                         wt + (size_t)gr * g->og * g->rows, g->rows,
                         dmat + (size_t)gr * g->og * ldd, ldd,
-                        direct ? 1.0f : 0.0f, dst + (size_t)gr * g->rows * ldx,
-                        ldx);
+                        beta, dst + (size_t)gr * g->rows * ldx, ldx);
+        if (!direct && x->din_fresh && p.r0 == 0)
+            memset(din0, 0, sizeof(float) * in_sz * (size_t)p.ns);
         if (!direct) {
             const gemm_geom u = geom_unfold(g);
             for (int i = 0; i < p.ns; i++)
