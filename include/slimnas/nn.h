@@ -210,9 +210,10 @@ void sn_conv_relu_maxpool_backward(const sn_op_args *conv,
  * output (sn_bn_act_fusable). Forward computes both outputs in one pass
  * over the batch (each exactly as its own forward gives it). Backward,
  * when the activation is the bn's only reader: the bn's output gradient is
- * built from act->dout through the activation's mask in the bn's first
- * backward pass (bn->dout is written, never read first, so it needs no
- * zeroing), and the activation's own backward pass goes. Results are
+ * built from act->dout through the activation's mask (recomputed from the
+ * bn's input and its forward's scale and shift) inside the bn's passes
+ * (bn->dout is never touched), and the activation's own backward pass
+ * goes. Results are
  * bit-identical to the two ops in turn. skip_bn_out: the bn's own output
  * is not written (only the act's): for a training forward whose backward
  * is fused too, where nothing reads it. */
