@@ -620,6 +620,9 @@ static int split_plan(sn_exec *ex, int n) {
     int T = ex->n_split;
     int chunks = (n + SPLIT_CHUNK - 1) / SPLIT_CHUNK;
     if (T < 2 || chunks < T) return 0;
+    /* the slices' barriers need T threads at once: the pool the exec was
+     * made for (create execs after sn_threads_init), not inside a task */
+    SN_ASSERT(sn_threads_here() == T);
     for (int s = 0; s < T; s++) {
         int c0 = (int)((int64_t)chunks * s / T);
         int c1 = (int)((int64_t)chunks * (s + 1) / T);
