@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -40,6 +41,9 @@ static void bar_task(void *p, int64_t b, int64_t e, int tid) {
     bar_ctx *c = p;
     if (e - b != 1 || b != tid) atomic_fetch_add(&c->bad, 1);
     for (int r = 1; r <= c->rounds; r++) {
+        /* now and then one thread is late: the others spin out and
+         * sleep, and must be woken */
+        if (r % 50 == 0 && tid == r / 50 % c->n) usleep(3000);
         atomic_store_explicit(&c->slot[tid], r, memory_order_relaxed);
         sn_barrier_wait(&c->bar);
         for (int t = 0; t < c->n; t++)
@@ -59,6 +63,7 @@ static void test_barrier(void **state) {
         assert_int_equal(atomic_load(&c.bad), 0);
         for (int k = 0; k < t; k++)
             assert_int_equal(atomic_load(&c.slot[k]), c.rounds);
+        sn_barrier_destroy(&c.bar);
     }
     sn_threads_init(1);
 }

@@ -8,6 +8,7 @@
 #ifndef SLIMNAS_UTIL_H
 #define SLIMNAS_UTIL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -191,13 +192,19 @@ void sn_threads_serial_begin(void);
 void sn_threads_serial_end(void);
 
 /* A reusable barrier for the n tasks of one sn_parallel_for(n, ...) with
- * n == sn_threads_count(): spins briefly, then yields the core. */
+ * n == sn_threads_count(): spins briefly, then sleeps (on a loaded
+ * machine a spinning waiter would take the core from the thread it
+ * waits for). */
 typedef struct sn_barrier {
     _Atomic int count;
     _Atomic unsigned phase;
+    _Atomic int sleepers;
     int n;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
 } sn_barrier;
 void sn_barrier_init(sn_barrier *b, int n);
+void sn_barrier_destroy(sn_barrier *b);
 void sn_barrier_wait(sn_barrier *b);
 
 #endif

@@ -548,6 +548,7 @@ void sn_exec_free(sn_exec *ex) {
         sn_free_aligned(sl->work);
         if (s > 0) sn_free_aligned(sl->pgrad);
     }
+    if (ex->n_split) sn_barrier_destroy(&ex->bar);
     free(ex->sl);
     free(ex->v);
     free(ex->cache);

@@ -141,21 +141,44 @@ void sn_parallel_for(int64_t n, sn_task_fn fn, void *ctx) {
 void sn_barrier_init(sn_barrier *b, int n) {
     atomic_init(&b->count, 0);
     atomic_init(&b->phase, 0u);
+    atomic_init(&b->sleepers, 0);
     b->n = n;
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_cond_init(&b->cv, NULL);
 }
 
-/* The last to arrive resets the count and opens the next phase; the
- * others wait for the phase to change (acquire: they see every write made
- * before any thread arrived). */
+void sn_barrier_destroy(sn_barrier *b) {
+    pthread_mutex_destroy(&b->mu);
+    pthread_cond_destroy(&b->cv);
+}
+
+/* The last to arrive resets the count and opens the next phase (and wakes
+ * any sleepers); the others spin on the phase, then sleep until it
+ * changes. A sleeper counts itself and checks the phase under the mutex;
+ * the opener bumps the phase, then reads the count (both sequentially
+ * consistent): either the sleeper sees the new phase or the opener sees
+ * the sleeper, and broadcasts under the mutex, which the sleeper holds
+ * until it waits. Acquire on the phase: a waiter sees every write made
+ * before any thread arrived. */
 void sn_barrier_wait(sn_barrier *b) {
     unsigned ph = atomic_load_explicit(&b->phase, memory_order_acquire);
     if (atomic_fetch_add_explicit(&b->count, 1, memory_order_acq_rel) ==
         b->n - 1) {
         atomic_store_explicit(&b->count, 0, memory_order_relaxed);
-        atomic_fetch_add_explicit(&b->phase, 1u, memory_order_acq_rel);
+        atomic_fetch_add(&b->phase, 1u);
+        if (atomic_load(&b->sleepers) > 0) {
+            pthread_mutex_lock(&b->mu);
+            pthread_cond_broadcast(&b->cv);
+            pthread_mutex_unlock(&b->mu);
+        }
         return;
     }
-    long spins = 0;
-    while (atomic_load_explicit(&b->phase, memory_order_acquire) == ph)
-        if (++spins > SPIN_ROUNDS) sched_yield();
+    for (long spins = 0; spins < SPIN_ROUNDS; spins++)
+        if (atomic_load_explicit(&b->phase, memory_order_acquire) != ph)
+            return;
+    pthread_mutex_lock(&b->mu);
+    atomic_fetch_add(&b->sleepers, 1);
+    while (atomic_load(&b->phase) == ph) pthread_cond_wait(&b->cv, &b->mu);
+    atomic_fetch_sub(&b->sleepers, 1);
+    pthread_mutex_unlock(&b->mu);
 }
