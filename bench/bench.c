@@ -10,7 +10,10 @@
  * like the typical small front member of a size-bounded search (built
  * here, see sep5k_graph; bench/torch_bench.py has the same net).
  * thread_scaling: training images/s with 2 worker threads over 1 (same
- * net, same batch; measured separately from the main figures).
+ * net, same batch; measured separately from the main figures), and
+ * thread_scaling_unsplit: the same with the executor's batch split off
+ * (SLIMNAS_NO_SPLIT=1: every op splitting its own work), for an A/B of
+ * the split in one run.
  *
  * Environment: SLIMNAS_BENCH_SECONDS (per window, default 1.5),
  * SLIMNAS_THREADS (default: online cores), SLIMNAS_BENCH_NETS (only the
@@ -220,7 +223,7 @@ int main(void) {
         net_result r;
         if (bench_net(nets[i].kind, &r, 0) != 0) return 1;
         /* 2 threads over 1, each measured on a fresh pool and exec */
-        double by[3] = {0, 0, 0};
+        double by[3] = {0, 0, 0}, unsplit = 0;
         for (int th = 1; scaling && th <= 2; th++) {
             net_result s;
             if (th == threads) {
@@ -231,6 +234,22 @@ int main(void) {
             if (bench_net(nets[i].kind, &s, 1) != 0) return 1;
             by[th] = s.train_img_s;
             sn_threads_init(threads);
+        }
+        if (scaling) { /* 2 threads, the split off (read by sn_exec_new) */
+            net_result s;
+            const char *old = getenv("SLIMNAS_NO_SPLIT");
+            char *keep = old ? strdup(old) : NULL;
+            setenv("SLIMNAS_NO_SPLIT", "1", 1);
+            sn_threads_init(2);
+            int rc = bench_net(nets[i].kind, &s, 1);
+            sn_threads_init(threads);
+            if (keep)
+                setenv("SLIMNAS_NO_SPLIT", keep, 1);
+            else
+                unsetenv("SLIMNAS_NO_SPLIT");
+            free(keep);
+            if (rc != 0) return 1;
+            unsplit = s.train_img_s;
         }
         /* training = forward + backward (~2x forward) = 3x forward MACs,
          * 2 FLOPs per MAC */
@@ -250,6 +269,9 @@ int main(void) {
             cJSON_AddNumberToObject(b, "2", (int)by[2]);
             cJSON_AddNumberToObject(o, "thread_scaling",
                                     (int)(by[2] / by[1] * 100) / 100.0);
+            cJSON_AddNumberToObject(b, "2_unsplit", (int)unsplit);
+            cJSON_AddNumberToObject(o, "thread_scaling_unsplit",
+                                    (int)(unsplit / by[1] * 100) / 100.0);
         }
         cJSON_AddItemToObject(jn, nets[i].key, o);
     }

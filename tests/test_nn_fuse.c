@@ -221,6 +221,32 @@ static void test_fused_matches_unfused(void **state) {
     if (sn_graph_validate(g5, &e) != 0) fail_msg("%s", e.msg);
     compare(g5, 3, 1);
     sn_graph_free(g5);
+    /* convs that alone read their input write its gradient (din_fresh):
+     * a banded 40x40 3x3 conv (col2im on zeroed samples), a grouped 1x1
+     * (sgemm with beta 0), a depthwise stride 2 (unpacked into a zeroed
+     * plane) and stride 1 (written) */
+    sn_graph *g9 = sn_graph_new("fresh", (sn_shape){2, 40, 40}, 3);
+    a = conv(4, 3, 1, 1, 0);
+    x = add(g9, SN_OP_CONV, &a, 0, NULL);
+    x = add(g9, SN_OP_RELU, NULL, x, NULL);
+    x = add(g9, SN_OP_CONV, &a, x, NULL);
+    x = add(g9, SN_OP_BN, NULL, x, NULL);
+    x = add(g9, SN_OP_RELU6, NULL, x, NULL);
+    a = conv(6, 1, 1, 2, 0);
+    x = add(g9, SN_OP_CONV, &a, x, NULL);
+    x = add(g9, SN_OP_RELU, NULL, x, NULL);
+    a = conv(6, 3, 2, 6, 0);
+    x = add(g9, SN_OP_CONV, &a, x, NULL);
+    x = add(g9, SN_OP_BN, NULL, x, NULL);
+    x = add(g9, SN_OP_RELU, NULL, x, NULL);
+    a = conv(12, 3, 1, 6, 1);
+    x = add(g9, SN_OP_CONV, &a, x, NULL);
+    x = add(g9, SN_OP_GAP, NULL, x, NULL);
+    add(g9, SN_OP_DENSE, &d, x, NULL);
+    if (sn_graph_validate(g9, &e) != 0) fail_msg("%s", e.msg);
+    compare(g9, 3, 2);
+    compare(g9, 17, 2); /* split across two threads */
+    sn_graph_free(g9);
     /* conv -> relu -> max pool (tiny2conv: 28x28 and 14x14 outputs),
      * both directions fused */
     sn_graph *g6 =

@@ -174,6 +174,9 @@ const float *sn_exec_predict(sn_exec *ex, const float *x, int n);
 /* How many convs sn_exec_predict runs folded into their batch norm (0
  * under SLIMNAS_NO_FUSE=1). */
 int sn_exec_n_folded(const sn_exec *ex);
+/* How many slices the last forward split its batch into across the
+ * worker pool (0: it ran unsplit; see exec.c). */
+int sn_exec_split(const sn_exec *ex);
 void sn_exec_zero_grad(sn_exec *ex);
 /* Back-propagates dlogits [n, classes] of the last forward. */
 void sn_exec_backward(sn_exec *ex, const float *dlogits);

@@ -85,6 +85,22 @@ static inline int64_t sn_tensor_desc_size(const sn_tensor_desc *t) {
     return s;
 }
 
+/* A batch split across the worker pool's threads (the executor's
+ * split mode): each thread runs every node on its slice of the batch, and
+ * a bn, whose training statistics (and parameter gradients) are over the
+ * whole batch, meets the other slices at a barrier. Slices start on a
+ * multiple of 8 samples (bn's chunk), so bn's sums add the same partials
+ * in the same order as the unsplit batch does: the same bits. */
+typedef struct sn_batch_split {
+    int first;         /* this slice's first sample in the batch */
+    int total;         /* the whole batch */
+    int lead;          /* the first slice: writes what is written once
+                          (running statistics, bn's parameter gradients) */
+    double *shared;    /* bn: [total][C][2], every slice's plane
+                          statistics (forward) or chunk sums (backward) */
+    sn_barrier *bar;   /* all slices */
+} sn_batch_split;
+
 /* Everything a forward or backward call sees. Pointers are to batch
  * tensors of n samples. Backward ACCUMULATES (+=) into din[i] and grad[j]
  * (a node may feed several consumers); callers zero them first. din[i] may
@@ -106,10 +122,10 @@ typedef struct sn_op_args {
     float *work;               /* scratch, work_floats() long, shared */
     int training;              /* bn batch stats, dropout on */
     sn_rng *rng;               /* dropout masks */
-    int din_fresh;             /* backward, bn only: din[0] holds no
+    int din_fresh;             /* backward, bn and conv: din[0] holds no
                                   gradient yet (not even zeros) and is
                                   written, not added to; the executor sets
-                                  it where the bn is its input's only
+                                  it where the op is its input's only
                                   reader, saving the zeroing and a read */
     double *plane_stats;       /* training forward, [n][C][2]: conv (not
                                   fused with a pool) fills it with each
@@ -118,6 +134,8 @@ typedef struct sn_op_args {
                                   bn reading that conv then takes them
                                   instead of its own statistics pass
                                   (the executor sets both; NULL: none) */
+    const sn_batch_split *split; /* bn and dropout in split mode (n, in,
+                                  out: the slice); NULL: the whole batch */
 } sn_op_args;
 
 /* Graph-file limits on attribute values (graph.h's reader applies them). */
@@ -225,9 +243,10 @@ void sn_conv_relu_maxpool_backward(const sn_op_args *conv,
  * output (sn_bn_act_fusable). Forward computes both outputs in one pass
  * over the batch (each exactly as its own forward gives it). Backward,
  * when the activation is the bn's only reader: the bn's output gradient is
- * built from act->dout through the activation's mask in the bn's first
- * backward pass (bn->dout is written, never read first, so it needs no
- * zeroing), and the activation's own backward pass goes. Results are
+ * built from act->dout through the activation's mask (recomputed from the
+ * bn's input and its forward's scale and shift) inside the bn's passes
+ * (bn->dout is never touched), and the activation's own backward pass
+ * goes. Results are
  * bit-identical to the two ops in turn. skip_bn_out: the bn's own output
  * is not written (only the act's): for a training forward whose backward
  * is fused too, where nothing reads it. */
@@ -236,6 +255,12 @@ void sn_bn_act_forward(const sn_op_args *bn, const sn_op_args *act,
                        sn_op_kind act_op, int skip_bn_out);
 void sn_bn_act_backward(const sn_op_args *bn, const sn_op_args *act,
                         sn_op_kind act_op);
+/* Dropout in split mode (see sn_batch_split): the executor draws the
+ * whole batch's mask into x->cache (x: the whole batch, training, rate >
+ * 0) before the slices run, in the order dropout's forward draws it, and
+ * a slice's dropout (args with split set, cache: its part of that mask)
+ * only applies it: the same masks as unsplit. */
+void sn_dropout_mask(const sn_op_args *x);
 /* -1 when the name is unknown. */
 int sn_op_from_name(const char *name);
 int64_t sn_op_params(sn_op_kind op, const sn_attr *a, const sn_shape *in,

@@ -8,6 +8,7 @@
 #ifndef SLIMNAS_UTIL_H
 #define SLIMNAS_UTIL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -179,9 +180,34 @@ void sn_threads_shutdown(void);
 
 /* Calls fn(ctx, begin, end, tid) on disjoint chunks covering [0, n), one
  * chunk per worker (tid in [0, sn_threads_count())), and returns when all
- * are done. Runs inline when n is small or the pool has one thread. Not
- * re-entrant: fn must not call sn_parallel_for. */
+ * are done. Runs inline when n is small or the pool has one thread.
+ * Nested: called from inside a task (or between sn_threads_serial_begin
+ * and _end) it runs fn(ctx, 0, n, 0) inline on the calling thread, and
+ * sn_threads_here() (the threads a sn_parallel_for called here would use)
+ * says 1 there, so an op called by a task sizes and indexes its
+ * per-thread scratch for one thread. With n equal to
+ * sn_threads_count(), every index runs on its own thread and all of them
+ * at once, so the tasks may wait for each other (sn_barrier_wait). */
 typedef void (*sn_task_fn)(void *ctx, int64_t begin, int64_t end, int tid);
 void sn_parallel_for(int64_t n, sn_task_fn fn, void *ctx);
+int sn_threads_here(void);
+void sn_threads_serial_begin(void);
+void sn_threads_serial_end(void);
+
+/* A reusable barrier for the n tasks of one sn_parallel_for(n, ...) with
+ * n == sn_threads_count(): spins briefly, then sleeps (on a loaded
+ * machine a spinning waiter would take the core from the thread it
+ * waits for). */
+typedef struct sn_barrier {
+    _Atomic int count;
+    _Atomic unsigned phase;
+    _Atomic int sleepers;
+    int n;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} sn_barrier;
+void sn_barrier_init(sn_barrier *b, int n);
+void sn_barrier_destroy(sn_barrier *b);
+void sn_barrier_wait(sn_barrier *b);
 
 #endif

@@ -53,7 +53,31 @@
  * the norm's per-plane statistics while each output plane is in cache
  * (sn_op_args.plane_stats), and the norm skips its own statistics pass
  * over the batch.
- * SLIMNAS_NO_FUSE=1 turns fusion off (tests compare both). */
+ * SLIMNAS_NO_FUSE=1 turns fusion off (tests compare both).
+ *
+ * Split mode (a pool of T > 1 threads, a batch of at least 8 (T - 1) + 1
+ * samples): instead of every op splitting its own work
+ * (one wake-up and join of the pool per op and pass), each thread runs
+ * the whole forward, or the whole backward, on its slice of the batch:
+ * one sn_parallel_for per pass. Slices are whole chunks of 8 samples.
+ * A slice has its own gradient buffers (the same plan for slice_cap
+ * samples), op caches, work buffer and parameter gradients (slice 0
+ * adds straight into the exec's); activations are the whole batch's,
+ * each slice writing its own samples. Ops called inside a slice see one
+ * thread (nested sn_parallel_for runs inline). A training bn meets the
+ * other slices at a barrier (sn_batch_split): forward after each slice
+ * put its planes' statistics into the bn's shared array, backward after
+ * its chunk sums; every slice then combines all of them in the unsplit
+ * order (bn's results are bit-identical to the unsplit path) and slice 0
+ * alone updates the running statistics and adds the parameter
+ * gradients. Dropout masks are drawn for the whole batch before the
+ * slices start (sn_dropout_mask: the unsplit masks), each slice applying
+ * its part. After backward the slices' parameter gradients are added to
+ * slice 0's in slice order, each thread a range of parameters: the
+ * convs' and dense's weight gradients are then sums of per-slice
+ * partials (deterministic for a thread count, equal to the unsplit path
+ * within float rounding). The unsplit path stays for smaller batches,
+ * sized for them only. SLIMNAS_NO_SPLIT=1 turns split mode off. */
 #include "slimnas/graph.h"
 
 #include <math.h>
@@ -63,17 +87,36 @@
 #include "graph_internal.h"
 
 #define ALIGN_FLOATS 16
+#define SPLIT_CHUNK 8 /* samples; bn's chunk (norm.c BN_CHUNK) */
 
-typedef struct xnode {
+/* One node's arguments in one view of the batch: the whole batch, or a
+ * slice in split mode (what they point at). */
+typedef struct vnode {
     sn_op_args a;
+    sn_op_args fa; /* fold_bn: the conv's args, folded, out = bn's */
     const float *in[SN_MAX_IN];
     float *din[SN_MAX_IN];
+    float *grad[SN_MAX_TENSORS];
+    float *dact;   /* this view's gradient of the node's output, or NULL */
+    double *stats; /* conv with stats: this view's planes in it */
+    sn_batch_split split; /* bn, slices only */
+} vnode;
+
+/* A slice's own buffers (split mode). */
+typedef struct slice {
+    vnode *v;      /* [n_nodes] */
+    float *grad_mem, *work, *pgrad; /* pgrad: slice 0's is the exec's */
+    void **cache;  /* [n_nodes] */
+    int first, n;  /* samples of the current batch */
+} slice;
+
+typedef struct xnode {
     sn_shape in_shape[SN_MAX_IN];
     float *tensor[SN_MAX_TENSORS];
-    float *grad[SN_MAX_TENSORS];
     int64_t size;    /* floats per sample of the output */
     float *act;      /* [max_batch * size] */
-    float *dact;     /* [max_batch * size], may share memory; NULL: none */
+    float *dact;     /* whole-batch view's [batch * size], may share
+                        memory; NULL: none */
     int last_use;    /* last node reading this one; -1 for none */
     int fuse_pool;   /* conv whose output node i + 1 max pools: forward
                         runs both in one pass (sn_conv_maxpool_forward);
@@ -90,10 +133,13 @@ typedef struct xnode {
     int fold_bn;
     sn_attr fattr;                /* the conv's attributes, with a bias */
     float *ftensor[SN_MAX_TENSORS]; /* folded weight and bias */
-    sn_op_args fa;                /* the conv's args, folded, out = bn's */
     /* conv read by a bn at i + 1: [max_batch][C][2] plane statistics the
      * conv computes for the bn in a training forward; NULL: none */
     double *stats;
+    /* bn in split mode: its shared array (stats of the conv before, or
+     * its own), [max_batch][C][2]; NULL: none */
+    double *shared;
+    int own_shared;
 } xnode;
 
 struct sn_exec {
@@ -101,9 +147,15 @@ struct sn_exec {
     sn_weights *w;
     int n_nodes, max_batch, n; /* n: batch of the last forward */
     xnode *x;
+    vnode *v; /* [n_nodes]: the whole batch */
     float *act_mem, *grad_mem, *work, *pgrad;
     void **cache;
     sn_rng rng;
+    /* split mode: n_split slices (0: off), each at most split_cap
+     * samples; split_now: the last forward ran split */
+    int n_split, split_cap, split_now;
+    slice *sl;
+    sn_barrier bar;
     /* SLIMNAS_PROFILE=1: seconds per node, printed when the exec is freed */
     double *t_fwd, *t_bwd;
     int64_t prof_fwd, prof_bwd;
@@ -133,7 +185,7 @@ static int64_t round_up(int64_t x) {
 
 /* Assigns gradient slots by liveness over the backward order; returns the
  * total floats and sets each node's offset (or -1: no gradient needed). */
-static int64_t plan_grads(sn_exec *ex, int64_t *off) {
+static int64_t plan_grads(sn_exec *ex, int64_t *off, int batch) {
     int n = ex->n_nodes;
     int64_t *slot_cap = sn_xcalloc((size_t)n, sizeof *slot_cap);
     int *slot_free = sn_xcalloc((size_t)n, sizeof *slot_free);
@@ -157,7 +209,7 @@ static int64_t plan_grads(sn_exec *ex, int64_t *off) {
         }
         for (int q = 0; q < nn; q++) {
             int i = need[q];
-            int64_t want = round_up(ex->x[i].size * ex->max_batch);
+            int64_t want = round_up(ex->x[i].size * batch);
             /* Best fit among free slots; else grow the largest free one;
              * else open a new slot. */
             int best = -1, largest = -1;
@@ -278,11 +330,26 @@ sn_exec *sn_exec_new(const sn_graph *g, sn_weights *w, int max_batch) {
         ex->x[i].fuse_act_bwd = ex->x[i].fuse_act && last[i] == i + 1 &&
                                 (last[i + 1] >= 0 || i + 1 == n - 1);
     }
+    /* split mode (see the header): T slices of whole 8-sample chunks */
+    const char *nosplit = getenv("SLIMNAS_NO_SPLIT");
+    int T = sn_threads_count();
+    int split = T > 1 && max_batch > SPLIT_CHUNK * (T - 1) &&
+                !(nosplit && *nosplit && strcmp(nosplit, "0") != 0);
+    /* the unsplit path then serves only batches too small to split */
+    int whole_cap = split ? SPLIT_CHUNK * (T - 1) : max_batch;
+    if (split) {
+        ex->n_split = T;
+        int chunks = (max_batch + SPLIT_CHUNK - 1) / SPLIT_CHUNK;
+        ex->split_cap = SPLIT_CHUNK * ((chunks + T - 1) / T);
+        sn_barrier_init(&ex->bar, T);
+    }
+
     int64_t *grad_off = sn_xmalloc((size_t)n * sizeof *grad_off);
-    int64_t grad_total = plan_grads(ex, grad_off);
+    int64_t grad_total = plan_grads(ex, grad_off, whole_cap);
     ex->grad_mem = sn_falloc((size_t)grad_total);
     ex->pgrad = sn_falloc((size_t)w->n_params);
 
+    ex->v = sn_xcalloc((size_t)n, sizeof *ex->v);
     size_t work = 0;
     for (int i = 0; i < n; i++) {
         const sn_node *nd = &g->nodes[i];
@@ -290,21 +357,18 @@ sn_exec *sn_exec_new(const sn_graph *g, sn_weights *w, int max_batch) {
         xnode *x = &ex->x[i];
         x->act = ex->act_mem + act_off[i];
         x->dact = grad_off[i] >= 0 ? ex->grad_mem + grad_off[i] : NULL;
-        for (int k = 0; k < nd->n_in; k++) {
+        for (int k = 0; k < nd->n_in; k++)
             x->in_shape[k] = g->nodes[nd->in[k]].out;
-            x->in[k] = ex->x[nd->in[k]].act;
-        }
-        for (int t = 0; t < w->n_tensors[i]; t++) {
+        for (int t = 0; t < w->n_tensors[i]; t++)
             x->tensor[t] = sn_weights_tensor(w, i, t);
-            if (w->desc[i][t].trainable)
-                x->grad[t] = ex->pgrad + w->offset[i][t];
-        }
+        /* dropout in split mode: the whole batch's mask (see below) */
+        int cap = split && nd->op == SN_OP_DROPOUT ? max_batch : whole_cap;
         size_t cb = op->cache_bytes(&nd->attr, x->in_shape, nd->n_in, nd->out,
-                                    max_batch);
+                                    cap);
         if (cb) ex->cache[i] = sn_falloc((cb + sizeof(float) - 1) /
                                          sizeof(float));
         size_t wf = op->work_floats(&nd->attr, x->in_shape, nd->n_in, nd->out,
-                                    max_batch);
+                                    whole_cap);
         if (wf > work) work = wf;
     }
     ex->work = sn_falloc(work);
@@ -314,6 +378,17 @@ sn_exec *sn_exec_new(const sn_graph *g, sn_weights *w, int max_batch) {
             b->op == SN_OP_BN && b->in[0] == i)
             ex->x[i].stats = sn_xmalloc((size_t)max_batch * c->out.c * 2 *
                                         sizeof(double));
+    }
+    for (int i = 1; split && i < n; i++) {
+        if (g->nodes[i].op != SN_OP_BN) continue;
+        xnode *x = &ex->x[i];
+        if (g->nodes[i].in[0] == i - 1 && ex->x[i - 1].stats) {
+            x->shared = ex->x[i - 1].stats;
+        } else {
+            x->shared = sn_xmalloc((size_t)max_batch * g->nodes[i].out.c *
+                                   2 * sizeof(double));
+            x->own_shared = 1;
+        }
     }
     for (int i = 0; i < n; i++) {
         xnode *x = &ex->x[i];
@@ -330,26 +405,35 @@ sn_exec *sn_exec_new(const sn_graph *g, sn_weights *w, int max_batch) {
     for (int i = 0; i < n; i++) {
         const sn_node *nd = &g->nodes[i];
         xnode *x = &ex->x[i];
-        for (int k = 0; k < nd->n_in; k++)
-            x->din[k] = nd->in[k] >= 1 ? ex->x[nd->in[k]].dact : NULL;
-        sn_op_args *a = &x->a;
+        vnode *v = &ex->v[i];
+        v->dact = x->dact;
+        v->stats = x->stats;
+        for (int k = 0; k < nd->n_in; k++) {
+            v->in[k] = ex->x[nd->in[k]].act;
+            v->din[k] = nd->in[k] >= 1 ? ex->x[nd->in[k]].dact : NULL;
+        }
+        for (int t = 0; t < w->n_tensors[i]; t++)
+            if (w->desc[i][t].trainable)
+                v->grad[t] = ex->pgrad + w->offset[i][t];
+        sn_op_args *a = &v->a;
         a->attr = &nd->attr;
         a->n_in = nd->n_in;
         a->in_shape = x->in_shape;
         a->out_shape = nd->out;
-        a->in = x->in;
+        a->in = v->in;
         a->out = x->act;
         a->tensor = x->tensor;
-        a->grad = x->grad;
-        a->din = x->din;
-        a->dout = x->dact;
+        a->grad = v->grad;
+        a->din = v->din;
+        a->dout = v->dact;
         a->cache = ex->cache[i];
         a->work = ex->work;
         a->rng = &ex->rng;
-        /* a bn that alone reads its input writes that gradient instead
-         * of adding to a zeroed one */
+        /* a bn or conv that alone reads its input writes that gradient
+         * instead of adding to a zeroed one */
         int only = 0;
-        if (fuse && nd->op == SN_OP_BN && nd->in[0] >= 1 &&
+        if (fuse && (nd->op == SN_OP_BN || nd->op == SN_OP_CONV) &&
+            nd->in[0] >= 1 &&
             (x->last_use >= 0 || i == n - 1) && /* its backward runs */
             ex->x[nd->in[0]].last_use == i &&
             sn_graph_consumers(g, nd->in[0], NULL, 0) == 1)
@@ -359,11 +443,81 @@ sn_exec *sn_exec_new(const sn_graph *g, sn_weights *w, int max_batch) {
     for (int i = 0; i < n; i++) {
         xnode *x = &ex->x[i];
         if (!x->fold_bn) continue;
-        x->fa = x->a;
-        x->fa.attr = &x->fattr;
-        x->fa.tensor = x->ftensor;
-        x->fa.grad = NULL;
-        x->fa.out = ex->x[i + 1].act;
+        vnode *v = &ex->v[i];
+        v->fa = v->a;
+        v->fa.attr = &x->fattr;
+        v->fa.tensor = x->ftensor;
+        v->fa.grad = NULL;
+        v->fa.out = ex->x[i + 1].act;
+    }
+    if (split) {
+        /* every slice: the same gradient plan for split_cap samples, its
+         * own caches and work (sized for one thread: ops run serially in
+         * a slice), its own parameter gradients (slice 0: the exec's) */
+        grad_total = plan_grads(ex, grad_off, ex->split_cap);
+        ex->sl = sn_xcalloc((size_t)T, sizeof *ex->sl);
+        sn_threads_serial_begin();
+        for (int s = 0; s < T; s++) {
+            slice *sl = &ex->sl[s];
+            sl->grad_mem = sn_falloc((size_t)grad_total);
+            sl->pgrad = s == 0 ? ex->pgrad : sn_falloc((size_t)w->n_params);
+            sl->cache = sn_xcalloc((size_t)n, sizeof *sl->cache);
+            sl->v = sn_xcalloc((size_t)n, sizeof *sl->v);
+            size_t sw = 0;
+            for (int i = 0; i < n; i++) {
+                const sn_node *nd = &g->nodes[i];
+                const sn_op_desc *op = sn_op_get(nd->op);
+                xnode *x = &ex->x[i];
+                size_t cb = op->cache_bytes(&nd->attr, x->in_shape, nd->n_in,
+                                            nd->out, ex->split_cap);
+                if (nd->op == SN_OP_DROPOUT) cb = 0; /* the batch's mask */
+                if (cb)
+                    sl->cache[i] = sn_falloc((cb + sizeof(float) - 1) /
+                                             sizeof(float));
+                size_t wf = op->work_floats(&nd->attr, x->in_shape, nd->n_in,
+                                            nd->out, ex->split_cap);
+                if (wf > sw) sw = wf;
+            }
+            sl->work = sn_falloc(sw);
+            for (int i = 0; i < n; i++) {
+                const sn_node *nd = &g->nodes[i];
+                vnode *v = &sl->v[i];
+                *v = ex->v[i];
+                v->dact = grad_off[i] >= 0 ? sl->grad_mem + grad_off[i] : NULL;
+                for (int k = 0; k < nd->n_in; k++)
+                    v->din[k] = NULL;
+                for (int t = 0; t < w->n_tensors[i]; t++)
+                    if (w->desc[i][t].trainable)
+                        v->grad[t] = sl->pgrad + w->offset[i][t];
+                v->a.in = v->in;
+                v->a.din = v->din;
+                v->a.grad = v->grad;
+                v->a.dout = v->dact;
+                v->a.cache = sl->cache[i];
+                v->a.work = sl->work;
+                if (ex->x[i].fold_bn) {
+                    v->fa = v->a;
+                    v->fa.attr = &ex->x[i].fattr;
+                    v->fa.tensor = ex->x[i].ftensor;
+                    v->fa.grad = NULL;
+                }
+                if (ex->x[i].shared) {
+                    v->split.shared = ex->x[i].shared;
+                    v->split.bar = &ex->bar;
+                    v->split.lead = s == 0;
+                    v->a.split = &v->split;
+                }
+                if (nd->op == SN_OP_DROPOUT) /* mask drawn for the batch */
+                    v->a.split = &v->split;
+            }
+            for (int i = 0; i < n; i++) {
+                const sn_node *nd = &g->nodes[i];
+                for (int k = 0; k < nd->n_in; k++)
+                    if (nd->in[k] >= 1)
+                        sl->v[i].din[k] = sl->v[nd->in[k]].dact;
+            }
+        }
+        sn_threads_serial_end();
     }
     free(last);
     free(act_off);
@@ -383,7 +537,20 @@ void sn_exec_free(sn_exec *ex) {
         sn_free_aligned(ex->x[i].ftensor[0]);
         sn_free_aligned(ex->x[i].ftensor[1]);
         free(ex->x[i].stats);
+        if (ex->x[i].own_shared) free(ex->x[i].shared);
     }
+    for (int s = 0; s < ex->n_split; s++) {
+        slice *sl = &ex->sl[s];
+        for (int i = 0; i < ex->n_nodes; i++) sn_free_aligned(sl->cache[i]);
+        free(sl->cache);
+        free(sl->v);
+        sn_free_aligned(sl->grad_mem);
+        sn_free_aligned(sl->work);
+        if (s > 0) sn_free_aligned(sl->pgrad);
+    }
+    if (ex->n_split) sn_barrier_destroy(&ex->bar);
+    free(ex->sl);
+    free(ex->v);
     free(ex->cache);
     sn_free_aligned(ex->act_mem);
     sn_free_aligned(ex->grad_mem);
@@ -397,6 +564,10 @@ int sn_exec_n_folded(const sn_exec *ex) {
     int k = 0;
     for (int i = 0; i < ex->g->n_nodes; i++) k += ex->x[i].fold_bn != 0;
     return k;
+}
+
+int sn_exec_split(const sn_exec *ex) {
+    return ex->split_now ? ex->n_split : 0;
 }
 
 /* The folded weight and bias of conv i (see the header): per output
@@ -420,6 +591,136 @@ static void fold_weights(sn_exec *ex, int i) {
     }
 }
 
+/* Points slice s's arguments at its samples [first, first + n) of the
+ * batch of `total`. */
+static void slice_bind(sn_exec *ex, int s, int first, int n, int total) {
+    slice *sl = &ex->sl[s];
+    sl->first = first;
+    sl->n = n;
+    for (int i = 0; i < ex->n_nodes; i++) {
+        const sn_node *nd = &ex->g->nodes[i];
+        vnode *v = &sl->v[i];
+        for (int k = 0; k < nd->n_in; k++)
+            v->in[k] = ex->x[nd->in[k]].act +
+                       (size_t)first * ex->x[nd->in[k]].size;
+        v->a.out = ex->x[i].act + (size_t)first * ex->x[i].size;
+        if (nd->op == SN_OP_DROPOUT) /* its part of the batch's mask */
+            v->a.cache = (float *)ex->cache[i] + (size_t)first * ex->x[i].size;
+        if (ex->x[i].stats)
+            v->stats = ex->x[i].stats + (size_t)first * nd->out.c * 2;
+        if (ex->x[i].fold_bn)
+            v->fa.out = ex->x[i + 1].act + (size_t)first * ex->x[i + 1].size;
+        v->split.first = first;
+        v->split.total = total;
+    }
+}
+
+/* Slices for a batch of n: whole chunks, as even as possible; 0 when
+ * the batch is too small to give every slice one. */
+static int split_plan(sn_exec *ex, int n) {
+    int T = ex->n_split;
+    int chunks = (n + SPLIT_CHUNK - 1) / SPLIT_CHUNK;
+    if (T < 2 || chunks < T) return 0;
+    /* the slices' barriers need T threads at once: the pool the exec was
+     * made for (create execs after sn_threads_init), not inside a task */
+    SN_ASSERT(sn_threads_here() == T);
+    for (int s = 0; s < T; s++) {
+        int c0 = (int)((int64_t)chunks * s / T);
+        int c1 = (int)((int64_t)chunks * (s + 1) / T);
+        int first = c0 * SPLIT_CHUNK;
+        int end = c1 * SPLIT_CHUNK < n ? c1 * SPLIT_CHUNK : n;
+        SN_ASSERT(end - first <= ex->split_cap);
+        slice_bind(ex, s, first, end - first, n);
+    }
+    return 1;
+}
+
+/* Forward over the nodes of one view (the whole batch or a slice) of n
+ * samples; fold: predictions remake the folded weights here (split mode
+ * makes them once before the slices start); prof: this view books the
+ * profile. */
+static void run_forward(sn_exec *ex, vnode *V, int n, int training,
+                        int predict, int fold, int prof) {
+    for (int i = 1; i < ex->n_nodes; i++) {
+        sn_op_args *a = &V[i].a;
+        a->n = n;
+        a->training = training;
+        if (ex->x[i].stats) { /* conv i computes bn i + 1's statistics */
+            a->plane_stats = training ? V[i].stats : NULL;
+            V[i + 1].a.plane_stats = a->plane_stats;
+        }
+        double t0 = prof ? sn_now() : 0;
+        if (predict && ex->x[i].fold_bn) { /* conv i with bn i + 1 */
+            if (fold) fold_weights(ex, i);
+            V[i].fa.n = n;
+            V[i].fa.training = 0;
+            sn_op_get(SN_OP_CONV)->forward(&V[i].fa);
+            if (prof) ex->t_fwd[i] += sn_now() - t0;
+            i++;
+            continue;
+        }
+        if (ex->x[i].pre_relu) { /* conv i, relu i + 1, max pool i + 2 */
+            sn_op_args *r = &V[i + 1].a, *q = &V[i + 2].a;
+            r->n = q->n = n;
+            r->training = q->training = training;
+            sn_conv_relu_maxpool_forward(a, r, q);
+            if (prof) ex->t_fwd[i] += sn_now() - t0;
+            i += 2;
+            continue;
+        }
+        if (ex->x[i].fuse_pool) { /* conv i, max pool i + 1 (relu i + 2) */
+            sn_op_args *q = &V[i + 1].a, *r = NULL;
+            q->n = n;
+            q->training = training;
+            if (ex->x[i].fuse_pool == 2) {
+                r = &V[i + 2].a;
+                r->n = n;
+                r->training = training;
+            }
+            sn_conv_maxpool_forward(a, q, r);
+            if (prof) ex->t_fwd[i] += sn_now() - t0;
+            i += ex->x[i].fuse_pool;
+            continue;
+        }
+        if (ex->x[i].fuse_act) { /* bn i, relu/relu6 i + 1 */
+            sn_op_args *q = &V[i + 1].a;
+            q->n = n;
+            q->training = training;
+            /* a training forward whose backward is fused too leaves the
+             * bn's output unwritten: nothing reads it (an inference
+             * forward writes it, for sn_exec_output readers) */
+            sn_bn_act_forward(a, q, ex->g->nodes[i + 1].op,
+                              training && ex->x[i].fuse_act_bwd);
+            if (prof) ex->t_fwd[i] += sn_now() - t0;
+            i++;
+            continue;
+        }
+        sn_op_get(ex->g->nodes[i].op)->forward(a);
+        if (prof) ex->t_fwd[i] += sn_now() - t0;
+    }
+}
+
+typedef struct split_ctx {
+    sn_exec *ex;
+    const float *x;  /* forward: the batch; backward: dlogits */
+    int training, predict;
+} split_ctx;
+
+static void split_forward_task(void *ctx, int64_t b, int64_t e, int tid) {
+    (void)tid;
+    const split_ctx *c = ctx;
+    sn_exec *ex = c->ex;
+    for (int64_t s = b; s < e; s++) {
+        slice *sl = &ex->sl[s];
+        size_t in_sz = (size_t)ex->x[0].size;
+        memcpy(ex->x[0].act + (size_t)sl->first * in_sz,
+               c->x + (size_t)sl->first * in_sz,
+               (size_t)sl->n * in_sz * sizeof(float));
+        run_forward(ex, sl->v, sl->n, c->training, c->predict, 0,
+                    s == 0 && ex->t_fwd);
+    }
+}
+
 static const float *forward(sn_exec *ex, const float *x, int n, int training,
                             int predict);
 
@@ -436,67 +737,28 @@ static const float *forward(sn_exec *ex, const float *x, int n, int training,
                             int predict) {
     SN_ASSERT(n >= 1 && n <= ex->max_batch);
     ex->n = n;
+    if (ex->t_fwd) ex->prof_fwd++;
+    ex->split_now = split_plan(ex, n);
+    if (ex->split_now) {
+        for (int i = 1; i < ex->n_nodes; i++) {
+            if (predict && ex->x[i].fold_bn) fold_weights(ex, i);
+            /* dropout masks from the one rng, in the unsplit order */
+            sn_op_args *a = &ex->v[i].a;
+            if (training && ex->g->nodes[i].op == SN_OP_DROPOUT &&
+                a->attr->rate > 0.0f) {
+                a->n = n;
+                a->training = 1;
+                sn_dropout_mask(a);
+            }
+        }
+        split_ctx c = {ex, x, training, predict};
+        sn_parallel_for(ex->n_split, split_forward_task, &c);
+        return ex->x[ex->n_nodes - 1].act;
+    }
     /* The input is copied: backward of the first layers reads it, and the
      * caller's batch buffer may be refilled meanwhile. */
     memcpy(ex->x[0].act, x, (size_t)(ex->x[0].size * n) * sizeof(float));
-    if (ex->t_fwd) ex->prof_fwd++;
-    for (int i = 1; i < ex->n_nodes; i++) {
-        sn_op_args *a = &ex->x[i].a;
-        a->n = n;
-        a->training = training;
-        if (ex->x[i].stats) { /* conv i computes bn i + 1's statistics */
-            a->plane_stats = training ? ex->x[i].stats : NULL;
-            ex->x[i + 1].a.plane_stats = a->plane_stats;
-        }
-        double t0 = ex->t_fwd ? sn_now() : 0;
-        if (predict && ex->x[i].fold_bn) { /* conv i with bn i + 1 */
-            fold_weights(ex, i);
-            ex->x[i].fa.n = n;
-            ex->x[i].fa.training = 0;
-            sn_op_get(SN_OP_CONV)->forward(&ex->x[i].fa);
-            if (ex->t_fwd) ex->t_fwd[i] += sn_now() - t0;
-            i++;
-            continue;
-        }
-        if (ex->x[i].pre_relu) { /* conv i, relu i + 1, max pool i + 2 */
-            sn_op_args *r = &ex->x[i + 1].a, *q = &ex->x[i + 2].a;
-            r->n = q->n = n;
-            r->training = q->training = training;
-            sn_conv_relu_maxpool_forward(a, r, q);
-            if (ex->t_fwd) ex->t_fwd[i] += sn_now() - t0;
-            i += 2;
-            continue;
-        }
-        if (ex->x[i].fuse_pool) { /* conv i, max pool i + 1 (relu i + 2) */
-            sn_op_args *q = &ex->x[i + 1].a, *r = NULL;
-            q->n = n;
-            q->training = training;
-            if (ex->x[i].fuse_pool == 2) {
-                r = &ex->x[i + 2].a;
-                r->n = n;
-                r->training = training;
-            }
-            sn_conv_maxpool_forward(a, q, r);
-            if (ex->t_fwd) ex->t_fwd[i] += sn_now() - t0;
-            i += ex->x[i].fuse_pool;
-            continue;
-        }
-        if (ex->x[i].fuse_act) { /* bn i, relu/relu6 i + 1 */
-            sn_op_args *q = &ex->x[i + 1].a;
-            q->n = n;
-            q->training = training;
-            /* a training forward whose backward is fused too leaves the
-             * bn's output unwritten: nothing reads it (an inference
-             * forward writes it, for sn_exec_output readers) */
-            sn_bn_act_forward(a, q, ex->g->nodes[i + 1].op,
-                              training && ex->x[i].fuse_act_bwd);
-            if (ex->t_fwd) ex->t_fwd[i] += sn_now() - t0;
-            i++;
-            continue;
-        }
-        sn_op_get(ex->g->nodes[i].op)->forward(a);
-        if (ex->t_fwd) ex->t_fwd[i] += sn_now() - t0;
-    }
+    run_forward(ex, ex->v, n, training, predict, 1, ex->t_fwd != NULL);
     return ex->x[ex->n_nodes - 1].act;
 }
 
@@ -504,50 +766,87 @@ void sn_exec_zero_grad(sn_exec *ex) {
     memset(ex->pgrad, 0, (size_t)ex->w->n_params * sizeof(float));
 }
 
-void sn_exec_backward(sn_exec *ex, const float *dlogits) {
-    int n = ex->n, last = ex->n_nodes - 1;
-    SN_ASSERT(n >= 1);
-    if (ex->t_bwd) ex->prof_bwd++;
-    memcpy(ex->x[last].dact, dlogits,
+/* Backward over the nodes of one view of n samples, from dlogits (the
+ * view's samples). */
+static void run_backward(sn_exec *ex, vnode *V, int n, const float *dlogits,
+                         int prof) {
+    int last = ex->n_nodes - 1;
+    memcpy(V[last].dact, dlogits,
            (size_t)(ex->x[last].size * n) * sizeof(float));
     for (int j = last; j >= 1; j--) {
         const sn_node *nd = &ex->g->nodes[j];
         xnode *x = &ex->x[j];
+        vnode *v = &V[j];
         /* a pool (or relu) fused with its conv: nothing to do until the
          * conv */
-        if (ex->x[j - 1].fuse_bwd && x->dact) continue;
-        if (j >= 2 && ex->x[j - 2].fuse_bwd == 2 && x->dact) continue;
+        if (ex->x[j - 1].fuse_bwd && v->dact) continue;
+        if (j >= 2 && ex->x[j - 2].fuse_bwd == 2 && v->dact) continue;
         if (ex->x[j - 1].fuse_act_bwd) continue; /* done by the bn */
         /* This node is the first (backwards) to write the gradients of the
          * inputs it reads last; they start from zero here. */
         for (int k = 0; k < nd->n_in; k++) {
             int i = nd->in[k];
-            if (i >= 1 && ex->x[i].last_use == j && !x->a.din_fresh)
-                memset(ex->x[i].dact, 0,
+            if (i >= 1 && ex->x[i].last_use == j && !v->a.din_fresh)
+                memset(V[i].dact, 0,
                        (size_t)(ex->x[i].size * n) * sizeof(float));
         }
-        if (!x->dact) continue; /* feeds nothing: its gradient is zero */
-        x->a.n = n;
-        double t0 = ex->t_bwd ? sn_now() : 0;
+        if (!v->dact) continue; /* feeds nothing: its gradient is zero */
+        v->a.n = n;
+        double t0 = prof ? sn_now() : 0;
         if (x->pre_relu && x->fuse_bwd) { /* relu j + 1, pool j + 2 */
-            ex->x[j + 1].a.n = ex->x[j + 2].a.n = n;
-            sn_conv_relu_maxpool_backward(&x->a, &ex->x[j + 1].a,
-                                          &ex->x[j + 2].a);
-        } else if (x->fuse_bwd && ex->x[j + 1].dact) {
+            V[j + 1].a.n = V[j + 2].a.n = n;
+            sn_conv_relu_maxpool_backward(&v->a, &V[j + 1].a, &V[j + 2].a);
+        } else if (x->fuse_bwd && V[j + 1].dact) {
             sn_op_args *relu = NULL;
-            ex->x[j + 1].a.n = n;
-            if (x->fuse_bwd == 2 && ex->x[j + 2].dact) {
-                relu = &ex->x[j + 2].a;
+            V[j + 1].a.n = n;
+            if (x->fuse_bwd == 2 && V[j + 2].dact) {
+                relu = &V[j + 2].a;
                 relu->n = n;
             }
-            sn_conv_maxpool_backward(&x->a, &ex->x[j + 1].a, relu);
+            sn_conv_maxpool_backward(&v->a, &V[j + 1].a, relu);
         } else if (x->fuse_act_bwd) {
-            ex->x[j + 1].a.n = n;
-            sn_bn_act_backward(&x->a, &ex->x[j + 1].a, ex->g->nodes[j + 1].op);
+            V[j + 1].a.n = n;
+            sn_bn_act_backward(&v->a, &V[j + 1].a, ex->g->nodes[j + 1].op);
         } else
-            sn_op_get(nd->op)->backward(&x->a);
-        if (ex->t_bwd) ex->t_bwd[j] += sn_now() - t0;
+            sn_op_get(nd->op)->backward(&v->a);
+        if (prof) ex->t_bwd[j] += sn_now() - t0;
     }
+}
+
+static void split_backward_task(void *ctx, int64_t b, int64_t e, int tid) {
+    (void)tid;
+    const split_ctx *c = ctx;
+    sn_exec *ex = c->ex;
+    const int T = ex->n_split;
+    const size_t P = (size_t)ex->w->n_params;
+    for (int64_t s = b; s < e; s++) {
+        slice *sl = &ex->sl[s];
+        if (s > 0) memset(sl->pgrad, 0, P * sizeof(float));
+        size_t out_sz = (size_t)ex->x[ex->n_nodes - 1].size;
+        run_backward(ex, sl->v, sl->n, c->x + (size_t)sl->first * out_sz,
+                     s == 0 && ex->t_bwd);
+        /* every slice's parameter gradients are in: add them to slice
+         * 0's (the exec's) in slice order, this thread a range of them */
+        sn_barrier_wait(&ex->bar);
+        size_t p0 = P * (size_t)s / (size_t)T, p1 = P * (size_t)(s + 1) / (size_t)T;
+        float *restrict g = ex->pgrad;
+        for (int t = 1; t < T; t++) {
+            const float *restrict q = ex->sl[t].pgrad;
+            for (size_t i = p0; i < p1; i++) g[i] += q[i];
+        }
+    }
+}
+
+void sn_exec_backward(sn_exec *ex, const float *dlogits) {
+    int n = ex->n;
+    SN_ASSERT(n >= 1);
+    if (ex->t_bwd) ex->prof_bwd++;
+    if (ex->split_now) {
+        split_ctx c = {ex, dlogits, 0, 0};
+        sn_parallel_for(ex->n_split, split_backward_task, &c);
+        return;
+    }
+    run_backward(ex, ex->v, n, dlogits, ex->t_bwd != NULL);
 }
 
 float *sn_exec_grads(sn_exec *ex) { return ex->pgrad; }

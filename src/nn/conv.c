@@ -218,12 +218,13 @@ static layout layout_make(const geom *g) {
     return l;
 }
 
-/* Scratch for every worker thread: depends on sn_threads_count() (so ask
- * after sn_threads_init) but not on the batch size. */
+/* Scratch for every worker thread: depends on sn_threads_here() (so ask
+ * after sn_threads_init; inside a task or a serial section, one thread's)
+ * but not on the batch size. */
 size_t conv_work_floats(const sn_attr *a, const sn_shape *in, int n_in,
                         sn_shape out, int n) {
     geom g = geom_make(a, in[0]);
-    return layout_make(&g).stride * (size_t)sn_threads_count();
+    return layout_make(&g).stride * (size_t)sn_threads_here();
 }
 
 void conv_init(const sn_attr *a, const sn_shape *in, int n_in,
@@ -241,7 +242,7 @@ static void run_make(run *r, const sn_op_args *x) {
     memset(r, 0, sizeof *r);
     r->x = x;
     r->g = geom_make(x->attr, x->in_shape[0]);
-    r->threads = sn_threads_count();
+    r->threads = sn_threads_here();
     SN_ASSERT(r->threads <= CONV_MAX_THREADS);
     r->l = layout_make(&r->g);
     /* no point packing more samples than a thread gets */
@@ -504,13 +505,18 @@ static void gemm_backward_task(void *ctx, int64_t b, int64_t e, int tid) {
             dst = din0 + (size_t)p.r0 * g->wo;
             ldx = g->hw;
         }
+        /* din_fresh: din holds no gradient yet (not even zeros): a direct
+         * 1x1 conv writes it (beta 0), col2im adds to the piece's samples
+         * zeroed here, in cache, on their first band */
+        float beta = direct && !x->din_fresh ? 1.0f : 0.0f;
         for (int gr = 0; gr < g->g; gr++)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, g->rows,
                         p.cols, g->og, 1.0f,
                         wt + (size_t)gr * g->og * g->rows, g->rows,
                         dmat + (size_t)gr * g->og * ldd, ldd,
-                        direct ? 1.0f : 0.0f, dst + (size_t)gr * g->rows * ldx,
-                        ldx);
+                        beta, dst + (size_t)gr * g->rows * ldx, ldx);
+        if (!direct && x->din_fresh && p.r0 == 0)
+            memset(din0, 0, sizeof(float) * in_sz * (size_t)p.ns);
         if (!direct) {
             const gemm_geom u = geom_unfold(g);
             for (int i = 0; i < p.ns; i++)

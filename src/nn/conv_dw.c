@@ -147,6 +147,15 @@ static void rows_copy(float *restrict dst, const float *restrict src,
             dst[r * ld_dst + c] = src[r * ld_src + c];
 }
 
+/* dst = 0 + src: as rows_add gives it on a zeroed dst (a -0 becomes +0),
+ * so a fresh input gradient has the same bits */
+static void rows_set(float *restrict dst, const float *restrict src,
+                     int rows, int cols, size_t ld_dst, size_t ld_src) {
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++)
+            dst[r * ld_dst + c] = 0.0f + src[r * ld_src + c];
+}
+
 static void rows_add(float *restrict dst, const float *restrict src,
                      int rows, int cols, size_t ld_dst, size_t ld_src) {
     for (int r = 0; r < rows; r++)
@@ -373,10 +382,17 @@ void conv_dw_backward_task(void *ctx, int64_t b, int64_t e, int tid) {
             }
         }
         if (!din) continue;
+        /* din_fresh: the plane holds no gradient yet (not even zeros):
+         * written, not added to */
         float *dplane = din + (size_t)pl * g->h * g->w;
-        if (gather)
+        if (gather && x->din_fresh)
+            rows_set(dplane, ibuf, g->h, g->w, (size_t)g->w, lq);
+        else if (gather)
             rows_add(dplane, ibuf, g->h, g->w, (size_t)g->w, lq);
-        else
+        else {
+            if (x->din_fresh) /* in cache: cheaper than a pass of its own */
+                memset(dplane, 0, sizeof(float) * (size_t)g->h * g->w);
             dw_unpack_add(g, cm, dpad, dplane);
+        }
     }
 }

@@ -19,9 +19,10 @@
  *
  * Fused with a following relu/relu6 (sn_bn_act_forward/backward, planned
  * by the executor): the normalise pass also writes the activation's
- * output, and the first backward pass builds dy from the activation's
- * gradient through its mask, storing it where the bn's gradient lives for
- * the second pass, which then needs no zeroed buffer nor a separate
+ * output, and both backward passes build dy from the activation's
+ * gradient through its mask as they go, the mask recomputed from the
+ * input with the forward's scale and shift (act_dy): neither the
+ * activation's output nor a dy buffer is read or written, and there is no
  * activation pass. */
 #include "ops_internal.h"
 
@@ -71,20 +72,28 @@ int64_t bn_flops_ak(const sn_attr *a, const sn_shape *in, int n_in,
     return 4 * sn_shape_size(out);
 }
 
-/* mean[C] then invstd[C]. */
+/* mean[C], invstd[C], then the scale[C] and shift[C] the forward
+ * normalised with (a fused activation's backward rebuilds its mask from
+ * them). */
 size_t bn_cache_bytes(const sn_attr *a, const sn_shape *in, int n_in,
                       sn_shape out, int n) {
-    return (size_t)2 * (size_t)in[0].c * sizeof(float);
+    return (size_t)4 * (size_t)in[0].c * sizeof(float);
 }
 
 /* Per chunk of samples and channel two double partial sums (see
  * bn_task), then three floats per channel; then per plane (sample,
- * channel) its mean and centred sum of squares, two doubles (forward). */
+ * channel) its mean and centred sum of squares, two doubles (forward);
+ * then per thread one plane's dy (backward with a fused activation). */
+static size_t bn_dy_stride(const sn_shape *in) {
+    return ((size_t)in[0].h * in[0].w + 15) & ~(size_t)15;
+}
+
 size_t bn_work_floats(const sn_attr *a, const sn_shape *in, int n_in,
                       sn_shape out, int n) {
     size_t chunks = (size_t)(n + BN_CHUNK - 1) / BN_CHUNK;
     return chunks * (size_t)in[0].c * 4 + 4 * (size_t)in[0].c +
-           (size_t)n * in[0].c * 4;
+           (size_t)n * in[0].c * 4 +
+           bn_dy_stride(in) * (size_t)sn_threads_here();
 }
 
 void bn_init(const sn_attr *a, const sn_shape *in, int n_in,
@@ -175,6 +184,9 @@ typedef struct bn_run {
     double *part;  /* [chunks][C][2] */
     const float *a, *b; /* per channel: mean/scale, invstd/shift, ... */
     const float *k, *mb, *mg;
+    const float *sc, *sh;  /* backward with act: the forward's scale, shift */
+    float *dybuf;          /* backward with act: per thread, HW (+ slack) */
+    size_t dystride;
     int pass;
     const sn_op_args *act; /* fused relu/relu6, or NULL */
     float hi;              /* its upper clamp: 6, or INFINITY for relu */
@@ -182,17 +194,25 @@ typedef struct bn_run {
     double *plane;         /* P_STATS: [n][C][2] plane mean, centred sum sq */
 } bn_run;
 
-/* dy[j] = the activation's gradient ady[j] where its output y[j] lets it
- * through, written as the activation's backward adds it to a zeroed
- * buffer (0 + v), so the bits agree. */
-static void act_mask(const float *restrict y, const float *restrict ady,
-                     float *restrict dy, int64_t n, float hi) {
-    if (hi == INFINITY) /* relu */
-        for (int64_t j = 0; j < n; j++)
-            dy[j] = 0.0f + (y[j] > 0.0f ? ady[j] : 0.0f);
-    else
-        for (int64_t j = 0; j < n; j++)
-            dy[j] = 0.0f + ((y[j] > 0.0f && y[j] < hi) ? ady[j] : 0.0f);
+/* The bn's output gradient under a fused relu/relu6: the activation's
+ * gradient ady where the activation let it through, written as the
+ * activation's backward adds it to a zeroed buffer (0 + v), so the bits
+ * agree. The activation's output y = clamp(v, 0, hi) of the bn output
+ * v = x * sc + sh passes where 0 < y < hi, that is where 0 < v < hi; v is
+ * recomputed from the input with the forward's scale and shift (the same
+ * expression, the same bits), so neither y nor a stored dy is read. */
+static inline float act_dy(float x, float ady, float sc, float sh, float hi) {
+    float v = x * sc + sh;
+    return 0.0f + ((v > 0.0f && v < hi) ? ady : 0.0f);
+}
+
+/* dy[j] = act_dy(x[j], ady[j]) for one plane, into a per-thread buffer
+ * that stays in cache: the passes then run their plain loops over it (the
+ * same code, so the same rounding, as the unfused ops). */
+static void act_fill(float *restrict dy, const float *restrict x,
+                     const float *restrict ady, int64_t n, float sc, float sh,
+                     float hi) {
+    for (int64_t j = 0; j < n; j++) dy[j] = act_dy(x[j], ady[j], sc, sh, hi);
 }
 
 enum { P_STATS, P_NORM, P_DSUMS, P_DX };
@@ -202,12 +222,17 @@ static void bn_task(void *p, int64_t cb, int64_t ce, int tid) {
     const sn_op_args *x = r->x;
     const int C = r->C;
     const int64_t HW = r->HW;
+    float *dyb = r->dybuf ? r->dybuf + (size_t)tid * r->dystride : NULL;
     for (int64_t ch = cb; ch < ce; ch++) {
         int i0 = (int)(ch * BN_CHUNK);
         int i1 = i0 + BN_CHUNK < x->n ? i0 + BN_CHUNK : x->n;
-        double *part = r->part ? r->part + (size_t)ch * C * 2 : NULL;
-        if (part)
+        /* only the sums pass has partials (in split mode they are shared
+         * with the other slices, which read them after the pass) */
+        double *part = NULL;
+        if (r->pass == P_DSUMS) {
+            part = r->part + (size_t)ch * C * 2;
             for (int c = 0; c < 2 * C; c++) part[c] = 0;
+        }
         for (int i = i0; i < i1; i++)
             for (int c = 0; c < C; c++) {
                 int64_t off = ((int64_t)i * C + c) * HW;
@@ -248,19 +273,26 @@ static void bn_task(void *p, int64_t cb, int64_t ce, int tid) {
                     }
                     break;
                 }
-                case P_DSUMS:
-                    if (r->act) /* bn->dout: the executor's gradient
-                                   buffer, const only in sn_op_args */
-                        act_mask(r->act->out + off, r->act->dout + off,
-                                 (float *)(uintptr_t)(x->dout + off), HW,
-                                 r->hi);
-                    plane_dsums(in, x->dout + off, HW, r->a[c], &part[2 * c],
+                case P_DSUMS: {
+                    const float *dy = x->dout + off;
+                    if (r->act) {
+                        act_fill(dyb, in, r->act->dout + off, HW, r->sc[c],
+                                 r->sh[c], r->hi);
+                        dy = dyb;
+                    }
+                    plane_dsums(in, dy, HW, r->a[c], &part[2 * c],
                                 &part[2 * c + 1]);
                     break;
+                }
                 case P_DX: {
                     const float *dy = x->dout + off;
                     float *dx = x->din[0] + off;
                     float k = r->k[c];
+                    if (r->act) { /* dy from the activation's, as above */
+                        act_fill(dyb, in, r->act->dout + off, HW, r->sc[c],
+                                 r->sh[c], r->hi);
+                        dy = dyb;
+                    }
                     if (x->training && x->din_fresh) {
                         /* as below, written as 0 + v: the same bits */
                         float mean = r->a[c], mb = r->mb[c], mg = r->mg[c];
@@ -295,11 +327,13 @@ static void bn_pass(bn_run *r, int pass) {
         bn_task(r, 0, chunks, 0);
 }
 
-/* Sum of the chunk partials of channel c, slot s (0 or 1), in order. */
-static double bn_total(const bn_run *r, int c, int s) {
+/* Sum of the chunk partials part[chunks][C][2] of channel c, slot s (0
+ * or 1), in order. */
+static double bn_total(const double *part, int64_t chunks, int C, int c,
+                       int s) {
     double t = 0;
-    for (int64_t ch = 0; ch < bn_chunks(r->x->n); ch++)
-        t += r->part[((size_t)ch * r->C + c) * 2 + s];
+    for (int64_t ch = 0; ch < chunks; ch++)
+        t += part[((size_t)ch * C + c) * 2 + s];
     return t;
 }
 
@@ -318,43 +352,58 @@ static void bn_forward_act(const sn_op_args *x, const sn_op_args *act,
                 .HW = (int64_t)x->in_shape[0].h * x->in_shape[0].w,
                 .part = (double *)(void *)x->work, .act = act,
                 .hi = act_hi(act_op), .skip_out = skip_out};
-    const int64_t M = r.HW * x->n;
+    /* split: the statistics are over the whole batch (sn_batch_split) */
+    const sn_batch_split *sp = x->split;
+    const int total = sp ? sp->total : x->n;
+    const int64_t M = r.HW * total;
     float *const *t = x->tensor;
     float *mean_c = x->cache, *invstd_c = (float *)x->cache + C;
-    /* per channel: scale then shift, in the work buffer after the
-     * partials */
-    float *scale = (float *)(r.part + (size_t)bn_chunks(x->n) * C * 2);
+    /* per channel: scale then shift, kept for backward (see act_dy) */
+    float *scale = (float *)x->cache + 2 * C;
     float *shift = scale + C;
+    const double *plane = NULL; /* [total][C][2] */
     if (x->training) {
         /* One pass over memory: per plane its mean and its squares
          * centred on that mean (a one-pass E[x^2] - E[x]^2 would lose all
          * digits when |mean| >> std); the planes combine exactly below. */
-        r.plane = (double *)(void *)(scale + 4 * C);
+        r.plane = (double *)(void *)((float *)(r.part + (size_t)bn_chunks(
+                                                            x->n) * C * 2) +
+                                     4 * C);
+        if (sp) /* this slice's planes in the shared array */
+            r.plane = sp->shared + (size_t)sp->first * C * 2;
         if (x->plane_stats) /* from the conv before (sn_op_args) */
             r.plane = x->plane_stats;
         else
             bn_pass(&r, P_STATS);
+        plane = r.plane;
+        if (sp) { /* every slice's planes are in */
+            sn_barrier_wait(sp->bar);
+            plane = sp->shared;
+        }
     }
     for (int c = 0; c < C; c++) {
         double mean, var;
         if (x->training) {
             /* equal-sized planes: the mean of the plane means, and the
              * within-plane plus between-plane squares (in plane order:
-             * the same bits for any thread count) */
+             * the same bits for any thread count, split or not) */
             double sm = 0, sq = 0;
-            for (int i = 0; i < x->n; i++)
-                sm += r.plane[((size_t)i * C + c) * 2];
-            mean = sm / x->n;
-            for (int i = 0; i < x->n; i++) {
-                const double *pm = r.plane + ((size_t)i * C + c) * 2;
+            for (int i = 0; i < total; i++)
+                sm += plane[((size_t)i * C + c) * 2];
+            mean = sm / total;
+            for (int i = 0; i < total; i++) {
+                const double *pm = plane + ((size_t)i * C + c) * 2;
                 sq += pm[1] + (double)r.HW * (pm[0] - mean) * (pm[0] - mean);
             }
             var = sq / (double)M;
             double mom = x->attr->momentum;
             double unbiased = M > 1 ? var * (double)M / (double)(M - 1) : var;
-            t[BN_RMEAN][c] =
-                (float)((1 - mom) * t[BN_RMEAN][c] + mom * mean);
-            t[BN_RVAR][c] = (float)((1 - mom) * t[BN_RVAR][c] + mom * unbiased);
+            if (!sp || sp->lead) {
+                t[BN_RMEAN][c] =
+                    (float)((1 - mom) * t[BN_RMEAN][c] + mom * mean);
+                t[BN_RVAR][c] =
+                    (float)((1 - mom) * t[BN_RVAR][c] + mom * unbiased);
+            }
         } else {
             mean = t[BN_RMEAN][c];
             var = t[BN_RVAR][c];
@@ -389,18 +438,38 @@ static void bn_backward_act(const sn_op_args *x, const sn_op_args *act,
                 .HW = (int64_t)x->in_shape[0].h * x->in_shape[0].w,
                 .part = (double *)(void *)x->work, .act = act,
                 .hi = act_hi(act_op)};
-    const int64_t M = r.HW * x->n;
+    /* split: the sums are over the whole batch, one partial per chunk of
+     * every slice in the shared array (slices start on a chunk) */
+    const sn_batch_split *sp = x->split;
+    const int total = sp ? sp->total : x->n;
+    const int64_t M = r.HW * total;
     const float *mean_c = x->cache, *invstd_c = (const float *)x->cache + C;
     float *k = (float *)(r.part + (size_t)bn_chunks(x->n) * C * 2);
     float *mb = k + C, *mg = mb + C;
+    const double *part = r.part;
+    if (sp) {
+        SN_ASSERT(sp->first % BN_CHUNK == 0);
+        r.part = sp->shared + (size_t)(sp->first / BN_CHUNK) * C * 2;
+        part = sp->shared;
+    }
     r.a = mean_c;
+    r.sc = (const float *)x->cache + 2 * C;
+    r.sh = r.sc + C;
+    if (act) { /* after the work buffer's other parts */
+        r.dystride = bn_dy_stride(x->in_shape);
+        r.dybuf = x->work + (size_t)bn_chunks(x->n) * C * 4 + 4 * (size_t)C +
+                  (size_t)x->n * C * 4;
+    }
     bn_pass(&r, P_DSUMS);
+    if (sp) sn_barrier_wait(sp->bar);
+    const int lead = !sp || sp->lead;
     for (int c = 0; c < C; c++) {
         float invstd = invstd_c[c];
-        double dbeta = bn_total(&r, c, 0);
-        double dgamma = bn_total(&r, c, 1) * invstd; /* sum dy * xhat */
-        if (x->grad[BN_GAMMA]) x->grad[BN_GAMMA][c] += (float)dgamma;
-        if (x->grad[BN_BETA]) x->grad[BN_BETA][c] += (float)dbeta;
+        double dbeta = bn_total(part, bn_chunks(total), C, c, 0);
+        /* sum dy * xhat */
+        double dgamma = bn_total(part, bn_chunks(total), C, c, 1) * invstd;
+        if (lead && x->grad[BN_GAMMA]) x->grad[BN_GAMMA][c] += (float)dgamma;
+        if (lead && x->grad[BN_BETA]) x->grad[BN_BETA][c] += (float)dbeta;
         k[c] = x->tensor[BN_GAMMA][c] * invstd;
         mb[c] = (float)(dbeta / (double)M);
         mg[c] = (float)(dgamma * invstd / (double)M);

@@ -232,7 +232,15 @@ void dropout_forward(const sn_op_args *x) {
         run_range(total, copy_task, &c);
         return;
     }
-    SN_ASSERT(x->rng != NULL);
+    if (!x->split) sn_dropout_mask(x); /* split: drawn for the batch */
+    ew_ctx c = {.x = x->in[0], .y = x->out, .m = x->cache};
+    run_range(total, dropout_apply_task, &c);
+}
+
+void sn_dropout_mask(const sn_op_args *x) {
+    int64_t total = batch_floats(x);
+    float rate = x->attr->rate;
+    SN_ASSERT(x->rng != NULL && x->training && rate > 0.0f);
     float *m = x->cache;
     float keep = 1.0f / (1.0f - rate);
     /* Each 64-bit draw gives two 32-bit uniforms; an element is dropped
@@ -245,8 +253,6 @@ void dropout_forward(const sn_op_args *x) {
         m[i + 1] = (r >> 32) < thr ? 0.0f : keep;
     }
     if (i < total) m[i] = (sn_rng_u64(x->rng) >> 32) < thr ? 0.0f : keep;
-    ew_ctx c = {.x = x->in[0], .y = x->out, .m = m};
-    run_range(total, dropout_apply_task, &c);
 }
 
 void dropout_backward(const sn_op_args *x) {

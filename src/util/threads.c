@@ -35,6 +35,11 @@ typedef struct pool {
 static pool P = {.n = 1, .mu = PTHREAD_MUTEX_INITIALIZER,
                  .cv = PTHREAD_COND_INITIALIZER};
 
+/* > 0 while this thread runs a task (or asked for serial): nested
+ * sn_parallel_for calls run inline, sn_threads_here() says 1. Workers
+ * only ever run tasks. */
+static _Thread_local int tl_serial;
+
 static void chunk(int64_t total, int n, int tid, int64_t *b, int64_t *e) {
     *b = total * tid / n;
     *e = total * (tid + 1) / n;
@@ -42,6 +47,7 @@ static void chunk(int64_t total, int n, int tid, int64_t *b, int64_t *e) {
 
 static void *worker(void *arg) {
     int tid = (int)(intptr_t)arg;
+    tl_serial = 1;
     /* Start from the generation before creation: a region posted before
      * this thread first runs must still be seen as new. */
     unsigned seen = P.start_gen;
@@ -85,6 +91,12 @@ void sn_threads_init(int n) {
 
 int sn_threads_count(void) { return P.n; }
 
+int sn_threads_here(void) { return tl_serial ? 1 : P.n; }
+
+void sn_threads_serial_begin(void) { tl_serial++; }
+
+void sn_threads_serial_end(void) { tl_serial--; }
+
 void sn_threads_shutdown(void) {
     if (P.n <= 1) {
         P.n = 1;
@@ -102,8 +114,10 @@ void sn_threads_shutdown(void) {
 
 void sn_parallel_for(int64_t n, sn_task_fn fn, void *ctx) {
     if (n <= 0) return;
-    if (P.n <= 1 || n == 1) {
+    if (P.n <= 1 || n == 1 || tl_serial) {
+        tl_serial++;
         fn(ctx, 0, n, 0);
+        tl_serial--;
         return;
     }
     pthread_mutex_lock(&P.mu);
@@ -116,8 +130,55 @@ void sn_parallel_for(int64_t n, sn_task_fn fn, void *ctx) {
     pthread_mutex_unlock(&P.mu);
     int64_t b, e;
     chunk(n, P.n, 0, &b, &e);
+    tl_serial = 1;
     if (b < e) fn(ctx, b, e, 0);
+    tl_serial = 0;
     long spins = 0;
     while (atomic_load_explicit(&P.pending, memory_order_acquire) > 0)
         if (++spins > SPIN_ROUNDS) sched_yield();
+}
+
+void sn_barrier_init(sn_barrier *b, int n) {
+    atomic_init(&b->count, 0);
+    atomic_init(&b->phase, 0u);
+    atomic_init(&b->sleepers, 0);
+    b->n = n;
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_cond_init(&b->cv, NULL);
+}
+
+void sn_barrier_destroy(sn_barrier *b) {
+    pthread_mutex_destroy(&b->mu);
+    pthread_cond_destroy(&b->cv);
+}
+
+/* The last to arrive resets the count and opens the next phase (and wakes
+ * any sleepers); the others spin on the phase, then sleep until it
+ * changes. A sleeper counts itself and checks the phase under the mutex;
+ * the opener bumps the phase, then reads the count (both sequentially
+ * consistent): either the sleeper sees the new phase or the opener sees
+ * the sleeper, and broadcasts under the mutex, which the sleeper holds
+ * until it waits. Acquire on the phase: a waiter sees every write made
+ * before any thread arrived. */
+void sn_barrier_wait(sn_barrier *b) {
+    unsigned ph = atomic_load_explicit(&b->phase, memory_order_acquire);
+    if (atomic_fetch_add_explicit(&b->count, 1, memory_order_acq_rel) ==
+        b->n - 1) {
+        atomic_store_explicit(&b->count, 0, memory_order_relaxed);
+        atomic_fetch_add(&b->phase, 1u);
+        if (atomic_load(&b->sleepers) > 0) {
+            pthread_mutex_lock(&b->mu);
+            pthread_cond_broadcast(&b->cv);
+            pthread_mutex_unlock(&b->mu);
+        }
+        return;
+    }
+    for (long spins = 0; spins < SPIN_ROUNDS; spins++)
+        if (atomic_load_explicit(&b->phase, memory_order_acquire) != ph)
+            return;
+    pthread_mutex_lock(&b->mu);
+    atomic_fetch_add(&b->sleepers, 1);
+    while (atomic_load(&b->phase) == ph) pthread_cond_wait(&b->cv, &b->mu);
+    atomic_fetch_sub(&b->sleepers, 1);
+    pthread_mutex_unlock(&b->mu);
 }
