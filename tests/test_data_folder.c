@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "imgutil.h"
+#include "../src/data/image.h"
 
 static char cache_home[64];
 
@@ -872,6 +873,47 @@ static void test_input_on_arrays(void **state) {
     sn_data_free(d);
 }
 
+/* A top-down BMP (negative height in its header, rows stored first to
+ * last) decodes to the same pixels as the usual bottom-up one: stb's
+ * header read gives its height as stored, which the folder loader took
+ * for an image with no pixels (found by the image fuzzer). */
+static void test_bmp_top_down(void **state) {
+    (void)state;
+    char dir[64], path[128];
+    tmp_make(dir, sizeof dir);
+    put_image(dir, "up.bmp", 0, 0, 5, 7, 3);
+    snprintf(path, sizeof path, "%s/up.bmp", dir);
+    char *up;
+    size_t n;
+    sn_error e;
+    assert_int_equal(sn_read_file(path, &up, &n, &e), 0);
+    const uint8_t *u = (const uint8_t *)up;
+    size_t off = (size_t)u[10] | (size_t)u[11] << 8, row = (7 * 3 + 3) & ~3;
+    assert_int_equal(n, off + row * 5);
+    uint8_t *down = malloc(n);
+    memcpy(down, up, off);
+    int32_t h = -5; /* little-endian, as BMP stores it */
+    for (int k = 0; k < 4; k++) down[22 + k] = (uint8_t)((uint32_t)h >> (8 * k));
+    for (int y = 0; y < 5; y++)
+        memcpy(down + off + row * (size_t)y, u + off + row * (size_t)(4 - y), row);
+    sn_image a, b, hd;
+    char err[256];
+    assert_int_equal(sn_image_decode(u, n, 3, 0, 0, &a, err, sizeof err), 0);
+    int rc = sn_image_decode(down, n, 3, 0, 0, &b, err, sizeof err);
+    if (rc) fail_msg("top-down BMP: %s", err);
+    assert_int_equal(sn_image_decode(down, n, 0, 0, 0, &hd, err, sizeof err), 0);
+    assert_int_equal(hd.src_w, 7);
+    assert_int_equal(hd.src_h, 5);
+    assert_int_equal(b.w, 7);
+    assert_int_equal(b.h, 5);
+    assert_memory_equal(a.pix, b.pix, 5 * 7 * 3);
+    free(a.pix);
+    free(b.pix);
+    free(down);
+    free(up);
+    tu_rm_rf(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_folder_classes_and_pixels),
@@ -880,6 +922,7 @@ int main(void) {
         cmocka_unit_test(test_folder_jpeg_mixed_sizes),
         cmocka_unit_test(test_folder_cache),
         cmocka_unit_test(test_folder_bad),
+        cmocka_unit_test(test_bmp_top_down),
         cmocka_unit_test(test_npy_good),
         cmocka_unit_test(test_npy_bad),
         cmocka_unit_test(test_input_on_arrays),

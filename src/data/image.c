@@ -48,6 +48,11 @@ int sn_image_kind(const uint8_t *p, size_t n) {
 #define IMAGE_MAX_PIXELS ((int64_t)1 << 26)
 
 static int too_big(int64_t w, int64_t h, char *err, size_t errn) {
+    if (w < 1 || h < 1) {
+        snprintf(err, errn, "bad size %lld x %lld in the header",
+                 (long long)w, (long long)h);
+        return 1;
+    }
     if (w * h <= IMAGE_MAX_PIXELS) return 0;
     snprintf(err, errn, "%lld x %lld pixels is too large (at most %lld "
                         "megapixels)",
@@ -185,10 +190,14 @@ static int stb_decode(const uint8_t *data, size_t n, int kind, int want_c,
         stb_reason(kind, err, errn);
         return -1;
     }
+    /* stbi_info gives a top-down BMP's height as stored (negative);
+     * stbi_load decodes it the right way up with the height positive */
+    int64_t h64 = kind == SN_IMG_BMP && h < 0 ? -(int64_t)h : h;
+    if (too_big(w, h64, err, errn)) return -1;
+    h = (int)h64;
     im->src_c = c <= 2 ? 1 : 3;
     im->src_w = w;
     im->src_h = h;
-    if (too_big(w, h, err, errn)) return -1;
     if ((kind == SN_IMG_BMP || kind == SN_IMG_PNM) &&
         stb_short(kind, data, n, w, h, c, err, errn))
         return -1;
