@@ -137,8 +137,11 @@ def main():
                     "--max-candidates", "3"]
             delay = rng.uniform(0.02, 1.0)
         elif kind == "final":
+            # enough epochs that the kill lands in the retraining (with 2,
+            # the members were retrained before any kill came, and every
+            # later final resume had nothing left to do)
             args = ["resume", run, "--max-candidates", str(n), "--final", "2",
-                    "--final-epochs", "2"]
+                    "--final-epochs", "60"]
             delay = rng.uniform(0.2, 2.5)
         else:
             args = ["resume", run, "--max-candidates", str(n + 5), "--final",

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "imgutil.h"
+#include "../src/data/image.h"
 
 static char cache_home[64];
 
@@ -490,7 +491,7 @@ static void cut_file(const char *path, double keep) {
 
 static void test_folder_bad(void **state) {
     (void)state;
-    char dir[64], spec[128], path[256], want[320];
+    char dir[64], spec[128], path[256], want[600];
     sn_data_opts o = sn_data_opts_default();
 
     /* no class folders: loose images only, or nothing */
@@ -551,6 +552,69 @@ static void test_folder_bad(void **state) {
     iu_write_bytes(path, "", 0);
     snprintf(want, sizeof want, "%s: empty file (0 bytes)", path);
     expect_error(spec, NULL, want, NULL);
+    tu_rm_rf(dir);
+
+    /* a cut BMP and a cut PPM: stb would read zeros for the missing
+     * pixels and decode them as black (found by the image fuzzer) */
+    good_folder(dir, sizeof dir);
+    snprintf(spec, sizeof spec, "folder:%s,nocache", dir);
+    put_image(dir, "cat/big.bmp", 0, 0, 40, 30, 3);
+    snprintf(path, sizeof path, "%s/cat/big.bmp", dir);
+    cut_file(path, 0.5);
+    snprintf(want, sizeof want, "%s: cannot decode: truncated: a 30 x 40 "
+                                "BMP needs at least 3734 bytes", path);
+    expect_error(spec, NULL, want, NULL);
+    unlink(path);
+    put_image(dir, "cat/big.ppm", 0, 0, 40, 30, 3);
+    snprintf(path, sizeof path, "%s/cat/big.ppm", dir);
+    cut_file(path, 0.9);
+    snprintf(want, sizeof want, "%s: cannot decode: truncated: a 30 x 40 "
+                                "PGM/PPM needs at least 3600 bytes", path);
+    expect_error(spec, NULL, want, NULL);
+    /* headers that claim 60,000 x 60,000 pixels (a JPEG of 8 x 8 with
+     * its frame header patched, a 30-byte PGM) are refused before 10 GB
+     * are allocated for them */
+    unlink(path);
+    put_image(dir, "cat/huge.jpg", 0, 0, 8, 8, 3);
+    snprintf(path, sizeof path, "%s/cat/huge.jpg", dir);
+    char *jpg;
+    size_t jlen;
+    sn_error je;
+    assert_int_equal(sn_read_file(path, &jpg, &jlen, &je), 0);
+    size_t sof = 2;
+    while (sof + 9 < jlen && !((uint8_t)jpg[sof] == 0xff &&
+                               (uint8_t)jpg[sof + 1] == 0xc0))
+        sof++;
+    assert_true(sof + 9 < jlen);
+    jpg[sof + 5] = jpg[sof + 7] = (char)0xea; /* 0xea60 = 60000 */
+    jpg[sof + 6] = jpg[sof + 8] = 0x60;
+    iu_write_bytes(path, jpg, jlen);
+    free(jpg);
+    snprintf(want, sizeof want, "%s: cannot decode: 60000 x 60000 pixels is "
+                                "too large (at most 64 megapixels)", path);
+    expect_error(spec, NULL, want, NULL);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/cat/huge.pgm", dir);
+    iu_write_bytes(path, "P5 60000 60000 255\n\1\2\3", 22);
+    snprintf(want, sizeof want, "%s: cannot decode: 60000 x 60000 pixels is "
+                                "too large", path);
+    expect_error(spec, NULL, want, NULL);
+    /* a PNG whose zlib data stb rejects without a reason (found by the
+     * image fuzzer): the message still says what is wrong */
+    static const uint8_t bad_png[] = {
+        0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d,
+        0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x04,
+        0x08, 0x00, 0x00, 0x00, 0x00, 0x6e, 0x46, 0xda, 0xdb, 0x00, 0x00, 0x00,
+        0x18, 0x49, 0x44, 0x41, 0x54, 0x08, 0x1d, 0x63, 0x9c, 0xa5, 0xc1, 0xc8,
+        0xd8, 0xb9, 0x3f, 0x90, 0xd1, 0xab, 0x3d, 0x93, 0xd1, 0x47, 0xf6, 0x35,
+        0x00, 0x24, 0x0d, 0xf3, 0x04, 0xef, 0x2d, 0xdd, 0xfb, 0xfa, 0x00, 0x00,
+        0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82};
+    iu_write_bytes(path, bad_png, sizeof bad_png);
+    snprintf(want, sizeof want, "%s: cannot decode: corrupt PNG data", path);
+    o.input_h = o.input_w = 5; /* its header is grey: convert it */
+    o.input_c = 3;
+    expect_error(spec, &o, want, NULL);
+    o = sn_data_opts_default();
     tu_rm_rf(dir);
 
     /* grey among colour, with no channel count to convert to */
@@ -809,6 +873,47 @@ static void test_input_on_arrays(void **state) {
     sn_data_free(d);
 }
 
+/* A top-down BMP (negative height in its header, rows stored first to
+ * last) decodes to the same pixels as the usual bottom-up one: stb's
+ * header read gives its height as stored, which the folder loader took
+ * for an image with no pixels (found by the image fuzzer). */
+static void test_bmp_top_down(void **state) {
+    (void)state;
+    char dir[64], path[128];
+    tmp_make(dir, sizeof dir);
+    put_image(dir, "up.bmp", 0, 0, 5, 7, 3);
+    snprintf(path, sizeof path, "%s/up.bmp", dir);
+    char *up;
+    size_t n;
+    sn_error e;
+    assert_int_equal(sn_read_file(path, &up, &n, &e), 0);
+    const uint8_t *u = (const uint8_t *)up;
+    size_t off = (size_t)u[10] | (size_t)u[11] << 8, row = (7 * 3 + 3) & ~3;
+    assert_int_equal(n, off + row * 5);
+    uint8_t *down = malloc(n);
+    memcpy(down, up, off);
+    int32_t h = -5; /* little-endian, as BMP stores it */
+    for (int k = 0; k < 4; k++) down[22 + k] = (uint8_t)((uint32_t)h >> (8 * k));
+    for (int y = 0; y < 5; y++)
+        memcpy(down + off + row * (size_t)y, u + off + row * (size_t)(4 - y), row);
+    sn_image a, b, hd;
+    char err[256];
+    assert_int_equal(sn_image_decode(u, n, 3, 0, 0, &a, err, sizeof err), 0);
+    int rc = sn_image_decode(down, n, 3, 0, 0, &b, err, sizeof err);
+    if (rc) fail_msg("top-down BMP: %s", err);
+    assert_int_equal(sn_image_decode(down, n, 0, 0, 0, &hd, err, sizeof err), 0);
+    assert_int_equal(hd.src_w, 7);
+    assert_int_equal(hd.src_h, 5);
+    assert_int_equal(b.w, 7);
+    assert_int_equal(b.h, 5);
+    assert_memory_equal(a.pix, b.pix, 5 * 7 * 3);
+    free(a.pix);
+    free(b.pix);
+    free(down);
+    free(up);
+    tu_rm_rf(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_folder_classes_and_pixels),
@@ -817,6 +922,7 @@ int main(void) {
         cmocka_unit_test(test_folder_jpeg_mixed_sizes),
         cmocka_unit_test(test_folder_cache),
         cmocka_unit_test(test_folder_bad),
+        cmocka_unit_test(test_bmp_top_down),
         cmocka_unit_test(test_npy_good),
         cmocka_unit_test(test_npy_bad),
         cmocka_unit_test(test_input_on_arrays),

@@ -17,6 +17,7 @@
 #include "fuzz/fuzz_config.c"
 #include "fuzz/fuzz_graph.c"
 #include "fuzz/fuzz_idx.c"
+#include "fuzz/fuzz_image.c"
 #include "fuzz/fuzz_runlog.c"
 #include "fuzz/fuzz_strings.c"
 #include "fuzz/fuzz_theme.c"
@@ -35,6 +36,7 @@ static const target targets[] = {
     {"config", fuzz_config_one, no_init},
     {"graph", fuzz_graph_one, no_init},
     {"idx", fuzz_idx_one, fuzz_idx_init},
+    {"image", fuzz_image_one, no_init},
     {"runlog", fuzz_runlog_one, fuzz_runlog_init},
     {"strings", fuzz_strings_one, no_init},
     {"theme", fuzz_theme_one, no_init},

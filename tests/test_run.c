@@ -473,6 +473,112 @@ static void test_far_id(void **state) {
     assert_true(sn_now() - t0 < 10);
 }
 
+/* 5. Every new name is durable: each rename or link that gives a file its
+ * final name (settings.json when a run is made and when a setting
+ * changes, cand/ID.json and .bin, results.log rewritten without a torn
+ * line or by check --repair, a damaged file moved aside) is followed by
+ * an fsync of the directory that holds it, before the next new name.
+ * util's sn_io_hook reports both; the directory is compared by inode. */
+typedef struct io_ev {
+    int event;
+    char name[128];
+    dev_t dev;
+    ino_t ino;
+    int is_dir;
+} io_ev;
+static io_ev io_evs[512];
+static int io_n;
+
+static void io_record(int event, int fd, const char *name) {
+    if (io_n == (int)(sizeof io_evs / sizeof io_evs[0])) return;
+    io_ev *v = &io_evs[io_n++];
+    v->event = event;
+    snprintf(v->name, sizeof v->name, "%s", name);
+    struct stat st;
+    int rc;
+    if (event == SN_IO_NAMED) { /* the directory the name is in */
+        char parent[128];
+        snprintf(parent, sizeof parent, "%s", name);
+        char *slash = strrchr(parent, '/');
+        if (slash) *slash = 0;
+        else snprintf(parent, sizeof parent, ".");
+        rc = fstatat(fd, parent, &st, 0);
+    } else {
+        rc = fstat(fd, &st);
+    }
+    assert_int_equal(rc, 0);
+    v->dev = st.st_dev;
+    v->ino = st.st_ino;
+    v->is_dir = S_ISDIR(st.st_mode);
+}
+
+/* How many times name got a new name; fails when one was not followed
+ * by an fsync of its directory. */
+static int io_named_synced(const char *name) {
+    int named = 0;
+    for (int i = 0; i < io_n; i++) {
+        if (io_evs[i].event != SN_IO_NAMED || strcmp(io_evs[i].name, name))
+            continue;
+        named++;
+        int synced = 0;
+        for (int j = i + 1; j < io_n && !synced; j++) {
+            if (io_evs[j].event == SN_IO_NAMED) break;
+            synced = io_evs[j].is_dir && io_evs[j].dev == io_evs[i].dev &&
+                     io_evs[j].ino == io_evs[i].ino;
+        }
+        if (!synced)
+            fail_msg("%s got its name (event %d) but its directory was not "
+                     "fsync'd before the next name", name, i);
+    }
+    return named;
+}
+
+static void test_new_names_synced(void **state) {
+    char dir[512], out[8192];
+    run_dir(dir, sizeof dir, "synced");
+    sn_search_settings s = tiny(2);
+    io_n = 0;
+    sn_io_hook = io_record;
+    run_to_end(dir, 1, &s);
+    sn_error e;
+    sn_search *se = sn_search_open(dir, &e);
+    if (!se) fail_msg("%s", e.msg);
+    assert_int_equal(sn_search_set(se, "max-candidates", "3", &e), 0);
+    sn_search_free(se);
+    /* a torn last line: opening the run rewrites the log without it */
+    char p[700];
+    snprintf(p, sizeof p, "%s/results.log", dir);
+    FILE *f = fopen(p, "a");
+    fputs("{\"id\":2,\"par", f);
+    fclose(f);
+    se = sn_search_open(dir, &e);
+    if (!se) fail_msg("%s", e.msg);
+    sn_search_free(se);
+    /* a damaged candidate file: check --repair moves it aside and
+     * rewrites the log */
+    size_t len;
+    char *g = slurp(dir, "cand/1.json", &len);
+    free(g);
+    snprintf(p, sizeof p, "%s/cand/1.json", dir);
+    assert_int_equal(truncate(p, (off_t)len / 2), 0);
+    int left = check(dir, 1, out, sizeof out);
+    sn_io_hook = NULL;
+    if (left != 0) fail_msg("repair left %d problems:\n%s", left, out);
+    assert_true(exists(dir, "cand/1.json.damaged"));
+
+    assert_true(io_named_synced("settings.json") >= 2); /* made, set */
+    assert_int_equal(io_named_synced("cand/0.json"), 1);
+    assert_int_equal(io_named_synced("cand/0.bin"), 1);
+    assert_int_equal(io_named_synced("cand/1.bin"), 1);
+    assert_int_equal(io_named_synced("results.log"), 2); /* torn, repair */
+    assert_int_equal(io_named_synced("cand/1.json.damaged"), 1);
+    assert_int_equal(io_named_synced("results.log.damaged"), 1);
+    int named = 0;
+    for (int i = 0; i < io_n; i++) named += io_evs[i].event == SN_IO_NAMED;
+    assert_true(named >= 8);
+    assert_true(io_n < (int)(sizeof io_evs / sizeof io_evs[0]));
+}
+
 /* The temp-name test used by the cleanup. */
 static void test_tmp_names(void **state) {
     assert_true(sn_is_tmp_name("3.json.tmp.4711"));
@@ -493,6 +599,7 @@ int main(void) {
         TU_TIMED(test_emptied_log),
         TU_TIMED(test_stale_tmp),
         TU_TIMED(test_far_id),
+        TU_TIMED(test_new_names_synced),
     };
     return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }

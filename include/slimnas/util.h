@@ -67,6 +67,14 @@ int sn_read_file_at(int dir, const char *name, char **data, size_t *len,
                     sn_error *e);
 /* fsyncs the directory that holds name (relative to dir); 0 or -1. */
 int sn_fsync_dir_at(int dir, const char *name);
+/* Durability events, for tests (NULL, the default: nothing is called).
+ * SN_IO_NAMED: a rename or link just gave a file its final name (dir,
+ * name as passed to the call that made it; sn_write_atomic_at and a run's
+ * check --repair report theirs). SN_IO_DIR_SYNCED: sn_fsync_dir_at just
+ * fsync'd fd, the directory holding name. A test records these to prove
+ * that every new name is followed by an fsync of its own directory. */
+enum { SN_IO_NAMED, SN_IO_DIR_SYNCED };
+extern void (*sn_io_hook)(int event, int fd, const char *name);
 /* 1 for a temp name sn_write_atomic leaves when killed mid-write
  * ("3.json.tmp.4711"). */
 int sn_is_tmp_name(const char *name);

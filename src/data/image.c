@@ -42,6 +42,24 @@ int sn_image_kind(const uint8_t *p, size_t n) {
     return SN_IMG_UNKNOWN;
 }
 
+/* A header may claim any size (a 100-byte file can say 65,000 x 65,000):
+ * images beyond this many pixels are refused before their pixels are
+ * allocated. 64 megapixels is well above any camera's photo. */
+#define IMAGE_MAX_PIXELS ((int64_t)1 << 26)
+
+static int too_big(int64_t w, int64_t h, char *err, size_t errn) {
+    if (w < 1 || h < 1) {
+        snprintf(err, errn, "bad size %lld x %lld in the header",
+                 (long long)w, (long long)h);
+        return 1;
+    }
+    if (w * h <= IMAGE_MAX_PIXELS) return 0;
+    snprintf(err, errn, "%lld x %lld pixels is too large (at most %lld "
+                        "megapixels)",
+             (long long)w, (long long)h, (long long)(IMAGE_MAX_PIXELS >> 20));
+    return 1;
+}
+
 /* ---- JPEG ------------------------------------------------------------- */
 
 typedef struct jerr {
@@ -84,6 +102,10 @@ static int jpeg_decode(const uint8_t *data, size_t n, int want_c, int min_w,
     im->src_c = ci.num_components == 1 ? 1 : 3;
     im->src_w = (int)ci.image_width;
     im->src_h = (int)ci.image_height;
+    if (too_big(im->src_w, im->src_h, err, errn)) {
+        jpeg_destroy_decompress(&ci);
+        return -1;
+    }
     if (want_c == 0) { /* header only */
         jpeg_destroy_decompress(&ci);
         return 0;
@@ -118,26 +140,73 @@ static int jpeg_decode(const uint8_t *data, size_t n, int want_c, int min_w,
 
 /* ---- the rest, through stb_image -------------------------------------- */
 
-static int stb_decode(const uint8_t *data, size_t n, int want_c, sn_image *im,
-                      char *err, size_t errn) {
+/* stb's reason for a failure; some of its paths fail without setting
+ * one (a damaged PNG's zlib stream gave ""), which would leave the
+ * message empty or stale. */
+static void stb_reason(int kind, char *err, size_t errn) {
+    const char *why = stbi_failure_reason();
+    static const char *const names[] = {"", "JPEG", "PNG", "BMP", "PGM/PPM"};
+    if (why && why[0])
+        snprintf(err, errn, "%s", why);
+    else
+        snprintf(err, errn, "corrupt %s data", names[kind]);
+}
+
+/* stb_image reads past the end of a BMP or PGM/PPM as zeros, so a cut
+ * file would decode to an image with a black part. Neither format is
+ * compressed (stb reads no RLE BMPs): the pixels of a w x h image need at
+ * least the bytes counted here, from the header's bits per pixel for a
+ * BMP (whose rows are padded to 4 bytes) and one byte per channel sample
+ * for a PGM/PPM. 0 when the file holds them; -1 with err otherwise. */
+static int stb_short(int kind, const uint8_t *d, size_t n, int64_t w,
+                     int64_t h, int c, char *err, size_t errn) {
+    int64_t need;
+    if (kind == SN_IMG_BMP) {
+        if (n < 30) return 0; /* stb refused it already */
+        uint32_t hsz = (uint32_t)d[14] | (uint32_t)d[15] << 8 |
+                       (uint32_t)d[16] << 16 | (uint32_t)d[17] << 24;
+        size_t at = hsz == 12 ? 24 : 28; /* OS/2 1.x header, else Windows */
+        int64_t bpp = (int64_t)d[at] | (int64_t)d[at + 1] << 8;
+        need = 14 + (int64_t)hsz + (w * bpp + 31) / 32 * 4 * h;
+    } else {
+        need = w * h * c;
+    }
+    if ((int64_t)n >= need) return 0;
+    snprintf(err, errn, "truncated: a %lld x %lld %s needs at least %lld "
+                        "bytes, the file has %zu",
+             (long long)w, (long long)h, kind == SN_IMG_BMP ? "BMP" : "PGM/PPM",
+             (long long)need, n);
+    return -1;
+}
+
+static int stb_decode(const uint8_t *data, size_t n, int kind, int want_c,
+                      sn_image *im, char *err, size_t errn) {
     int w, h, c;
     if (n > 0x7fffffff) {
         snprintf(err, errn, "file too large");
         return -1;
     }
     if (!stbi_info_from_memory(data, (int)n, &w, &h, &c)) {
-        snprintf(err, errn, "%s", stbi_failure_reason());
+        stb_reason(kind, err, errn);
         return -1;
     }
+    /* stbi_info gives a top-down BMP's height as stored (negative);
+     * stbi_load decodes it the right way up with the height positive */
+    int64_t h64 = kind == SN_IMG_BMP && h < 0 ? -(int64_t)h : h;
+    if (too_big(w, h64, err, errn)) return -1;
+    h = (int)h64;
     im->src_c = c <= 2 ? 1 : 3;
     im->src_w = w;
     im->src_h = h;
+    if ((kind == SN_IMG_BMP || kind == SN_IMG_PNM) &&
+        stb_short(kind, data, n, w, h, c, err, errn))
+        return -1;
     if (want_c == 0) return 0;
     /* decoded as stored (alpha dropped), converted here: stb's own RGB to
      * grey weights are coarser than BT.601 */
     uint8_t *p = stbi_load_from_memory(data, (int)n, &w, &h, &c, im->src_c);
     if (!p) {
-        snprintf(err, errn, "%s", stbi_failure_reason());
+        stb_reason(kind, err, errn);
         return -1;
     }
     im->pix = sn_xmalloc((size_t)w * h * want_c);
@@ -161,7 +230,7 @@ int sn_image_decode(const uint8_t *data, size_t n, int want_c, int min_w,
     if (kind == SN_IMG_JPEG)
         rc = jpeg_decode(data, n, want_c, min_w, min_h, im, err, errn);
     else
-        rc = stb_decode(data, n, want_c, im, err, errn);
+        rc = stb_decode(data, n, kind, want_c, im, err, errn);
     if (rc == 0 && (im->src_w < 1 || im->src_h < 1)) {
         free(im->pix);
         im->pix = NULL;

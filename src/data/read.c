@@ -49,8 +49,11 @@ static int read_raw(int fd, const char *path, size_t size, sn_data_file *f,
 static int read_gz(int fd, const char *path, size_t size, sn_data_file *f,
                    sn_error *e) {
     /* The gzip trailer's ISIZE is the decompressed size mod 2^32: a good
-     * first guess for the buffer (one spare byte so the end is seen). */
-    size_t cap = (size_t)1 << 20;
+     * first guess for the buffer (one spare byte so the end is seen);
+     * without one, 64 times the compressed size. The buffer doubles when
+     * the guess is short. */
+    size_t cap = size > ((size_t)1 << 14) ? (size_t)1 << 20 : size * 64;
+    if (cap < 4096) cap = 4096;
     unsigned char tail[4];
     if (size >= 18 && pread(fd, tail, 4, (off_t)(size - 4)) == 4) {
         size_t isize = (size_t)tail[0] | (size_t)tail[1] << 8 |
@@ -59,8 +62,8 @@ static int read_gz(int fd, const char *path, size_t size, sn_data_file *f,
          * only up to a ratio image data never reaches (untouched pages of
          * a too-big guess would cost nothing on Linux, but elsewhere
          * they might). */
-        if (isize + 1 > cap && isize < READ_MAX && isize / 64 <= size)
-            cap = isize + 1;
+        if (isize < READ_MAX && isize / 64 <= size)
+            cap = isize + 1 > 4096 ? isize + 1 : 4096;
     }
     int fd2 = dup(fd);
     if (fd2 < 0) return sn_errf(e, "%s: %s", path, strerror(errno));
@@ -69,7 +72,10 @@ static int read_gz(int fd, const char *path, size_t size, sn_data_file *f,
         close(fd2);
         return sn_errf(e, "%s: cannot start gzip reader", path);
     }
-    gzbuffer(z, 1 << 18);
+    /* zlib's buffers: 256 KiB in (and twice that out), less for a small
+     * file (its whole size) */
+    size_t zbuf = size < ((size_t)1 << 18) ? size : (size_t)1 << 18;
+    gzbuffer(z, (unsigned)(zbuf < 8192 ? 8192 : zbuf));
     f->data = sn_xmalloc(cap);
     size_t len = 0;
     for (;;) {

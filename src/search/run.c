@@ -558,6 +558,7 @@ static int move_aside(int dirfd, const char *rel, const char *suffix,
         else snprintf(to, n, "%s.%s.%d", rel, suffix, k);
         if (linkat(dirfd, rel, dirfd, to, 0) == 0) {
             unlinkat(dirfd, rel, 0);
+            if (sn_io_hook) sn_io_hook(SN_IO_NAMED, dirfd, to);
             sn_fsync_dir_at(dirfd, rel);
             return 0;
         }

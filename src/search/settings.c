@@ -600,7 +600,8 @@ int sn_settings_from_json(sn_search_settings *s, const char *text,
         if (!strcmp(k, "format") || !strcmp(k, "version") ||
             !strcmp(k, "comment") || k[0] == '_')
             continue;
-        key_pos(text, len, obj, k, &line, &col);
+        /* key_pos walks the text: only on an error (a settings.json
+         * read key by key would cost members x length) */
         if (!strcmp(k, "hv_ref")) {
             for (int m = 0; m < SN_OBJ_COUNT; m++) {
                 const cJSON *r = cJSON_GetObjectItemCaseSensitive(
@@ -618,6 +619,7 @@ int sn_settings_from_json(sn_search_settings *s, const char *text,
             const cJSON *r = cJSON_GetObjectItemCaseSensitive(it, "run");
             const cJSON *c = cJSON_GetObjectItemCaseSensitive(it, "cand");
             if (!cJSON_IsString(r) || !cJSON_IsNumber(c)) {
+                key_pos(text, len, obj, k, &line, &col);
                 rc = sn_errf(e, "%s:%d:%d: origin needs {\"run\": DIR, "
                                 "\"cand\": ID}", file, line, col);
                 break;
@@ -628,6 +630,7 @@ int sn_settings_from_json(sn_search_settings *s, const char *text,
         }
         if (!strcmp(k, "rates")) {
             if (!cJSON_IsObject(it)) {
+                key_pos(text, len, obj, k, &line, &col);
                 rc = sn_errf(e, "%s:%d:%d: rates must be an object like "
                                 "{\"wider\": 2}", file, line, col);
                 break;
@@ -649,16 +652,19 @@ int sn_settings_from_json(sn_search_settings *s, const char *text,
             continue;
         }
         if (!sn_setting_find(k)) {
+            key_pos(text, len, obj, k, &line, &col);
             rc = sn_errf(e, "%s:%d:%d: unknown setting '%s'", file, line, col,
                          k);
             break;
         }
         if (item_text(it, val, sizeof val)) {
+            key_pos(text, len, obj, k, &line, &col);
             rc = sn_errf(e, "%s:%d:%d: %s: expected a number or a string",
                          file, line, col, k);
             break;
         }
         if (sn_settings_set(&t, k, val, &ke)) {
+            key_pos(text, len, obj, k, &line, &col);
             rc = sn_errf(e, "%s:%d:%d: %s", file, line, col, ke.msg);
             break;
         }

@@ -126,11 +126,14 @@ static int open_parent(int dir, const char *name) {
     return openat(dir, buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
+void (*sn_io_hook)(int event, int fd, const char *name);
+
 int sn_fsync_dir_at(int dir, const char *name) {
     int fd = open_parent(dir, name);
     if (fd < 0) return -1;
     int rc = fsync(fd);
     int err = errno;
+    if (rc == 0 && sn_io_hook) sn_io_hook(SN_IO_DIR_SYNCED, fd, name);
     close(fd);
     errno = err;
     return rc;
@@ -185,6 +188,7 @@ int sn_write_atomic_at(int dir, const char *name, const void *data,
         unlinkat(dir, tmp, 0);
         return sn_errf(e, "%s: rename: %s", name, strerror(err));
     }
+    if (sn_io_hook) sn_io_hook(SN_IO_NAMED, dir, name);
     /* the new name itself is durable only once its directory is */
     if (sn_fsync_dir_at(dir, name) != 0)
         return sn_errf(e, "%s: fsync of its directory: %s", name,

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of tests/fuzz/NAME/ (run once; the files are
-committed). Usage: tests/fuzz/seeds.py build/slimnas
+committed). Usage: tests/fuzz/seeds.py build/slimnas (all), or
+tests/fuzz/seeds.py --images (the image seeds alone)
 
 Each seed is a valid input or a near miss (truncated, wrong magic, a
 field of the wrong type); the fuzzers mutate from there."""
@@ -136,7 +137,52 @@ def main():
     put("cifar", "label_range", bytes([5]) + bytes([11]) + rec[1:])
 
     shutil.rmtree(tmp)
+    image_seeds()
+
+
+def image_seeds():
+    """image: tiny valid files of each format (JPEG baseline, progressive,
+    grey and one big enough for DCT scaling; PNG RGB, grey, RGBA, 16-bit;
+    BMP; PGM/PPM 8- and 16-bit) and near misses. Needs OpenCV (Debian's
+    python3-opencv: run with /usr/bin/python3); skipped without it."""
+    try:
+        import cv2
+        import numpy as np
+    except ImportError:
+        print("seeds.py: no OpenCV, image seeds left as they are")
+        return
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 256, (5, 6, 3), dtype=np.uint8)
+    grey = rng.integers(0, 256, (4, 3), dtype=np.uint8)
+
+    def enc(ext, img, params=()):
+        ok, buf = cv2.imencode(ext, img, list(params))
+        assert ok
+        return buf.tobytes()
+
+    put("image", "rgb.jpg", enc(".jpg", rgb, (cv2.IMWRITE_JPEG_QUALITY, 90)))
+    put("image", "grey.jpg", enc(".jpg", grey))
+    put("image", "prog.jpg", enc(".jpg", rgb, (cv2.IMWRITE_JPEG_PROGRESSIVE, 1)))
+    put("image", "big.jpg",
+        enc(".jpg", rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)))
+    put("image", "rgb.png", enc(".png", rgb))
+    put("image", "grey.png", enc(".png", grey))
+    put("image", "rgba.png",
+        enc(".png", np.dstack([rgb, np.full((5, 6), 200, np.uint8)])))
+    put("image", "grey16.png", enc(".png", grey.astype(np.uint16) * 257))
+    put("image", "rgb.bmp", enc(".bmp", rgb))
+    put("image", "grey.bmp", enc(".bmp", grey))
+    put("image", "grey.pgm", enc(".pgm", grey))
+    put("image", "rgb.ppm", enc(".ppm", rgb))
+    put("image", "grey16.pgm", enc(".pgm", grey.astype(np.uint16) * 257))
+    png, jpg = enc(".png", rgb), enc(".jpg", rgb, (cv2.IMWRITE_JPEG_QUALITY, 90))
+    put("image", "cut.png", png[: len(png) * 2 // 3])
+    put("image", "cut.jpg", jpg[: len(jpg) // 2])
+    put("image", "notimage.gif", b"GIF89a\x01\x00\x01\x00")
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--images"]:
+        image_seeds()
+    else:
+        main()
