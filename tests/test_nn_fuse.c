@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "gradcheck.h"
+#include "gradutil.h"
 #include "testutil.h"
 
 #include "slimnas/graph.h"
@@ -296,14 +297,6 @@ static void test_fused_matches_unfused(void **state) {
  * that some outputs pass 6), so the +-h steps cross none. */
 #define MARGIN 0.05
 
-static double loss(sn_exec *ex, const float *x, const float *r, int n,
-                   int64_t out_n) {
-    const float *y = sn_exec_forward(ex, x, n, 1);
-    double s = 0;
-    for (int64_t i = 0; i < out_n; i++) s += (double)y[i] * r[i];
-    return s;
-}
-
 static int near_kink(const sn_exec *ex, int node, int64_t count) {
     const float *v = sn_exec_output(ex, node);
     for (int64_t i = 0; i < count; i++)
@@ -355,29 +348,10 @@ static void test_fused_gradcheck(void **state) {
     sn_exec_free(ex);
     setenv("SLIMNAS_NO_FUSE", "0", 1);
     ex = sn_exec_new(g, w, n);
-    loss(ex, in, r, n, out_n);
-    sn_exec_zero_grad(ex);
-    sn_exec_backward(ex, r);
-    float *ana = copy(sn_exec_grads(ex), w->n_params);
-    const double h = 1e-3;
-    int checked = 0;
-    for (int64_t p = 0; p < w->n_params; p++) {
-        float keep = w->params[p];
-        w->params[p] = keep + (float)h;
-        double lp = loss(ex, in, r, n, out_n);
-        w->params[p] = keep - (float)h;
-        double lm = loss(ex, in, r, n, out_n);
-        w->params[p] = keep;
-        double num = (lp - lm) / (2 * h);
-        /* float32 outputs: L carries ~1e-6 relative rounding, divided by
-         * 2h; a wrong mask or a missing term is off by O(|g|) */
-        if (fabs(num - ana[p]) > 2e-3 * (1 + fabs(num)))
-            fail_msg("param %lld: numeric %.6g, analytic %.6g", (long long)p,
-                     num, ana[p]);
-        checked += ana[p] != 0.0f;
-    }
-    assert_true(checked > 10);
-    free(ana);
+    /* float32 outputs: L carries ~1e-6 relative rounding, divided by 2h;
+     * a wrong mask or a missing term is off by O(|g|) */
+    assert_true(tu_exec_gradcheck(ex, w, in, r, n, out_n, 1e-3, 2e-3, 0,
+                                  "fused") > 10);
     sn_exec_free(ex);
     sn_free_aligned(in);
     sn_free_aligned(r);

@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "gradutil.h"
 #include "testutil.h"
 
 #include "slimnas/graph.h"
@@ -348,14 +349,6 @@ static void test_no_split_env(void **state) {
  * split in slices of 8 + 8 (+ 1): every bn's statistics are over the
  * whole batch, so a slice normalising by its own would disagree with the
  * numeric gradient. */
-static double loss(sn_exec *ex, const float *x, const float *r, int n,
-                   int64_t out_n) {
-    const float *y = sn_exec_forward(ex, x, n, 1);
-    double s = 0;
-    for (int64_t i = 0; i < out_n; i++) s += (double)y[i] * r[i];
-    return s;
-}
-
 static void gradcheck(int threads, int n) {
     sn_threads_init(threads);
     sn_graph *g = sn_graph_new("smooth", (sn_shape){2, 5, 5}, 3);
@@ -382,32 +375,16 @@ static void gradcheck(int threads, int n) {
     tu_fill_normal(in, (size_t)in_sz, 7, 1.0f);
     tu_fill_normal(r, (size_t)out_n, 8, 1.0f);
     sn_exec *ex = sn_exec_new(g, w, n);
-    loss(ex, in, r, n, out_n);
+    tu_dot_loss(ex, in, r, n, out_n);
     assert_int_equal(sn_exec_split(ex), threads);
-    sn_exec_zero_grad(ex);
-    sn_exec_backward(ex, r);
-    float *ana = copy(sn_exec_grads(ex), w->n_params);
     /* h: L carries ~1e-6 relative float rounding (divided by 2h, about
      * 1e-3 at h = 1e-3), curvature an h^2 error (~5e-3 at 1e-2); at 3e-3
-     * the one-thread executor's worst parameter is off by 6e-4 */
-    const double h = 3e-3;
-    int checked = 0;
-    for (int64_t p = 0; p < w->n_params; p++) {
-        float keep = w->params[p];
-        w->params[p] = keep + (float)h;
-        double lp = loss(ex, in, r, n, out_n);
-        w->params[p] = keep - (float)h;
-        double lm = loss(ex, in, r, n, out_n);
-        w->params[p] = keep;
-        double num = (lp - lm) / (2 * h);
-        /* a wrong term is off by O(|g|) */
-        if (fabs(num - ana[p]) > 2e-3 * (1 + fabs(num)))
-            fail_msg("%d threads, param %lld: numeric %.6g, analytic %.6g",
-                     threads, (long long)p, num, ana[p]);
-        checked += fabs(ana[p]) > 1e-3;
-    }
-    assert_true(checked > 20);
-    free(ana);
+     * the one-thread executor's worst parameter is off by 6e-4; a wrong
+     * term is off by O(|g|) */
+    char what[32];
+    snprintf(what, sizeof what, "%d threads", threads);
+    assert_true(tu_exec_gradcheck(ex, w, in, r, n, out_n, 3e-3, 2e-3, 1e-3,
+                                  what) > 20);
     sn_exec_free(ex);
     sn_free_aligned(in);
     sn_free_aligned(r);
