@@ -253,6 +253,38 @@ static int64_t plan_grads(sn_exec *ex, int64_t *off, int batch) {
     return total;
 }
 
+/* Allocates every node's op cache into cache[] for batches of cap
+ * samples (dropout's mask for drop_cap; 0: none, the view uses a part of
+ * the batch's) and returns the largest work buffer an op asks for at cap
+ * (for the threads sn_threads_here() says). */
+static size_t alloc_caches(const sn_exec *ex, int cap, int drop_cap,
+                           void **cache) {
+    size_t work = 0;
+    for (int i = 0; i < ex->n_nodes; i++) {
+        const sn_node *nd = &ex->g->nodes[i];
+        const sn_op_desc *op = sn_op_get(nd->op);
+        const xnode *x = &ex->x[i];
+        int c = nd->op == SN_OP_DROPOUT ? drop_cap : cap;
+        size_t cb = c ? op->cache_bytes(&nd->attr, x->in_shape, nd->n_in,
+                                        nd->out, c)
+                      : 0;
+        if (cb) cache[i] = sn_falloc((cb + sizeof(float) - 1) / sizeof(float));
+        size_t wf = op->work_floats(&nd->attr, x->in_shape, nd->n_in, nd->out,
+                                    cap);
+        if (wf > work) work = wf;
+    }
+    return work;
+}
+
+/* The folded conv's arguments of a view from its plain ones (conv x with
+ * its bn folded in; fa.out is set by the caller). */
+static void fold_args(const xnode *x, vnode *v) {
+    v->fa = v->a;
+    v->fa.attr = &x->fattr;
+    v->fa.tensor = x->ftensor;
+    v->fa.grad = NULL;
+}
+
 sn_exec *sn_exec_new(const sn_graph *g, sn_weights *w, int max_batch) {
     SN_ASSERT(g->n_nodes >= 2 && w->n_nodes == g->n_nodes && max_batch >= 1);
     sn_exec *ex = sn_xcalloc(1, sizeof *ex);
@@ -350,10 +382,8 @@ sn_exec *sn_exec_new(const sn_graph *g, sn_weights *w, int max_batch) {
     ex->pgrad = sn_falloc((size_t)w->n_params);
 
     ex->v = sn_xcalloc((size_t)n, sizeof *ex->v);
-    size_t work = 0;
     for (int i = 0; i < n; i++) {
         const sn_node *nd = &g->nodes[i];
-        const sn_op_desc *op = sn_op_get(nd->op);
         xnode *x = &ex->x[i];
         x->act = ex->act_mem + act_off[i];
         x->dact = grad_off[i] >= 0 ? ex->grad_mem + grad_off[i] : NULL;
@@ -361,17 +391,11 @@ sn_exec *sn_exec_new(const sn_graph *g, sn_weights *w, int max_batch) {
             x->in_shape[k] = g->nodes[nd->in[k]].out;
         for (int t = 0; t < w->n_tensors[i]; t++)
             x->tensor[t] = sn_weights_tensor(w, i, t);
-        /* dropout in split mode: the whole batch's mask (see below) */
-        int cap = split && nd->op == SN_OP_DROPOUT ? max_batch : whole_cap;
-        size_t cb = op->cache_bytes(&nd->attr, x->in_shape, nd->n_in, nd->out,
-                                    cap);
-        if (cb) ex->cache[i] = sn_falloc((cb + sizeof(float) - 1) /
-                                         sizeof(float));
-        size_t wf = op->work_floats(&nd->attr, x->in_shape, nd->n_in, nd->out,
-                                    whole_cap);
-        if (wf > work) work = wf;
     }
-    ex->work = sn_falloc(work);
+    /* dropout in split mode: the whole batch's mask (see below) */
+    ex->work = sn_falloc(alloc_caches(ex, whole_cap,
+                                      split ? max_batch : whole_cap,
+                                      ex->cache));
     for (int i = 1; fuse && i + 1 < n; i++) {
         const sn_node *c = &g->nodes[i], *b = &g->nodes[i + 1];
         if (c->op == SN_OP_CONV && !ex->x[i].fuse_pool &&
@@ -443,12 +467,8 @@ sn_exec *sn_exec_new(const sn_graph *g, sn_weights *w, int max_batch) {
     for (int i = 0; i < n; i++) {
         xnode *x = &ex->x[i];
         if (!x->fold_bn) continue;
-        vnode *v = &ex->v[i];
-        v->fa = v->a;
-        v->fa.attr = &x->fattr;
-        v->fa.tensor = x->ftensor;
-        v->fa.grad = NULL;
-        v->fa.out = ex->x[i + 1].act;
+        fold_args(x, &ex->v[i]);
+        ex->v[i].fa.out = ex->x[i + 1].act;
     }
     if (split) {
         /* every slice: the same gradient plan for split_cap samples, its
@@ -463,22 +483,9 @@ sn_exec *sn_exec_new(const sn_graph *g, sn_weights *w, int max_batch) {
             sl->pgrad = s == 0 ? ex->pgrad : sn_falloc((size_t)w->n_params);
             sl->cache = sn_xcalloc((size_t)n, sizeof *sl->cache);
             sl->v = sn_xcalloc((size_t)n, sizeof *sl->v);
-            size_t sw = 0;
-            for (int i = 0; i < n; i++) {
-                const sn_node *nd = &g->nodes[i];
-                const sn_op_desc *op = sn_op_get(nd->op);
-                xnode *x = &ex->x[i];
-                size_t cb = op->cache_bytes(&nd->attr, x->in_shape, nd->n_in,
-                                            nd->out, ex->split_cap);
-                if (nd->op == SN_OP_DROPOUT) cb = 0; /* the batch's mask */
-                if (cb)
-                    sl->cache[i] = sn_falloc((cb + sizeof(float) - 1) /
-                                             sizeof(float));
-                size_t wf = op->work_floats(&nd->attr, x->in_shape, nd->n_in,
-                                            nd->out, ex->split_cap);
-                if (wf > sw) sw = wf;
-            }
-            sl->work = sn_falloc(sw);
+            /* dropout: a part of the batch's mask (slice_bind) */
+            sl->work = sn_falloc(alloc_caches(ex, ex->split_cap, 0,
+                                              sl->cache));
             for (int i = 0; i < n; i++) {
                 const sn_node *nd = &g->nodes[i];
                 vnode *v = &sl->v[i];
@@ -495,12 +502,7 @@ sn_exec *sn_exec_new(const sn_graph *g, sn_weights *w, int max_batch) {
                 v->a.dout = v->dact;
                 v->a.cache = sl->cache[i];
                 v->a.work = sl->work;
-                if (ex->x[i].fold_bn) {
-                    v->fa = v->a;
-                    v->fa.attr = &ex->x[i].fattr;
-                    v->fa.tensor = ex->x[i].ftensor;
-                    v->fa.grad = NULL;
-                }
+                if (ex->x[i].fold_bn) fold_args(&ex->x[i], v);
                 if (ex->x[i].shared) {
                     v->split.shared = ex->x[i].shared;
                     v->split.bar = &ex->bar;
