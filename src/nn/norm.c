@@ -80,19 +80,30 @@ size_t bn_cache_bytes(const sn_attr *a, const sn_shape *in, int n_in,
     return (size_t)4 * (size_t)in[0].c * sizeof(float);
 }
 
-/* Per chunk of samples and channel two double partial sums (see
- * bn_task), then three floats per channel; then per plane (sample,
- * channel) its mean and centred sum of squares, two doubles (forward);
- * then per thread one plane's dy (backward with a fused activation). */
+static int64_t bn_chunks(int n) { return (n + BN_CHUNK - 1) / BN_CHUNK; }
+
+/* The work buffer for C channels and a batch of n, in parts: W_PART, per
+ * chunk of samples and channel two double partial sums (see bn_task);
+ * W_CHAN, floats per channel (backward's k, mb, mg); W_PLANE, per plane
+ * (sample, channel) its mean and centred sum of squares, two doubles
+ * (forward); W_DY, per thread one plane's dy (backward with a fused
+ * activation). bn_work_off gives a part's offset in floats. */
+enum { W_PART, W_CHAN, W_PLANE, W_DY };
+
+static size_t bn_work_off(int C, int n, int part) {
+    size_t c = (size_t)C, part_f = (size_t)bn_chunks(n) * c * 4;
+    const size_t off[] = {0, part_f, part_f + 4 * c,
+                          part_f + 4 * c + (size_t)n * c * 4};
+    return off[part];
+}
+
 static size_t bn_dy_stride(const sn_shape *in) {
     return ((size_t)in[0].h * in[0].w + 15) & ~(size_t)15;
 }
 
 size_t bn_work_floats(const sn_attr *a, const sn_shape *in, int n_in,
                       sn_shape out, int n) {
-    size_t chunks = (size_t)(n + BN_CHUNK - 1) / BN_CHUNK;
-    return chunks * (size_t)in[0].c * 4 + 4 * (size_t)in[0].c +
-           (size_t)n * in[0].c * 4 +
+    return bn_work_off(in[0].c, n, W_DY) +
            bn_dy_stride(in) * (size_t)sn_threads_here();
 }
 
@@ -175,7 +186,6 @@ void sn_bn_plane_stats(const float *x, int64_t n, double out[2]) {
  * chunk of BN_CHUNK samples, all channels. Sums over the batch go to one
  * partial per chunk and channel (in double), added up in chunk order:
  * the same result for any thread count. */
-static int64_t bn_chunks(int n) { return (n + BN_CHUNK - 1) / BN_CHUNK; }
 
 typedef struct bn_run {
     const sn_op_args *x;
@@ -366,9 +376,7 @@ static void bn_forward_act(const sn_op_args *x, const sn_op_args *act,
         /* One pass over memory: per plane its mean and its squares
          * centred on that mean (a one-pass E[x^2] - E[x]^2 would lose all
          * digits when |mean| >> std); the planes combine exactly below. */
-        r.plane = (double *)(void *)((float *)(r.part + (size_t)bn_chunks(
-                                                            x->n) * C * 2) +
-                                     4 * C);
+        r.plane = (double *)(void *)(x->work + bn_work_off(C, x->n, W_PLANE));
         if (sp) /* this slice's planes in the shared array */
             r.plane = sp->shared + (size_t)sp->first * C * 2;
         if (x->plane_stats) /* from the conv before (sn_op_args) */
@@ -444,7 +452,7 @@ static void bn_backward_act(const sn_op_args *x, const sn_op_args *act,
     const int total = sp ? sp->total : x->n;
     const int64_t M = r.HW * total;
     const float *mean_c = x->cache, *invstd_c = (const float *)x->cache + C;
-    float *k = (float *)(r.part + (size_t)bn_chunks(x->n) * C * 2);
+    float *k = x->work + bn_work_off(C, x->n, W_CHAN);
     float *mb = k + C, *mg = mb + C;
     const double *part = r.part;
     if (sp) {
@@ -455,10 +463,9 @@ static void bn_backward_act(const sn_op_args *x, const sn_op_args *act,
     r.a = mean_c;
     r.sc = (const float *)x->cache + 2 * C;
     r.sh = r.sc + C;
-    if (act) { /* after the work buffer's other parts */
+    if (act) {
         r.dystride = bn_dy_stride(x->in_shape);
-        r.dybuf = x->work + (size_t)bn_chunks(x->n) * C * 4 + 4 * (size_t)C +
-                  (size_t)x->n * C * 4;
+        r.dybuf = x->work + bn_work_off(C, x->n, W_DY);
     }
     bn_pass(&r, P_DSUMS);
     if (sp) sn_barrier_wait(sp->bar);
