@@ -261,6 +261,7 @@ sn_search *sn_search_open(const char *dir, sn_error *e) {
     clock_open(se, 0);
     clock_open(se, 1);
     search_update_front(se);
+    strategy_warm(se);
     return se;
 }
 

@@ -191,9 +191,13 @@ int strategy_bo_seeds(sn_search *se, int *out);
 /* The last bo proposal in this process: its seeds, how many of them got
  * children in the annealing tree, and its expansions in all. */
 void strategy_bo_stats(int *seeds, int *grown, int *expanded);
-/* bo's predicted seconds per epoch of a child with `flops` FLOPs (the
- * cost its acquisition divides by). */
+/* bo's training cost of a child with `flops` MACs, up to a common
+ * factor (what its acquisition divides by). */
 double strategy_cost(const sn_search *se, int64_t flops);
+/* What a resumed run's proposals need from the whole log, made while it
+ * opens (the resume) rather than in its first proposal: the duplicate
+ * filter's hashes and, for bo, the GP's active set and its distances. */
+void strategy_warm(sn_search *se);
 void strategy_free(sn_search *se);
 /* Draws one feasible morph of g by the operator rates; 1 or 0. */
 int strategy_draw(const sn_search *se, const sn_graph *g, sn_rng *r,
