@@ -12,7 +12,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "slimnas/export.h"
 #include "slimnas/graph.h"
+#include "slimnas/nn.h"
 #include "slimnas/search.h"
 
 static int cmp_str(const void *a, const void *b) {
@@ -218,7 +220,8 @@ static void completion_words(const char *text, const char *marker,
 }
 
 /* The completion script cannot read the C tables, so its value lists
- * are compared with them here: base kinds, strategies, objectives. */
+ * are compared with them here: base kinds, strategies, objectives,
+ * optimizers, schedules and export formats. */
 static void test_bash_completion_lists(void **state) {
     (void)state;
     char *text;
@@ -244,6 +247,18 @@ static void test_bash_completion_lists(void **state) {
     sorted_words(w, nw, want, sizeof want);
     completion_words(text, "--objective)", got, sizeof got);
     assert_string_equal(got, want);
+    static const struct {
+        const char *marker;
+        const char *const *names;
+    } lists[] = {{"--optimizer)", sn_optimizer_names},
+                 {"--schedule)", sn_schedule_names},
+                 {"--format)", sn_export_format_names}};
+    for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++) {
+        for (nw = 0; lists[l].names[nw]; nw++) w[nw] = lists[l].names[nw];
+        sorted_words(w, nw, want, sizeof want);
+        completion_words(text, lists[l].marker, got, sizeof got);
+        assert_string_equal(got, want);
+    }
     free(text);
 }
 

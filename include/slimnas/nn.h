@@ -304,6 +304,10 @@ typedef enum {
     SN_SCHED_COSINE  /* lr_min + (lr - lr_min)(1 + cos(pi t / T)) / 2 */
 } sn_sched_kind;
 
+/* Their names on the command line, indexed by kind, NULL-terminated. */
+extern const char *const sn_optimizer_names[];
+extern const char *const sn_schedule_names[];
+
 typedef struct sn_schedule {
     sn_sched_kind kind;
     float lr, lr_min;

@@ -61,10 +61,23 @@ static void data_default(const char *opt, char *buf, size_t n) {
     else if (!strcmp(opt, "threads")) snprintf(buf, n, "all cores");
 }
 
-static const char *sched_name(sn_sched_kind k) {
-    return k == SN_SCHED_COSINE ? "cosine"
-           : k == SN_SCHED_STEP ? "step"
-                                : "constant";
+/* The index of v in a NULL-terminated name table, or -1. */
+static int name_index(const char *const *names, const char *v) {
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(names[i], v)) return i;
+    return -1;
+}
+
+/* "a, b or c" from a NULL-terminated name table. */
+static void name_list(const char *const *names, char *buf, size_t n) {
+    int k = 0;
+    while (names[k]) k++;
+    size_t at = 0;
+    buf[0] = 0;
+    for (int i = 0; i < k && at < n; i++)
+        at += (size_t)snprintf(buf + at, n - at, "%s%s",
+                               i == 0 ? "" : i == k - 1 ? " or " : ", ",
+                               names[i]);
 }
 
 static void train_default(const char *opt, char *buf, size_t n) {
@@ -76,9 +89,9 @@ static void train_default(const char *opt, char *buf, size_t n) {
         snprintf(buf, n, "%g for sgd, %g for adamw", (double)o.lr,
                  (double)ADAMW_LR);
     else if (!strcmp(opt, "optimizer"))
-        snprintf(buf, n, "%s", o.optimizer == SN_OPT_ADAMW ? "adamw" : "sgd");
+        snprintf(buf, n, "%s", sn_optimizer_names[o.optimizer]);
     else if (!strcmp(opt, "momentum")) snprintf(buf, n, "%g", (double)o.momentum);
-    else if (!strcmp(opt, "schedule")) snprintf(buf, n, "%s", sched_name(o.schedule));
+    else if (!strcmp(opt, "schedule")) snprintf(buf, n, "%s", sn_schedule_names[o.schedule]);
     else if (!strcmp(opt, "warmup"))
         snprintf(buf, n, "%g", (double)o.warmup_epochs);
     else if (!strcmp(opt, "weight-decay"))
@@ -251,18 +264,24 @@ static int cmd_train(int argc, char **argv) {
     }
     o.nesterov = sn_cli_flag(&a, "nesterov");
     if ((v = sn_cli_get(&a, "optimizer"))) {
-        if (!strcmp(v, "sgd")) o.optimizer = SN_OPT_SGD;
-        else if (!strcmp(v, "adamw")) {
-            o.optimizer = SN_OPT_ADAMW;
-            if (!sn_cli_get(&a, "lr")) o.lr = ADAMW_LR;
-        } else return sn_cli_usage_error(c, "--optimizer takes sgd or adamw");
+        int k = name_index(sn_optimizer_names, v);
+        if (k < 0) {
+            char list[128];
+            name_list(sn_optimizer_names, list, sizeof list);
+            return sn_cli_usage_error(c, "--optimizer takes %s", list);
+        }
+        o.optimizer = (sn_opt_kind)k;
+        if (o.optimizer == SN_OPT_ADAMW && !sn_cli_get(&a, "lr"))
+            o.lr = ADAMW_LR;
     }
     if ((v = sn_cli_get(&a, "schedule"))) {
-        if (!strcmp(v, "constant")) o.schedule = SN_SCHED_CONSTANT;
-        else if (!strcmp(v, "cosine")) o.schedule = SN_SCHED_COSINE;
-        else if (!strcmp(v, "step")) o.schedule = SN_SCHED_STEP;
-        else return sn_cli_usage_error(c, "--schedule takes constant, cosine "
-                                          "or step");
+        int k = name_index(sn_schedule_names, v);
+        if (k < 0) {
+            char list[128];
+            name_list(sn_schedule_names, list, sizeof list);
+            return sn_cli_usage_error(c, "--schedule takes %s", list);
+        }
+        o.schedule = (sn_sched_kind)k;
     }
     sn_data_opts dopt;
     if ((rc = data_opts(&a, &dopt))) return rc;

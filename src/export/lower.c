@@ -269,8 +269,13 @@ xs_prog *xs_lower(const sn_graph *g, const sn_weights *w, const float *mean,
                 if (dies_at(p, reader, nd->in[k], i)) inplace = k;
             break;
         case SN_OP_CONCAT: s->kind = XS_CONCAT; break;
-        default:
-            SN_ASSERT(!"op without a C lowering");
+        default: /* an op added to the table but not here */
+            sn_errf(e, "layer %d (%s): op '%s' has no C form", i, nd->name,
+                    sn_op_get(nd->op)->name);
+            free(reader);
+            free(done);
+            xs_free(p);
+            return NULL;
         }
         if (s->kind == XS_CONV || s->kind == XS_DENSE ||
             s->kind == XS_AFFINE) {

@@ -15,6 +15,12 @@
 #include <math.h>
 #include <stdlib.h>
 
+const char *const sn_optimizer_names[] = {[SN_OPT_SGD] = "sgd",
+                                          [SN_OPT_ADAMW] = "adamw", NULL};
+const char *const sn_schedule_names[] = {[SN_SCHED_CONSTANT] = "constant",
+                                         [SN_SCHED_STEP] = "step",
+                                         [SN_SCHED_COSINE] = "cosine", NULL};
+
 /* Below this many parameters the update runs on the calling thread. */
 #define PAR_MIN_PARAMS (1 << 16)
 
