@@ -98,6 +98,49 @@ static void test_deterministic(void **state) {
     sn_data_free(d);
 }
 
+/* Validation after the last epoch only (what a search child does) gives
+ * the same final accuracy and the same weights as after every epoch:
+ * evaluating changes nothing the training depends on, and the earlier
+ * epochs' validation figures are left unknown (-1). */
+static void test_eval_last_epoch(void **state) {
+    (void)state;
+    sn_data *d = synth();
+    sn_graph *g = small_cnn(d);
+    sn_weights *w[3];
+    sn_train_result r[3];
+    const int when[3] = {SN_EVAL_EVERY_EPOCH, SN_EVAL_LAST_EPOCH,
+                         SN_EVAL_NONE};
+    for (int k = 0; k < 3; k++) {
+        w[k] = sn_weights_new(g);
+        sn_weights_init(w[k], g, 9);
+        sn_train_opts o = sn_train_opts_default();
+        o.epochs = 3;
+        o.batch = 50;
+        o.seed = 9;
+        o.eval_val = when[k];
+        sn_error e;
+        assert_int_equal(sn_train(g, w[k], d, &o, &r[k], &e), 0);
+        assert_int_equal(r[k].epochs_done, 3);
+    }
+    for (int ep = 0; ep < 3; ep++) assert_true(r[0].epoch_val_acc[ep] > 0.1);
+    assert_true(r[1].epoch_val_acc[0] == -1 && r[1].epoch_val_acc[1] == -1);
+    assert_close(r[1].epoch_val_acc[2], r[0].epoch_val_acc[2], 0);
+    assert_close(r[1].val_acc, r[0].val_acc, 0);
+    assert_true(r[2].epoch_val_acc[2] == -1);
+    for (int k = 1; k < 3; k++) {
+        assert_memory_equal(w[0]->params, w[k]->params,
+                            (size_t)w[0]->n_params * sizeof(float));
+        assert_memory_equal(w[0]->buffers, w[k]->buffers,
+                            (size_t)w[0]->n_buffers * sizeof(float));
+    }
+    for (int k = 0; k < 3; k++) {
+        sn_train_result_free(&r[k]);
+        sn_weights_free(w[k]);
+    }
+    sn_graph_free(g);
+    sn_data_free(d);
+}
+
 /* A weight that has become NaN (as after an overflowing step) makes the
  * loss NaN (last layer) or the gradients NaN (a middle layer, whose NaN
  * output the ReLUs after it hide from the loss): either way the trainer
@@ -192,6 +235,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_learns_synthetic),
         cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_eval_last_epoch),
         cmocka_unit_test(test_divergence_guard),
         cmocka_unit_test(test_stop_flag),
         cmocka_unit_test(test_mismatch),

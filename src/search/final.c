@@ -114,6 +114,7 @@ int sn_search_final(sn_search *se, int n, const sn_job_ctl *ctl,
         o.lr = (float)se->s.lr;
         o.weight_decay = (float)se->s.weight_decay;
         o.seed = search_mix(se->s.seed, 2000003ull + (uint64_t)id);
+        o.eval_val = SN_EVAL_LAST_EPOCH;
         if (ctl) {
             o.stop = ctl->stop;
             o.pause = ctl->pause;

@@ -535,7 +535,7 @@ static sn_job *job_new(const sn_search *se, int id, int parent) {
     t.lr = (float)se->s.lr;
     t.weight_decay = (float)se->s.weight_decay;
     t.seed = search_mix(se->s.seed, 1000003ull + (uint64_t)id);
-    t.eval_val = 1;
+    t.eval_val = SN_EVAL_LAST_EPOCH; /* only the final accuracy counts */
     j->topt = t;
     return j;
 }

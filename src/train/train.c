@@ -23,7 +23,7 @@ sn_train_opts sn_train_opts_default(void) {
     o.step_epochs = 1;
     o.gamma = 0.1f;
     o.seed = 1;
-    o.eval_val = 1;
+    o.eval_val = SN_EVAL_EVERY_EPOCH;
     return o;
 }
 
@@ -266,7 +266,9 @@ int sn_train(const sn_graph *g, sn_weights *w, const sn_data *d,
         r->epoch_loss[ep] = r->train_loss = seen ? loss_sum / seen : 0;
         r->epoch_acc[ep] = r->train_acc = seen ? (double)correct / seen : 0;
         r->epoch_val_loss[ep] = r->epoch_val_acc[ep] = -1;
-        if (o->eval_val && sn_data_count(d, SN_SPLIT_VAL) > 0) {
+        int eval = o->eval_val == SN_EVAL_EVERY_EPOCH ||
+                   (o->eval_val == SN_EVAL_LAST_EPOCH && ep == o->epochs - 1);
+        if (eval && sn_data_count(d, SN_SPLIT_VAL) > 0) {
             sn_eval_result ev;
             if (sn_evaluate(g, w, d, SN_SPLIT_VAL, B, ex, &ev, e) == 0) {
                 r->epoch_val_loss[ep] = r->val_loss = ev.loss;
