@@ -1623,6 +1623,45 @@ static void test_bo_expands_every_seed(void **state) {
     sn_threads_shutdown();
 }
 
+/* A child's validation accuracy is measured after its last epoch only:
+ * the log's curve_val holds null for the others, and the curve loads
+ * back as -1 there and the accuracy at the end. */
+static void test_curve_val_last_epoch(void **state) {
+    (void)state;
+    char dir[512];
+    run_dir(dir, sizeof dir, "curveval");
+    sn_search_settings s = tiny_settings();
+    snprintf(s.bases, sizeof s.bases, "cnn:4:1");
+    s.epochs = 2;
+    s.root_epochs = 3;
+    s.max_candidates = 2;
+    sn_threads_init(1);
+    run_to_end(dir, 1, &s);
+    sn_threads_shutdown();
+    char log[600], **lines;
+    snprintf(log, sizeof log, "%s/results.log", dir);
+    int n = read_lines(log, &lines);
+    assert_true(n >= 2);
+    assert_non_null(strstr(lines[0], "\"curve_val\":[null,null,"));
+    free_lines(lines, n);
+    sn_error e;
+    sn_search *se = sn_search_load(dir, &e);
+    if (!se) fail_msg("%s", e.msg);
+    for (int id = 0; id < 2; id++) {
+        const double *loss, *val;
+        int k;
+        sn_search_curve(se, id, &loss, &val, &k);
+        const sn_cand_info *c = sn_search_cand(se, id);
+        assert_int_equal(k, c->epochs);
+        for (int i = 0; i < k - 1; i++) {
+            assert_true(val[i] == -1);
+            assert_true(loss[i] > 0);
+        }
+        assert_close(val[k - 1], c->val_acc, 1e-6);
+    }
+    sn_search_free(se);
+}
+
 /* bo's acquisition divides by a training cost made from the child's
  * MACs alone, never from the log's measured seconds: the same log and
  * seed give the same proposal however long its candidates took (a
@@ -2032,6 +2071,7 @@ int main(void) {
         T(test_front_raw_sizes),
         T(test_bo_expands_every_seed),
         T(test_bo_proposal_ignores_times),
+        T(test_curve_val_last_epoch),
         T(test_gp_fit_recovers_noise),
         T(test_gp_failure_proposes_randomly),
         T(test_failed_child_not_reproposed),

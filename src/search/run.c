@@ -152,6 +152,11 @@ static cJSON *num_array(const double *v, int n) {
     for (int i = 0; i < n; i++) {
         /* 6 significant digits keep lines short; curves are for display */
         char buf[32];
+        if (v[i] < 0) { /* not measured (validation after the last
+                           * epoch only): null, as unknown accuracies are */
+            cJSON_AddItemToArray(a, cJSON_CreateNull());
+            continue;
+        }
         snprintf(buf, sizeof buf, "%.6g", v[i]);
         cJSON_AddItemToArray(a, cJSON_CreateNumber(strtod(buf, NULL)));
     }
@@ -292,6 +297,10 @@ static int get_curve(const cJSON *o, const char *k, double **out, int *n) {
     int i = 0;
     const cJSON *x;
     cJSON_ArrayForEach(x, it) {
+        if (cJSON_IsNull(x)) { /* not measured */
+            v[i++] = -1;
+            continue;
+        }
         if (!cJSON_IsNumber(x)) {
             free(v);
             return -1;

@@ -407,7 +407,14 @@ void tui_detail_update(tui *t, int width) {
     if (ok && d.n_epochs > 0 && d.loss && d.val_acc) {
         char lc[512], vc[512];
         curve_text(lc, sizeof lc, d.loss, d.n_epochs, 0, t->ascii);
-        curve_text(vc, sizeof vc, d.val_acc, d.n_epochs, 1, t->ascii);
+        /* a search child is evaluated after its last epoch only: the
+         * other epochs' accuracies are unknown (< 0) and left out */
+        double known[SN_MAX_EPOCHS];
+        int nk = 0;
+        for (int k = 0; k < d.n_epochs && k < SN_MAX_EPOCHS; k++)
+            if (d.val_acc[k] >= 0) known[nk++] = d.val_acc[k];
+        if (nk) curve_text(vc, sizeof vc, known, nk, 1, t->ascii);
+        else snprintf(vc, sizeof vc, "-");
         det_add(l, SN_SLOT_TITLE, "training (%d epoch%s)", d.n_epochs,
                 d.n_epochs == 1 ? "" : "s");
         det_add(l, SN_SLOT_NORMAL, "  loss %s", lc);
