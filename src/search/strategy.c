@@ -397,8 +397,8 @@ static double fidelity_gap(const sn_search *se) {
  * per second, as in Snoek, Larochelle & Adams 2012): under a wall-time
  * budget it buys the most hypervolume from the cheapest promising
  * children, where plain EHVI favours the largest networks (their
- * accuracy has the most room) and a 30-minute run trained a third as
- * many candidates as evolution. The constant is fixed, not fitted to the
+ * accuracy has the most room) and a 30-minute run trained 49
+ * candidates to evolution's 116. The constant is fixed, not fitted to the
  * run's measured times, so a run's proposals depend only on its log and
  * seed (a resumed run proposes what the uninterrupted one would): a line
  * through seconds per epoch against MACs over 239 Fashion-MNIST
