@@ -202,6 +202,27 @@ static void test_hungarian(void **state) {
         }
         assert_close(s, h, 1e-9);
     }
+    /* larger than the on-stack work block: a planted permutation at cost
+     * 0 among positive costs is the unique optimum */
+    for (int n = 31; n <= 70; n += 13) {
+        double *c = malloc((size_t)n * n * sizeof *c);
+        int *perm = malloc((size_t)n * sizeof *perm);
+        int *assign = malloc((size_t)n * sizeof *assign);
+        for (int i = 0; i < n; i++) perm[i] = i;
+        for (int i = n - 1; i > 0; i--) {
+            int j = sn_rng_int(&r, i + 1), t = perm[i];
+            perm[i] = perm[j];
+            perm[j] = t;
+        }
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+                c[i * n + j] = j == perm[i] ? 0 : 0.5 + sn_rng_uniform(&r);
+        assert_close(sn_hungarian(c, n, assign), 0, 0);
+        for (int i = 0; i < n; i++) assert_int_equal(assign[i], perm[i]);
+        free(c);
+        free(perm);
+        free(assign);
+    }
 }
 
 /* ---- graph kernel ----------------------------------------------------------- */

@@ -202,35 +202,18 @@ static double skip_cost(const skip *a, const skip *b) {
  * internally. */
 double sn_hungarian(const double *cost, int n, int *assign) {
     if (n <= 0) return 0;
-    /* work arrays on the stack for the small problems of the graph
-     * kernel (a skip per row), else on the heap */
+    /* one work block: on the stack for the small problems of the graph
+     * kernel (a skip per row), else on the heap; carved the same way */
     enum { SMALL = 32 };
-    double dbuf[3 * (SMALL + 1)];
-    int ibuf[2 * (SMALL + 1)];
-    char cbuf[SMALL + 1];
-    int small = n <= SMALL;
-    double *u, *v, *minv;
-    int *p, *way;
-    char *used;
-    if (small) {
-        u = dbuf;
-        v = dbuf + SMALL + 1;
-        minv = dbuf + 2 * (SMALL + 1);
-        p = ibuf;
-        way = ibuf + SMALL + 1;
-        used = cbuf;
-        memset(u, 0, ((size_t)n + 1) * sizeof *u);
-        memset(v, 0, ((size_t)n + 1) * sizeof *v);
-        memset(p, 0, ((size_t)n + 1) * sizeof *p);
-        memset(way, 0, ((size_t)n + 1) * sizeof *way);
-    } else {
-        u = sn_xcalloc((size_t)n + 1, sizeof *u);
-        v = sn_xcalloc((size_t)n + 1, sizeof *v);
-        minv = sn_xmalloc(((size_t)n + 1) * sizeof *minv);
-        p = sn_xcalloc((size_t)n + 1, sizeof *p); /* column -> row */
-        way = sn_xcalloc((size_t)n + 1, sizeof *way);
-        used = sn_xmalloc((size_t)n + 1);
-    }
+    size_t m = (size_t)n + 1;
+    size_t bytes = m * (3 * sizeof(double) + 2 * sizeof(int) + 1);
+    double sbuf[(3 * sizeof(double) + 2 * sizeof(int) + 1) * (SMALL + 1) /
+                    sizeof(double) + 1];
+    void *block = n <= SMALL ? (void *)sbuf : sn_xmalloc(bytes);
+    memset(block, 0, bytes);
+    double *u = block, *v = u + m, *minv = v + m;
+    int *p = (int *)(minv + m), *way = p + m; /* p: column -> row */
+    char *used = (char *)(way + m);
     for (int i = 1; i <= n; i++) {
         p[0] = i;
         int j0 = 0;
@@ -274,14 +257,7 @@ double sn_hungarian(const double *cost, int n, int *assign) {
         if (assign) assign[i - 1] = j - 1;
         total += cost[(size_t)(i - 1) * n + (j - 1)];
     }
-    if (!small) {
-        free(u);
-        free(v);
-        free(minv);
-        free(p);
-        free(way);
-        free(used);
-    }
+    if (block != (void *)sbuf) free(block);
     return total;
 }
 
