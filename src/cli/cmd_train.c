@@ -61,23 +61,24 @@ static void data_default(const char *opt, char *buf, size_t n) {
     else if (!strcmp(opt, "threads")) snprintf(buf, n, "all cores");
 }
 
-/* The index of v in a NULL-terminated name table, or -1. */
-static int name_index(const char *const *names, const char *v) {
-    for (int i = 0; names[i]; i++)
-        if (!strcmp(names[i], v)) return i;
-    return -1;
-}
-
-/* "a, b or c" from a NULL-terminated name table. */
-static void name_list(const char *const *names, char *buf, size_t n) {
+/* --opt's value v as an index into a NULL-terminated name table: 0 with
+ * *out set, or the usage error naming every value ("a, b or c"). */
+static int parse_choice(const sn_cli_cmd *c, const char *opt,
+                        const char *const *names, const char *v, int *out) {
     int k = 0;
-    while (names[k]) k++;
+    while (names[k] && strcmp(names[k], v) != 0) k++;
+    if (names[k]) {
+        *out = k;
+        return 0;
+    }
+    char list[256];
     size_t at = 0;
-    buf[0] = 0;
-    for (int i = 0; i < k && at < n; i++)
-        at += (size_t)snprintf(buf + at, n - at, "%s%s",
+    list[0] = 0;
+    for (int i = 0; i < k && at < sizeof list; i++)
+        at += (size_t)snprintf(list + at, sizeof list - at, "%s%s",
                                i == 0 ? "" : i == k - 1 ? " or " : ", ",
                                names[i]);
+    return sn_cli_usage_error(c, "--%s takes %s", opt, list);
 }
 
 static void train_default(const char *opt, char *buf, size_t n) {
@@ -263,24 +264,17 @@ static int cmd_train(int argc, char **argv) {
         o.seed = (uint64_t)l;
     }
     o.nesterov = sn_cli_flag(&a, "nesterov");
+    int k;
     if ((v = sn_cli_get(&a, "optimizer"))) {
-        int k = name_index(sn_optimizer_names, v);
-        if (k < 0) {
-            char list[128];
-            name_list(sn_optimizer_names, list, sizeof list);
-            return sn_cli_usage_error(c, "--optimizer takes %s", list);
-        }
+        if ((rc = parse_choice(c, "optimizer", sn_optimizer_names, v, &k)))
+            return rc;
         o.optimizer = (sn_opt_kind)k;
         if (o.optimizer == SN_OPT_ADAMW && !sn_cli_get(&a, "lr"))
             o.lr = ADAMW_LR;
     }
     if ((v = sn_cli_get(&a, "schedule"))) {
-        int k = name_index(sn_schedule_names, v);
-        if (k < 0) {
-            char list[128];
-            name_list(sn_schedule_names, list, sizeof list);
-            return sn_cli_usage_error(c, "--schedule takes %s", list);
-        }
+        if ((rc = parse_choice(c, "schedule", sn_schedule_names, v, &k)))
+            return rc;
         o.schedule = (sn_sched_kind)k;
     }
     sn_data_opts dopt;
