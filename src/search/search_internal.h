@@ -191,9 +191,6 @@ int strategy_bo_seeds(sn_search *se, int *out);
 /* The last bo proposal in this process: its seeds, how many of them got
  * children in the annealing tree, and its expansions in all. */
 void strategy_bo_stats(int *seeds, int *grown, int *expanded);
-/* bo's training cost of a child with `flops` MACs, up to a common
- * factor (what its acquisition divides by). */
-double strategy_cost(const sn_search *se, int64_t flops);
 /* What a resumed run's proposals need from the whole log, made while it
  * opens (the resume) rather than in its first proposal: the duplicate
  * filter's hashes and, for bo, the GP's active set and its distances. */

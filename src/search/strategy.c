@@ -406,8 +406,7 @@ static double fidelity_gap(const sn_search *se) {
  * (single runs: -200k to -900k; median relative error of the line 26%). */
 #define COST_FIXED_MACS 400000.0
 
-double strategy_cost(const sn_search *se, int64_t flops) {
-    (void)se;
+static double train_cost(int64_t flops) {
     return COST_FIXED_MACS + (double)(flops > 0 ? flops : 0);
 }
 
@@ -542,7 +541,7 @@ static void expand(anneal *A, int cur, int want) {
         /* search_point shifted q's accuracy by the reference */
         c->value = sn_hv_expected_improvement(A->fp, A->nf, se->s.n_obj, &q,
                                               mu + q.acc, sd) /
-                   strategy_cost(se, mc.flops);
+                   train_cost(mc.flops);
         c->parent = el[cur].parent;
         c->n_ops = el[cur].n_ops + 1;
         memcpy(c->ops, el[cur].ops, sizeof c->ops);
