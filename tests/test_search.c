@@ -1605,7 +1605,7 @@ static void test_bo_expands_every_seed(void **state) {
     assert_non_null(se);
     sn_data *d = open_data(&s);
     assert_int_equal(sn_search_attach_data(se, d, NULL, &e), 0);
-    int checked = 0, rc;
+    int checked = 0, rc, focused = 0, open_ = 0;
     while ((rc = sn_search_step(se, NULL, &e)) == 1) {
         if (sn_search_count(se) < 4) continue;
         /* the proposal for the next candidate */
@@ -1616,9 +1616,21 @@ static void test_bo_expands_every_seed(void **state) {
             assert_int_equal(grown, seeds);
             assert_true(expanded >= seeds);
         }
+        /* a focused proposal is a descendant of its focus seed */
+        int focus, parent;
+        strategy_bo_focus(&focus, &parent);
+        if (focus >= 0) {
+            assert_int_equal(parent, focus);
+            focused++;
+        } else if (seeds > 1) {
+            open_++;
+        }
     }
     assert_int_equal(rc, 0);
     assert_true(checked >= 1); /* some proposal had several seeds */
+    /* both kinds of proposal happened */
+    assert_true(focused >= 1);
+    assert_true(open_ >= 1);
     /* merit order: each seed holds at least as much hypervolume alone as
      * the next */
     int *sd = malloc(((size_t)se->n_front + 1) * sizeof *sd);
@@ -1642,6 +1654,45 @@ static void test_bo_expands_every_seed(void **state) {
     sn_search_free(se);
     sn_data_free(d);
     sn_threads_shutdown();
+}
+
+/* The chain damage bo corrects for: the mean change from parent to child
+ * over cheap children of 2+ morphs, less that over one-morph children,
+ * each mean shrunk by one pseudo-observation. Planted on a real run's
+ * records: long chains lose 0.2, single morphs 0.05, promotions and
+ * roots do not count. */
+static void test_bo_chain_damage(void **state) {
+    (void)state;
+    char dir[512];
+    run_dir(dir, sizeof dir, "chaindmg");
+    sn_search_settings s = tiny_settings();
+    s.max_candidates = 9;
+    run_to_end(dir, 1, &s);
+    sn_error e;
+    sn_search *se = sn_search_open(dir, &e);
+    if (!se) fail_msg("%s", e.msg);
+    int k1 = 0, k2 = 0;
+    for (int i = 0; i < se->n; i++) {
+        sn_cand_info *c = &se->c[i].info;
+        if (c->parent < 0 || c->status != SN_CAND_DONE) continue;
+        if (c->fidelity >= 2) {
+            /* a promotion's gain must not count: make it large */
+            c->val_acc = se->c[c->parent].info.val_acc + 0.3;
+            continue;
+        }
+        int two = i % 2;
+        snprintf(c->morph, sizeof c->morph, "%s",
+                 two ? "wider:1:8;deeper:2:3" : "wider:1:8");
+        c->val_acc = se->c[c->parent].info.val_acc - (two ? 0.2 : 0.05);
+        if (two)
+            k2++;
+        else
+            k1++;
+    }
+    assert_true(k1 >= 1 && k2 >= 1);
+    double want = -0.2 * k2 / (k2 + 1) + 0.05 * k1 / (k1 + 1);
+    assert_true(fabs(strategy_chain_damage(se) - want) < 1e-12);
+    sn_search_free(se);
 }
 
 /* A child's validation accuracy is measured after its last epoch only:
@@ -2091,6 +2142,7 @@ int main(void) {
         T(test_pareto_front_brute),
         T(test_front_raw_sizes),
         T(test_bo_expands_every_seed),
+        T(test_bo_chain_damage),
         T(test_bo_proposal_ignores_times),
         T(test_curve_val_last_epoch),
         T(test_gp_fit_recovers_noise),

@@ -191,6 +191,12 @@ int strategy_bo_seeds(sn_search *se, int *out);
 /* The last bo proposal in this process: its seeds, how many of them got
  * children in the annealing tree, and its expansions in all. */
 void strategy_bo_stats(int *seeds, int *grown, int *expanded);
+/* The same proposal's focus seed (a candidate id; -1 when it chose among
+ * all seeds) and the parent it proposed (-1: none). */
+void strategy_bo_focus(int *focus, int *parent);
+/* What a chain of 2+ morphs costs a cheap child's accuracy beyond one
+ * morph, measured on the log (typically negative; see strategy.c). */
+double strategy_chain_damage(const sn_search *se);
 /* What a resumed run's proposals need from the whole log, made while it
  * opens (the resume) rather than in its first proposal: the duplicate
  * filter's hashes and, for bo, the GP's active set and its distances. */

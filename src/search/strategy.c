@@ -178,29 +178,38 @@ static int pick_inverse(sn_rng *r, const double *dens, int n) {
     return n - 1;
 }
 
-static int propose_evolution(sn_search *se, sn_rng *r, proposal *p) {
-    int nf = se->n_front;
-    if (nf == 0) return propose_random(se, r, p);
+/* The density of candidates ids[0..n) in log size space (a Gaussian
+ * kernel estimate, k->pts owned by the caller's free), and each one's
+ * own density in dens[0..n). n >= 1. */
+static void size_density(const sn_search *se, const int *ids, int n, kde *k,
+                         double *dens) {
     int dim = se->s.n_obj;
-    kde k = {nf, dim, sn_xmalloc((size_t)nf * dim * sizeof(double)), 0.1};
+    *k = (kde){n, dim, sn_xmalloc((size_t)n * dim * sizeof(double)), 0.1};
     double sd = 0;
-    for (int i = 0; i < nf; i++) {
-        const sn_cand_info *c = &se->c[se->front[i]].info;
-        log_sizes(se, c->params, c->flops, c->memory, &k.pts[i * dim]);
+    for (int i = 0; i < n; i++) {
+        const sn_cand_info *c = &se->c[ids[i]].info;
+        log_sizes(se, c->params, c->flops, c->memory, &k->pts[i * dim]);
     }
     for (int j = 0; j < dim; j++) {
         double mean = 0, var = 0;
-        for (int i = 0; i < nf; i++) mean += k.pts[i * dim + j];
-        mean /= nf;
-        for (int i = 0; i < nf; i++)
-            var += (k.pts[i * dim + j] - mean) * (k.pts[i * dim + j] - mean);
-        sd = fmax(sd, sqrt(var / nf));
+        for (int i = 0; i < n; i++) mean += k->pts[i * dim + j];
+        mean /= n;
+        for (int i = 0; i < n; i++)
+            var += (k->pts[i * dim + j] - mean) * (k->pts[i * dim + j] - mean);
+        sd = fmax(sd, sqrt(var / n));
     }
     /* Scott's rule, at least 0.1 decade so a front of near-equal sizes
      * still has a smooth density. */
-    k.h = fmax(0.1, 1.06 * sd * pow(nf, -0.2));
+    k->h = fmax(0.1, 1.06 * sd * pow(n, -0.2));
+    for (int i = 0; i < n; i++) dens[i] = kde_density(k, &k->pts[i * dim]);
+}
+
+static int propose_evolution(sn_search *se, sn_rng *r, proposal *p) {
+    int nf = se->n_front;
+    if (nf == 0) return propose_random(se, r, p);
+    kde k;
     double *dens = sn_xmalloc((size_t)nf * sizeof *dens);
-    for (int i = 0; i < nf; i++) dens[i] = kde_density(&k, &k.pts[i * dim]);
+    size_density(se, se->front, nf, &k, dens);
     int ok = 0;
     for (int t = 0; t < 2 * nf + 4 && !ok; t++) {
         int parent = se->front[pick_inverse(r, dens, nf)];
@@ -390,6 +399,42 @@ static double fidelity_gap(const sn_search *se) {
     return sum / (k + 1);
 }
 
+/* Morphs replayed for candidate i: 0 for a root and for a promotion
+ * (the same graph trained longer), else the ops of its morph chain. */
+static int chain_len(const sn_cand_info *c) {
+    if (c->parent < 0 || !c->morph[0] || c->fidelity >= 2) return 0;
+    int n = 1;
+    for (const char *q = c->morph; *q; q++) n += *q == ';';
+    return n;
+}
+
+/* What a chain of two or more morphs costs a child's cheap accuracy
+ * beyond what one morph costs, measured on the log: the mean change from
+ * parent to child over the cheap children of longer chains minus the same
+ * over one-morph children, each mean shrunk towards 0 by one pseudo-
+ * observation (so a few children move it little). Every approximate morph
+ * disturbs inherited weights that a 2-epoch training may not repair; the
+ * GP, which sees graphs only, cannot tell that damage from a worse
+ * architecture. It sees a long chain's accuracy less this (typically
+ * negative) figure, and its prediction for a long chain is lowered by it,
+ * so bo pays for the damage where it proposes a long chain and does not
+ * blame the architecture. Races of the 50k config: two-morph children lost
+ * a median 2-4.8 points against their parent, one-morph 0.4-2. */
+double strategy_chain_damage(const sn_search *se) {
+    double sum[2] = {0, 0};
+    int k[2] = {0, 0};
+    for (int i = 0; i < se->n; i++) {
+        const sn_cand_info *c = &se->c[i].info;
+        int L = chain_len(c);
+        if (L == 0 || c->status != SN_CAND_DONE) continue;
+        const sn_cand_info *p = &se->c[c->parent].info;
+        if (p->status != SN_CAND_DONE) continue;
+        sum[L >= 2] += c->val_acc - p->val_acc;
+        k[L >= 2]++;
+    }
+    return sum[1] / (k[1] + 1) - sum[0] / (k[0] + 1);
+}
+
 /* What a child costs to train, up to a common factor: its multiply-
  * accumulates plus COST_FIXED_MACS for the work that does not grow with
  * the network (per-batch and per-epoch overheads, evaluation set-up).
@@ -413,6 +458,7 @@ static double train_cost(int64_t flops) {
 typedef struct elem {
     double value;
     int parent, n_ops;
+    int seed; /* the seed (element index) this one descends from */
     sn_morph_op ops[MAX_CHAIN];
     sn_graph *graph; /* owned, or NULL for a trained seed (use parent's) */
     sn_graph_desc *desc;
@@ -481,6 +527,9 @@ static int heap_pop(heap *h) {
  * otherwise inflate the GP's variance (and so every graph's EI).
  * Failed and diverged children are seen at this floor. */
 #define GP_FLOOR_MARGIN 0.05
+/* The share of bo's proposals restricted to one seed drawn inversely to
+ * its size density (see propose_bo). */
+#define BO_FOCUS_RATE 0.5
 
 typedef struct anneal {
     sn_search *se;
@@ -495,6 +544,9 @@ typedef struct anneal {
     double opt;
     int best;
     int evaluated; /* GP predictions */
+    double damage; /* strategy_chain_damage, for chains of 2+ morphs */
+    int focus;     /* the seed whose descendants alone may be proposed
+                      (and annealed), or -1 for all */
 } anneal;
 
 /* Up to `want` new children of element cur (from 2 x want draws) into
@@ -535,6 +587,7 @@ static void expand(anneal *A, int cur, int want) {
         double mu, sd;
         sn_gp_predict(A->gp, cd, &mu, &sd);
         A->evaluated++;
+        if (el[cur].n_ops + 1 >= 2) mu += A->damage;
         sn_hv_point q;
         search_point(se, mc.params, mc.flops, mc.peak_bytes, 0, &q);
         elem *c = &el[A->n_el];
@@ -543,16 +596,19 @@ static void expand(anneal *A, int cur, int want) {
                                               mu + q.acc, sd) /
                    train_cost(mc.flops);
         c->parent = el[cur].parent;
+        c->seed = el[cur].seed;
         c->n_ops = el[cur].n_ops + 1;
         memcpy(c->ops, el[cur].ops, sizeof c->ops);
         c->ops[el[cur].n_ops] = mc.op;
         c->graph = cg;
         c->desc = cd;
-        if (c->value > A->opt) {
+        int mine = A->focus < 0 || c->seed == A->focus;
+        if (mine && c->value > A->opt) {
             A->opt = c->value;
             A->best = A->n_el;
         }
-        heap_push(&A->h, A->n_el++);
+        if (mine) heap_push(&A->h, A->n_el);
+        A->n_el++;
         kids++;
     }
     free(own);
@@ -604,14 +660,20 @@ int strategy_bo_seeds(sn_search *se, int *out) {
 }
 
 /* Statistics of the last bo proposal (tests, the benchmark). */
-static int last_expanded, last_seeds, last_seeds_grown;
+static int last_expanded, last_seeds, last_seeds_grown, last_focus = -1,
+                                                         last_parent = -1;
 void strategy_bo_stats(int *seeds, int *grown, int *expanded) {
     *seeds = last_seeds;
     *grown = last_seeds_grown;
     *expanded = last_expanded;
 }
+void strategy_bo_focus(int *focus, int *parent) {
+    *focus = last_focus;
+    *parent = last_parent;
+}
 
 static int propose_bo(sn_search *se, sn_rng *r, proposal *p) {
+    last_focus = last_parent = -1;
     sync_known(se);
     update_active(se);
     int n = se->n_act;
@@ -619,12 +681,13 @@ static int propose_bo(sn_search *se, sn_rng *r, proposal *p) {
     const sn_graph_desc **x = sn_xmalloc((size_t)n * sizeof *x);
     double *y = sn_xmalloc((size_t)n * sizeof *y);
     double floor_acc = se->s.hv_ref_acc - GP_FLOOR_MARGIN;
-    double gap = fidelity_gap(se);
+    double gap = fidelity_gap(se), damage = strategy_chain_damage(se);
     for (int i = 0; i < n; i++) {
         const cand *c = &se->c[se->act_ids[i]];
         x[i] = search_desc(se, se->act_ids[i]);
         y[i] = c->info.status == SN_CAND_DONE
-                   ? c->info.val_acc + (c->info.fidelity < 2 ? gap : 0)
+                   ? c->info.val_acc + (c->info.fidelity < 2 ? gap : 0) -
+                         (chain_len(&c->info) >= 2 ? damage : 0)
                    : floor_acc;
         y[i] = fmax(y[i], floor_acc);
     }
@@ -647,14 +710,28 @@ static int propose_bo(sn_search *se, sn_rng *r, proposal *p) {
     }
     anneal A = {se, r, gp, fp, nf, sn_xcalloc(SA_MAX_ELEMS, sizeof(elem)), 0,
                 {sn_xmalloc(SA_MAX_ELEMS * sizeof(int)), 0, NULL},
-                {NULL, 0, 0}, -INFINITY, -1, 0};
+                {NULL, 0, 0}, -INFINITY, -1, 0, damage, -1};
     A.h.el = A.el;
     int *seeds = sn_xmalloc(((size_t)nf + 1) * sizeof *seeds);
     int ns = strategy_bo_seeds(se, seeds);
     for (int i = 0; i < ns; i++) {
         elem *s = &A.el[A.n_el++];
         s->parent = seeds[i];
+        s->seed = i;
         s->desc = search_desc(se, seeds[i]);
+    }
+    /* Every other proposal on average comes from one seed drawn as
+     * evolution draws parents, inversely to its density in log size:
+     * the acquisition alone can settle on one size range (one 30-minute
+     * race trained 7 of 73 children under 10k parameters) and leave gaps
+     * in the front that its model does not yet value. */
+    if (ns > 1 && sn_rng_uniform(r) < BO_FOCUS_RATE) {
+        kde k;
+        double *dens = sn_xmalloc((size_t)ns * sizeof *dens);
+        size_density(se, seeds, ns, &k, dens);
+        A.focus = pick_inverse(r, dens, ns);
+        free(dens);
+        free(k.pts);
     }
     int n_seed = A.n_el, expanded = 0;
     /* every seed, best first */
@@ -687,6 +764,11 @@ static int propose_bo(sn_search *se, sn_rng *r, proposal *p) {
     }
     last_seeds = n_seed;
     last_expanded = expanded;
+    if (A.best < 0) /* the focus seed had no new child: any seed's */
+        for (int i = n_seed; i < A.n_el; i++)
+            if (A.best < 0 || A.el[i].value > A.el[A.best].value) A.best = i;
+    last_focus = A.focus >= 0 ? seeds[A.focus] : -1;
+    last_parent = A.best >= 0 ? A.el[A.best].parent : -1;
     last_seeds_grown = 0;
     for (int i = 0; i < n_seed; i++) {
         int grown = 0;
