@@ -187,11 +187,13 @@ int sn_engine_open_data(sn_engine *en, const char *dir, const char *data,
                         int paused, sn_error *e);
 /* Opens the dataset of s into the engine's cache (kept until
  * sn_engine_free; runs started or opened later with the same data share
- * it) and, when g is given, checks that g takes its images and classes.
+ * it) and, when g is given, checks that g takes its images and classes;
+ * when summary is given, writes the data summary (sn_data_summary) there.
  * For clients that must know the data is good before they create
- * anything (fork). -1 with e. */
+ * anything (search, fork). -1 with e. */
 int sn_engine_load_data(sn_engine *en, const sn_search_settings *s,
-                        const sn_graph *g, sn_error *e);
+                        const sn_graph *g, char *summary, size_t n,
+                        sn_error *e);
 /* Forks candidate `cand` (done) of search h into a new run at dir (NULL:
  * "<parent dir>-fork<cand>", made unique with -2, -3 ...) with settings s
  * (NULL: the parent's current settings), starts it, and pauses the

@@ -643,18 +643,6 @@ static int cmd_search(int argc, char **argv) {
             return sn_cli_usage_error(c, "%s", e.msg);
         memcpy(s.data, spec, sizeof spec);
     }
-    char summary[4096] = ""; /* printed after the first line */
-    { /* bad data: one line, before a run directory exists */
-        sn_data_opts o = sn_settings_data_opts(&s, 0);
-        sn_data *d = sn_data_open(s.data, &o, &e);
-        if (!d) {
-            fprintf(stderr, "slimnas search: %s\n", e.msg);
-            return 1;
-        }
-        if (!sn_cli_flag(&a, "json"))
-            sn_data_summary(d, summary, sizeof summary);
-        sn_data_free(d);
-    }
     char dir[SN_SEARCH_PATH_LEN];
     if ((v = sn_cli_get(&a, "run"))) {
         snprintf(dir, sizeof dir, "%s", v);
@@ -667,6 +655,16 @@ static int cmd_search(int argc, char **argv) {
     if ((rc = export_front_opts(&a)) || (rc = sn_cli_threads(&a))) return rc;
     int json = sn_cli_flag(&a, "json");
     sn_engine *en = sn_engine_new();
+    /* bad data: one line, before a run directory exists; the engine keeps
+     * the opened data for the search (it is read once) */
+    char summary[4096] = ""; /* printed after the first line */
+    if (sn_engine_load_data(en, &s, NULL, json ? NULL : summary,
+                            sizeof summary, &e)) {
+        fprintf(stderr, "slimnas search: %s\n", e.msg);
+        sn_engine_free(en);
+        sn_threads_shutdown();
+        return 1;
+    }
     if (sn_cli_mpi_attach(en, &s, &a)) {
         sn_engine_free(en);
         sn_threads_shutdown();
@@ -804,7 +802,8 @@ static int cmd_fork(int argc, char **argv) {
     const sn_cand_info *ci = sn_search_cand(src, (int)id);
     int forkable = ci && ci->status == SN_CAND_DONE; /* else fork says why */
     if ((forkable &&
-         sn_engine_load_data(en, &s, sn_search_graph(src, (int)id), &e)) ||
+         sn_engine_load_data(en, &s, sn_search_graph(src, (int)id), NULL, 0,
+                             &e)) ||
         sn_search_fork(a.pos[0], (int)id, dst, &s, &e)) {
         fprintf(stderr, "slimnas fork: %s\n", e.msg);
         sn_search_free(src);

@@ -1074,9 +1074,11 @@ int sn_engine_open(sn_engine *en, const char *dir, int paused, sn_error *e) {
 }
 
 int sn_engine_load_data(sn_engine *en, const sn_search_settings *st,
-                        const sn_graph *g, sn_error *e) {
+                        const sn_graph *g, char *summary, size_t n,
+                        sn_error *e) {
     sn_data *d = data_get(en, st, 0, e);
     if (!d) return -1;
+    if (summary) sn_data_summary(d, summary, n);
     /* the reference stays with the engine until sn_engine_free */
     if (g && sn_train_check_fit(g, d, NULL) != 0) {
         char a[32], b[32];
