@@ -77,129 +77,35 @@ static float *dw_row(const geom *g, float *pad, dw_rows it, int b) {
            (size_t)it.r * g->lw;
 }
 
-/* Eight floats as one GCC/clang vector (plain C operators, lowered to
- * AVX, or to two SSE halves on older machines). Written out because gcc's
- * auto-vectoriser, given the tap loop inside the pixel loop, vectorises
- * the short tap loop with gathers instead of the pixel loop. Loads and
- * stores go through memcpy: unaligned and free of aliasing questions.
- * The helpers take pointers: a 32-byte vector passed or returned by value
- * changes the ABI when AVX is off, which gcc and clang warn about. */
-typedef float vf8 __attribute__((vector_size(32)));
-
-static inline void vf8_load(vf8 *v, const float *p) {
-    memcpy(v, p, sizeof *v);
-}
-
-static inline void vf8_store(float *p, const vf8 *v) {
-    memcpy(p, v, sizeof *v);
-}
-
-static inline void vf8_set(vf8 *v, float x) {
-    *v = (vf8){x, x, x, x, x, x, x, x};
-}
-
-/* Four floats, for rows too short for eight. */
-typedef float vf4 __attribute__((vector_size(16)));
-
-/* d[0..n) = s[0..n): whole vectors, the last one overlapping the one
- * before when n is not a multiple (rows are 7-28 floats: a loop with a
- * scalar remainder spends more on its bookkeeping than on the copy). */
-static inline void row_copy(float *restrict d, const float *restrict s,
-                            int n) {
-    if (n >= 8) {
-        vf8 v;
-        int i = 0;
-        for (; i + 8 <= n; i += 8) {
-            vf8_load(&v, s + i);
-            vf8_store(d + i, &v);
-        }
-        if (i < n) {
-            vf8_load(&v, s + n - 8);
-            vf8_store(d + n - 8, &v);
-        }
-    } else if (n >= 4) {
-        vf4 a, b;
-        memcpy(&a, s, sizeof a);
-        memcpy(&b, s + n - 4, sizeof b);
-        memcpy(d, &a, sizeof a);
-        memcpy(d + n - 4, &b, sizeof b);
-    } else {
-        for (int i = 0; i < n; i++) d[i] = s[i];
-    }
-}
-
-/* de[c] = s[2c], dodd[c] = s[2c + 1] for c < w / 2, and de[w / 2] =
- * s[w - 1] when w is odd: one row split into its even and odd columns,
- * as a stride-2 convolution's phase planes hold it. Loads of 2 x 8 (or
- * 2 x 4) floats split by shuffles, the last group overlapping. */
-static inline void row_split(float *restrict de, float *restrict dodd,
-                             const float *restrict s, int w) {
-    const int n = w / 2;
-    if (n >= 8) {
-        vf8 a, b;
-        for (int c = 0;; c += 8) {
-            if (c + 8 > n) c = n - 8;
-            vf8_load(&a, s + 2 * c);
-            vf8_load(&b, s + 2 * c + 8);
-            vf8 e = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
-            vf8 o = __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15);
-            vf8_store(de + c, &e);
-            vf8_store(dodd + c, &o);
-            if (c + 8 >= n) break;
-        }
-    } else if (n >= 4) {
-        vf4 a, b;
-        for (int c = 0;; c = n - 4) {
-            memcpy(&a, s + 2 * c, sizeof a);
-            memcpy(&b, s + 2 * c + 4, sizeof b);
-            vf4 e = __builtin_shufflevector(a, b, 0, 2, 4, 6);
-            vf4 o = __builtin_shufflevector(a, b, 1, 3, 5, 7);
-            memcpy(de + c, &e, sizeof e);
-            memcpy(dodd + c, &o, sizeof o);
-            if (c == n - 4) break;
-        }
-    } else {
-        for (int c = 0; c < n; c++) {
-            de[c] = s[2 * c];
-            dodd[c] = s[2 * c + 1];
-        }
-    }
-    if (w % 2) de[n] = s[w - 1];
-}
-
 /* Copies plane in[H, W] into the phase buffer; the padding positions are
  * never written, so zeroing the buffer once per task keeps them zero. */
 static void dw_pack(const geom *g, const dw_cols *m, const float *in,
                     float *pad) {
     const int s = g->s;
-    if (s == 1) {
-        float *d = pad + (size_t)g->p * g->lw + g->p;
-        for (int iy = 0; iy < g->h; iy++, d += g->lw, in += g->w)
-            row_copy(d, in, g->w);
-        return;
-    }
-    if (s == 2) {
-        /* padded row py = iy + P is phase row py / 2 of the phase planes
-         * (py % 2, b); its even columns (x + P even) go to phase b = P % 2
-         * at column (x + P) / 2, the odd ones to the other */
-        const size_t plane = dw_plane(g);
-        const int be = g->p % 2, bo = 1 - be;
-        const int ce = g->p / 2, co = (g->p + 1) / 2;
-        for (int iy = 0; iy < g->h; iy++, in += g->w) {
-            int py = iy + g->p;
-            float *row = pad + (size_t)(py % 2) * 2 * plane +
-                         (size_t)(py / 2) * g->lw;
-            row_split(row + be * plane + ce, row + bo * plane + co, in, g->w);
-        }
-        return;
-    }
     dw_rows it = dw_rows_start(g);
     for (int iy = 0; iy < g->h; iy++, dw_rows_next(g, &it)) {
         const float *restrict src = in + (size_t)iy * g->w;
-        for (int b = 0; b < s; b++) {
-            float *restrict d = dw_row(g, pad, it, b) + m[b].c0;
-            const float *restrict sp = src + m[b].ix0;
-            for (int c = 0; c < m[b].cnt; c++) d[c] = sp[c * s];
+        if (s == 1) {
+            float *restrict d = dw_row(g, pad, it, 0) + g->p;
+            for (int ix = 0; ix < g->w; ix++) d[ix] = src[ix];
+        } else if (s == 2) {
+            /* both phases in one loop: gcc vectorises the even/odd split
+             * with shuffles (two separate strided loops it cannot) */
+            float *restrict de = dw_row(g, pad, it, g->p % 2) + g->p / 2;
+            float *restrict dodd =
+                dw_row(g, pad, it, (g->p + 1) % 2) + (g->p + 1) / 2;
+            int c = 0;
+            for (; c < g->w / 2; c++) {
+                de[c] = src[2 * c];
+                dodd[c] = src[2 * c + 1];
+            }
+            if (g->w % 2) de[c] = src[2 * c];
+        } else {
+            for (int b = 0; b < s; b++) {
+                float *restrict d = dw_row(g, pad, it, b) + m[b].c0;
+                const float *restrict sp = src + m[b].ix0;
+                for (int c = 0; c < m[b].cnt; c++) d[c] = sp[c * s];
+            }
         }
     }
 }
@@ -255,6 +161,27 @@ static void rows_add(float *restrict dst, const float *restrict src,
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++)
             dst[r * ld_dst + c] += src[r * ld_src + c];
+}
+
+/* Eight floats as one GCC/clang vector (plain C operators, lowered to
+ * AVX, or to two SSE halves on older machines). Written out because gcc's
+ * auto-vectoriser, given the tap loop inside the pixel loop, vectorises
+ * the short tap loop with gathers instead of the pixel loop. Loads and
+ * stores go through memcpy: unaligned and free of aliasing questions.
+ * The helpers take pointers: a 32-byte vector passed or returned by value
+ * changes the ABI when AVX is off, which gcc and clang warn about. */
+typedef float vf8 __attribute__((vector_size(32)));
+
+static inline void vf8_load(vf8 *v, const float *p) {
+    memcpy(v, p, sizeof *v);
+}
+
+static inline void vf8_store(float *p, const vf8 *v) {
+    memcpy(p, v, sizeof *v);
+}
+
+static inline void vf8_set(vf8 *v, float x) {
+    *v = (vf8){x, x, x, x, x, x, x, x};
 }
 
 /* o[i] (+)= bias + sum over taps t of w[t] * src[off[t] + i], i < n.
