@@ -14,7 +14,15 @@
 #include <unistd.h>
 
 #define MAX_THREADS 64
-#define SPIN_ROUNDS 20000
+/* A worker's polls of the generation before it sleeps: a few hundred
+ * microseconds. With 20,000 (tens of microseconds) the small nets' gaps
+ * between regions (their serial parts, the optimiser) outlasted the spin
+ * often enough that a futex wake-up (slow on this virtual machine) came
+ * between most regions: six alternating quiet `make bench` pairs gave
+ * 2-thread training medians of 5,611 / 34,692 / 9,021 img/s (mobile_tiny,
+ * tiny2conv, sep5k) against 5,973 / 36,443 / 10,198 with 400,000, and
+ * thread scaling as low as 0.90 against at least 1.46. */
+#define SPIN_ROUNDS 400000
 
 extern void openblas_set_num_threads(int);
 
