@@ -23,6 +23,7 @@
  * tiny2conv, sep5k) against 5,973 / 36,443 / 10,198 with 400,000, and
  * thread scaling as low as 0.90 against at least 1.46. */
 #define SPIN_ROUNDS 400000
+#define SPIN_POLITE 20000
 
 extern void openblas_set_num_threads(int);
 
@@ -63,7 +64,11 @@ static void *worker(void *arg) {
         int spins = 0;
         while (atomic_load_explicit(&P.gen, memory_order_acquire) == seen &&
                spins < SPIN_ROUNDS)
-            spins++;
+            /* past the first SPIN_POLITE polls, offer the core every
+             * 1,024: on a quiet machine the yield returns at once, on a
+             * busy one (tests in parallel, two searches) the other
+             * runnable thread gets it instead of a spinning worker */
+            if (++spins > SPIN_POLITE && spins % 1024 == 0) sched_yield();
         if (atomic_load_explicit(&P.gen, memory_order_acquire) == seen) {
             pthread_mutex_lock(&P.mu);
             while (atomic_load(&P.gen) == seen && !P.quit)
