@@ -14,16 +14,7 @@
 #include <unistd.h>
 
 #define MAX_THREADS 64
-/* A worker's polls of the generation before it sleeps: a few hundred
- * microseconds. With 20,000 (tens of microseconds) the small nets' gaps
- * between regions (their serial parts, the optimiser) outlasted the spin
- * often enough that a futex wake-up (slow on this virtual machine) came
- * between most regions: six alternating quiet `make bench` pairs gave
- * 2-thread training medians of 5,611 / 34,692 / 9,021 img/s (mobile_tiny,
- * tiny2conv, sep5k) against 5,973 / 36,443 / 10,198 with 400,000, and
- * thread scaling as low as 0.90 against at least 1.46. */
-#define SPIN_ROUNDS 400000
-#define SPIN_POLITE 20000
+#define SPIN_ROUNDS 20000
 
 extern void openblas_set_num_threads(int);
 
@@ -64,11 +55,7 @@ static void *worker(void *arg) {
         int spins = 0;
         while (atomic_load_explicit(&P.gen, memory_order_acquire) == seen &&
                spins < SPIN_ROUNDS)
-            /* past the first SPIN_POLITE polls, offer the core every
-             * 1,024: on a quiet machine the yield returns at once, on a
-             * busy one (tests in parallel, two searches) the other
-             * runnable thread gets it instead of a spinning worker */
-            if (++spins > SPIN_POLITE && spins % 1024 == 0) sched_yield();
+            spins++;
         if (atomic_load_explicit(&P.gen, memory_order_acquire) == seen) {
             pthread_mutex_lock(&P.mu);
             while (atomic_load(&P.gen) == seen && !P.quit)
