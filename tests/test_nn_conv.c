@@ -181,9 +181,9 @@ static const ccase CASES[] = {
     {2, 9, 9, 2, 7, 1, 3, 2, 1, 2},
     {2, 20, 20, 2, 3, 1, 1, 2, 1, 1},
     {2, 19, 21, 4, 3, 2, 1, 2, 1, 1},
-    /* the packing's row copies: whole vectors of 8 or 4 floats with an
-     * overlapping last one, stride 2 split by shuffles (13 -> 6 + 7
-     * columns, 28 unpadded -> 14 + 14, 6 at stride 1) */
+    /* the packing's rows: stride 2 splits each into even and odd columns
+     * (13 -> 7 + 6, odd; 28 unpadded -> 14 + 14), and a short row of 6
+     * at stride 1 */
     {2, 6, 13, 2, 3, 2, 1, 2, 1, 1},
     {2, 5, 28, 2, 3, 2, 0, 2, 1, 2},
     {2, 6, 6, 2, 3, 1, 1, 2, 1, 2},

@@ -507,7 +507,9 @@ static int heap_pop(heap *h) {
  * probability exp(min(0, (EHVI - best) / T)). T starts at the mean
  * positive EHVI of the seeds' children (the acquisition's own scale) and
  * is multiplied by SA_ALPHA per expansion only; the search stops below
- * SA_TMIN_REL of the start or after SA_MAX_EXPANSIONS. */
+ * SA_TMIN_REL of the start or after SA_MAX_EXPANSIONS. A focused
+ * proposal (see propose_bo) heaps, anneals and proposes only its focus
+ * seed's descendants; the other seeds' children still set T's scale. */
 #define SA_ALPHA 0.8
 #define SA_TMIN_REL 1e-2
 #define SA_MAX_EXPANSIONS 24
