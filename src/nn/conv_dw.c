@@ -77,92 +77,6 @@ static float *dw_row(const geom *g, float *pad, dw_rows it, int b) {
            (size_t)it.r * g->lw;
 }
 
-/* Copies plane in[H, W] into the phase buffer; the padding positions are
- * never written, so zeroing the buffer once per task keeps them zero. */
-static void dw_pack(const geom *g, const dw_cols *m, const float *in,
-                    float *pad) {
-    const int s = g->s;
-    dw_rows it = dw_rows_start(g);
-    for (int iy = 0; iy < g->h; iy++, dw_rows_next(g, &it)) {
-        const float *restrict src = in + (size_t)iy * g->w;
-        if (s == 1) {
-            float *restrict d = dw_row(g, pad, it, 0) + g->p;
-            for (int ix = 0; ix < g->w; ix++) d[ix] = src[ix];
-        } else if (s == 2) {
-            /* both phases in one loop: gcc vectorises the even/odd split
-             * with shuffles (two separate strided loops it cannot) */
-            float *restrict de = dw_row(g, pad, it, g->p % 2) + g->p / 2;
-            float *restrict dodd =
-                dw_row(g, pad, it, (g->p + 1) % 2) + (g->p + 1) / 2;
-            int c = 0;
-            for (; c < g->w / 2; c++) {
-                de[c] = src[2 * c];
-                dodd[c] = src[2 * c + 1];
-            }
-            if (g->w % 2) de[c] = src[2 * c];
-        } else {
-            for (int b = 0; b < s; b++) {
-                float *restrict d = dw_row(g, pad, it, b) + m[b].c0;
-                const float *restrict sp = src + m[b].ix0;
-                for (int c = 0; c < m[b].cnt; c++) d[c] = sp[c * s];
-            }
-        }
-    }
-}
-
-/* din[H, W] += the non-padding part of the phase buffer. */
-static void dw_unpack_add(const geom *g, const dw_cols *m, float *pad,
-                          float *din) {
-    const int s = g->s;
-    dw_rows it = dw_rows_start(g);
-    for (int iy = 0; iy < g->h; iy++, dw_rows_next(g, &it)) {
-        float *restrict dst = din + (size_t)iy * g->w;
-        if (s == 2) { /* as in dw_pack */
-            const float *restrict se = dw_row(g, pad, it, g->p % 2) + g->p / 2;
-            const float *restrict so =
-                dw_row(g, pad, it, (g->p + 1) % 2) + (g->p + 1) / 2;
-            int c = 0;
-            for (; c < g->w / 2; c++) {
-                dst[2 * c] += se[c];
-                dst[2 * c + 1] += so[c];
-            }
-            if (g->w % 2) dst[2 * c] += se[c];
-            continue;
-        }
-        for (int b = 0; b < s; b++) {
-            const float *restrict sp = dw_row(g, pad, it, b) + m[b].c0;
-            float *restrict d = dst + m[b].ix0;
-            for (int c = 0; c < m[b].cnt; c++) d[c * s] += sp[c];
-        }
-    }
-}
-
-/* dst[rows x cols] (+)= src rows of length ld: out of / into the row-length
- * lw layout. Inline loops: rows are short, a memcpy call would cost more
- * than the copy. */
-static void rows_copy(float *restrict dst, const float *restrict src,
-                      int rows, int cols, size_t ld_dst, size_t ld_src) {
-    for (int r = 0; r < rows; r++)
-        for (int c = 0; c < cols; c++)
-            dst[r * ld_dst + c] = src[r * ld_src + c];
-}
-
-/* dst = 0 + src: as rows_add gives it on a zeroed dst (a -0 becomes +0),
- * so a fresh input gradient has the same bits */
-static void rows_set(float *restrict dst, const float *restrict src,
-                     int rows, int cols, size_t ld_dst, size_t ld_src) {
-    for (int r = 0; r < rows; r++)
-        for (int c = 0; c < cols; c++)
-            dst[r * ld_dst + c] = 0.0f + src[r * ld_src + c];
-}
-
-static void rows_add(float *restrict dst, const float *restrict src,
-                     int rows, int cols, size_t ld_dst, size_t ld_src) {
-    for (int r = 0; r < rows; r++)
-        for (int c = 0; c < cols; c++)
-            dst[r * ld_dst + c] += src[r * ld_src + c];
-}
-
 /* Eight floats as one GCC/clang vector (plain C operators, lowered to
  * AVX, or to two SSE halves on older machines). Written out because gcc's
  * auto-vectoriser, given the tap loop inside the pixel loop, vectorises
@@ -182,6 +96,251 @@ static inline void vf8_store(float *p, const vf8 *v) {
 
 static inline void vf8_set(vf8 *v, float x) {
     *v = (vf8){x, x, x, x, x, x, x, x};
+}
+
+/* Four floats, for rows too short for eight. */
+typedef float vf4 __attribute__((vector_size(16)));
+
+/* d[0..n) = s[0..n): whole vectors, the last one overlapping the one
+ * before when n is not a multiple (rows are 7-28 floats: a loop with a
+ * scalar remainder spends more on its bookkeeping than on the copy). */
+static inline void row_copy(float *restrict d, const float *restrict s,
+                            int n) {
+    if (n >= 8) {
+        vf8 v;
+        int i = 0;
+        for (; i + 8 <= n; i += 8) {
+            vf8_load(&v, s + i);
+            vf8_store(d + i, &v);
+        }
+        if (i < n) {
+            vf8_load(&v, s + n - 8);
+            vf8_store(d + n - 8, &v);
+        }
+    } else if (n >= 4) {
+        vf4 a, b;
+        memcpy(&a, s, sizeof a);
+        memcpy(&b, s + n - 4, sizeof b);
+        memcpy(d, &a, sizeof a);
+        memcpy(d + n - 4, &b, sizeof b);
+    } else {
+        for (int i = 0; i < n; i++) d[i] = s[i];
+    }
+}
+
+/* de[c] = s[2c], dodd[c] = s[2c + 1] for c < w / 2, and de[w / 2] =
+ * s[w - 1] when w is odd: one row split into its even and odd columns,
+ * as a stride-2 convolution's phase planes hold it. Loads of 2 x 8 (or
+ * 2 x 4) floats split by shuffles, the last group overlapping. */
+static inline void row_split(float *restrict de, float *restrict dodd,
+                             const float *restrict s, int w) {
+    const int n = w / 2;
+    if (n >= 8) {
+        vf8 a, b;
+        for (int c = 0;; c += 8) {
+            if (c + 8 > n) c = n - 8;
+            vf8_load(&a, s + 2 * c);
+            vf8_load(&b, s + 2 * c + 8);
+            vf8 e = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
+            vf8 o = __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15);
+            vf8_store(de + c, &e);
+            vf8_store(dodd + c, &o);
+            if (c + 8 >= n) break;
+        }
+    } else if (n >= 4) {
+        vf4 a, b;
+        for (int c = 0;; c = n - 4) {
+            memcpy(&a, s + 2 * c, sizeof a);
+            memcpy(&b, s + 2 * c + 4, sizeof b);
+            vf4 e = __builtin_shufflevector(a, b, 0, 2, 4, 6);
+            vf4 o = __builtin_shufflevector(a, b, 1, 3, 5, 7);
+            memcpy(de + c, &e, sizeof e);
+            memcpy(dodd + c, &o, sizeof o);
+            if (c == n - 4) break;
+        }
+    } else {
+        for (int c = 0; c < n; c++) {
+            de[c] = s[2 * c];
+            dodd[c] = s[2 * c + 1];
+        }
+    }
+    if (w % 2) de[n] = s[w - 1];
+}
+
+/* Copies plane in[H, W] into the phase buffer; the padding positions are
+ * never written, so zeroing the buffer once per task keeps them zero. */
+static void dw_pack(const geom *g, const dw_cols *m, const float *in,
+                    float *pad) {
+    const int s = g->s;
+    if (s == 1) {
+        float *d = pad + (size_t)g->p * g->lw + g->p;
+        for (int iy = 0; iy < g->h; iy++, d += g->lw, in += g->w)
+            row_copy(d, in, g->w);
+        return;
+    }
+    if (s == 2) {
+        /* padded row py = iy + P is phase row py / 2 of the phase planes
+         * (py % 2, b); its even columns (x + P even) go to phase b = P % 2
+         * at column (x + P) / 2, the odd ones to the other */
+        const size_t plane = dw_plane(g);
+        const int be = g->p % 2, bo = 1 - be;
+        const int ce = g->p / 2, co = (g->p + 1) / 2;
+        for (int iy = 0; iy < g->h; iy++, in += g->w) {
+            int py = iy + g->p;
+            float *row = pad + (size_t)(py % 2) * 2 * plane +
+                         (size_t)(py / 2) * g->lw;
+            row_split(row + be * plane + ce, row + bo * plane + co, in, g->w);
+        }
+        return;
+    }
+    dw_rows it = dw_rows_start(g);
+    for (int iy = 0; iy < g->h; iy++, dw_rows_next(g, &it)) {
+        const float *restrict src = in + (size_t)iy * g->w;
+        for (int b = 0; b < s; b++) {
+            float *restrict d = dw_row(g, pad, it, b) + m[b].c0;
+            const float *restrict sp = src + m[b].ix0;
+            for (int c = 0; c < m[b].cnt; c++) d[c] = sp[c * s];
+        }
+    }
+}
+
+/* The inverse of row_split: d[2c] (+)= se[c], d[2c + 1] (+)= so[c] for
+ * c < w / 2, and d[w - 1] (+)= se[w / 2] when w is odd. fresh: d holds no
+ * gradient yet and is written as 0 + v (the bits a zeroed d plus v would
+ * give), else added to. Eight of each merged by shuffles per step; a
+ * written row overlaps its last step, an added one finishes in scalars. */
+static inline void row_merge(float *restrict d, const float *restrict se,
+                             const float *restrict so, int w, int fresh) {
+    const int n = w / 2;
+    int c = 0;
+    if (n >= 8) {
+        vf8 e, o, lo, hi, z;
+        vf8_set(&z, 0.0f);
+        for (;; c += 8) {
+            if (c + 8 > n) {
+                if (!fresh) break;
+                c = n - 8;
+            }
+            vf8_load(&e, se + c);
+            vf8_load(&o, so + c);
+            lo = __builtin_shufflevector(e, o, 0, 8, 1, 9, 2, 10, 3, 11);
+            hi = __builtin_shufflevector(e, o, 4, 12, 5, 13, 6, 14, 7, 15);
+            if (fresh) {
+                lo += z;
+                hi += z;
+            } else {
+                vf8 a, b;
+                vf8_load(&a, d + 2 * c);
+                vf8_load(&b, d + 2 * c + 8);
+                lo = a + lo;
+                hi = b + hi;
+            }
+            vf8_store(d + 2 * c, &lo);
+            vf8_store(d + 2 * c + 8, &hi);
+            if (c + 8 >= n) {
+                c = n;
+                break;
+            }
+        }
+    }
+    if (fresh)
+        for (; c < n; c++) {
+            d[2 * c] = 0.0f + se[c];
+            d[2 * c + 1] = 0.0f + so[c];
+        }
+    else
+        for (; c < n; c++) {
+            d[2 * c] += se[c];
+            d[2 * c + 1] += so[c];
+        }
+    if (w % 2) d[w - 1] = fresh ? 0.0f + se[n] : d[w - 1] + se[n];
+}
+
+/* din[H, W] (+)= the non-padding part of the phase buffer (fresh: din
+ * holds no gradient yet, written as 0 + v). */
+static void dw_unpack(const geom *g, const dw_cols *m, float *pad,
+                      float *din, int fresh) {
+    const int s = g->s;
+    if (s == 2) { /* as in dw_pack */
+        const size_t plane = dw_plane(g);
+        const int be = g->p % 2, bo = 1 - be;
+        const int ce = g->p / 2, co = (g->p + 1) / 2;
+        for (int iy = 0; iy < g->h; iy++, din += g->w) {
+            int py = iy + g->p;
+            const float *row = pad + (size_t)(py % 2) * 2 * plane +
+                               (size_t)(py / 2) * g->lw;
+            row_merge(din, row + be * plane + ce, row + bo * plane + co,
+                      g->w, fresh);
+        }
+        return;
+    }
+    if (fresh) /* in cache: cheaper than a pass of its own */
+        memset(din, 0, sizeof(float) * (size_t)g->h * g->w);
+    dw_rows it = dw_rows_start(g);
+    for (int iy = 0; iy < g->h; iy++, dw_rows_next(g, &it)) {
+        float *restrict dst = din + (size_t)iy * g->w;
+        for (int b = 0; b < s; b++) {
+            const float *restrict sp = dw_row(g, pad, it, b) + m[b].c0;
+            float *restrict d = dst + m[b].ix0;
+            for (int c = 0; c < m[b].cnt; c++) d[c * s] += sp[c];
+        }
+    }
+}
+
+/* d[0..n) = 0 + s[0..n) (a -0 becomes +0, as adding to a zeroed d
+ * gives it), whole vectors as in row_copy. */
+static inline void row_set(float *restrict d, const float *restrict s,
+                           int n) {
+    if (n < 8) {
+        for (int i = 0; i < n; i++) d[i] = 0.0f + s[i];
+        return;
+    }
+    vf8 v, z;
+    vf8_set(&z, 0.0f);
+    for (int i = 0;; i += 8) {
+        if (i + 8 > n) i = n - 8;
+        vf8_load(&v, s + i);
+        v += z;
+        vf8_store(d + i, &v);
+        if (i + 8 >= n) break;
+    }
+}
+
+/* d[0..n) += s[0..n): whole vectors, then scalars (an overlapping vector
+ * would add twice). */
+static inline void row_add(float *restrict d, const float *restrict s,
+                           int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        vf8 a, b;
+        vf8_load(&a, d + i);
+        vf8_load(&b, s + i);
+        a += b;
+        vf8_store(d + i, &a);
+    }
+    for (; i < n; i++) d[i] += s[i];
+}
+
+/* dst[rows x cols] (+)= src rows of length ld: out of / into the row-length
+ * lw layout, a row at a time (rows are 7-28 floats). */
+static void rows_copy(float *restrict dst, const float *restrict src,
+                      int rows, int cols, size_t ld_dst, size_t ld_src) {
+    for (int r = 0; r < rows; r++)
+        row_copy(dst + r * ld_dst, src + r * ld_src, cols);
+}
+
+/* dst = 0 + src: as rows_add gives it on a zeroed dst, so a fresh input
+ * gradient has the same bits */
+static void rows_set(float *restrict dst, const float *restrict src,
+                     int rows, int cols, size_t ld_dst, size_t ld_src) {
+    for (int r = 0; r < rows; r++)
+        row_set(dst + r * ld_dst, src + r * ld_src, cols);
+}
+
+static void rows_add(float *restrict dst, const float *restrict src,
+                     int rows, int cols, size_t ld_dst, size_t ld_src) {
+    for (int r = 0; r < rows; r++)
+        row_add(dst + r * ld_dst, src + r * ld_src, cols);
 }
 
 /* o[i] (+)= bias + sum over taps t of w[t] * src[off[t] + i], i < n.
@@ -389,10 +548,7 @@ void conv_dw_backward_task(void *ctx, int64_t b, int64_t e, int tid) {
             rows_set(dplane, ibuf, g->h, g->w, (size_t)g->w, lq);
         else if (gather)
             rows_add(dplane, ibuf, g->h, g->w, (size_t)g->w, lq);
-        else {
-            if (x->din_fresh) /* in cache: cheaper than a pass of its own */
-                memset(dplane, 0, sizeof(float) * (size_t)g->h * g->w);
-            dw_unpack_add(g, cm, dpad, dplane);
-        }
+        else
+            dw_unpack(g, cm, dpad, dplane, x->din_fresh);
     }
 }
