@@ -92,7 +92,8 @@ static sn_graph *two_readers(void) {
 }
 
 typedef struct outcome {
-    float *train_out, *grads, *infer_out, *predict_out, *rmean;
+    float *train_out, *grads, *infer_out, *infer_grads, *predict_out,
+        *rmean;
     int64_t n_out, n_params, n_rmean;
     int folded; /* convs folded into their bn in predictions */
 } outcome;
@@ -101,6 +102,7 @@ static void outcome_free(outcome *o) {
     free(o->train_out);
     free(o->grads);
     free(o->infer_out);
+    free(o->infer_grads);
     free(o->predict_out);
     free(o->rmean);
 }
@@ -140,6 +142,11 @@ static outcome run_graph(const sn_graph *g, int fuse, int n, uint64_t seed) {
     sn_exec_backward(ex, dl);
     o.grads = copy(sn_exec_grads(ex), w->n_params);
     o.infer_out = copy(sn_exec_forward(ex, x, n, 0), out_n);
+    /* backward of an inference forward: bn's constant-statistics path
+     * (a conv building the bn's input gradient takes it too) */
+    sn_exec_zero_grad(ex);
+    sn_exec_backward(ex, dl);
+    o.infer_grads = copy(sn_exec_grads(ex), w->n_params);
     o.predict_out = copy(sn_exec_predict(ex, x, n), out_n);
     o.folded = sn_exec_n_folded(ex);
     /* the first bn's running mean, moved by the training forward */
@@ -175,6 +182,8 @@ static void compare(const sn_graph *g, int n, int folds) { /* folds: convs folde
                                 sizeof(float) * (size_t)a.n_rmean);
         assert_memory_equal(a.infer_out, b.infer_out,
                             sizeof(float) * (size_t)a.n_out);
+        assert_memory_equal(a.infer_grads, b.infer_grads,
+                            sizeof(float) * (size_t)a.n_params);
         assert_memory_equal(a.infer_out, a.predict_out,
                             sizeof(float) * (size_t)a.n_out);
         double scale = 0;
