@@ -201,6 +201,11 @@ static void test_grad_bn_train(void **state) {
     sn_shape small[] = {{2, 3, 3}};
     s = gc_spec_make(SN_OP_BN, &a, 1, small, 10, 13);
     gc_assert(&s);
+    /* 7x7 planes: the plane sums' blocks of 32 lanes, of 8, and a
+     * remainder term (49 = 32 + 2 * 8 + 1) */
+    sn_shape wide[] = {{2, 7, 7}};
+    s = gc_spec_make(SN_OP_BN, &a, 1, wide, 2, 14);
+    gc_assert(&s);
 }
 
 static void test_grad_bn_eval(void **state) {

@@ -117,57 +117,90 @@ void bn_init(const sn_attr *a, const sn_shape *in, int n_in,
     }
 }
 
-/* Plane reductions with 8 independent float lanes: the compiler turns
- * them into SIMD adds (a single float accumulator cannot be vectorised
- * without reassociation), and a lane sums at most HW/8 terms before the
- * lanes are added in double, so precision stays near float epsilon. */
+/* Plane reductions in float lanes: 8 lanes (one AVX vector), and four
+ * such vectors (32 lanes) over the bulk of the plane so that four
+ * independent add chains hide the add latency (one chain leaves the
+ * vector units idle three cycles in four). A single float accumulator
+ * cannot be vectorised without reassociation; a lane sums at most HW/8
+ * terms before the lanes are added in double, so precision stays near
+ * float epsilon. Blocks of 32, then of 8 into the first vector, then
+ * single terms in double; the four vectors are added into one in float
+ * (fold_lanes) before the lanes are. */
 #define LANES 8
+#define UNROLL 4
+
+/* acc[0] = (acc[0] + acc[1]) + (acc[2] + acc[3]), lane by lane: three
+ * vector adds, so only 8 lanes go through the serial double sum */
+static inline void fold_lanes(float acc[UNROLL][LANES]) {
+    for (int l = 0; l < LANES; l++)
+        acc[0][l] = (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]);
+}
 
 /* sum x */
 static double plane_sum(const float *x, int64_t n) {
-    float acc[LANES] = {0};
+    float acc[UNROLL][LANES] = {{0}};
     int64_t i = 0;
+    for (; i + UNROLL * LANES <= n; i += UNROLL * LANES)
+        for (int u = 0; u < UNROLL; u++)
+            for (int l = 0; l < LANES; l++) acc[u][l] += x[i + u * LANES + l];
     for (; i + LANES <= n; i += LANES)
-        for (int l = 0; l < LANES; l++) acc[l] += x[i + l];
+        for (int l = 0; l < LANES; l++) acc[0][l] += x[i + l];
     double s = 0;
     for (; i < n; i++) s += x[i];
-    for (int l = 0; l < LANES; l++) s += acc[l];
+    fold_lanes(acc);
+    for (int l = 0; l < LANES; l++) s += acc[0][l];
     return s;
 }
 
 /* sum (x - m)^2: centred, so no cancellation */
 static double plane_sqdev(const float *x, int64_t n, float m) {
-    float acc[LANES] = {0};
+    float acc[UNROLL][LANES] = {{0}};
     int64_t i = 0;
+    for (; i + UNROLL * LANES <= n; i += UNROLL * LANES)
+        for (int u = 0; u < UNROLL; u++)
+            for (int l = 0; l < LANES; l++) {
+                float d = x[i + u * LANES + l] - m;
+                acc[u][l] += d * d;
+            }
     for (; i + LANES <= n; i += LANES)
         for (int l = 0; l < LANES; l++) {
             float d = x[i + l] - m;
-            acc[l] += d * d;
+            acc[0][l] += d * d;
         }
     double s = 0;
     for (; i < n; i++) s += ((double)x[i] - m) * ((double)x[i] - m);
-    for (int l = 0; l < LANES; l++) s += acc[l];
+    fold_lanes(acc);
+    for (int l = 0; l < LANES; l++) s += acc[0][l];
     return s;
 }
 
 /* sum dy and sum dy * (x - m) in one pass */
 static void plane_dsums(const float *x, const float *dy, int64_t n, float m,
                         double *sdy, double *sdyx) {
-    float a[LANES] = {0}, b[LANES] = {0};
+    float a[UNROLL][LANES] = {{0}}, b[UNROLL][LANES] = {{0}};
     int64_t i = 0;
+    for (; i + UNROLL * LANES <= n; i += UNROLL * LANES)
+        for (int u = 0; u < UNROLL; u++)
+            for (int l = 0; l < LANES; l++) {
+                int64_t j = i + u * LANES + l;
+                a[u][l] += dy[j];
+                b[u][l] += dy[j] * (x[j] - m);
+            }
     for (; i + LANES <= n; i += LANES)
         for (int l = 0; l < LANES; l++) {
-            a[l] += dy[i + l];
-            b[l] += dy[i + l] * (x[i + l] - m);
+            a[0][l] += dy[i + l];
+            b[0][l] += dy[i + l] * (x[i + l] - m);
         }
     double s = 0, t = 0;
     for (; i < n; i++) {
         s += dy[i];
         t += (double)dy[i] * ((double)x[i] - m);
     }
+    fold_lanes(a);
+    fold_lanes(b);
     for (int l = 0; l < LANES; l++) {
-        s += a[l];
-        t += b[l];
+        s += a[0][l];
+        t += b[0][l];
     }
     *sdy += s;
     *sdyx += t;
