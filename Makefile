@@ -9,6 +9,7 @@
 #   make check-tsan the threaded tests under ThreadSanitizer
 #   make check-targets  -Werror builds at x86-64-v2/v3/v4 and native, gcc and clang
 #   make bench      training/inference throughput as JSON
+#   make bench-ops  the small nets' kernels one at a time (stable minima, JSON)
 #   make install PREFIX=/usr/local [DESTDIR=...]   a portable build (ARCH_PORTABLE)
 #   make uninstall  removes what install put there (same PREFIX/DESTDIR)
 #   make CC=clang   works too
@@ -84,7 +85,7 @@ BENCH_BIN := $(BUILD)/bench/bench
 DEPS_OK  := $(BUILD)/.deps-ok$(if $(MPI_ON),-mpi)
 
 .PHONY: all run test test-mpi check check-asan check-tsan check-targets bench bench-torch bench-mpi \
-        bench-search install uninstall deps clean FORCE
+        bench-search bench-ops install uninstall deps clean FORCE
 
 all: slimnas
 
@@ -192,6 +193,17 @@ $(BUILD)/bench/bench_search: bench/bench_search.c $(LIB) $(CFLAGS_STAMP) | $(DEP
 bench-search: $(BUILD)/bench/bench_search
 	@$(BUILD)/bench/bench_search $(BENCH_SEARCH_ARGS)
 
+# The small networks' kernels one at a time (one thread, batch 128):
+# stable minima for comparing two builds of a kernel, which the
+# whole-network figures of `make bench` are too noisy for.
+# SLIMNAS_BENCH_OPS=dw_ runs only the kernels whose names contain it.
+$(BUILD)/bench/bench_ops: bench/bench_ops.c $(LIB) $(CFLAGS_STAMP) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LIB) $(ALL_LDFLAGS) $(DEP_LIBS) $(LDLIBS)
+
+bench-ops: $(BUILD)/bench/bench_ops
+	@$(BUILD)/bench/bench_ops
+
 # The same networks in PyTorch, for a side-by-side comparison (not in CI;
 # needs Debian's python3-torch, installed here on demand).
 bench-torch:
@@ -214,7 +226,7 @@ check-targets: | $(DEPS_OK)
 	    BUILD=build-check/$$cc-$$a build-check/$$cc-$$a/slimnas \
 	    $(TEST_BIN:$(BUILD)/%=build-check/$$cc-$$a/%) \
 	    build-check/$$cc-$$a/bench/bench build-check/$$cc-$$a/bench/bench_search \
-	    build-check/$$cc-$$a/bench/bench_export_c; \
+	    build-check/$$cc-$$a/bench/bench_ops build-check/$$cc-$$a/bench/bench_export_c; \
 	done; done; echo "slimnas: every target built without a warning"
 
 # ---- install ----------------------------------------------------------
