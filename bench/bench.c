@@ -9,6 +9,8 @@
  * narrow depthwise-separable net of ~5k parameters (8-24 channels) shaped
  * like the typical small front member of a size-bounded search (built
  * here, see sep5k_graph; bench/torch_bench.py has the same net).
+ * eval_img_s_b128: predictions at batch 128 (sn_exec_predict, what a
+ * candidate's evaluation runs: batch norms folded into their convs).
  * thread_scaling: training images/s with 2 worker threads over 1 (same
  * net, same batch; measured separately from the main figures), and
  * thread_scaling_unsplit: the same with the executor's batch split off
@@ -61,7 +63,7 @@ static double sgemm_gflops(int threads) {
 
 typedef struct net_result {
     int64_t params, macs;
-    double train_img_s, infer_b128, infer_b1;
+    double train_img_s, infer_b128, infer_b1, eval_b128;
 } net_result;
 
 /* conv (no bias) + BN + ReLU6, as slimnas's own separable blocks */
@@ -152,6 +154,13 @@ static void infer_step(void *p) {
     sn_exec_forward(c->ex, c->x, c->n, 0);
 }
 
+/* what evaluation runs: predictions, each bn folded into its conv (and a
+ * relu/relu6 after it applied as the conv writes) */
+static void eval_step(void *p) {
+    bench_ctx *c = p;
+    sn_exec_predict(c->ex, c->x, c->n);
+}
+
 /* Trains (and unless train_only, runs inference of) one net with the
  * worker pool as it is now. */
 static int bench_net(const char *kind, net_result *r, int train_only) {
@@ -186,10 +195,12 @@ static int bench_net(const char *kind, net_result *r, int train_only) {
     c.opt.momentum = 0.9f;
     for (int i = 0; i < 3; i++) train_step(&c); /* warm-up */
     r->train_img_s = rate(train_step, &c, B, 3);
-    r->infer_b128 = r->infer_b1 = 0;
+    r->infer_b128 = r->infer_b1 = r->eval_b128 = 0;
     if (train_only) goto done;
     infer_step(&c);
     r->infer_b128 = rate(infer_step, &c, B, 2);
+    eval_step(&c);
+    r->eval_b128 = rate(eval_step, &c, B, 2);
     c.n = 1;
     infer_step(&c);
     r->infer_b1 = rate(infer_step, &c, 1, 2);
@@ -260,6 +271,7 @@ int main(void) {
         cJSON_AddNumberToObject(o, "train_img_s", (int)r.train_img_s);
         cJSON_AddNumberToObject(o, "infer_img_s_b128", (int)r.infer_b128);
         cJSON_AddNumberToObject(o, "infer_img_s_b1", (int)r.infer_b1);
+        cJSON_AddNumberToObject(o, "eval_img_s_b128", (int)r.eval_b128);
         cJSON_AddNumberToObject(o, "train_gflops", (int)(gf * 10) / 10.0);
         cJSON_AddNumberToObject(o, "train_fraction_of_sgemm_peak",
                                 (int)(gf / peak * 1000) / 1000.0);

@@ -136,6 +136,10 @@ typedef struct sn_op_args {
                                   (the executor sets both; NULL: none) */
     const sn_batch_split *split; /* bn and dropout in split mode (n, in,
                                   out: the slice); NULL: the whole batch */
+    float out_clamp;           /* conv forward (predictions): > 0, a
+                                  relu (INFINITY) or relu6 (6) applied to
+                                  the output as it is written, with the
+                                  activation's own comparisons; 0: none */
 } sn_op_args;
 
 /* Graph-file limits on attribute values (graph.h's reader applies them). */

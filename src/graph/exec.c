@@ -46,6 +46,9 @@
  * nothing else: the conv runs once with W' = W * s and bias' = (b - mean)
  * * s + beta, s = gamma / sqrt(running_var + eps) per output channel,
  * straight into the norm's output, so the norm's pass over the batch goes
+ * (and when a relu/relu6 alone reads the norm, straight into its output,
+ * clamped as the conv writes: sn_op_args.out_clamp; the bn's output is
+ * then not written and the activation's pass goes too)
  * (the folded tensors are remade on every call: the weights change
  * between calls; a few thousand multiplies).
  *
@@ -131,6 +134,10 @@ typedef struct xnode {
     int fuse_act_bwd; /* ... the act is its only reader: so does backward */
     /* conv whose only reader, node i + 1, is a bn: folded in predictions */
     int fold_bn;
+    /* ... and the bn's only reader, node i + 2, a relu or relu6: applied
+     * as the folded conv writes (sn_op_args.out_clamp), straight into the
+     * activation's output; the bn's own output is not written */
+    int fold_act;
     sn_attr fattr;                /* the conv's attributes, with a bias */
     float *ftensor[SN_MAX_TENSORS]; /* folded weight and bias */
     /* conv read by a bn at i + 1: [max_batch][C][2] plane statistics the
@@ -349,6 +356,10 @@ sn_exec *sn_exec_new(const sn_graph *g, sn_weights *w, int max_batch) {
         ex->x[i].fold_bn = c->op == SN_OP_CONV && !ex->x[i].fuse_pool &&
                            p->op == SN_OP_BN && p->in[0] == i &&
                            last[i] == i + 1;
+        const sn_node *q = i + 2 < n ? &g->nodes[i + 2] : NULL;
+        ex->x[i].fold_act = ex->x[i].fold_bn && q && q->in[0] == i + 1 &&
+                            (q->op == SN_OP_RELU || q->op == SN_OP_RELU6) &&
+                            sn_graph_consumers(g, i + 1, NULL, 0) == 1;
     }
     for (int i = 1; fuse && i + 1 < n; i++) {
         const sn_node *b = &g->nodes[i], *p = &g->nodes[i + 1];
@@ -468,7 +479,7 @@ sn_exec *sn_exec_new(const sn_graph *g, sn_weights *w, int max_batch) {
         xnode *x = &ex->x[i];
         if (!x->fold_bn) continue;
         fold_args(x, &ex->v[i]);
-        ex->v[i].fa.out = ex->x[i + 1].act;
+        ex->v[i].fa.out = ex->x[i + 1 + x->fold_act].act;
     }
     if (split) {
         /* every slice: the same gradient plan for split_cap samples, its
@@ -610,8 +621,10 @@ static void slice_bind(sn_exec *ex, int s, int first, int n, int total) {
             v->a.cache = (float *)ex->cache[i] + (size_t)first * ex->x[i].size;
         if (ex->x[i].stats)
             v->stats = ex->x[i].stats + (size_t)first * nd->out.c * 2;
-        if (ex->x[i].fold_bn)
-            v->fa.out = ex->x[i + 1].act + (size_t)first * ex->x[i + 1].size;
+        if (ex->x[i].fold_bn) {
+            int o = i + 1 + ex->x[i].fold_act;
+            v->fa.out = ex->x[o].act + (size_t)first * ex->x[o].size;
+        }
         v->split.first = first;
         v->split.total = total;
     }
@@ -656,9 +669,13 @@ static void run_forward(sn_exec *ex, vnode *V, int n, int training,
             if (fold) fold_weights(ex, i);
             V[i].fa.n = n;
             V[i].fa.training = 0;
+            V[i].fa.out_clamp =
+                !ex->x[i].fold_act ? 0.0f
+                : ex->g->nodes[i + 2].op == SN_OP_RELU6 ? 6.0f
+                                                        : INFINITY;
             sn_op_get(SN_OP_CONV)->forward(&V[i].fa);
             if (prof) ex->t_fwd[i] += sn_now() - t0;
-            i++;
+            i += 1 + ex->x[i].fold_act;
             continue;
         }
         if (ex->x[i].pre_relu) { /* conv i, relu i + 1, max pool i + 2 */

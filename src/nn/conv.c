@@ -402,6 +402,12 @@ static void gemm_forward_task(void *ctx, int64_t b, int64_t e, int tid) {
                     memcpy(out0 + i * out_sz + (size_t)co * g->hw,
                            obuf + (size_t)co * ldc + (size_t)i * g->hw,
                            sizeof(float) * (size_t)g->hw);
+        if (x->out_clamp > 0.0f) /* the piece's rows, in cache */
+            for (int i = 0; i < p.ns; i++)
+                for (int co = 0; co < g->cout; co++)
+                    clamp_out(out0 + i * out_sz + (size_t)co * g->hw +
+                                  (size_t)p.r0 * g->wo,
+                              (size_t)(p.r1 - p.r0) * g->wo, x->out_clamp);
         if (r->pool) pool_piece(r, &p);
         /* the next bn's statistics while the piece is in cache: whole
          * planes only (a banded plane's come once its last band is out) */

@@ -453,6 +453,7 @@ void conv_dw_forward_task(void *ctx, int64_t b, int64_t e, int tid) {
                       bias ? bias[co] : 0.0f, nf, 0);
             float *o = x->out + ((size_t)n * g->cout + co) * g->hw;
             rows_copy(o, obuf, g->ho, g->wo, (size_t)g->wo, (size_t)g->lw);
+            if (x->out_clamp > 0.0f) clamp_out(o, g->hw, x->out_clamp);
             if (x->plane_stats) /* the next bn's, while o is in L1 */
                 sn_bn_plane_stats(o, g->hw,
                                   x->plane_stats +
