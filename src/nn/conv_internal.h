@@ -68,13 +68,10 @@ static inline float sum_lanes(const float *restrict x, size_t n) {
     return s;
 }
 
-/* y = relu6(y) (hi 6) or relu(y) (hi INFINITY) in place, as those ops'
- * forwards compute it (sn_op_args.out_clamp) */
+/* y = relu6(y) (hi 6) or relu(y) (hi INFINITY) in place
+ * (sn_op_args.out_clamp) */
 static inline void clamp_out(float *restrict y, size_t n, float hi) {
-    for (size_t i = 0; i < n; i++) {
-        float v = y[i] > 0.0f ? y[i] : 0.0f;
-        y[i] = v < hi ? v : hi;
-    }
+    for (size_t i = 0; i < n; i++) y[i] = sn_act_clamp(y[i], hi);
 }
 
 /* ---- one call's shared state ----------------------------------------- */

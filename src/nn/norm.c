@@ -301,18 +301,14 @@ static void bn_task(void *p, int64_t cb, int64_t ce, int tid) {
                     float *restrict ao = r->act->out + off;
                     const float hi = r->hi;
                     if (r->skip_out) {
-                        for (int64_t j = 0; j < HW; j++) {
-                            float v = in[j] * sc + sh;
-                            float u = v > 0.0f ? v : 0.0f;
-                            ao[j] = u < hi ? u : hi;
-                        }
+                        for (int64_t j = 0; j < HW; j++)
+                            ao[j] = sn_act_clamp(in[j] * sc + sh, hi);
                         break;
                     }
                     for (int64_t j = 0; j < HW; j++) {
                         float v = in[j] * sc + sh;
                         out[j] = v;
-                        float u = v > 0.0f ? v : 0.0f;
-                        ao[j] = u < hi ? u : hi;
+                        ao[j] = sn_act_clamp(v, hi);
                     }
                     break;
                 }

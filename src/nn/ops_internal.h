@@ -87,6 +87,14 @@ void sn_maxpool_2x2_unpool_rows(const float *dout, const float *relu_out,
                                 const uint8_t *code, int OW, int oy0,
                                 int oy1, float *dst, int W);
 
+/* relu6 (hi 6) or relu (hi INFINITY) of v, as relu6's forward computes
+ * it: one expression wherever an activation is fused into another op's
+ * pass (bn + act, a folded conv's out_clamp), so the bits agree */
+static inline float sn_act_clamp(float v, float hi) {
+    float u = v > 0.0f ? v : 0.0f;
+    return u < hi ? u : hi;
+}
+
 /* One plane's batch-norm statistics (norm.c): out[0] its mean (as a
  * float), out[1] the sum of squares centred on it. The conv before a bn
  * computes them while its output is in cache (sn_op_args.plane_stats). */

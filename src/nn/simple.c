@@ -148,10 +148,7 @@ static void relu6_fwd_task(void *p, int64_t b, int64_t e, int tid) {
     const ew_ctx *c = p;
     const float *x = c->x;
     float *y = c->y;
-    for (int64_t i = b; i < e; i++) {
-        float v = x[i] > 0.0f ? x[i] : 0.0f;
-        y[i] = v < 6.0f ? v : 6.0f;
-    }
+    for (int64_t i = b; i < e; i++) y[i] = sn_act_clamp(x[i], 6.0f);
 }
 
 static void relu6_bwd_task(void *p, int64_t b, int64_t e, int tid) {
