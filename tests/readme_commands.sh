@@ -267,15 +267,17 @@ sec_profile() {
 
 # ---- the worked example ----------------------------------------------------
 
-# "val 84.43%, test 84.39%" in a table cell against "val acc X%, test acc Y%"
-check_acc() { # cell output-file what
+# "val 84.43%, test 84.39%" in a table cell against "val acc X%, test acc Y%",
+# within TOL points
+check_acc() { # cell output-file what tol
+    tol=${4:-1.5}
     wv=$(echo "$1" | sed -n 's/.*val \([0-9.]*\)%.*/\1/p')
     wt=$(echo "$1" | sed -n 's/.*test \([0-9.]*\)%.*/\1/p')
     gv=$(sed -n 's/.*val acc \([0-9.]*\)%.*/\1/p' "$2" | tail -n 1)
     gt=$(sed -n 's/.*test acc \([0-9.]*\)%.*/\1/p' "$2" | tail -n 1)
-    [ -n "$wv" ] && { [ -n "$gv" ] && near "$gv" "$wv" 1.5 ||
+    [ -n "$wv" ] && { [ -n "$gv" ] && near "$gv" "$wv" "$tol" ||
         bad "$3: README says val $wv%, it printed ${gv:-nothing}"; }
-    [ -n "$wt" ] && { [ -n "$gt" ] && near "$gt" "$wt" 1.5 ||
+    [ -n "$wt" ] && { [ -n "$gt" ] && near "$gt" "$wt" "$tol" ||
         bad "$3: README says test $wt%, it printed ${gt:-nothing}"; }
     return 0
 }
@@ -332,7 +334,12 @@ sec_worked() {
                     bad "step $i: README says accuracy falls to $wc%, printed $gc%"
             fi
         else
-            check_acc "$result" "$o" "step $i"
+            # Training from scratch repeats to 0.1 point; fine-tuning
+            # after the approximate separable step does not: seeds 1-5
+            # gave 83.16-85.17% test, and reordering the batch-norm sums
+            # alone moved seed 1 from 84.32% to 83.16%.
+            if [ $i = 1 ]; then tol=1.5; else tol=2.5; fi
+            check_acc "$result" "$o" "step $i" "$tol"
         fi
     done <rows
     [ $i = 4 ] || bad "worked example table: $i rows, want 4"
