@@ -93,7 +93,7 @@ static sn_graph *two_readers(void) {
 
 typedef struct outcome {
     float *train_out, *grads, *infer_out, *infer_grads, *predict_out,
-        *rmean;
+        *predict_passes, *rmean;
     int64_t n_out, n_params, n_rmean;
     int folded; /* convs folded into their bn in predictions */
 } outcome;
@@ -104,6 +104,7 @@ static void outcome_free(outcome *o) {
     free(o->infer_out);
     free(o->infer_grads);
     free(o->predict_out);
+    free(o->predict_passes);
     free(o->rmean);
 }
 
@@ -149,6 +150,13 @@ static outcome run_graph(const sn_graph *g, int fuse, int n, uint64_t seed) {
     o.infer_grads = copy(sn_exec_grads(ex), w->n_params);
     o.predict_out = copy(sn_exec_predict(ex, x, n), out_n);
     o.folded = sn_exec_n_folded(ex);
+    /* the same predictions two samples per pass through the network (an
+     * exec's pass size is fixed when it is made) */
+    setenv("SLIMNAS_PREDICT_CHUNK", "2", 1);
+    sn_exec *ep = sn_exec_new(g, w, n);
+    o.predict_passes = copy(sn_exec_predict(ep, x, n), out_n);
+    sn_exec_free(ep);
+    unsetenv("SLIMNAS_PREDICT_CHUNK");
     /* the first bn's running mean, moved by the training forward */
     for (int i = 0; i < g->n_nodes; i++)
         if (g->nodes[i].op == SN_OP_BN) {
@@ -162,6 +170,19 @@ static outcome run_graph(const sn_graph *g, int fuse, int n, uint64_t seed) {
     sn_weights_free(w);
     unsetenv("SLIMNAS_NO_FUSE");
     return o;
+}
+
+/* Predictions of the whole batch against passes of a few samples:
+ * within 1e-6 of the largest logit (a sample dropped or a pass's logits
+ * copied to the wrong place is off by O(1)). */
+static void same_passes(const char *net, const float *whole,
+                        const float *passes, int64_t n) {
+    double scale = 0;
+    for (int64_t i = 0; i < n; i++) scale = fmax(scale, fabs(whole[i]));
+    for (int64_t i = 0; i < n; i++)
+        if (!(fabs((double)whole[i] - passes[i]) <= 1e-6 * (1 + scale)))
+            fail_msg("%s: prediction %lld: %.9g in one pass, %.9g in passes "
+                     "of 2", net, (long long)i, whole[i], passes[i]);
 }
 
 /* Fused bn + act: training outputs, every gradient, the running
@@ -186,6 +207,10 @@ static void compare(const sn_graph *g, int n, int folds) { /* folds: convs folde
                             sizeof(float) * (size_t)a.n_params);
         assert_memory_equal(a.infer_out, a.predict_out,
                             sizeof(float) * (size_t)a.n_out);
+        /* passes of two samples: the same sums, but sgemm may block a
+         * sum differently for another column count (float rounding) */
+        same_passes(g->name, a.predict_out, a.predict_passes, a.n_out);
+        same_passes(g->name, b.predict_out, b.predict_passes, a.n_out);
         double scale = 0;
         for (int64_t i = 0; i < a.n_out; i++)
             scale = fmax(scale, fabs(a.infer_out[i]));

@@ -187,7 +187,7 @@ static sn_graph *kind(const char *k) {
 /* ---- split against one thread ---------------------------------------- */
 
 typedef struct outcome {
-    float *train, *grads, *infer, *pred, *running, *params;
+    float *train, *grads, *infer, *pred, *pred_passes, *running, *params;
     int64_t n_out, n_params, n_running;
     int split;
 } outcome;
@@ -203,6 +203,7 @@ static void outcome_free(outcome *o) {
     free(o->grads);
     free(o->infer);
     free(o->pred);
+    free(o->pred_passes);
     free(o->running);
     free(o->params);
 }
@@ -240,6 +241,12 @@ static outcome run(const sn_graph *g, int threads, int n, int steps) {
     o.running = copy(w->buffers, w->n_buffers);
     o.infer = copy(sn_exec_forward(ex, x, n, 0), out_n);
     o.pred = copy(sn_exec_predict(ex, x, n), out_n);
+    /* predictions 16 samples per pass (split, when the pass is) */
+    setenv("SLIMNAS_PREDICT_CHUNK", "16", 1);
+    sn_exec *ep = sn_exec_new(g, w, n);
+    o.pred_passes = copy(sn_exec_predict(ep, x, n), out_n);
+    sn_exec_free(ep);
+    unsetenv("SLIMNAS_PREDICT_CHUNK");
     sn_optim opt;
     sn_optim_init(&opt, SN_OPT_SGD, w->n_params);
     opt.lr = 0.05f;
@@ -297,6 +304,10 @@ static void check_net(const sn_graph *g, const char *name, int threads,
     near("gradient", name, a.grads, b.grads, a.n_params, TOL_GRAD);
     near("inference output", name, a.infer, b.infer, a.n_out, TOL_OUT);
     near("prediction", name, a.pred, b.pred, a.n_out, TOL_OUT);
+    near("prediction in passes of 16", name, a.pred, a.pred_passes, a.n_out,
+         TOL_OUT);
+    near("prediction in split passes of 16", name, a.pred, b.pred_passes,
+         a.n_out, TOL_OUT);
     near("parameters after 3 steps", name, a.params, b.params, a.n_params,
          TOL_STEPS);
     /* deterministic: the same thread count gives the same bits */

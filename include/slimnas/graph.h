@@ -167,9 +167,10 @@ const float *sn_exec_forward(sn_exec *ex, const float *x, int n,
  * only: the logits agree with sn_exec_forward(.., 0) to float rounding,
  * but a conv whose only reader is a batch norm runs with the norm folded
  * into its weights and bias (so that norm's pass goes), and the conv's
- * own output is then not written: sn_exec_output is valid for the logits
- * only. Evaluation uses it. SLIMNAS_NO_FUSE=1 makes it the plain
- * inference forward. */
+ * own output is then not written: sn_exec_output is not valid after it
+ * (a large batch goes through in several passes of a few samples, for
+ * the cache; the returned logits are gathered apart). Evaluation uses
+ * it. SLIMNAS_NO_FUSE=1 makes it the plain inference forward. */
 const float *sn_exec_predict(sn_exec *ex, const float *x, int n);
 /* How many convs sn_exec_predict runs folded into their batch norm (0
  * under SLIMNAS_NO_FUSE=1). */
