@@ -1618,7 +1618,9 @@ static void test_bo_expands_every_seed(void **state) {
         }
         /* a focused proposal is a descendant of its focus seed */
         int focus, parent;
-        strategy_bo_focus(&focus, &parent);
+        int64_t limit;
+        strategy_bo_focus(&focus, &parent, &limit);
+        assert_int_equal(limit, 0); /* no --final-at */
         if (focus >= 0) {
             assert_int_equal(parent, focus);
             focused++;
@@ -1650,6 +1652,80 @@ static void test_bo_expands_every_seed(void **state) {
         assert_true(own <= prev + 1e-15);
         prev = own;
     }
+    free(sd);
+    sn_search_free(se);
+    sn_data_free(d);
+    sn_threads_shutdown();
+}
+
+/* With --final-at set (here live, once the roots are in, at the size of
+ * the smallest seed, so that only children that shrink it or keep its
+ * size fit), some of bo's focused proposals refine the member the final
+ * retraining would take at that size: the most accurate front seed at or
+ * under it, with a child that still fits. */
+static void test_bo_final_at_focus(void **state) {
+    (void)state;
+    char dir[512];
+    run_dir(dir, sizeof dir, "bofinalat");
+    sn_search_settings s = tiny_settings();
+    snprintf(s.bases, sizeof s.bases, "cnn:8:2,mobile_tiny:8,cnn:4:1,cnn:16:2");
+    s.strategy = SN_STRAT_BO;
+    s.max_candidates = 32;
+    s.hv_ref_acc = 0.1;
+    sn_threads_init(1);
+    sn_error e;
+    sn_search *se = sn_search_create(dir, &s, &e);
+    assert_non_null(se);
+    sn_data *d = open_data(&s);
+    assert_int_equal(sn_search_attach_data(se, d, NULL, &e), 0);
+    int rc, limited = 0, set = 0;
+    int64_t size = 0;
+    int *sd = malloc(64 * sizeof *sd);
+    for (;;) {
+        int n0 = sn_search_count(se), want = -1;
+        if (n0 >= 8 && !set) {
+            int ns = strategy_bo_seeds(se, sd);
+            assert_true(ns >= 1 && ns < 64);
+            for (int i = 0; i < ns; i++) {
+                int64_t p = sn_search_cand(se, sd[i])->params;
+                if (!size || p < size) size = p;
+            }
+            char v[32];
+            snprintf(v, sizeof v, "%lld", (long long)size);
+            assert_int_equal(sn_search_set(se, "final-at", v, &e), 0);
+            set = 1;
+        }
+        if (set) { /* the seed the final retraining would take now */
+            int ns = strategy_bo_seeds(se, sd);
+            assert_true(ns < 64);
+            for (int i = 0; i < ns; i++) {
+                const sn_cand_info *c = sn_search_cand(se, sd[i]);
+                if (c->params <= size &&
+                    (want < 0 ||
+                     c->val_acc > sn_search_cand(se, want)->val_acc))
+                    want = sd[i];
+            }
+        }
+        if ((rc = sn_search_step(se, NULL, &e)) != 1) break;
+        const sn_cand_info *c = sn_search_cand(se, sn_search_count(se) - 1);
+        if (sn_search_count(se) != n0 + 1 || c->fidelity != 1 ||
+            c->parent < 0)
+            continue; /* a root or a promotion: no proposal */
+        int focus, parent;
+        int64_t limit;
+        strategy_bo_focus(&focus, &parent, &limit);
+        if (limit > 0) {
+            assert_int_equal(limit, size);
+            assert_int_equal(focus, want);
+            assert_int_equal(parent, want);
+            assert_int_equal(c->parent, want);
+            assert_true(c->params <= size);
+            limited++;
+        }
+    }
+    assert_int_equal(rc, 0);
+    assert_true(set);
+    assert_true(limited >= 1);
     free(sd);
     sn_search_free(se);
     sn_data_free(d);
@@ -2142,6 +2218,7 @@ int main(void) {
         T(test_pareto_front_brute),
         T(test_front_raw_sizes),
         T(test_bo_expands_every_seed),
+        T(test_bo_final_at_focus),
         T(test_bo_chain_damage),
         T(test_bo_proposal_ignores_times),
         T(test_curve_val_last_epoch),

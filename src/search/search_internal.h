@@ -192,8 +192,9 @@ int strategy_bo_seeds(sn_search *se, int *out);
  * children in the annealing tree, and its expansions in all. */
 void strategy_bo_stats(int *seeds, int *grown, int *expanded);
 /* The same proposal's focus seed (a candidate id; -1 when it chose among
- * all seeds) and the parent it proposed (-1: none). */
-void strategy_bo_focus(int *focus, int *parent);
+ * all seeds), the parent it proposed (-1: none), and the size its child
+ * had to fit (a --final-at size; 0: none). */
+void strategy_bo_focus(int *focus, int *parent, int64_t *limit);
 /* What a chain of 2+ morphs costs a cheap child's accuracy beyond one
  * morph, measured on the log (typically negative; see strategy.c). */
 double strategy_chain_damage(const sn_search *se);
