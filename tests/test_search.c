@@ -1587,24 +1587,35 @@ static void test_front_raw_sizes(void **state) {
     assert_int_equal(sn_pareto_front(clip, 3, 1, idx), 1);
 }
 
+/* A one-thread bo search over four roots of different sizes on
+ * synthetic data (reference accuracy 0.1, so the front has seeds), with
+ * its data attached; the caller frees both. */
+static sn_search *bo_four_roots(const char *name, int max_candidates,
+                                sn_data **d) {
+    char dir[512];
+    run_dir(dir, sizeof dir, name);
+    sn_search_settings s = tiny_settings();
+    snprintf(s.bases, sizeof s.bases, "cnn:8:2,mobile_tiny:8,cnn:4:1,cnn:16:2");
+    s.strategy = SN_STRAT_BO;
+    s.max_candidates = max_candidates;
+    s.hv_ref_acc = 0.1;
+    sn_threads_init(1);
+    sn_error e;
+    sn_search *se = sn_search_create(dir, &s, &e);
+    if (!se) fail_msg("%s", e.msg);
+    *d = open_data(&s);
+    assert_int_equal(sn_search_attach_data(se, *d, NULL, &e), 0);
+    return se;
+}
+
 /* bo expands every seed (every front member above the reference gets
  * children in the annealing tree), and ranks them by the hypervolume
  * only they hold. */
 static void test_bo_expands_every_seed(void **state) {
     (void)state;
-    char dir[512];
-    run_dir(dir, sizeof dir, "boseeds");
-    sn_search_settings s = tiny_settings();
-    snprintf(s.bases, sizeof s.bases, "cnn:8:2,mobile_tiny:8,cnn:4:1,cnn:16:2");
-    s.strategy = SN_STRAT_BO;
-    s.max_candidates = 14;
-    s.hv_ref_acc = 0.1;
-    sn_threads_init(1);
+    sn_data *d;
+    sn_search *se = bo_four_roots("boseeds", 14, &d);
     sn_error e;
-    sn_search *se = sn_search_create(dir, &s, &e);
-    assert_non_null(se);
-    sn_data *d = open_data(&s);
-    assert_int_equal(sn_search_attach_data(se, d, NULL, &e), 0);
     int checked = 0, rc, focused = 0, open_ = 0;
     while ((rc = sn_search_step(se, NULL, &e)) == 1) {
         if (sn_search_count(se) < 4) continue;
@@ -1665,19 +1676,9 @@ static void test_bo_expands_every_seed(void **state) {
  * under it, with a child that still fits. */
 static void test_bo_final_at_focus(void **state) {
     (void)state;
-    char dir[512];
-    run_dir(dir, sizeof dir, "bofinalat");
-    sn_search_settings s = tiny_settings();
-    snprintf(s.bases, sizeof s.bases, "cnn:8:2,mobile_tiny:8,cnn:4:1,cnn:16:2");
-    s.strategy = SN_STRAT_BO;
-    s.max_candidates = 32;
-    s.hv_ref_acc = 0.1;
-    sn_threads_init(1);
+    sn_data *d;
+    sn_search *se = bo_four_roots("bofinalat", 32, &d);
     sn_error e;
-    sn_search *se = sn_search_create(dir, &s, &e);
-    assert_non_null(se);
-    sn_data *d = open_data(&s);
-    assert_int_equal(sn_search_attach_data(se, d, NULL, &e), 0);
     int rc, limited = 0, set = 0;
     int64_t size = 0;
     int *sd = malloc(64 * sizeof *sd);
