@@ -306,10 +306,8 @@ static void fold_args(const xnode *x, vnode *v) {
 #define PREDICT_CACHE_BYTES (512 * 1024)
 static int predict_chunk_for(const sn_exec *ex, int threads) {
     const char *env = getenv("SLIMNAS_PREDICT_CHUNK");
-    int64_t c;
-    if (env && atoi(env) > 0) {
-        c = atoi(env);
-    } else {
+    int64_t c = env ? atoi(env) : 0;
+    if (c <= 0) {
         int64_t widest = 1;
         for (int i = 1; i < ex->n_nodes; i++) {
             const sn_node *nd = &ex->g->nodes[i];
@@ -788,20 +786,20 @@ static const float *forward(sn_exec *ex, const float *x, int n, int training,
  * ex->logits. */
 const float *sn_exec_predict(sn_exec *ex, const float *x, int n) {
     int c = ex->predict_chunk, k = ex->g->classes;
+    if (ex->t_fwd) ex->prof_fwd++; /* one pass of the profile, however split */
     if (n <= c) return forward(ex, x, n, 0, 1, 1);
-    if (ex->t_fwd) ex->prof_fwd++;
     size_t in_sz = (size_t)ex->x[0].size;
     for (int c0 = 0; c0 < n; c0 += c) {
         int m = n - c0 < c ? n - c0 : c;
         const float *l = forward(ex, x + (size_t)c0 * in_sz, m, 0, 1, c0 == 0);
         memcpy(ex->logits + (size_t)c0 * k, l, (size_t)m * k * sizeof(float));
     }
-    if (ex->t_fwd) ex->prof_fwd -= (n + c - 1) / c;
     return ex->logits;
 }
 
 const float *sn_exec_forward(sn_exec *ex, const float *x, int n,
                              int training) {
+    if (ex->t_fwd) ex->prof_fwd++;
     return forward(ex, x, n, training, 0, 1);
 }
 
@@ -809,7 +807,6 @@ static const float *forward(sn_exec *ex, const float *x, int n, int training,
                             int predict, int fold) {
     SN_ASSERT(n >= 1 && n <= ex->max_batch);
     ex->n = n;
-    if (ex->t_fwd) ex->prof_fwd++;
     ex->split_now = split_plan(ex, n);
     if (ex->split_now) {
         for (int i = 1; i < ex->n_nodes; i++) {
