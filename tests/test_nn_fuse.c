@@ -172,17 +172,17 @@ static outcome run_graph(const sn_graph *g, int fuse, int n, uint64_t seed) {
     return o;
 }
 
-/* Predictions of the whole batch against passes of a few samples:
- * within 1e-6 of the largest logit (a sample dropped or a pass's logits
- * copied to the wrong place is off by O(1)). */
-static void same_passes(const char *net, const float *whole,
-                        const float *passes, int64_t n) {
+/* |a - b| <= tol * (1 + max |a|) over n logits, else fail naming them
+ * (what: "a's name, b's name"). A sample dropped or logits copied to the
+ * wrong place are off by O(1). */
+static void near_logits(const char *net, const char *what, const float *a,
+                        const float *b, int64_t n, double tol) {
     double scale = 0;
-    for (int64_t i = 0; i < n; i++) scale = fmax(scale, fabs(whole[i]));
+    for (int64_t i = 0; i < n; i++) scale = fmax(scale, fabs(a[i]));
     for (int64_t i = 0; i < n; i++)
-        if (!(fabs((double)whole[i] - passes[i]) <= 1e-6 * (1 + scale)))
-            fail_msg("%s: prediction %lld: %.9g in one pass, %.9g in passes "
-                     "of 2", net, (long long)i, whole[i], passes[i]);
+        if (!(fabs((double)a[i] - b[i]) <= tol * (1 + scale)))
+            fail_msg("%s: prediction %lld (%s): %.9g, %.9g", net,
+                     (long long)i, what, a[i], b[i]);
 }
 
 /* Fused bn + act: training outputs, every gradient, the running
@@ -209,16 +209,12 @@ static void compare(const sn_graph *g, int n, int folds) { /* folds: convs folde
                             sizeof(float) * (size_t)a.n_out);
         /* passes of two samples: the same sums, but sgemm may block a
          * sum differently for another column count (float rounding) */
-        same_passes(g->name, a.predict_out, a.predict_passes, a.n_out);
-        same_passes(g->name, b.predict_out, b.predict_passes, a.n_out);
-        double scale = 0;
-        for (int64_t i = 0; i < a.n_out; i++)
-            scale = fmax(scale, fabs(a.infer_out[i]));
-        for (int64_t i = 0; i < a.n_out; i++)
-            if (fabs(a.infer_out[i] - b.predict_out[i]) > 1e-5 * (1 + scale))
-                fail_msg("%s: prediction %lld: %.9g unfused, %.9g folded",
-                         g->name, (long long)i, a.infer_out[i],
-                         b.predict_out[i]);
+        near_logits(g->name, "one pass, passes of 2", a.predict_out,
+                    a.predict_passes, a.n_out, 1e-6);
+        near_logits(g->name, "folded: one pass, passes of 2", b.predict_out,
+                    b.predict_passes, a.n_out, 1e-6);
+        near_logits(g->name, "unfused, folded", a.infer_out, b.predict_out,
+                    a.n_out, 1e-5);
         /* the fold ran where the graph has a conv read only by a bn, and
          * only there; never unfused (comparing the outputs for a rounding
          * difference instead depends on the compiler's optimisation) */

@@ -27,6 +27,19 @@ static double rounded(int decimals, double v) {
  * the most accurate member is always among them. Members at or below the
  * reference accuracy add nothing to the hypervolume and are left out
  * while any member is above it. Returned in front order. */
+int search_best_at(const sn_search *se, const int *ids, int n,
+                   int64_t size) {
+    int at = -1;
+    for (int i = 0; i < n; i++) {
+        const sn_cand_info *c = &se->c[ids[i]].info;
+        if (search_metric(se->s.obj[0], c->params, c->flops, c->memory) >
+            size)
+            continue;
+        if (at < 0 || c->val_acc > se->c[ids[at]].info.val_acc) at = i;
+    }
+    return at;
+}
+
 static int final_members(const sn_search *se, int n, int *out) {
     int *f = sn_xmalloc(((size_t)se->n_front + 1) * sizeof *f);
     int k = 0;
@@ -72,14 +85,7 @@ static int final_members(const sn_search *se, int n, int *out) {
     }
     /* final-at: the most accurate member at or under each size */
     for (int a = 0; a < se->s.n_final_at && n < k; a++) {
-        int at = -1;
-        for (int i = 0; i < k; i++) {
-            const sn_cand_info *c = &se->c[f[i]].info;
-            if (search_metric(mo, c->params, c->flops, c->memory) >
-                se->s.final_at[a])
-                continue;
-            if (at < 0 || c->val_acc > se->c[f[at]].info.val_acc) at = i;
-        }
+        int at = search_best_at(se, f, k, se->s.final_at[a]);
         int dup = at < 0;
         for (int i = 0; i < m && !dup; i++) dup = out[i] == f[at];
         if (!dup) out[m++] = f[at];

@@ -173,6 +173,12 @@ sn_graph_desc *search_desc(sn_search *se, int id);
 uint64_t search_mix(uint64_t a, uint64_t b);
 /* Size objective m (sn_objective) of a candidate of these sizes. */
 int64_t search_metric(int m, int64_t params, int64_t flops, int64_t memory);
+/* The index into ids[n] (candidate ids) of the most accurate candidate
+ * whose size (the first size objective) is at most `size`, or -1: what
+ * --final-at retrains at that size (final.c), and what bo refines for it
+ * (strategy.c). */
+int search_best_at(const sn_search *se, const int *ids, int n,
+                   int64_t size);
 double search_hv_ref(const sn_search_settings *s, int m);
 void search_point(const sn_search *se, int64_t params, int64_t flops,
                   int64_t memory, double acc, sn_hv_point *p);

@@ -670,22 +670,6 @@ int strategy_bo_seeds(sn_search *se, int *out) {
     return ns;
 }
 
-/* The seed (index into seeds) that --final-at would retrain at `size`:
- * the most accurate one at or under it, or -1. Seeds are front members,
- * and final.c takes the most accurate front member at or under the size. */
-static int final_at_seed(const sn_search *se, const int *seeds, int ns,
-                         int64_t size) {
-    int at = -1;
-    for (int i = 0; i < ns; i++) {
-        const sn_cand_info *c = &se->c[seeds[i]].info;
-        if (search_metric(se->s.obj[0], c->params, c->flops, c->memory) >
-            size)
-            continue;
-        if (at < 0 || c->val_acc > se->c[seeds[at]].info.val_acc) at = i;
-    }
-    return at;
-}
-
 /* Statistics of the last bo proposal (tests, the benchmark). */
 static int last_expanded, last_seeds, last_seeds_grown, last_focus = -1,
                                                          last_parent = -1;
@@ -766,7 +750,9 @@ static int propose_bo(sn_search *se, sn_rng *r, proposal *p) {
         if (se->s.n_final_at > 0 && sn_rng_uniform(r) < BO_FINAL_AT_SHARE) {
             int64_t size =
                 se->s.final_at[sn_rng_u64(r) % (uint64_t)se->s.n_final_at];
-            A.focus = final_at_seed(se, seeds, ns, size);
+            /* seeds are front members above the reference, the ones
+             * final.c chooses among */
+            A.focus = search_best_at(se, seeds, ns, size);
             if (A.focus >= 0) A.limit = size;
         }
         if (A.focus < 0) {
