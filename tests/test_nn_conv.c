@@ -9,7 +9,10 @@
  *   gemm, packed samples         Ho*Wo < 392 and more than one sample per
  *                                thread (the column matrix holds several)
  *   im2col/col2im                flat (stride 1, Wo == W) and by rows
- *   pointwise direct             K 1, stride 1, pad 0, one sample per sgemm
+ *   pointwise direct             K 1, stride 1, pad 0, one sample per
+ *                                product (gemm_small.c up to 128 channels,
+ *                                else sgemm); the weight gradient by sgemm
+ *                                over `pack` samples side by side
  *   depthwise                    Cin/G == 1, multiplier 1, 2 and more,
  *                                strides 1, 2, 3, kernels 1, 3, 4, 5, 7;
  *                                input gradient by gather (stride 1,
@@ -152,6 +155,12 @@ static const ccase CASES[] = {
     {6, 5, 5, 7, 1, 1, 0, 1, 1, 3},     /* pointwise, packed */
     {6, 5, 5, 7, 1, 1, 0, 1, 0, 1},     /* pointwise direct */
     {6, 20, 20, 7, 1, 1, 0, 1, 1, 3},   /* pointwise direct, HW 400 */
+    {100, 12, 12, 100, 1, 1, 0, 1, 1, 3}, /* pointwise: weight gradient
+                                             packed 2 samples per sgemm,
+                                             the last pack part full (few
+                                             terms: a sample lost shows) */
+    {130, 4, 4, 9, 1, 1, 0, 1, 0, 2},   /* pointwise wider than
+                                           gemm_small's: OpenBLAS */
     {6, 9, 9, 4, 1, 2, 0, 1, 1, 3},     /* 1x1 stride 2 (im2col) */
     {3, 6, 6, 4, 1, 1, 1, 1, 1, 2},     /* 1x1 with padding */
     /* gemm, groups 2 and 3 */

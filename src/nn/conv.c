@@ -164,6 +164,23 @@ size_t conv_cache_bytes(const sn_attr *a, const sn_shape *in, int n_in,
 
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 
+/* Pointwise convs narrow enough for gemm_small.c's kernels (their
+ * operands read in place; wider ones go to OpenBLAS, whose packing pays
+ * off there). */
+#define SMALL_PW_MAX 128
+static int small_pw(const geom *g) {
+    return g->pointwise && g->og <= SMALL_PW_MAX && g->rows <= SMALL_PW_MAX;
+}
+
+/* Their weight gradient still goes to OpenBLAS (its packed outer
+ * products beat dot products along the pixels), with several samples'
+ * dout and input copied side by side into one sgemm of K = pack * HW:
+ * fewer calls, so fewer trips through OpenBLAS's buffer lock, which two
+ * threads training slices of a batch contend for. At most PK_FLOATS per
+ * thread. */
+#define PK_FLOATS 65536
+#define PK_MAX 16
+
 static layout layout_make(const geom *g) {
     layout l = {0};
     size_t at = 0;
@@ -211,6 +228,13 @@ static layout layout_make(const geom *g) {
         /* one sample per piece needs it only for a fused max pool's
          * backward (see unpool_piece) */
         at += round16((size_t)g->cout * cols);
+        if (small_pw(g) && bands == 1) {
+            size_t per = (size_t)(g->cin + g->cout) * g->hw;
+            l.pack = PK_FLOATS / per < PK_MAX ? (int)(PK_FLOATS / per) : PK_MAX;
+            if (l.pack < 1) l.pack = 1;
+            l.pk = at;
+            at += round16(per * l.pack);
+        }
     }
     l.dw = at;
     at += round16((size_t)g->cout * g->rows + g->cout);
@@ -389,7 +413,13 @@ static void gemm_forward_task(void *ctx, int64_t b, int64_t e, int tid) {
                 float *row = c + (size_t)co * ldc;
                 for (int j = 0; j < p.cols; j++) row[j] = bias[co];
             }
-        for (int gr = 0; gr < g->g; gr++)
+        const int small = small_pw(g) && p.ns == 1;
+        for (int gr = 0; gr < g->g && small; gr++)
+            sn_gemm_small(0, g->og, p.cols, g->rows,
+                          wt + (size_t)gr * g->og * g->rows, g->rows,
+                          bmat + (size_t)gr * g->rows * ldb, ldb, bias != NULL,
+                          c + (size_t)gr * g->og * ldc, ldc);
+        for (int gr = 0; gr < g->g && !small; gr++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->og,
                         p.cols, g->rows, 1.0f,
                         wt + (size_t)gr * g->og * g->rows, g->rows,
@@ -467,6 +497,7 @@ static void gemm_backward_task(void *ctx, int64_t b, int64_t e, int tid) {
         r->ran[tid] = 1;
     }
     piece p = {0};
+    int packed = 0; /* samples in the pack (l.pack) */
     while (piece_next(r, b, e, &p)) {
         /* dout of the piece as [Cout, cols] with row stride ldd */
         const float *dout0 = x->dout + (size_t)p.n0 * out_sz;
@@ -486,12 +517,36 @@ static void gemm_backward_task(void *ctx, int64_t b, int64_t e, int tid) {
             ldd = p.cols;
         }
         const int direct = p.ns == 1 && g->pointwise;
+        const int small = direct && small_pw(g);
         int ldb = p.cols;
         if (r->want_dw) {
             if (g->bias)
                 for (int co = 0; co < g->cout; co++)
                     db[co] += sum_lanes(dmat + (size_t)co * ldd,
                                         (size_t)p.cols);
+            if (r->l.pack) { /* narrow pointwise: see PK_FLOATS */
+                const size_t W = (size_t)r->l.pack * g->hw;
+                float *pd = run_scratch(r, tid) + r->l.pk;
+                float *px = pd + (size_t)g->cout * W;
+                const float *xin = x->in[0] + (size_t)p.n0 * in_sz;
+                const size_t at = (size_t)packed * g->hw;
+                for (int co = 0; co < g->cout; co++)
+                    memcpy(pd + co * W + at, dmat + (size_t)co * ldd,
+                           sizeof(float) * (size_t)g->hw);
+                for (int ci = 0; ci < g->cin; ci++)
+                    memcpy(px + ci * W + at, xin + (size_t)ci * g->hw,
+                           sizeof(float) * (size_t)g->hw);
+                if (++packed == r->l.pack || p.n0 + p.ns >= e) {
+                    for (int gr = 0; gr < g->g; gr++)
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+                                    g->og, g->rows, packed * g->hw, 1.0f,
+                                    pd + (size_t)gr * g->og * W, (int)W,
+                                    px + (size_t)gr * g->rows * W, (int)W,
+                                    1.0f, dw + (size_t)gr * g->og * g->rows,
+                                    g->rows);
+                    packed = 0;
+                }
+            } else {
             const float *bmat = piece_cols(r, &p, col, &ldb);
             /* dW_g[Og, Cg*KK] += dout_g[Og, cols] x col_g^T */
             for (int gr = 0; gr < g->g; gr++)
@@ -500,6 +555,7 @@ static void gemm_backward_task(void *ctx, int64_t b, int64_t e, int tid) {
                             dmat + (size_t)gr * g->og * ldd, ldd,
                             bmat + (size_t)gr * g->rows * ldb, ldb, 1.0f,
                             dw + (size_t)gr * g->og * g->rows, g->rows);
+            }
         }
         if (!din) continue;
         /* dcol_g[Cg*KK, cols] = W_g^T x dout_g; a direct 1x1 conv adds it
@@ -515,7 +571,12 @@ static void gemm_backward_task(void *ctx, int64_t b, int64_t e, int tid) {
          * 1x1 conv writes it (beta 0), col2im adds to the piece's samples
          * zeroed here, in cache, on their first band */
         float beta = direct && !x->din_fresh ? 1.0f : 0.0f;
-        for (int gr = 0; gr < g->g; gr++)
+        for (int gr = 0; gr < g->g && small; gr++)
+            sn_gemm_small(1, g->rows, p.cols, g->og,
+                          wt + (size_t)gr * g->og * g->rows, g->rows,
+                          dmat + (size_t)gr * g->og * ldd, ldd, beta != 0.0f,
+                          dst + (size_t)gr * g->rows * ldx, ldx);
+        for (int gr = 0; gr < g->g && !small; gr++)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, g->rows,
                         p.cols, g->og, 1.0f,
                         wt + (size_t)gr * g->og * g->rows, g->rows,

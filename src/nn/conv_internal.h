@@ -47,8 +47,10 @@ typedef struct layout {
     size_t ibuf;   /* depthwise stride 1: input gradient plane */
     size_t off;    /* depthwise: tap offsets and flipped kernel */
     size_t dw;     /* partial weight then bias gradient */
+    size_t pk;     /* narrow pointwise: dout and input of `pack` samples */
     size_t stride; /* floats per thread */
     int block;     /* gemm: samples packed per sgemm */
+    int pack;      /* narrow pointwise: samples per weight-gradient sgemm */
     int band;      /* gemm: output rows per sgemm (Ho unless large) */
 } layout;
 

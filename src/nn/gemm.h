@@ -31,4 +31,11 @@ void gemm_im2col(const gemm_geom *g, const float *in, float *col, size_t ld,
 void gemm_col2im(const gemm_geom *g, float *col, size_t ld, float *din,
                  int r0, int r1);
 
+/* gemm_small.c: row-major products for narrow pointwise convs, in place
+ * of cblas_sgemm (no packing, no OpenBLAS buffer lock); see there.
+ * C[M, N] = op(A) x B, or C += op(A) x B when acc: op(A) is A [M, K]
+ * (lda), or with trans_a A^T of A stored [K, M]; B [K, N] (ldb). */
+void sn_gemm_small(int trans_a, int M, int N, int K, const float *A, int lda,
+                   const float *B, int ldb, int acc, float *C, int ldc);
+
 #endif
