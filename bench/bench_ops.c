@@ -34,6 +34,10 @@ typedef struct kernel {
 
 static const kernel KERNELS[] = {
     {"stem_c1_28_16", SN_OP_CONV, 1, 28, 16, 3, 1, 1},
+    {"c3_c16_14_32", SN_OP_CONV, 16, 14, 32, 3, 1, 1},
+    {"c3_c8_14_16", SN_OP_CONV, 8, 14, 16, 3, 1, 1},
+    {"c3_c32_14_64", SN_OP_CONV, 32, 14, 64, 3, 1, 1},
+    {"c3_c64_7_64", SN_OP_CONV, 64, 7, 64, 3, 1, 1},
     {"dw_c16_28_s2", SN_OP_CONV, 16, 28, 16, 3, 2, 16},
     {"dw_c32_14_s1", SN_OP_CONV, 32, 14, 32, 3, 1, 32},
     {"dw_c32_14_s2", SN_OP_CONV, 32, 14, 32, 3, 2, 32},

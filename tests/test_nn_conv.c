@@ -10,9 +10,11 @@
  *                                thread (the column matrix holds several)
  *   im2col/col2im                flat (stride 1, Wo == W) and by rows
  *   pointwise direct             K 1, stride 1, pad 0, one sample per
- *                                product (gemm_small.c up to 128 channels,
- *                                else sgemm); the weight gradient by sgemm
- *                                over `pack` samples side by side
+ *                                product; the weight gradient of up to
+ *                                128 channels by sgemm over `pack`
+ *                                samples side by side
+ *   forward and input-gradient products by gemm_small.c up to its
+ *   sn_gemm_small_fits (576 or 128), by sgemm beyond
  *   depthwise                    Cin/G == 1, multiplier 1, 2 and more,
  *                                strides 1, 2, 3, kernels 1, 3, 4, 5, 7;
  *                                input gradient by gather (stride 1,
@@ -159,8 +161,10 @@ static const ccase CASES[] = {
                                              packed 2 samples per sgemm,
                                              the last pack part full (few
                                              terms: a sample lost shows) */
-    {130, 4, 4, 9, 1, 1, 0, 1, 0, 2},   /* pointwise wider than
-                                           gemm_small's: OpenBLAS */
+    {130, 4, 4, 9, 1, 1, 0, 1, 0, 2},   /* pointwise too wide to pack
+                                           its weight gradient */
+    {70, 5, 5, 9, 3, 1, 1, 1, 1, 2},    /* K 630: wider than
+                                           gemm_small's, OpenBLAS */
     {6, 9, 9, 4, 1, 2, 0, 1, 1, 3},     /* 1x1 stride 2 (im2col) */
     {3, 6, 6, 4, 1, 1, 1, 1, 1, 2},     /* 1x1 with padding */
     /* gemm, groups 2 and 3 */

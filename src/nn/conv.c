@@ -164,16 +164,17 @@ size_t conv_cache_bytes(const sn_attr *a, const sn_shape *in, int n_in,
 
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 
-/* Pointwise convs narrow enough for gemm_small.c's kernels (their
- * operands read in place; wider ones go to OpenBLAS, whose packing pays
- * off there). */
-#define SMALL_PW_MAX 128
-static int small_pw(const geom *g) {
-    return g->pointwise && g->og <= SMALL_PW_MAX && g->rows <= SMALL_PW_MAX;
+/* Pointwise convs whose weight gradient goes a pack of samples at a time
+ * (see PK_FLOATS). */
+#define PACK_PW_MAX 128
+static int pack_pw(const geom *g) {
+    return g->pointwise && g->og <= PACK_PW_MAX && g->rows <= PACK_PW_MAX;
 }
 
-/* Their weight gradient still goes to OpenBLAS (its packed outer
- * products beat dot products along the pixels), with several samples'
+/* The forward and input-gradient products of convs small enough for
+ * gemm_small.c (sn_gemm_small_fits) are its, not cblas_sgemm's. The
+ * weight gradient still goes to OpenBLAS (its packed outer products beat
+ * dot products along the pixels); for a narrow pointwise conv, several samples'
  * dout and input copied side by side into one sgemm of K = pack * HW:
  * fewer calls, so fewer trips through OpenBLAS's buffer lock, which two
  * threads training slices of a batch contend for. At most PK_FLOATS per
@@ -228,7 +229,7 @@ static layout layout_make(const geom *g) {
         /* one sample per piece needs it only for a fused max pool's
          * backward (see unpool_piece) */
         at += round16((size_t)g->cout * cols);
-        if (small_pw(g) && bands == 1) {
+        if (pack_pw(g) && bands == 1) {
             size_t per = (size_t)(g->cin + g->cout) * g->hw;
             l.pack = PK_FLOATS / per < PK_MAX ? (int)(PK_FLOATS / per) : PK_MAX;
             if (l.pack < 1) l.pack = 1;
@@ -413,7 +414,7 @@ static void gemm_forward_task(void *ctx, int64_t b, int64_t e, int tid) {
                 float *row = c + (size_t)co * ldc;
                 for (int j = 0; j < p.cols; j++) row[j] = bias[co];
             }
-        const int small = small_pw(g) && p.ns == 1;
+        const int small = sn_gemm_small_fits(g->og, g->rows);
         for (int gr = 0; gr < g->g && small; gr++)
             sn_gemm_small(0, g->og, p.cols, g->rows,
                           wt + (size_t)gr * g->og * g->rows, g->rows,
@@ -517,7 +518,7 @@ static void gemm_backward_task(void *ctx, int64_t b, int64_t e, int tid) {
             ldd = p.cols;
         }
         const int direct = p.ns == 1 && g->pointwise;
-        const int small = direct && small_pw(g);
+        const int small = sn_gemm_small_fits(g->rows, g->og);
         int ldb = p.cols;
         if (r->want_dw) {
             if (g->bias)

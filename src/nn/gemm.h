@@ -31,9 +31,12 @@ void gemm_im2col(const gemm_geom *g, const float *in, float *col, size_t ld,
 void gemm_col2im(const gemm_geom *g, float *col, size_t ld, float *din,
                  int r0, int r1);
 
-/* gemm_small.c: row-major products for narrow pointwise convs, in place
- * of cblas_sgemm (no packing, no OpenBLAS buffer lock); see there.
- * C[M, N] = op(A) x B, or C += op(A) x B when acc: op(A) is A [M, K]
+/* gemm_small.c: row-major products for small convs, in place of
+ * cblas_sgemm (no packing, no OpenBLAS buffer lock); see there.
+ * sn_gemm_small_fits(M, K): whether C = op(A) x B with op(A) [M, K] is
+ * measured at least as fast here as in OpenBLAS on this build's vectors. */
+int sn_gemm_small_fits(int M, int K);
+/* C[M, N] = op(A) x B, or C += op(A) x B when acc: op(A) is A [M, K]
  * (lda), or with trans_a A^T of A stored [K, M]; B [K, N] (ldb). */
 void sn_gemm_small(int trans_a, int M, int N, int K, const float *A, int lda,
                    const float *B, int ldb, int acc, float *C, int ldc);
