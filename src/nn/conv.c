@@ -13,8 +13,11 @@
  *              between CONV_MIN_COLS and CONV_MAX_COLS output pixels:
  *              several small images side by side, or a large one in bands
  *              of rows. A 1x1 stride-1 unpadded conv needs no im2col: the
- *              input already is the column matrix, one sample per sgemm
+ *              input already is the column matrix, one sample per product
  *              (straight from and into the NCHW tensors, no copies).
+ *              The forward and input-gradient products go to
+ *              gemm_small.c up to sn_gemm_small_fits, else to sgemm
+ *              (conv_gemm); weight gradients to sgemm.
  *   depthwise  Cg == 1 and G > 1 (MobileNet depthwise, optionally with a
  *              channel multiplier M = Og): a direct kernel (conv_dw.c).
  *              Each input plane is copied, zero padded, into a polyphase
@@ -171,16 +174,28 @@ static int pack_pw(const geom *g) {
     return g->pointwise && g->og <= PACK_PW_MAX && g->rows <= PACK_PW_MAX;
 }
 
-/* The forward and input-gradient products of convs small enough for
- * gemm_small.c (sn_gemm_small_fits) are its, not cblas_sgemm's. The
- * weight gradient still goes to OpenBLAS (its packed outer products beat
- * dot products along the pixels); for a narrow pointwise conv, several samples'
- * dout and input copied side by side into one sgemm of K = pack * HW:
+/* The weight gradient goes to OpenBLAS (its packed outer products beat
+ * dot products along the pixels); for a narrow pointwise conv, several
+ * samples' dout and input copied side by side into one sgemm of K = pack * HW:
  * fewer calls, so fewer trips through OpenBLAS's buffer lock, which two
  * threads training slices of a batch contend for. At most PK_FLOATS per
  * thread. */
 #define PK_FLOATS 65536
 #define PK_MAX 16
+
+/* The forward and input-gradient products: C = op(A) x B (beta 0) or
+ * C += op(A) x B (beta 1), row-major, op(A) [M, K]; gemm_small.c's where
+ * sn_gemm_small_fits says it is at least as fast, else cblas_sgemm. */
+static void conv_gemm(int trans_a, int M, int N, int K, const float *A,
+                      int lda, const float *B, int ldb, float beta, float *C,
+                      int ldc) {
+    if (sn_gemm_small_fits(M, K))
+        sn_gemm_small(trans_a, M, N, K, A, lda, B, ldb, beta != 0.0f, C, ldc);
+    else
+        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                    CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb, beta, C,
+                    ldc);
+}
 
 static layout layout_make(const geom *g) {
     layout l = {0};
@@ -414,19 +429,11 @@ static void gemm_forward_task(void *ctx, int64_t b, int64_t e, int tid) {
                 float *row = c + (size_t)co * ldc;
                 for (int j = 0; j < p.cols; j++) row[j] = bias[co];
             }
-        const int small = sn_gemm_small_fits(g->og, g->rows);
-        for (int gr = 0; gr < g->g && small; gr++)
-            sn_gemm_small(0, g->og, p.cols, g->rows,
-                          wt + (size_t)gr * g->og * g->rows, g->rows,
-                          bmat + (size_t)gr * g->rows * ldb, ldb, bias != NULL,
-                          c + (size_t)gr * g->og * ldc, ldc);
-        for (int gr = 0; gr < g->g && !small; gr++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->og,
-                        p.cols, g->rows, 1.0f,
-                        wt + (size_t)gr * g->og * g->rows, g->rows,
-                        bmat + (size_t)gr * g->rows * ldb, ldb,
-                        bias ? 1.0f : 0.0f, c + (size_t)gr * g->og * ldc,
-                        ldc);
+        for (int gr = 0; gr < g->g; gr++)
+            conv_gemm(0, g->og, p.cols, g->rows,
+                      wt + (size_t)gr * g->og * g->rows, g->rows,
+                      bmat + (size_t)gr * g->rows * ldb, ldb,
+                      bias ? 1.0f : 0.0f, c + (size_t)gr * g->og * ldc, ldc);
         if (p.ns > 1)
             for (int i = 0; i < p.ns; i++)
                 for (int co = 0; co < g->cout; co++)
@@ -518,7 +525,6 @@ static void gemm_backward_task(void *ctx, int64_t b, int64_t e, int tid) {
             ldd = p.cols;
         }
         const int direct = p.ns == 1 && g->pointwise;
-        const int small = sn_gemm_small_fits(g->rows, g->og);
         int ldb = p.cols;
         if (r->want_dw) {
             if (g->bias)
@@ -548,14 +554,14 @@ static void gemm_backward_task(void *ctx, int64_t b, int64_t e, int tid) {
                     packed = 0;
                 }
             } else {
-            const float *bmat = piece_cols(r, &p, col, &ldb);
-            /* dW_g[Og, Cg*KK] += dout_g[Og, cols] x col_g^T */
-            for (int gr = 0; gr < g->g; gr++)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->og,
-                            g->rows, p.cols, 1.0f,
-                            dmat + (size_t)gr * g->og * ldd, ldd,
-                            bmat + (size_t)gr * g->rows * ldb, ldb, 1.0f,
-                            dw + (size_t)gr * g->og * g->rows, g->rows);
+                const float *bmat = piece_cols(r, &p, col, &ldb);
+                /* dW_g[Og, Cg*KK] += dout_g[Og, cols] x col_g^T */
+                for (int gr = 0; gr < g->g; gr++)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+                                g->og, g->rows, p.cols, 1.0f,
+                                dmat + (size_t)gr * g->og * ldd, ldd,
+                                bmat + (size_t)gr * g->rows * ldb, ldb, 1.0f,
+                                dw + (size_t)gr * g->og * g->rows, g->rows);
             }
         }
         if (!din) continue;
@@ -572,17 +578,11 @@ static void gemm_backward_task(void *ctx, int64_t b, int64_t e, int tid) {
          * 1x1 conv writes it (beta 0), col2im adds to the piece's samples
          * zeroed here, in cache, on their first band */
         float beta = direct && !x->din_fresh ? 1.0f : 0.0f;
-        for (int gr = 0; gr < g->g && small; gr++)
-            sn_gemm_small(1, g->rows, p.cols, g->og,
-                          wt + (size_t)gr * g->og * g->rows, g->rows,
-                          dmat + (size_t)gr * g->og * ldd, ldd, beta != 0.0f,
-                          dst + (size_t)gr * g->rows * ldx, ldx);
-        for (int gr = 0; gr < g->g && !small; gr++)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, g->rows,
-                        p.cols, g->og, 1.0f,
-                        wt + (size_t)gr * g->og * g->rows, g->rows,
-                        dmat + (size_t)gr * g->og * ldd, ldd,
-                        beta, dst + (size_t)gr * g->rows * ldx, ldx);
+        for (int gr = 0; gr < g->g; gr++)
+            conv_gemm(1, g->rows, p.cols, g->og,
+                      wt + (size_t)gr * g->og * g->rows, g->rows,
+                      dmat + (size_t)gr * g->og * ldd, ldd, beta,
+                      dst + (size_t)gr * g->rows * ldx, ldx);
         if (!direct && x->din_fresh && p.r0 == 0)
             memset(din0, 0, sizeof(float) * in_sz * (size_t)p.ns);
         if (!direct) {

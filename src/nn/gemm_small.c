@@ -1,21 +1,20 @@
-/* gemm_small.c — the matrix products of narrow pointwise (1x1) convs,
- * without OpenBLAS.
+/* gemm_small.c — the forward and input-gradient matrix products of
+ * small convs, without OpenBLAS.
  *
  * A pointwise conv of one sample is out[Cout, HW] = W[Cout, Cin] x
- * in[Cin, HW], and its backward dW += dout x in^T and din = W^T x dout:
- * with 8-64 channels each product is a few thousand to a few hundred
- * thousand multiply-adds, and a training step makes three of them per
- * sample and layer. Through cblas_sgemm each call packs both operands and
+ * in[Cin, HW] and its input gradient din = W^T x dout; a 3x3 conv's piece
+ * the same with im2col's column matrix. With 8-64 channels each product
+ * is a few thousand to a few hundred thousand multiply-adds, made per
+ * sample or piece. Through cblas_sgemm each call packs both operands and
  * takes (and gives back) a buffer from OpenBLAS's pool under a global
  * mutex; with two threads training the slices of a batch that mutex was
  * contended thousands of times a step (sep5k at 2 threads: ~18% of the
  * samples in lock, unlock and futex system calls). These kernels read the
- * operands where they are: the weights are at most 64 KiB (L1/L2) and a
- * 16-column strip of the activations stays in L1 while every row of the
- * output is made from it.
+ * operands where they are: a strip of B two vectors wide stays in cache
+ * while every row block of the output is made from it.
  *
- * Vectors are GCC/clang vector types of eight floats (AVX/AVX-512 with
- * -march=native, two SSE halves on older targets); the multiply-adds
+ * Vectors are GCC/clang vector types of VW floats (AVX-512 or AVX with
+ * -march=native, SSE halves on older targets); the multiply-adds
  * contract to FMAs under -ffp-contract=fast. Summation order differs
  * from OpenBLAS's, so results agree with it to float rounding, not bit
  * for bit (tests/test_gemm_small.c). */
@@ -30,13 +29,13 @@
 #else
 #define VW 8
 #endif
-typedef float vf8 __attribute__((vector_size(VW * 4)));
+typedef float vfw __attribute__((vector_size(VW * 4)));
 
-static inline void ld8(vf8 *v, const float *p) { memcpy(v, p, sizeof *v); }
+static inline void ldv(vfw *v, const float *p) { memcpy(v, p, sizeof *v); }
 
-static inline void st8(float *p, const vf8 *v) { memcpy(p, v, sizeof *v); }
+static inline void stv(float *p, const vfw *v) { memcpy(p, v, sizeof *v); }
 
-static inline void splat8(vf8 *v, float x) {
+static inline void splatv(vfw *v, float x) {
     float l[VW];
     for (int i = 0; i < VW; i++) l[i] = x;
     memcpy(v, l, sizeof *v);
@@ -53,15 +52,15 @@ static inline void splat8(vf8 *v, float x) {
 static inline __attribute__((always_inline)) void
 nn_block(int mr, int nv, int K, const float *A, int ars, int acs,
          const float *B, int ldb, int acc, float *C, int ldc) {
-    vf8 c[NN_MR][2];
+    vfw c[NN_MR][2];
     for (int r = 0; r < mr; r++)
-        for (int v = 0; v < nv; v++) splat8(&c[r][v], 0.0f);
+        for (int v = 0; v < nv; v++) splatv(&c[r][v], 0.0f);
     for (int k = 0; k < K; k++) {
-        vf8 b[2];
-        for (int v = 0; v < nv; v++) ld8(&b[v], B + (size_t)k * ldb + VW * v);
+        vfw b[2];
+        for (int v = 0; v < nv; v++) ldv(&b[v], B + (size_t)k * ldb + VW * v);
         for (int r = 0; r < mr; r++) {
-            vf8 a;
-            splat8(&a, A[(size_t)r * ars + (size_t)k * acs]);
+            vfw a;
+            splatv(&a, A[(size_t)r * ars + (size_t)k * acs]);
             for (int v = 0; v < nv; v++) c[r][v] += a * b[v];
         }
     }
@@ -69,11 +68,11 @@ nn_block(int mr, int nv, int K, const float *A, int ars, int acs,
         for (int v = 0; v < nv; v++) {
             float *p = C + (size_t)r * ldc + VW * v;
             if (acc) {
-                vf8 o;
-                ld8(&o, p);
+                vfw o;
+                ldv(&o, p);
                 c[r][v] += o;
             }
-            st8(p, &c[r][v]);
+            stv(p, &c[r][v]);
         }
 }
 
