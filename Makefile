@@ -146,8 +146,13 @@ $(BUILD)/slimnas: $(MAIN_OBJ) $(LIB)
 	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEP_LIBS) $(LDLIBS)
 
 # ./slimnas is the default build's binary; sanitizer builds keep theirs.
+# Phony, compared by content: whatever ./slimnas became (a link, another
+# build's binary, a file newer than the build), `make` puts the default
+# build's binary back.
+.PHONY: slimnas
 slimnas: $(BUILD)/slimnas
-	@[ "$(BUILD)" = build ] && { rm -f $@; cp $< $@; } || true
+	@[ "$(BUILD)" = build ] && { [ ! -L $@ ] && cmp -s $< $@ || \
+	  { rm -f $@; cp $< $@; }; } || true
 
 $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(LIB) $(CFLAGS_STAMP) | $(DEPS_OK)
 	@mkdir -p $(dir $@)

@@ -68,12 +68,23 @@ join_lines() {
 }
 
 # Runs a command line with ./slimnas and slimnas meaning $BIN, in the
-# current directory; stdout+stderr to $1, returns its status.
+# current directory; stdout+stderr to $1, returns its status. slimnas is
+# found through a link in $TMP/bin; a ./slimnas link is made only in a
+# directory under $TMP, never in the source tree (where it once replaced
+# the user's ./slimnas with the sanitizer build's binary after `make
+# check-asan`).
 run_as_written() {
     out=$1
     shift
-    ln -sf "$BIN" ./slimnas
-    PATH="$(pwd):$PATH" sh -c "$*" >"$out" 2>&1
+    mkdir -p "$TMP/bin" && ln -sf "$BIN" "$TMP/bin/slimnas" || return 99
+    case "$*" in
+    *./slimnas*)
+        case "$(pwd)/" in
+        "$TMP"/*) ln -sf "$BIN" ./slimnas ;;
+        *) echo "readme_commands: ./slimnas outside $TMP" >"$out"; return 98 ;;
+        esac ;;
+    esac
+    PATH="$TMP/bin:$PATH" sh -c "$*" >"$out" 2>&1
 }
 
 # |a - b| <= tol for decimals
@@ -378,6 +389,10 @@ sec_accuracy() {
 
 all="synopsis datasets kinds stats graph config search profile worked accuracy"
 [ $# -gt 0 ] || set -- $all
+# what the source tree's ./slimnas is before the sections run (checked at
+# the end: they must leave it alone)
+tree_bin() { ls -ld "$SRC/slimnas" 2>/dev/null | awk '{ print $1, $NF }'; }
+before=$(tree_bin)
 for s in "$@"; do
     case ",${SLIMNAS_README_SKIP:-}," in
     *",$s,"*) echo "# $s: skipped (SLIMNAS_README_SKIP)"; continue ;;
@@ -387,4 +402,6 @@ for s in "$@"; do
     *) echo "readme_commands: unknown section '$s'" >&2; exit 99 ;;
     esac
 done
+[ "$(tree_bin)" = "$before" ] ||
+    bad "the source tree's ./slimnas changed: '$before' -> '$(tree_bin)'"
 exit "$fails"
