@@ -14,9 +14,11 @@
 #include <unistd.h>
 
 #define MAX_THREADS 64
-/* ~60 us of spinning on this machine's Zen 5 (~6 us at 20,000, which
- * left a thread asleep at most of a split step's barriers: 2-thread
- * training of mobile_tiny / sep5k ran 2-5% slower in A/B pairs) */
+/* ~600 us of spinning on this machine's Zen 5 (200,000 rounds measured
+ * 62 us). At 20,000 (~6 us) a thread slept at about half of a split
+ * step's barriers; 200,000 was 2-5% faster for 2-thread training of
+ * mobile_tiny / sep5k in A/B pairs, and the README's speed table was
+ * measured at this value. */
 #define SPIN_ROUNDS 2000000
 
 extern void openblas_set_num_threads(int);
