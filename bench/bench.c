@@ -211,8 +211,7 @@ static int bench_net(const char *kind, net_result *r, int train_only,
     for (int i = 0; i < 3; i++) train_step(&c); /* warm-up */
     r->train_img_s = rate(train_step, &c, B, train_windows);
     r->infer_b128 = r->infer_b1 = r->eval_b128 = 0;
-    const char *to = getenv("SLIMNAS_BENCH_TRAIN_ONLY");
-    if (train_only || (to && strcmp(to, "1") == 0)) goto done;
+    if (train_only) goto done;
     infer_step(&c);
     r->infer_b128 = rate(infer_step, &c, B, 2);
     eval_step(&c);
@@ -250,6 +249,8 @@ int main(void) {
         {"tiny2conv", "tiny2conv"}, {"sep5k", "sep5k"}};
     const char *sc = getenv("SLIMNAS_BENCH_SCALING");
     int scaling = !(sc && strcmp(sc, "0") == 0);
+    const char *to = getenv("SLIMNAS_BENCH_TRAIN_ONLY");
+    int train_only = to && strcmp(to, "1") == 0;
     /* the CPUs this process may run on, at most 8 of them */
     cpu_set_t all;
     int cpus[8], ncpu = 0;
@@ -264,7 +265,7 @@ int main(void) {
     for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++) {
         if (only && *only && !strstr(only, nets[i].key)) continue;
         net_result r;
-        if (bench_net(nets[i].kind, &r, 0, 3) != 0) return 1;
+        if (bench_net(nets[i].kind, &r, train_only, 3) != 0) return 1;
         /* 2 threads over 1, 2 threads with the split off, and 1 thread
          * on each CPU: rounds of one window each, the variants
          * interleaved (so a slow spell of a shared machine hits all
@@ -274,9 +275,13 @@ int main(void) {
             for (int v = 0; v < 3 + ncpu; v++) {
                 int th = v == 0 || v >= 3 ? 1 : 2;
                 net_result s;
-                const char *old = getenv("SLIMNAS_NO_SPLIT");
-                char *keep = old ? strdup(old) : NULL;
-                if (v == 2) setenv("SLIMNAS_NO_SPLIT", "1", 1);
+                /* the split off: read by sn_exec_new, put back after */
+                char *keep = NULL;
+                if (v == 2) {
+                    const char *old = getenv("SLIMNAS_NO_SPLIT");
+                    keep = old ? strdup(old) : NULL;
+                    setenv("SLIMNAS_NO_SPLIT", "1", 1);
+                }
                 if (v >= 3) pin(cpus[v - 3], &all);
                 sn_threads_init(th);
                 int rc = bench_net(nets[i].kind, &s, 1, 1);
@@ -287,8 +292,8 @@ int main(void) {
                         setenv("SLIMNAS_NO_SPLIT", keep, 1);
                     else
                         unsetenv("SLIMNAS_NO_SPLIT");
+                    free(keep);
                 }
-                free(keep);
                 if (rc != 0) return 1;
                 double *dst = v == 2   ? &unsplit
                               : v >= 3 ? &by_cpu[v - 3]
