@@ -253,9 +253,15 @@ sec_search() {
         [ -f "$r/$f" ] || bad "run directory has no $f (File formats)"
     done
     # `slimnas resume runs/NAME --final-at 5k` (or --budget 1h ...)
-    "$BIN" resume "$r" --final-at 5k -j 1 >"$TMP/out" 2>&1 ||
-        bad "resume --final-at 5k fails: $(tail -n 2 "$TMP/out")"
+    "$BIN" resume "$r" --final-at 5k --final-augment 20k -j 1 >"$TMP/out" 2>&1 ||
+        bad "resume --final-at 5k --final-augment 20k fails: $(tail -n 2 "$TMP/out")"
     grep -q '"final-at":	"5000"' "$r/settings.json" || bad "resume --final-at 5k not saved"
+    grep -q '"final-augment":	"20000"' "$r/settings.json" ||
+        bad "resume --final-augment 20k not saved"
+    if grep -q '"final":' "$r/results.log"; then
+        grep '"final":' "$r/results.log" | grep -q '"augment":false' ||
+            bad "a final line of results.log has no \"augment\" (README, --final-augment)"
+    fi
     "$BIN" resume "$r" --budget 1h --max-candidates 5 -j 1 >"$TMP/out" 2>&1 ||
         bad "resume --budget 1h fails"
     [ "$(wc -l <"$r/results.log")" -ge 5 ] || bad "resume with more candidates did not go on"

@@ -569,6 +569,26 @@ static void test_settings(void **state) {
     assert_int_equal(s.n_final_at, 2);
     assert_int_equal(s.final_at[1], 50000);
     assert_int_equal(sn_settings_is_live("final-at"), 1);
+    /* final-augment: data, on, off or a size; read back as written */
+    static const struct {
+        const char *in, *out;
+        int64_t v;
+    } fa[] = {{"on", "on", 1},     {"off", "off", -1},
+              {"20k", "20000", 20000}, {"data", "data", 0}};
+    for (size_t i = 0; i < sizeof fa / sizeof fa[0]; i++) {
+        assert_int_equal(sn_settings_set(&s, "final-augment", fa[i].in, &e),
+                         0);
+        assert_int_equal(s.final_augment_from, fa[i].v);
+        sn_settings_get(&s, "final-augment", got, sizeof got);
+        assert_string_equal(got, fa[i].out);
+    }
+    static const char *const bad_fa[] = {"yes", "1", "0", "-5k", ""};
+    for (size_t i = 0; i < sizeof bad_fa / sizeof bad_fa[0]; i++) {
+        assert_int_equal(
+            sn_settings_set(&s, "final-augment", bad_fa[i], &e), -1);
+        assert_non_null(strstr(e.msg, "final-augment"));
+        assert_int_equal(s.final_augment_from, 0);
+    }
     assert_int_equal(sn_settings_is_live("nope"), -1);
     /* bases: KIND[:WIDTH[:DEPTH]], one parser for the check and the roots */
     before = s;
@@ -1348,6 +1368,15 @@ static void test_final(void **state) {
     int nf = sn_search_front(se, &front);
     assert_true(nf >= 1);
     int want = nf < 3 ? nf : 3;
+    /* crop+flip for members at or above the largest member's size only */
+    int64_t aug_from = 0;
+    for (int i = 0; i < nf; i++)
+        if (sn_search_cand(se, front[i])->params > aug_from)
+            aug_from = sn_search_cand(se, front[i])->params;
+    char afs[32];
+    snprintf(afs, sizeof afs, "%lld", (long long)aug_from);
+    assert_int_equal(sn_search_set(se, "final-augment", afs, &e), 0);
+    assert_int_equal(sn_search_front(se, &front), nf); /* may move it */
     final_calls = 0;
     assert_int_equal(sn_search_final(se, 3, NULL, count_final, NULL, &e),
                      want);
@@ -1401,14 +1430,28 @@ static void test_final(void **state) {
     FILE *lf = fopen(logp, "r");
     assert_non_null(lf);
     char ln[8192];
-    int finals = 0;
+    int finals = 0, augmented = 0;
+    int64_t params_of[64];
+    for (int i = 0; i < 64; i++) params_of[i] = -1;
     while (fgets(ln, sizeof ln, lf)) {
         cJSON *o = cJSON_Parse(ln);
         assert_non_null(o);
         const cJSON *fid = cJSON_GetObjectItemCaseSensitive(o, "final");
+        const cJSON *cid = cJSON_GetObjectItemCaseSensitive(o, "id");
+        const cJSON *cpar = cJSON_GetObjectItemCaseSensitive(o, "params");
+        if (cJSON_IsNumber(cid) && cJSON_IsNumber(cpar) &&
+            cid->valueint >= 0 && cid->valueint < 64)
+            params_of[cid->valueint] = (int64_t)cpar->valuedouble;
         if (fid) {
             finals++;
             assert_true(cJSON_IsNumber(fid));
+            assert_true(fid->valueint >= 0 && fid->valueint < 64);
+            int64_t pf = params_of[fid->valueint];
+            assert_true(pf > 0);
+            const cJSON *au = cJSON_GetObjectItemCaseSensitive(o, "augment");
+            assert_true(cJSON_IsBool(au));
+            assert_int_equal(cJSON_IsTrue(au), pf >= aug_from);
+            augmented += cJSON_IsTrue(au);
             assert_string_equal(
                 cJSON_GetObjectItemCaseSensitive(o, "status")->valuestring,
                 "done");
@@ -1425,6 +1468,8 @@ static void test_final(void **state) {
     }
     fclose(lf);
     assert_int_equal(finals, want);
+    assert_true(augmented <= 1); /* only the largest member */
+    print_message("# %d of %d retrainings augmented\n", augmented, finals);
     /* the log carries the results; a second --final retrains nothing */
     se = sn_search_load(dir, &e);
     if (!se) fail_msg("%s", e.msg);

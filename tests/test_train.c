@@ -63,18 +63,24 @@ static void test_learns_synthetic(void **state) {
     sn_data_free(d);
 }
 
-static sn_weights *train_once(sn_graph *g, sn_data *d, uint64_t seed) {
+static sn_weights *train_aug(sn_graph *g, sn_data *d, uint64_t seed,
+                             int augment) {
     sn_weights *w = sn_weights_new(g);
     sn_weights_init(w, g, seed);
     sn_train_opts o = sn_train_opts_default();
     o.epochs = 1;
     o.batch = 50;
     o.seed = seed;
+    o.augment = augment;
     sn_train_result r;
     sn_error e;
     assert_int_equal(sn_train(g, w, d, &o, &r, &e), 0);
     sn_train_result_free(&r);
     return w;
+}
+
+static sn_weights *train_once(sn_graph *g, sn_data *d, uint64_t seed) {
+    return train_aug(g, d, seed, SN_TRAIN_AUG_DATA);
 }
 
 /* Same seed and thread count: bit-identical weights. Another seed: not. */
@@ -96,6 +102,50 @@ static void test_deterministic(void **state) {
     sn_weights_free(c);
     sn_graph_free(g);
     sn_data_free(d);
+}
+
+static int same_weights(const sn_weights *a, const sn_weights *b) {
+    return a->n_params == b->n_params &&
+           !memcmp(a->params, b->params, (size_t)a->n_params * sizeof(float));
+}
+
+/* o.augment overrides how the dataset was opened, for one training:
+ * AUG_ON on a plain dataset trains exactly as the dataset opened with
+ * augmentation does, AUG_OFF on that one exactly as the plain one, and
+ * the two differ (the crops and flips reach the weights). Unknown values
+ * are refused. */
+static void test_augment_override(void **state) {
+    (void)state;
+    sn_error e;
+    sn_data *plain = synth();
+    sn_data_opts o = sn_data_opts_default();
+    o.augment = 1;
+    sn_data *aug = sn_data_open("synthetic:2000", &o, &e);
+    if (!aug) fail_msg("%s", e.msg);
+    assert_int_equal(sn_data_augment(plain), 0);
+    assert_int_equal(sn_data_augment(aug), 1);
+    sn_graph *g = small_cnn(plain);
+    sn_weights *on = train_aug(g, plain, 3, SN_TRAIN_AUG_ON),
+               *aug_data = train_aug(g, aug, 3, SN_TRAIN_AUG_DATA),
+               *off = train_aug(g, aug, 3, SN_TRAIN_AUG_OFF),
+               *plain_data = train_aug(g, plain, 3, SN_TRAIN_AUG_DATA);
+    assert_true(same_weights(on, aug_data));
+    assert_true(same_weights(off, plain_data));
+    assert_false(same_weights(on, off));
+    sn_weights *w = sn_weights_new(g);
+    sn_train_opts t = sn_train_opts_default();
+    t.augment = 3;
+    sn_train_result r;
+    assert_int_equal(sn_train(g, w, plain, &t, &r, &e), -1);
+    assert_non_null(strstr(e.msg, "augment"));
+    sn_weights_free(w);
+    sn_weights_free(on);
+    sn_weights_free(aug_data);
+    sn_weights_free(off);
+    sn_weights_free(plain_data);
+    sn_graph_free(g);
+    sn_data_free(plain);
+    sn_data_free(aug);
 }
 
 /* Validation after the last epoch only (what a search child does) gives
@@ -235,6 +285,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_learns_synthetic),
         cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_augment_override),
         cmocka_unit_test(test_eval_last_epoch),
         cmocka_unit_test(test_divergence_guard),
         cmocka_unit_test(test_stop_flag),

@@ -177,6 +177,13 @@ typedef struct sn_search_settings {
     int64_t final_at[SN_FINAL_AT_MAX];
     int n_final_at;
     int final_epochs;   /* 10 */
+    /* crop+flip augmentation of that retraining: as the dataset is
+     * opened (0, the default: CIFAR-10 on, others off), every member (1),
+     * none (-1), or members at or above this size of the first size
+     * objective (> 1, e.g. 20k; the dataset's setting below it). Larger
+     * networks overfit a long retraining without it; small ones fit
+     * worse with it. */
+    int64_t final_augment_from;
     /* roots: comma-separated KIND[:WIDTH[:DEPTH]] (default
      * "cnn:16,mobile_tiny"); a root over a limit is narrowed (width
      * halved) until it fits */

@@ -42,6 +42,11 @@ typedef void (*sn_progress_fn)(void *ctx, const sn_progress *p);
  * of its time per extra epoch (6,000 images against 20,000 trained). */
 enum { SN_EVAL_NONE = 0, SN_EVAL_EVERY_EPOCH = 1, SN_EVAL_LAST_EPOCH = 2 };
 
+/* Whether sn_train augments: as the dataset was opened (its --augment or
+ * default), or on or off for this training only, so one opened dataset
+ * serves a search's plain children and an augmented final retraining. */
+enum { SN_TRAIN_AUG_DATA = 0, SN_TRAIN_AUG_OFF = 1, SN_TRAIN_AUG_ON = 2 };
+
 typedef struct sn_train_opts {
     int epochs;
     int batch;
@@ -54,6 +59,8 @@ typedef struct sn_train_opts {
     float warmup_epochs;       /* linear warm-up in front of the schedule */
     float step_epochs, gamma;  /* step schedule */
     float label_smoothing;
+    int augment;               /* SN_TRAIN_AUG_*: crop+flip of the training
+                                  split (pad and flip as the dataset says) */
     uint64_t seed;
     int eval_val;              /* evaluate validation: SN_EVAL_* */
     sn_progress_fn progress;   /* called after every batch, may be NULL */

@@ -283,6 +283,12 @@ static const char *describe_limits(char *b, size_t n,
         l = strlen(b);
         snprintf(b + l, n - l, ", %s each",
                  sn_cli_plural(x, sizeof x, st->final_epochs, "epoch"));
+        if (st->final_augment_from) {
+            sn_settings_get(st, "final-augment", y, sizeof y);
+            l = strlen(b);
+            snprintf(b + l, n - l, ", crop+flip %s%s",
+                     st->final_augment_from > 1 ? "from " : "", y);
+        }
     }
     return b;
 }

@@ -121,6 +121,15 @@ int sn_search_final(sn_search *se, int n, const sn_job_ctl *ctl,
         o.weight_decay = (float)se->s.weight_decay;
         o.seed = search_mix(se->s.seed, 2000003ull + (uint64_t)id);
         o.eval_val = SN_EVAL_LAST_EPOCH;
+        int64_t from = se->s.final_augment_from,
+                size = search_metric(se->s.obj[0], c->info.params,
+                                     c->info.flops, c->info.memory);
+        o.augment = from == 1 || (from > 1 && size >= from)
+                        ? SN_TRAIN_AUG_ON
+                    : from < 0 ? SN_TRAIN_AUG_OFF
+                               : SN_TRAIN_AUG_DATA;
+        int aug = o.augment == SN_TRAIN_AUG_ON ||
+                  (o.augment == SN_TRAIN_AUG_DATA && sn_data_augment(d));
         if (ctl) {
             o.stop = ctl->stop;
             o.pause = ctl->pause;
@@ -166,7 +175,8 @@ int sn_search_final(sn_search *se, int n, const sn_job_ctl *ctl,
         }
         sn_weights_free(w);
         /* {"final":ID,"status":...,"val_acc":...,"test_acc":...,"epochs":
-         * N,"seconds":S}; a diverged retraining has no accuracy (null) */
+         * N,"augment":B,"seconds":S}; a diverged retraining has no
+         * accuracy (null) */
         cJSON *j = cJSON_CreateObject();
         cJSON_AddNumberToObject(j, "final", id);
         cJSON_AddStringToObject(j, "status", div ? "diverged" : "done");
@@ -174,6 +184,7 @@ int sn_search_final(sn_search *se, int n, const sn_job_ctl *ctl,
         else cJSON_AddNumberToObject(j, "val_acc", rounded(6, val));
         cJSON_AddNumberToObject(j, "test_acc", rounded(6, test));
         cJSON_AddNumberToObject(j, "epochs", ep);
+        cJSON_AddBoolToObject(j, "augment", aug);
         cJSON_AddNumberToObject(j, "seconds", rounded(3, secs));
         char *line = sn_json_print(j, 0);
         int arc = run_append_log(se, line, e);

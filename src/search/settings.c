@@ -275,6 +275,29 @@ static void get_final_at(const sn_search_settings *s, const char *key,
     }
 }
 
+static int set_final_augment(sn_search_settings *t, const char *key,
+                             const char *v, sn_error *e) {
+    (void)key;
+    int64_t x;
+    if (!strcmp(v, "data")) t->final_augment_from = 0;
+    else if (!strcmp(v, "on")) t->final_augment_from = 1;
+    else if (!strcmp(v, "off")) t->final_augment_from = -1;
+    else if (sn_parse_size(v, &x) == 0 && x > 1) t->final_augment_from = x;
+    else
+        return sn_errf(e, "final-augment: '%s' is not data, on, off or a "
+                          "size like 20k", v);
+    return 0;
+}
+static void get_final_augment(const sn_search_settings *s, const char *key,
+                              char *buf, size_t n) {
+    (void)key;
+    int64_t f = s->final_augment_from;
+    if (f == 0) snprintf(buf, n, "data");
+    else if (f == 1) snprintf(buf, n, "on");
+    else if (f < 0) snprintf(buf, n, "off");
+    else snprintf(buf, n, "%lld", (long long)f);
+}
+
 static int set_bases(sn_search_settings *t, const char *key, const char *v,
                      sn_error *e) {
     (void)key;
@@ -395,6 +418,10 @@ const sn_setting_info sn_setting_keys[] = {
     {"final-at", "SIZE,...",
      "also retrain the best front member at or under each size", 1,
      SN_SETCLI_ALL, 0, OTHER(final_at, NULL)},
+    {"final-augment", "data|on|off|SIZE",
+     "crop+flip in that retraining: as the dataset, all, none, or members "
+     "of at least SIZE", 1, SN_SETCLI_ALL, 0,
+     OTHER(final_augment, "data,on,off")},
     {"bases", "LIST", "roots: KIND[:WIDTH[:DEPTH]],...", 0, SN_SETCLI_SEARCH,
      0, OTHER(bases, NULL)},
     {"seed", "S", "seed of the whole search", 0, SN_SETCLI_SEARCH, 0,

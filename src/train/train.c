@@ -158,6 +158,9 @@ static int check_opts(const sn_train_opts *o, sn_error *e) {
                           "[0, 1)");
     if (o->label_smoothing < 0 || o->label_smoothing >= 1)
         return sn_errf(e, "label smoothing must be in [0, 1)");
+    if (o->augment < SN_TRAIN_AUG_DATA || o->augment > SN_TRAIN_AUG_ON)
+        return sn_errf(e, "augment must be SN_TRAIN_AUG_DATA, _OFF or _ON, "
+                          "got %d", o->augment);
     return 0;
 }
 
@@ -173,9 +176,10 @@ int sn_train(const sn_graph *g, sn_weights *w, const sn_data *d,
     sn_shape s = sn_data_shape(d);
     sn_exec *ex = sn_exec_new(g, w, B);
     sn_exec_set_seed(ex, o->seed);
-    sn_batcher *bt = sn_batcher_new(d, SN_SPLIT_TRAIN, B,
-                                    sn_batch_flags(d, SN_SPLIT_TRAIN),
-                                    o->seed);
+    int flags = sn_batch_flags(d, SN_SPLIT_TRAIN);
+    if (o->augment == SN_TRAIN_AUG_ON) flags |= SN_BATCH_AUGMENT;
+    if (o->augment == SN_TRAIN_AUG_OFF) flags &= ~SN_BATCH_AUGMENT;
+    sn_batcher *bt = sn_batcher_new(d, SN_SPLIT_TRAIN, B, flags, o->seed);
     int batches = sn_batcher_batches(bt);
     float *x = sn_falloc((size_t)B * sn_shape_size(s));
     float *dl = sn_falloc((size_t)B * k);
