@@ -659,15 +659,20 @@ static void test_sample_configs(void **state) {
         sn_error e;
         if (sn_settings_load(&s, p, &e)) fail_msg("%s", e.msg);
         if (sn_settings_check(&s, &e)) fail_msg("%s: %s", p, e.msg);
-        assert_true(s.budget > 0 && s.final_n > 0);
+        assert_true(s.budget > 0 && (s.final_n > 0 || s.n_final_at > 0));
     }
     sn_search_settings s = sn_settings_default();
     sn_error e;
     assert_int_equal(
         sn_settings_load(&s, "samples/searches/fashion-mnist-50k.json", &e), 0);
     assert_int_equal(s.max_params, 50000);
-    assert_int_equal(s.n_final_at, 1);
-    assert_int_equal(s.final_at[0], 10000);
+    /* the sizes the README's goals name, 80 epochs, crop+flip from 20k */
+    assert_int_equal(s.n_final_at, 3);
+    assert_int_equal(s.final_at[0], 5000);
+    assert_int_equal(s.final_at[1], 10000);
+    assert_int_equal(s.final_at[2], 30000);
+    assert_int_equal(s.final_epochs, 80);
+    assert_int_equal(s.final_augment_from, 20000);
     assert_close(s.hv_ref_acc, 0.8, 0);
     sn_search_settings m = sn_settings_default();
     assert_int_equal(
