@@ -82,6 +82,14 @@ static void test_job_round_trip(void **state) {
     assert_string_equal(a, b);
     free(a);
     free(b);
+    /* what comes back packs to the same bytes: every field (the training
+     * options among them) is read as it was written */
+    unsigned char *again;
+    size_t n2;
+    sn_job_pack(w, &again, &n2);
+    assert_int_equal(n2, n);
+    assert_memory_equal(again, buf, n);
+    free(again);
     /* every truncation and a flipped tag are refused, never read past */
     for (size_t cut = 0; cut < n; cut += n / 97 + 1) {
         sn_job *bad = sn_job_unpack(buf, cut, &e);

@@ -13,7 +13,7 @@
 
 #include "search_internal.h"
 
-#define WIRE_VERSION 1u
+#define WIRE_VERSION 2u /* 2: sn_train_opts.augment */
 
 typedef struct wbuf {
     unsigned char *p;
@@ -119,6 +119,7 @@ static void put_opts(wbuf *b, const sn_train_opts *o) {
     put_f32(b, o->step_epochs);
     put_f32(b, o->gamma);
     put_f32(b, o->label_smoothing);
+    put_i32(b, o->augment);
     put_u64(b, o->seed);
     put_i32(b, o->eval_val);
 }
@@ -137,6 +138,7 @@ static void get_opts(rbuf *r, sn_train_opts *o) {
     o->step_epochs = get_f32(r);
     o->gamma = get_f32(r);
     o->label_smoothing = get_f32(r);
+    o->augment = get_i32(r);
     o->seed = get_u64(r);
     o->eval_val = get_i32(r);
 }
