@@ -96,6 +96,10 @@ typedef struct sn_train_result {
 
 void sn_train_result_free(sn_train_result *r);
 
+/* 1 when sn_train(…, d, o, …) crop+flips the training split: o->augment
+ * resolved against the dataset's own setting. */
+int sn_train_augments(const sn_train_opts *o, const sn_data *d);
+
 /* Trains w in place. Returns -1 only for unusable options or a graph
  * that does not fit the data (shape, classes); a divergence or a stop is
  * a status, not an error. */

@@ -128,8 +128,7 @@ int sn_search_final(sn_search *se, int n, const sn_job_ctl *ctl,
                         ? SN_TRAIN_AUG_ON
                     : from < 0 ? SN_TRAIN_AUG_OFF
                                : SN_TRAIN_AUG_DATA;
-        int aug = o.augment == SN_TRAIN_AUG_ON ||
-                  (o.augment == SN_TRAIN_AUG_DATA && sn_data_augment(d));
+        int aug = sn_train_augments(&o, d);
         if (ctl) {
             o.stop = ctl->stop;
             o.pause = ctl->pause;

@@ -143,6 +143,12 @@ int sn_evaluate(const sn_graph *g, sn_weights *w, const sn_data *d,
     return 0;
 }
 
+int sn_train_augments(const sn_train_opts *o, const sn_data *d) {
+    return o->augment == SN_TRAIN_AUG_ON ||
+           (o->augment == SN_TRAIN_AUG_DATA &&
+            (sn_batch_flags(d, SN_SPLIT_TRAIN) & SN_BATCH_AUGMENT));
+}
+
 static int check_opts(const sn_train_opts *o, sn_error *e) {
     if (o->epochs < 1 || o->epochs > SN_MAX_EPOCHS)
         return sn_errf(e, "epochs must be between 1 and %d, got %d",
@@ -176,9 +182,8 @@ int sn_train(const sn_graph *g, sn_weights *w, const sn_data *d,
     sn_shape s = sn_data_shape(d);
     sn_exec *ex = sn_exec_new(g, w, B);
     sn_exec_set_seed(ex, o->seed);
-    int flags = sn_batch_flags(d, SN_SPLIT_TRAIN);
-    if (o->augment == SN_TRAIN_AUG_ON) flags |= SN_BATCH_AUGMENT;
-    if (o->augment == SN_TRAIN_AUG_OFF) flags &= ~SN_BATCH_AUGMENT;
+    int flags = sn_batch_flags(d, SN_SPLIT_TRAIN) & ~SN_BATCH_AUGMENT;
+    if (sn_train_augments(o, d)) flags |= SN_BATCH_AUGMENT;
     sn_batcher *bt = sn_batcher_new(d, SN_SPLIT_TRAIN, B, flags, o->seed);
     int batches = sn_batcher_batches(bt);
     float *x = sn_falloc((size_t)B * sn_shape_size(s));
