@@ -5,6 +5,7 @@
  * run directory: limits, resume after SIGKILL, fork, bad directories. */
 #include "testutil.h"
 
+#include <math.h>
 #include <poll.h>
 
 #include <signal.h>
@@ -1351,6 +1352,79 @@ static void count_final(void *ctx, int id, int k, int n) {
     final_calls++;
 }
 
+/* The --final-at pick on planted numbers: the largest network at or
+ * under the size whose accuracy is within tol of the best one there. */
+static void test_final_pick(void **state) {
+    (void)state;
+    const int64_t size[] = {1000, 4000, 4900, 6000, 4900, 4950};
+    const double acc[] = {0.80, 0.905, 0.902, 0.95, 0.899, 0.890};
+    assert_int_equal(search_final_pick(size, acc, 6, 5000, 0), 1);
+    assert_int_equal(search_final_pick(size, acc, 6, 5000, 0.004), 2);
+    /* 4,900 twice within tol: the more accurate one */
+    assert_int_equal(search_final_pick(size, acc, 6, 5000, 0.0065), 2);
+    assert_int_equal(search_final_pick(size, acc, 6, 5000, 0.02), 5);
+    assert_int_equal(search_final_pick(size, acc, 6, 10000, 0.004), 3);
+    assert_int_equal(search_final_pick(size, acc, 6, 3999, 0.5), 0);
+    assert_int_equal(search_final_pick(size, acc, 6, 999, 0.5), -1);
+    assert_int_equal(search_final_pick(size, acc, 0, 5000, 0), -1);
+}
+
+/* search_final_at on a real run with planted accuracies: a larger
+ * candidate half a standard error (sqrt(p(1-p)/n_val)) below the best
+ * one under the size is taken; two standard errors below, it is not. */
+static void test_final_at_pick(void **state) {
+    (void)state;
+    sn_threads_init(1);
+    char dir[512];
+    run_dir(dir, sizeof dir, "finalatpick");
+    sn_search_settings s = tiny_settings();
+    s.strategy = SN_STRAT_EVOLUTION;
+    s.max_candidates = 10;
+    sn_error e;
+    sn_search *se = sn_search_create(dir, &s, &e);
+    assert_non_null(se);
+    sn_data *d = open_data(&s);
+    assert_int_equal(sn_search_attach_data(se, d, NULL, &e), 0);
+    int rc;
+    while ((rc = sn_search_step(se, NULL, &e)) == 1)
+        ;
+    assert_int_equal(rc, 0);
+    /* two eligible candidates of different sizes: small and large */
+    int small = -1, large = -1, n = sn_search_count(se);
+    for (int i = 0; i < n; i++) {
+        const cand *c = &se->c[i];
+        if (c->info.status != SN_CAND_DONE || c->superseded) continue;
+        if (small < 0 || c->info.params < se->c[small].info.params) small = i;
+        if (large < 0 || c->info.params > se->c[large].info.params) large = i;
+    }
+    assert_true(small >= 0 && large >= 0 &&
+                se->c[small].info.params < se->c[large].info.params);
+    /* everything else far below: only these two can be chosen */
+    sn_search_settings *st = &se->s;
+    st->hv_ref_acc = 0.5;
+    for (int i = 0; i < n; i++) se->c[i].info.val_acc = 0.3;
+    double p = 0.9, nv = sn_data_count(d, SN_SPLIT_VAL);
+    assert_true(nv > 0);
+    double se1 = sqrt(p * (1 - p) / nv);
+    int64_t at = se->c[large].info.params;
+    se->c[small].info.val_acc = p;
+    se->c[large].info.val_acc = p - 0.5 * se1;
+    assert_int_equal(search_final_at(se, at), large);
+    se->c[large].info.val_acc = p - 2 * se1;
+    assert_int_equal(search_final_at(se, at), small);
+    /* under the large one's size it cannot be chosen however close */
+    se->c[large].info.val_acc = p - 0.1 * se1;
+    assert_int_equal(search_final_at(se, at - 1), small);
+    /* a larger one above the best one is simply the best */
+    se->c[large].info.val_acc = p + 0.01;
+    assert_int_equal(search_final_at(se, at), large);
+    /* nothing at or under the smallest size less one */
+    assert_int_equal(search_final_at(se, se->c[small].info.params - 1), -1);
+    sn_search_free(se);
+    sn_data_free(d);
+    sn_threads_shutdown();
+}
+
 static void test_final(void **state) {
     (void)state;
     sn_threads_init(1);
@@ -1721,9 +1795,8 @@ static void test_bo_expands_every_seed(void **state) {
 
 /* With --final-at set (here live, once the roots are in, at the size of
  * the smallest seed, so that only children that shrink it or keep its
- * size fit), some of bo's focused proposals refine the member the final
- * retraining would take at that size: the most accurate front seed at or
- * under it, with a child that still fits. */
+ * size fit), some of bo's focused proposals refine the most accurate
+ * front seed at or under that size, with a child that still fits. */
 static void test_bo_final_at_focus(void **state) {
     (void)state;
     sn_data *d;
@@ -1746,7 +1819,7 @@ static void test_bo_final_at_focus(void **state) {
             assert_int_equal(sn_search_set(se, "final-at", v, &e), 0);
             set = 1;
         }
-        if (set) { /* the seed the final retraining would take now */
+        if (set) { /* the most accurate seed at or under the size */
             int ns = strategy_bo_seeds(se, sd);
             assert_true(ns < 64);
             for (int i = 0; i < ns; i++) {
@@ -2270,6 +2343,8 @@ int main(void) {
         T(test_front_raw_sizes),
         T(test_bo_expands_every_seed),
         T(test_bo_final_at_focus),
+        T(test_final_pick),
+        T(test_final_at_pick),
         T(test_bo_chain_damage),
         T(test_bo_proposal_ignores_times),
         T(test_curve_val_last_epoch),

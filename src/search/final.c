@@ -40,6 +40,55 @@ int search_best_at(const sn_search *se, const int *ids, int n,
     return at;
 }
 
+int search_final_pick(const int64_t *size, const double *acc, int n,
+                      int64_t at, double tol) {
+    int best = -1;
+    for (int i = 0; i < n; i++)
+        if (size[i] <= at && (best < 0 || acc[i] > acc[best])) best = i;
+    if (best < 0) return -1;
+    int pick = best;
+    for (int i = 0; i < n; i++) {
+        if (size[i] > at || acc[i] < acc[best] - tol) continue;
+        if (size[i] > size[pick] ||
+            (size[i] == size[pick] && acc[i] > acc[pick]))
+            pick = i;
+    }
+    return pick;
+}
+
+int search_final_at(const sn_search *se, int64_t at) {
+    int n = 0;
+    int64_t *size = sn_xmalloc(((size_t)se->n + 1) * sizeof *size);
+    double *acc = sn_xmalloc(((size_t)se->n + 1) * sizeof *acc);
+    int *id = sn_xmalloc(((size_t)se->n + 1) * sizeof *id);
+    /* the candidates the front is drawn from (search_update_front), and
+     * of those the ones above the reference accuracy while there are */
+    for (int pass = 0; pass < 2 && n == 0; pass++)
+        for (int i = 0; i < se->n; i++) {
+            const cand *c = &se->c[i];
+            if (c->info.status != SN_CAND_DONE || c->superseded ||
+                !sn_settings_fits(&se->s, c->info.params, c->info.flops,
+                                  c->info.memory))
+                continue;
+            if (pass == 0 && c->info.val_acc <= se->s.hv_ref_acc) continue;
+            size[n] = search_metric(se->s.obj[0], c->info.params,
+                                    c->info.flops, c->info.memory);
+            acc[n] = c->info.val_acc;
+            id[n++] = i;
+        }
+    /* the standard error of the best one's validation accuracy */
+    int nv = se->train ? sn_data_count(se->train, SN_SPLIT_VAL) : 0;
+    int b = search_final_pick(size, acc, n, at, 0), r = -1;
+    if (b >= 0) {
+        double tol = nv > 0 ? sqrt(acc[b] * (1 - acc[b]) / nv) : 0;
+        r = id[search_final_pick(size, acc, n, at, tol)];
+    }
+    free(size);
+    free(acc);
+    free(id);
+    return r;
+}
+
 static int final_members(const sn_search *se, int n, int *out) {
     int *f = sn_xmalloc(((size_t)se->n_front + 1) * sizeof *f);
     int k = 0;
@@ -83,12 +132,12 @@ static int final_members(const sn_search *se, int n, int *out) {
         free(ls);
         free(pick);
     }
-    /* final-at: the most accurate member at or under each size */
-    for (int a = 0; a < se->s.n_final_at && n < k; a++) {
-        int at = search_best_at(se, f, k, se->s.final_at[a]);
-        int dup = at < 0;
-        for (int i = 0; i < m && !dup; i++) dup = out[i] == f[at];
-        if (!dup) out[m++] = f[at];
+    /* final-at: search_final_at's pick at each size */
+    for (int a = 0; a < se->s.n_final_at; a++) {
+        int id = search_final_at(se, se->s.final_at[a]);
+        int dup = id < 0;
+        for (int i = 0; i < m && !dup; i++) dup = out[i] == id;
+        if (!dup) out[m++] = id;
     }
     free(f);
     return m;

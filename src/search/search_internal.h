@@ -174,11 +174,24 @@ uint64_t search_mix(uint64_t a, uint64_t b);
 /* Size objective m (sn_objective) of a candidate of these sizes. */
 int64_t search_metric(int m, int64_t params, int64_t flops, int64_t memory);
 /* The index into ids[n] (candidate ids) of the most accurate candidate
- * whose size (the first size objective) is at most `size`, or -1: what
- * --final-at retrains at that size (final.c), and what bo refines for it
- * (strategy.c). */
+ * whose size (the first size objective) is at most `size`, or -1: the
+ * front member bo refines for --final-at (strategy.c); what the final
+ * retraining takes is search_final_at. */
 int search_best_at(const sn_search *se, const int *ids, int n,
                    int64_t size);
+/* final.c. Of n networks (size, validation accuracy), the index of the
+ * largest at or under `at` whose accuracy is within tol of the most
+ * accurate one there (a tie in size goes to the more accurate); -1 when
+ * none fits. tol = 0 gives the most accurate one. */
+int search_final_pick(const int64_t *size, const double *acc, int n,
+                      int64_t at, double tol);
+/* What --final-at SIZE retrains: among the candidates the front is drawn
+ * from (done, not superseded, within the current limits; those above the
+ * reference accuracy while there are any), the largest at or under SIZE
+ * within one standard error, sqrt(p(1-p)/n_val), of the best one's
+ * validation accuracy p. Short training cannot tell those apart, and the
+ * long retraining pays capacity back. A candidate id, or -1. */
+int search_final_at(const sn_search *se, int64_t size);
 double search_hv_ref(const sn_search_settings *s, int m);
 void search_point(const sn_search *se, int64_t params, int64_t flops,
                   int64_t memory, double acc, sn_hv_point *p);

@@ -533,7 +533,7 @@ static int heap_pop(heap *h) {
  * its size density (see propose_bo). */
 #define BO_FOCUS_RATE 0.5
 /* With --final-at sizes, the share of those focused proposals that
- * instead refine the member the final retraining would take at one of
+ * instead refine the most accurate front member at or under one of
  * the sizes (drawn from the list), with children that still fit it. */
 #define BO_FINAL_AT_SHARE 0.5
 
@@ -739,8 +739,9 @@ static int propose_bo(sn_search *se, sn_rng *r, proposal *p) {
      * the acquisition alone can settle on one size range (one 30-minute
      * race trained 7 of 73 children under 10k parameters) and leave gaps
      * in the front that its model does not yet value. */
-    /* With --final-at sizes, half of these refine instead the member the
-     * final retraining would take at a size drawn from the list, among
+    /* With --final-at sizes, half of these refine instead the most
+     * accurate front member at or under a size drawn from the
+     * list (near what the final retraining takes there), among
      * children that fit it: the user named the sizes they will deploy,
      * and hypervolume alone ranks a gap there no higher than anywhere
      * (three 30-minute races trained bo's ≤10k pick at 5.9-7.9k
