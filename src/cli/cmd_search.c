@@ -278,7 +278,7 @@ static const char *describe_limits(char *b, size_t n,
         if (st->n_final_at) {
             sn_settings_get(st, "final-at", y, sizeof y);
             l = strlen(b);
-            snprintf(b + l, n - l, " + the best at %s", y);
+            snprintf(b + l, n - l, " + one at or under each of %s", y);
         }
         l = strlen(b);
         snprintf(b + l, n - l, ", %s each",

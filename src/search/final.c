@@ -21,12 +21,6 @@ static double rounded(int decimals, double v) {
     return strtod(buf, NULL);
 }
 
-/* n members spread evenly over the front on a log scale of the first size
- * objective (the front's own order), so a front crowded with tiny
- * networks still sends its mid-sized and large members to retraining;
- * the most accurate member is always among them. Members at or below the
- * reference accuracy add nothing to the hypervolume and are left out
- * while any member is above it. Returned in front order. */
 int search_best_at(const sn_search *se, const int *ids, int n,
                    int64_t size) {
     int at = -1;
@@ -89,6 +83,13 @@ int search_final_at(const sn_search *se, int64_t at) {
     return r;
 }
 
+/* n members spread evenly over the front on a log scale of the first size
+ * objective (the front's own order), so a front crowded with tiny
+ * networks still sends its mid-sized and large members to retraining;
+ * the most accurate member is always among them. Members at or below the
+ * reference accuracy add nothing to the hypervolume and are left out
+ * while any member is above it. Returned in front order, then
+ * search_final_at's pick at each --final-at size. */
 static int final_members(const sn_search *se, int n, int *out) {
     int *f = sn_xmalloc(((size_t)se->n_front + 1) * sizeof *f);
     int k = 0;
