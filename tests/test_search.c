@@ -1371,7 +1371,8 @@ static void test_final_pick(void **state) {
 
 /* search_final_at on a real run with planted accuracies: a larger
  * candidate half a standard error (sqrt(p(1-p)/n_val)) below the best
- * one under the size is taken; two standard errors below, it is not. */
+ * one under the size is taken when it would be retrained with crop+flip;
+ * two standard errors below, or retrained plain, it is not. */
 static void test_final_at_pick(void **state) {
     (void)state;
     sn_threads_init(1);
@@ -1409,7 +1410,21 @@ static void test_final_at_pick(void **state) {
     int64_t at = se->c[large].info.params;
     se->c[small].info.val_acc = p;
     se->c[large].info.val_acc = p - 0.5 * se1;
+    /* synthetic data does not augment: "data" and "off" retrain plain */
+    assert_int_equal(search_final_at(se, at), small);
+    assert_int_equal(sn_search_set(se, "final-augment", "off", &e), 0);
+    assert_int_equal(search_final_at(se, at), small);
+    assert_int_equal(sn_search_set(se, "final-augment", "on", &e), 0);
     assert_int_equal(search_final_at(se, at), large);
+    /* crop+flip from the large one's size: it is augmented, small not */
+    char v[32];
+    snprintf(v, sizeof v, "%lld", (long long)at);
+    assert_int_equal(sn_search_set(se, "final-augment", v, &e), 0);
+    assert_int_equal(search_final_at(se, at), large);
+    snprintf(v, sizeof v, "%lld", (long long)at + 1);
+    assert_int_equal(sn_search_set(se, "final-augment", v, &e), 0);
+    assert_int_equal(search_final_at(se, at), small);
+    assert_int_equal(sn_search_set(se, "final-augment", "on", &e), 0);
     se->c[large].info.val_acc = p - 2 * se1;
     assert_int_equal(search_final_at(se, at), small);
     /* under the large one's size it cannot be chosen however close */

@@ -50,6 +50,25 @@ int search_final_pick(const int64_t *size, const double *acc, int n,
     return pick;
 }
 
+/* sn_train_opts.augment for retraining candidate id (--final-augment). */
+static int final_augment(const sn_search *se, int id) {
+    const sn_cand_info *c = &se->c[id].info;
+    int64_t from = se->s.final_augment_from,
+            size = search_metric(se->s.obj[0], c->params, c->flops,
+                                 c->memory);
+    return from == 1 || (from > 1 && size >= from) ? SN_TRAIN_AUG_ON
+           : from < 0                               ? SN_TRAIN_AUG_OFF
+                                                    : SN_TRAIN_AUG_DATA;
+}
+
+/* 1 when candidate id's final retraining uses crop+flip. */
+static int final_augments(const sn_search *se, int id) {
+    const sn_data *d = se->full ? se->full : se->train;
+    sn_train_opts o = sn_train_opts_default();
+    o.augment = final_augment(se, id);
+    return d ? sn_train_augments(&o, d) : o.augment == SN_TRAIN_AUG_ON;
+}
+
 int search_final_at(const sn_search *se, int64_t at) {
     int n = 0;
     int64_t *size = sn_xmalloc(((size_t)se->n + 1) * sizeof *size);
@@ -75,7 +94,8 @@ int search_final_at(const sn_search *se, int64_t at) {
     int b = search_final_pick(size, acc, n, at, 0), r = -1;
     if (b >= 0) {
         double tol = nv > 0 ? sqrt(acc[b] * (1 - acc[b]) / nv) : 0;
-        r = id[search_final_pick(size, acc, n, at, tol)];
+        int k = search_final_pick(size, acc, n, at, tol);
+        r = final_augments(se, id[k]) ? id[k] : id[b];
     }
     free(size);
     free(acc);
@@ -171,13 +191,7 @@ int sn_search_final(sn_search *se, int n, const sn_job_ctl *ctl,
         o.weight_decay = (float)se->s.weight_decay;
         o.seed = search_mix(se->s.seed, 2000003ull + (uint64_t)id);
         o.eval_val = SN_EVAL_LAST_EPOCH;
-        int64_t from = se->s.final_augment_from,
-                size = search_metric(se->s.obj[0], c->info.params,
-                                     c->info.flops, c->info.memory);
-        o.augment = from == 1 || (from > 1 && size >= from)
-                        ? SN_TRAIN_AUG_ON
-                    : from < 0 ? SN_TRAIN_AUG_OFF
-                               : SN_TRAIN_AUG_DATA;
+        o.augment = final_augment(se, id);
         int aug = sn_train_augments(&o, d);
         if (ctl) {
             o.stop = ctl->stop;

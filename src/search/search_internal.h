@@ -185,12 +185,14 @@ int search_best_at(const sn_search *se, const int *ids, int n,
  * none fits. tol = 0 gives the most accurate one. */
 int search_final_pick(const int64_t *size, const double *acc, int n,
                       int64_t at, double tol);
-/* What --final-at SIZE retrains: among the candidates the front is drawn
+/* What --final-at SIZE retrains, among the candidates the front is drawn
  * from (done, not superseded, within the current limits; those above the
- * reference accuracy while there are any), the largest at or under SIZE
+ * reference accuracy while there are any) at or under SIZE: the largest
  * within one standard error, sqrt(p(1-p)/n_val), of the best one's
- * validation accuracy p. Short training cannot tell those apart, and the
- * long retraining pays capacity back. A candidate id, or -1. */
+ * validation accuracy p when that one is retrained with crop+flip
+ * (--final-augment), the most accurate one otherwise. Short training
+ * cannot tell those apart; a long augmented retraining pays the capacity
+ * back, a plain one overfits it. A candidate id, or -1. */
 int search_final_at(const sn_search *se, int64_t size);
 double search_hv_ref(const sn_search_settings *s, int m);
 void search_point(const sn_search *se, int64_t params, int64_t flops,

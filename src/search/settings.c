@@ -416,8 +416,8 @@ const sn_setting_info sn_setting_keys[] = {
     {"final-epochs", "K", "epochs of that retraining", 1, SN_SETCLI_ALL, 0,
      NUM(SN_SET_INT, 1, SN_MAX_EPOCHS, final_epochs)},
     {"final-at", "SIZE,...",
-     "also retrain, at or under each size, the largest network within "
-     "one standard error of the best validation accuracy there", 1,
+     "also retrain the best network at or under each size (the largest "
+     "within one standard error of it when retrained with crop+flip)", 1,
      SN_SETCLI_ALL, 0, OTHER(final_at, NULL)},
     {"final-augment", "data|on|off|SIZE",
      "crop+flip in that retraining: as the dataset, all, none, or members "
