@@ -1352,6 +1352,27 @@ static void count_final(void *ctx, int id, int k, int n) {
     final_calls++;
 }
 
+/* A finished 10-candidate evolution run of tiny_settings (final
+ * retraining 2 epochs) in a fresh run directory, data attached. */
+static sn_search *evolution_run_10(char *dir, size_t n, const char *name,
+                                   sn_data **d) {
+    run_dir(dir, n, name);
+    sn_search_settings s = tiny_settings();
+    s.strategy = SN_STRAT_EVOLUTION;
+    s.max_candidates = 10;
+    s.final_epochs = 2;
+    sn_error e;
+    sn_search *se = sn_search_create(dir, &s, &e);
+    if (!se) fail_msg("%s", e.msg);
+    *d = open_data(&s);
+    assert_int_equal(sn_search_attach_data(se, *d, NULL, &e), 0);
+    int rc;
+    while ((rc = sn_search_step(se, NULL, &e)) == 1)
+        ;
+    if (rc < 0) fail_msg("%s", e.msg);
+    return se;
+}
+
 /* The --final-at pick on planted numbers: the largest network at or
  * under the size whose accuracy is within tol of the best one there. */
 static void test_final_pick(void **state) {
@@ -1377,19 +1398,9 @@ static void test_final_at_pick(void **state) {
     (void)state;
     sn_threads_init(1);
     char dir[512];
-    run_dir(dir, sizeof dir, "finalatpick");
-    sn_search_settings s = tiny_settings();
-    s.strategy = SN_STRAT_EVOLUTION;
-    s.max_candidates = 10;
+    sn_data *d;
+    sn_search *se = evolution_run_10(dir, sizeof dir, "finalatpick", &d);
     sn_error e;
-    sn_search *se = sn_search_create(dir, &s, &e);
-    assert_non_null(se);
-    sn_data *d = open_data(&s);
-    assert_int_equal(sn_search_attach_data(se, d, NULL, &e), 0);
-    int rc;
-    while ((rc = sn_search_step(se, NULL, &e)) == 1)
-        ;
-    assert_int_equal(rc, 0);
     /* two eligible candidates of different sizes: small and large */
     int small = -1, large = -1, n = sn_search_count(se);
     for (int i = 0; i < n; i++) {
@@ -1444,20 +1455,9 @@ static void test_final(void **state) {
     (void)state;
     sn_threads_init(1);
     char dir[512];
-    run_dir(dir, sizeof dir, "final");
-    sn_search_settings s = tiny_settings();
-    s.strategy = SN_STRAT_EVOLUTION;
-    s.max_candidates = 10;
-    s.final_epochs = 2;
+    sn_data *d;
+    sn_search *se = evolution_run_10(dir, sizeof dir, "final", &d);
     sn_error e;
-    sn_search *se = sn_search_create(dir, &s, &e);
-    assert_non_null(se);
-    sn_data *d = open_data(&s);
-    assert_int_equal(sn_search_attach_data(se, d, NULL, &e), 0);
-    int rc;
-    while ((rc = sn_search_step(se, NULL, &e)) == 1)
-        ;
-    assert_int_equal(rc, 0);
     const int *front;
     int nf = sn_search_front(se, &front);
     assert_true(nf >= 1);
