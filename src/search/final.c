@@ -74,15 +74,12 @@ int search_final_at(const sn_search *se, int64_t at) {
     int64_t *size = sn_xmalloc(((size_t)se->n + 1) * sizeof *size);
     double *acc = sn_xmalloc(((size_t)se->n + 1) * sizeof *acc);
     int *id = sn_xmalloc(((size_t)se->n + 1) * sizeof *id);
-    /* the candidates the front is drawn from (search_update_front), and
-     * of those the ones above the reference accuracy while there are */
+    /* the candidates the front is drawn from, and of those the ones
+     * above the reference accuracy while there are */
     for (int pass = 0; pass < 2 && n == 0; pass++)
         for (int i = 0; i < se->n; i++) {
             const cand *c = &se->c[i];
-            if (c->info.status != SN_CAND_DONE || c->superseded ||
-                !sn_settings_fits(&se->s, c->info.params, c->info.flops,
-                                  c->info.memory))
-                continue;
+            if (!search_front_eligible(se, i)) continue;
             if (pass == 0 && c->info.val_acc <= se->s.hv_ref_acc) continue;
             size[n] = search_metric(se->s.obj[0], c->info.params,
                                     c->info.flops, c->info.memory);

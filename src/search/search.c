@@ -102,6 +102,14 @@ sn_graph_desc *search_desc(sn_search *se, int id) {
     return c->desc;
 }
 
+int search_front_eligible(const sn_search *se, int i) {
+    const cand *c = &se->c[i];
+    return c->info.status == SN_CAND_DONE &&
+           sn_settings_fits(&se->s, c->info.params, c->info.flops,
+                            c->info.memory) &&
+           !c->superseded; /* a longer training replaced it */
+}
+
 void search_update_front(sn_search *se) {
     int n = se->n;
     sn_hv_point *p = sn_xmalloc(((size_t)n + 1) * sizeof *p);
@@ -111,10 +119,7 @@ void search_update_front(sn_search *se) {
     for (int i = 0; i < n; i++) {
         sn_cand_info *c = &se->c[i].info;
         c->on_front = 0;
-        if (c->status != SN_CAND_DONE) continue;
-        if (!sn_settings_fits(&se->s, c->params, c->flops, c->memory))
-            continue;
-        if (se->c[i].superseded) continue; /* a longer training replaced it */
+        if (!search_front_eligible(se, i)) continue;
         search_raw_point(se, c->params, c->flops, c->memory, c->val_acc, &p[m]);
         ids[m++] = i;
     }

@@ -168,6 +168,10 @@ void run_path(char *buf, size_t n, const char *dir, const char *fmt, ...)
 
 /* search.c */
 void search_add_cand(sn_search *se, const cand *c);
+/* 1 when candidate i is one the front is drawn from: done, within the
+ * current limits, not superseded by a longer training of its graph
+ * (search_update_front; also what --final-at chooses among). */
+int search_front_eligible(const sn_search *se, int i);
 void search_update_front(sn_search *se);
 sn_graph_desc *search_desc(sn_search *se, int id);
 uint64_t search_mix(uint64_t a, uint64_t b);
