@@ -1451,6 +1451,63 @@ static void test_final_at_pick(void **state) {
     sn_threads_shutdown();
 }
 
+/* bo's final-at focus refines the --final-at size whose bracket (above
+ * the next smaller listed size, at or under it) holds the fewest trained
+ * candidates; ties are drawn; the list's order does not matter. */
+static void test_final_at_sparsest(void **state) {
+    (void)state;
+    sn_threads_init(1);
+    char dir[512];
+    sn_data *d;
+    sn_search *se = evolution_run_10(dir, sizeof dir, "sparsest", &d);
+    sn_error e;
+    int n = sn_search_count(se);
+    assert_true(n >= 8);
+    /* planted: every candidate trained, 3 at or under 100, 1 in
+     * (100, 200], 2 in (200, 300], the rest above every bracket but the
+     * last, which failed in (100, 200] and so counts nowhere */
+    const int64_t planted[] = {50, 100, 80, 150, 201, 300};
+    for (int i = 0; i < n; i++) {
+        se->c[i].info.status = SN_CAND_DONE;
+        se->c[i].superseded = 0;
+        se->c[i].info.params = i < 6 ? planted[i] : 1000 + i;
+    }
+    se->c[n - 1].info.status = SN_CAND_FAILED;
+    se->c[n - 1].info.params = 120;
+    assert_int_equal(sn_search_set(se, "final-at", "300,100,200", &e), 0);
+    int count[SN_FINAL_AT_MAX];
+    strategy_final_at_counts(se, count);
+    assert_int_equal(count[0], 2); /* 300 */
+    assert_int_equal(count[1], 3); /* 100 */
+    assert_int_equal(count[2], 1); /* 200 */
+    sn_rng r;
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        sn_rng_seed(&r, seed);
+        assert_int_equal(strategy_final_at_sparsest(se, &r), 2);
+    }
+    /* a fourth size above the rest, with nothing in (300, 600]: sparsest */
+    assert_int_equal(sn_search_set(se, "final-at", "100,200,300,600", &e), 0);
+    sn_rng_seed(&r, 3);
+    assert_int_equal(strategy_final_at_sparsest(se, &r), 3);
+    /* 2 in each of (100, 200] and (200, 300]: both drawn, never 100 */
+    se->c[6].info.params = 180;
+    assert_int_equal(sn_search_set(se, "final-at", "100,200,300", &e), 0);
+    int seen[3] = {0, 0, 0};
+    for (uint64_t seed = 1; seed <= 64; seed++) {
+        sn_rng_seed(&r, seed);
+        int k = strategy_final_at_sparsest(se, &r);
+        assert_true(k >= 0 && k < 3);
+        seen[k]++;
+    }
+    assert_int_equal(seen[0], 0);
+    assert_true(seen[1] > 0 && seen[2] > 0);
+    assert_int_equal(sn_search_set(se, "final-at", "none", &e), 0);
+    assert_int_equal(strategy_final_at_sparsest(se, &r), -1);
+    sn_search_free(se);
+    sn_data_free(d);
+    sn_threads_shutdown();
+}
+
 static void test_final(void **state) {
     (void)state;
     sn_threads_init(1);
@@ -2360,6 +2417,7 @@ int main(void) {
         T(test_bo_final_at_focus),
         T(test_final_pick),
         T(test_final_at_pick),
+        T(test_final_at_sparsest),
         T(test_bo_chain_damage),
         T(test_bo_proposal_ignores_times),
         T(test_curve_val_last_epoch),

@@ -220,6 +220,14 @@ void strategy_bo_stats(int *seeds, int *grown, int *expanded);
  * all seeds), the parent it proposed (-1: none), and the size its child
  * had to fit (a --final-at size; 0: none). */
 void strategy_bo_focus(int *focus, int *parent, int64_t *limit);
+/* For each --final-at size k, the trained candidates the front is drawn
+ * from (search_front_eligible) in its bracket: above the next smaller
+ * listed size (or 0), at or under size k. count has n_final_at ints. */
+void strategy_final_at_counts(const sn_search *se, int *count);
+/* The index of the --final-at size with the fewest candidates in its
+ * bracket (ties drawn with r), the one bo's final-at focus refines;
+ * -1 without sizes. */
+int strategy_final_at_sparsest(const sn_search *se, sn_rng *r);
 /* What a chain of 2+ morphs costs a cheap child's accuracy beyond one
  * morph, measured on the log (typically negative; see strategy.c). */
 double strategy_chain_damage(const sn_search *se);
