@@ -1868,7 +1868,8 @@ static void test_bo_expands_every_seed(void **state) {
 /* With --final-at set (here live, once the roots are in, at the size of
  * the smallest seed, so that only children that shrink it or keep its
  * size fit), some of bo's focused proposals refine the most accurate
- * front seed at or under that size, with a child that still fits. */
+ * front seed at or under that size, or the most accurate up to twice
+ * it, with a child that still fits. */
 static void test_bo_final_at_focus(void **state) {
     (void)state;
     sn_data *d;
@@ -1878,7 +1879,7 @@ static void test_bo_final_at_focus(void **state) {
     int64_t size = 0;
     int *sd = malloc(64 * sizeof *sd);
     for (;;) {
-        int n0 = sn_search_count(se), want = -1;
+        int n0 = sn_search_count(se), want = -1, above = -1;
         if (n0 >= 8 && !set) {
             int ns = strategy_bo_seeds(se, sd);
             assert_true(ns >= 1 && ns < 64);
@@ -1900,6 +1901,11 @@ static void test_bo_final_at_focus(void **state) {
                     (want < 0 ||
                      c->val_acc > sn_search_cand(se, want)->val_acc))
                     want = sd[i];
+                /* or, shrunk into the size, the best up to twice it */
+                if (c->params <= 2 * size &&
+                    (above < 0 ||
+                     c->val_acc > sn_search_cand(se, above)->val_acc))
+                    above = sd[i];
             }
         }
         if ((rc = sn_search_step(se, NULL, &e)) != 1) break;
@@ -1912,9 +1918,9 @@ static void test_bo_final_at_focus(void **state) {
         strategy_bo_focus(&focus, &parent, &limit);
         if (limit > 0) {
             assert_int_equal(limit, size);
-            assert_int_equal(focus, want);
-            assert_int_equal(parent, want);
-            assert_int_equal(c->parent, want);
+            assert_true(focus == want || focus == above);
+            assert_int_equal(parent, focus);
+            assert_int_equal(c->parent, focus);
             assert_true(c->params <= size);
             limited++;
         }
@@ -1922,6 +1928,90 @@ static void test_bo_final_at_focus(void **state) {
     assert_int_equal(rc, 0);
     assert_true(set);
     assert_true(limited >= 1);
+    free(sd);
+    sn_search_free(se);
+    sn_data_free(d);
+    sn_threads_shutdown();
+}
+
+/* bo's final-at focus also shrinks into the size: on some proposals
+ * the most accurate front member up to twice the size (above it) is the
+ * focus, always when none is at or under it, and its child (pruned,
+ * separable, a layer removed) still fits the size. */
+static void test_bo_final_at_shrinks(void **state) {
+    (void)state;
+    sn_data *d;
+    sn_search *se = bo_four_roots("boshrink", 10, &d);
+    sn_error e;
+    int rc;
+    while ((rc = sn_search_step(se, NULL, &e)) == 1)
+        ;
+    assert_int_equal(rc, 0);
+    int *sd = malloc(64 * sizeof *sd), ns = strategy_bo_seeds(se, sd);
+    assert_true(ns >= 2 && ns < 64);
+    /* seeds by size: the smallest, and the most accurate up to 2x it */
+    int lo = -1;
+    for (int i = 0; i < ns; i++)
+        if (lo < 0 || sn_search_cand(se, sd[i])->params <
+                          sn_search_cand(se, sd[lo])->params)
+            lo = i;
+    int64_t size = sn_search_cand(se, sd[lo])->params;
+    int hi = -1;
+    for (int i = 0; i < ns; i++) {
+        const sn_cand_info *c = sn_search_cand(se, sd[i]);
+        if (c->params > size && c->params <= 2 * size &&
+            (hi < 0 || c->val_acc > sn_search_cand(se, sd[hi])->val_acc))
+            hi = i;
+    }
+    /* front members: larger means more accurate, so hi is the best
+     * up to twice the size; without one, double the size's reach */
+    while (hi < 0) {
+        size = size * 3 / 2;
+        int at = -1;
+        hi = -1;
+        for (int i = 0; i < ns; i++) {
+            const sn_cand_info *c = sn_search_cand(se, sd[i]);
+            if (c->params <= size &&
+                (at < 0 || c->val_acc > sn_search_cand(se, sd[at])->val_acc))
+                at = i;
+            if (c->params <= 2 * size &&
+                (hi < 0 || c->val_acc > sn_search_cand(se, sd[hi])->val_acc))
+                hi = i;
+        }
+        lo = at;
+        if (hi == lo) hi = -1;
+        assert_true(size < 1000000);
+    }
+    char v[32];
+    snprintf(v, sizeof v, "%lld", (long long)size);
+    assert_int_equal(sn_search_set(se, "final-at", v, &e), 0);
+    int want_at = sd[lo], want_above = sd[hi], n_at = 0, n_above = 0;
+    for (uint64_t seed = 1; seed <= 96; seed++) {
+        proposal p;
+        assert_int_equal(strategy_propose(se, seed, &p, &e), 1);
+        int focus, parent;
+        int64_t limit;
+        strategy_bo_focus(&focus, &parent, &limit);
+        if (limit <= 0) continue;
+        assert_int_equal(limit, size);
+        assert_true(focus == want_at || focus == want_above);
+        assert_int_equal(p.parent, focus);
+        n_at += focus == want_at;
+        n_above += focus == want_above;
+        /* the child fits the size */
+        sn_graph *g = sn_graph_clone(se->c[p.parent].graph);
+        assert_non_null(g);
+        for (int k = 0; k < p.n_ops; k++) {
+            sn_graph *c;
+            assert_int_equal(sn_morph_child(g, p.ops[k], &c, &e), 0);
+            sn_graph_free(g);
+            g = c;
+        }
+        assert_true(sn_graph_params(g) <= size);
+        sn_graph_free(g);
+    }
+    assert_true(n_above > 0);
+    assert_true(n_at > 0);
     free(sd);
     sn_search_free(se);
     sn_data_free(d);
@@ -2415,6 +2505,7 @@ int main(void) {
         T(test_front_raw_sizes),
         T(test_bo_expands_every_seed),
         T(test_bo_final_at_focus),
+        T(test_bo_final_at_shrinks),
         T(test_final_pick),
         T(test_final_at_pick),
         T(test_final_at_sparsest),
