@@ -1949,38 +1949,29 @@ static void test_bo_final_at_shrinks(void **state) {
     assert_int_equal(rc, 0);
     int *sd = malloc(64 * sizeof *sd), ns = strategy_bo_seeds(se, sd);
     assert_true(ns >= 2 && ns < 64);
-    /* seeds by size: the smallest, and the most accurate up to 2x it */
-    int lo = -1;
-    for (int i = 0; i < ns; i++)
-        if (lo < 0 || sn_search_cand(se, sd[i])->params <
-                          sn_search_cand(se, sd[lo])->params)
-            lo = i;
-    int64_t size = sn_search_cand(se, sd[lo])->params;
-    int hi = -1;
+    /* the size: the smallest seed's, grown by half until the most
+     * accurate seed up to twice it (hi) is not the one at or under it
+     * (lo); on a front, the larger seed is the more accurate */
+    int64_t size = 0;
     for (int i = 0; i < ns; i++) {
-        const sn_cand_info *c = sn_search_cand(se, sd[i]);
-        if (c->params > size && c->params <= 2 * size &&
-            (hi < 0 || c->val_acc > sn_search_cand(se, sd[hi])->val_acc))
-            hi = i;
+        int64_t p = sn_search_cand(se, sd[i])->params;
+        if (!size || p < size) size = p;
     }
-    /* front members: larger means more accurate, so hi is the best
-     * up to twice the size; without one, double the size's reach */
-    while (hi < 0) {
-        size = size * 3 / 2;
-        int at = -1;
-        hi = -1;
+    int lo, hi;
+    for (;;) {
+        lo = hi = -1;
         for (int i = 0; i < ns; i++) {
             const sn_cand_info *c = sn_search_cand(se, sd[i]);
             if (c->params <= size &&
-                (at < 0 || c->val_acc > sn_search_cand(se, sd[at])->val_acc))
-                at = i;
+                (lo < 0 || c->val_acc > sn_search_cand(se, sd[lo])->val_acc))
+                lo = i;
             if (c->params <= 2 * size &&
                 (hi < 0 || c->val_acc > sn_search_cand(se, sd[hi])->val_acc))
                 hi = i;
         }
-        lo = at;
-        if (hi == lo) hi = -1;
+        if (hi != lo) break;
         assert_true(size < 1000000);
+        size = size * 3 / 2;
     }
     char v[32];
     snprintf(v, sizeof v, "%lld", (long long)size);

@@ -594,11 +594,10 @@ static void expand(anneal *A, int cur, int want) {
     } else {
         nl = cand_morphs(se, el[cur].parent, &list);
     }
-    /* the focus seed's lineage draws only children that fit the size
-     * limit: the others would not be proposed, nor expanded */
-    int64_t limit = A->limit > 0 && (A->focus < 0 || el[cur].seed == A->focus)
-                        ? A->limit
-                        : 0;
+    /* only the focus seed's lineage may be proposed (and expanded), and
+     * it draws only children that fit the size limit */
+    int in_focus = A->focus < 0 || el[cur].seed == A->focus;
+    int64_t limit = in_focus ? A->limit : 0;
     int kids = 0;
     for (int tries = 0; tries < 2 * want && kids < want &&
                         A->n_el < SA_MAX_ELEMS && nl > 0;
@@ -635,10 +634,7 @@ static void expand(anneal *A, int cur, int want) {
         c->ops[el[cur].n_ops] = mc.op;
         c->graph = cg;
         c->desc = cd;
-        int mine = (A->focus < 0 || c->seed == A->focus) &&
-                   (A->limit <= 0 ||
-                    search_metric(se->s.obj[0], mc.params, mc.flops,
-                                  mc.peak_bytes) <= A->limit);
+        int mine = in_focus && morph_fits(se, &mc, limit);
         if (mine && c->value > A->opt) {
             A->opt = c->value;
             A->best = A->n_el;
@@ -695,22 +691,23 @@ int strategy_bo_seeds(sn_search *se, int *out) {
     return ns;
 }
 
-/* Statistics of the last bo proposal (tests, the benchmark). */
 void strategy_final_at_counts(const sn_search *se, int *count) {
     const sn_search_settings *st = &se->s;
+    int64_t lo[SN_FINAL_AT_MAX]; /* each size's bracket: (lo, size] */
     for (int k = 0; k < st->n_final_at; k++) {
-        int64_t lo = 0, hi = st->final_at[k];
+        lo[k] = 0;
         for (int j = 0; j < st->n_final_at; j++)
-            if (st->final_at[j] < hi && st->final_at[j] > lo)
-                lo = st->final_at[j];
+            if (st->final_at[j] < st->final_at[k] && st->final_at[j] > lo[k])
+                lo[k] = st->final_at[j];
         count[k] = 0;
-        for (int i = 0; i < se->n; i++) {
-            if (!search_front_eligible(se, i)) continue;
-            const sn_cand_info *c = &se->c[i].info;
-            int64_t size =
-                search_metric(st->obj[0], c->params, c->flops, c->memory);
-            count[k] += size > lo && size <= hi;
-        }
+    }
+    for (int i = 0; i < se->n; i++) {
+        if (!search_front_eligible(se, i)) continue;
+        const sn_cand_info *c = &se->c[i].info;
+        int64_t size =
+            search_metric(st->obj[0], c->params, c->flops, c->memory);
+        for (int k = 0; k < st->n_final_at; k++)
+            count[k] += size > lo[k] && size <= st->final_at[k];
     }
 }
 
@@ -728,6 +725,7 @@ int strategy_final_at_sparsest(const sn_search *se, sn_rng *r) {
     return pick;
 }
 
+/* Statistics of the last bo proposal (tests, the benchmark). */
 static int last_expanded, last_seeds, last_seeds_grown, last_focus = -1,
                                                          last_parent = -1;
 static int64_t last_limit;
