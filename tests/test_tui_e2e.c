@@ -113,7 +113,7 @@ static void keys(const ctx *c, const char *k) {
 /* Types text literally, then Enter. */
 static void command(const ctx *c, const char *text) {
     keys(c, ":");
-    must_see(c, "\n:", 5); /* the line is open */
+    must_see(c, "\n:", 15); /* the line is open */
     assert_int_equal(
         sh("tmux -L %s send-keys -t main -l '%s'", c->sock, text), 0);
     keys(c, "Enter");
@@ -273,15 +273,15 @@ static void test_panes_grow_resize(void **state) {
     check_frames(c, 80, 24);
     /* Enter opens the candidate view in the compact layout */
     keys(c, "Enter");
-    must_see(c, "Candidate #", 5);
+    must_see(c, "Candidate #", 15);
     keys(c, "Escape");
-    must_see(c, "Pareto", 5);
+    must_see(c, "Pareto", 15);
     /* help overlay */
     keys(c, "'?'");
-    must_see(c, "Help", 5);
-    must_see(c, "toggle-pause", 5);
+    must_see(c, "Help", 15);
+    must_see(c, "toggle-pause", 15);
     keys(c, "Escape");
-    assert_true(wait_text(c, "toggle-pause", 5, 1));
+    assert_true(wait_text(c, "toggle-pause", 15, 1));
     finish(c);
 }
 
@@ -325,7 +325,7 @@ static void log_root_check(const ctx *c) {
     keys(c, "Tab");
     keys(c, "Tab"); /* tree -> plot -> log */
     keys(c, "g");
-    must_see(c, "Log (search time)", 5);
+    must_see(c, "Log (search time)", 15);
     char *s = NULL, line[512] = "";
     /* the data summary comes first (a short log pane shows only its top
      * lines), and new lines may arrive between the key and the capture:
@@ -441,19 +441,19 @@ static void test_commands_fork(void **state) {
     wait_count(c, 3, 30);
     /* a bad command shows one error line and changes nothing */
     command(c, "frobnicate now");
-    must_see(c, "unknown command 'frobnicate'", 5);
+    must_see(c, "unknown command 'frobnicate'", 15);
     command(c, "select 99999");
-    must_see(c, "no candidate #99999", 5);
+    must_see(c, "no candidate #99999", 15);
     command(c, "set max-params 5q");
-    must_see(c, "max-params", 5);
+    must_see(c, "max-params", 15);
     char *s = capture(c);
     assert_null(strstr(s, "| max-params")); /* no limit took effect */
     free(s);
     /* trap 2: f asks first; n forks nothing */
     keys(c, "f");
-    must_see(c, "into a new run? This run pauses. (y/n)", 5);
+    must_see(c, "into a new run? This run pauses. (y/n)", 15);
     keys(c, "n");
-    must_see(c, "fork cancelled", 5);
+    must_see(c, "fork cancelled", 15);
     s = capture(c);
     assert_null(strstr(s, "[2/2]"));
     free(s);
@@ -468,7 +468,7 @@ static void test_commands_fork(void **state) {
     if (stat(fork_dir, &sb)) fail_msg("no %s", fork_dir);
     /* f, y: a fork of the selected candidate, and where it went */
     keys(c, "f");
-    must_see(c, "(y/n)", 5);
+    must_see(c, "(y/n)", 15);
     keys(c, "y");
     must_see(c, "[3/3]", 15);
     s = capture(c);
@@ -478,20 +478,20 @@ static void test_commands_fork(void **state) {
     free(s);
     /* trap 8: r opens a pick list of the runs, Enter or a digit switches */
     keys(c, "r");
-    must_see(c, "Runs  (j/k", 5);
-    must_see(c, "1  run  ", 5);
-    must_see(c, "2  run-fork0  ", 5);
-    must_see(c, "3  run-fork", 5);
+    must_see(c, "Runs  (j/k", 15);
+    must_see(c, "1  run  ", 15);
+    must_see(c, "2  run-fork0  ", 15);
+    must_see(c, "3  run-fork", 15);
     keys(c, "1");
-    must_see(c, "[1/3]", 5);
-    assert_true(wait_text(c, "Runs  (j/k", 5, 1));
+    must_see(c, "[1/3]", 15);
+    assert_true(wait_text(c, "Runs  (j/k", 15, 1));
     keys(c, "r");
-    must_see(c, "Runs  (j/k", 5);
+    must_see(c, "Runs  (j/k", 15);
     keys(c, "j");
     keys(c, "Enter");
-    must_see(c, "[2/3]", 5);
+    must_see(c, "[2/3]", 15);
     command(c, "runs 1");
-    must_see(c, "[1/3]", 5);
+    must_see(c, "[1/3]", 15);
     finish(c);
 }
 
@@ -506,21 +506,21 @@ static void test_done_run(void **state) {
     start(c, 100, 30, args);
     must_see(c, "run done", 60);
     keys(c, "Space");
-    must_see(c, "the run is done; raise the budget to continue", 5);
+    must_see(c, "the run is done; raise the budget to continue", 15);
     sleep_ms(300);
     char *s = capture(c);
     assert_non_null(strstr(s, "run done"));
     free(s);
     command(c, "set budget 30m");
-    must_see(c, "resumes its search. Go on? (y/n)", 5);
+    must_see(c, "resumes its search. Go on? (y/n)", 15);
     keys(c, "n");
-    must_see(c, "set budget 30m cancelled", 5);
+    must_see(c, "set budget 30m cancelled", 15);
     sleep_ms(500);
     s = capture(c);
     assert_non_null(strstr(s, "run done"));
     free(s);
     command(c, "set budget 30m");
-    must_see(c, "(y/n)", 5);
+    must_see(c, "(y/n)", 15);
     keys(c, "y");
     must_see(c, "run running", 10);
     finish(c);
@@ -537,7 +537,7 @@ static void test_list_parent_find(void **state) {
     keys(c, "Space");
     must_see(c, "run paused", 10);
     keys(c, "s");
-    must_see(c, "By accuracy", 5);
+    must_see(c, "By accuracy", 15);
     sleep_ms(300);
     /* rows: "│  #12 op…  65.0%  1.08k│": accuracy never rises */
     char *s = capture(c);
@@ -560,17 +560,17 @@ static void test_list_parent_find(void **state) {
     free(s);
     if (rows < 4) fail_msg("only %d list rows", rows);
     keys(c, "s");
-    must_see(c, "By params", 5);
+    must_see(c, "By params", 15);
     keys(c, "s");
     keys(c, "s");
     keys(c, "s");
-    must_see(c, "Tree  ", 5);
+    must_see(c, "Tree  ", 15);
     /* the newest candidate (always a leaf); its parent from its view */
     char sel[32];
     snprintf(sel, sizeof sel, "select %d", tree_count(c) - 1);
     command(c, sel);
     keys(c, "Enter");
-    must_see(c, "parent #", 5);
+    must_see(c, "parent #", 15);
     s = capture(c);
     int cand = -1, parent = -1;
     sscanf(strstr(s, "Candidate #") + 11, "%d", &cand);
@@ -578,23 +578,23 @@ static void test_list_parent_find(void **state) {
     free(s);
     assert_true(cand > 0 && parent >= 0);
     keys(c, "Escape");
-    must_see(c, "Pareto", 5);
+    must_see(c, "Pareto", 15);
     keys(c, "h");
     keys(c, "Enter");
     char want[64];
     snprintf(want, sizeof want, "Candidate #%d ", parent);
-    must_see(c, want, 5);
+    must_see(c, want, 15);
     keys(c, "Escape");
     /* find: n forward, N back, in id order */
     command(c, "select 3");
     command(c, "find #");
-    must_see(c, "found #4", 5);
+    must_see(c, "found #4", 15);
     keys(c, "N");
-    must_see(c, "found #3", 5);
+    must_see(c, "found #3", 15);
     keys(c, "N");
-    must_see(c, "found #2", 5);
+    must_see(c, "found #2", 15);
     keys(c, "n");
-    must_see(c, "found #3", 5);
+    must_see(c, "found #3", 15);
     finish(c);
 }
 
@@ -609,11 +609,11 @@ static void test_zoom_scroll_width(void **state) {
     keys(c, "Space");
     must_see(c, "run paused", 10);
     keys(c, "Enter");
-    must_see(c, "layers", 5);
+    must_see(c, "layers", 15);
     /* down to the table's header, then right until "act" shows */
     for (int i = 0; i < 30 && !wait_text(c, " op ", 0.3, 0); i++)
         keys(c, "j");
-    must_see(c, "params", 5);
+    must_see(c, "params", 15);
     int seen = 0;
     for (int i = 0; i < 12 && !seen; i++) {
         keys(c, "l");
@@ -624,8 +624,8 @@ static void test_zoom_scroll_width(void **state) {
     must_see(c, "  cols ", 2); /* the title says it scrolled */
     /* zoom: the candidate view alone, the full width */
     keys(c, "z");
-    must_see(c, "zoomed", 5);
-    assert_true(wait_text(c, "Tree  ", 5, 1));
+    must_see(c, "zoomed", 15);
+    assert_true(wait_text(c, "Tree  ", 15, 1));
     char *s = capture(c);
     char *row1 = strchr(s, '\n') + 1;
     if (strncmp(row1, "\xe2\x94\x8c\xe2\x94\x80 Candidate #", 10))
@@ -633,7 +633,7 @@ static void test_zoom_scroll_width(void **state) {
     free(s);
     check_frames(c, 80, 24);
     keys(c, "z");
-    must_see(c, "Tree  ", 5);
+    must_see(c, "Tree  ", 15);
     check_frames(c, 80, 24);
     /* wide: the tree two fifths (80 columns), the log the whole width */
     assert_int_equal(
@@ -675,9 +675,9 @@ static void test_export_keys(void **state) {
     must_see(c, "wrote ", 10);
     if (stat(path, &sb) || sb.st_size < 100) fail_msg("no %s", path);
     command(c, "export 0 tflite y.onnx");
-    must_see(c, "unknown format 'tflite'", 5);
+    must_see(c, "unknown format 'tflite'", 15);
     keys(c, "e");
-    must_see(c, "onnx cand-", 5);
+    must_see(c, "onnx cand-", 15);
     keys(c, "C-u");
     snprintf(path, sizeof path, "%s/z.onnx", c->dir);
     snprintf(line, sizeof line, "export 0 onnx %s", path);
@@ -696,14 +696,14 @@ static void test_quit_resumable(void **state) {
     int n = wait_count(c, 3, 30);
     assert_true(n >= 3);
     keys(c, "q");
-    must_see(c, "quit?", 5);
+    must_see(c, "quit?", 15);
     keys(c, "n");
-    must_see(c, "quit cancelled", 5);
+    must_see(c, "quit cancelled", 15);
     keys(c, "q");
-    must_see(c, "quit?", 5);
+    must_see(c, "quit?", 15);
     keys(c, "y");
     must_see(c, "EXITED 0", 30);
-    must_see(c, "run saved in", 5);
+    must_see(c, "run saved in", 15);
     /* the run opens again, paused, with every finished candidate */
     char *log = NULL;
     size_t len;
@@ -764,18 +764,18 @@ static void test_cancelled_search_does_not_leak(void **state) {
     static const char *const search[] = {"glyphs", "fork", "glyphs"};
     for (int k = 0; k < 3; k++) {
         keys(c, ":");
-        must_see(c, "\n:", 5);
+        must_see(c, "\n:", 15);
         keys(c, "C-r");
-        must_see(c, "reverse-i-search", 5);
+        must_see(c, "reverse-i-search", 15);
         assert_int_equal(sh("tmux -L %s send-keys -t main -l '%s'", c->sock,
                             search[k]),
                          0);
-        must_see(c, k == 1 ? "fork 0 --keep" : "glyphs block", 5);
+        must_see(c, k == 1 ? "fork 0 --keep" : "glyphs block", 15);
         keys(c, cancel[k]);
-        assert_true(wait_text(c, "reverse-i-search", 5, 1));
+        assert_true(wait_text(c, "reverse-i-search", 15, 1));
         /* the line opens empty: no search, no old text */
         keys(c, ":");
-        must_see(c, "\n:", 5);
+        must_see(c, "\n:", 15);
         char line[512];
         double end = sn_now() + 5;
         do {
