@@ -634,12 +634,12 @@ static void expand(anneal *A, int cur, int want) {
         c->ops[el[cur].n_ops] = mc.op;
         c->graph = cg;
         c->desc = cd;
-        int mine = in_focus && morph_fits(se, &mc, limit);
-        if (mine && c->value > A->opt) {
+        /* draw_under gave only children that fit the limit */
+        if (in_focus && c->value > A->opt) {
             A->opt = c->value;
             A->best = A->n_el;
         }
-        if (mine) heap_push(&A->h, A->n_el);
+        if (in_focus) heap_push(&A->h, A->n_el);
         A->n_el++;
         kids++;
     }
