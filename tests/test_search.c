@@ -1951,7 +1951,8 @@ static void test_bo_final_at_shrinks(void **state) {
     assert_true(ns >= 2 && ns < 64);
     /* the size: the smallest seed's, grown by half until the most
      * accurate seed up to twice it (hi) is not the one at or under it
-     * (lo); on a front, the larger seed is the more accurate */
+     * (lo) and has a child that fits it; on a front, the larger seed is
+     * the more accurate */
     int64_t size = 0;
     for (int i = 0; i < ns; i++) {
         int64_t p = sn_search_cand(se, sd[i])->params;
@@ -1969,7 +1970,17 @@ static void test_bo_final_at_shrinks(void **state) {
                 (hi < 0 || c->val_acc > sn_search_cand(se, sd[hi])->val_acc))
                 hi = i;
         }
-        if (hi != lo) break;
+        /* and one morph shrinks the seed above into the size */
+        int shrinks = 0;
+        if (hi != lo) {
+            sn_morph_cand *mc;
+            int nm = sn_morph_enumerate(se->c[sd[hi]].graph, &mc, &e);
+            assert_true(nm >= 0);
+            for (int k = 0; k < nm; k++)
+                shrinks |= mc[k].params <= size;
+            free(mc);
+        }
+        if (shrinks) break;
         assert_true(size < 1000000);
         size = size * 3 / 2;
     }
@@ -2306,10 +2317,13 @@ static void test_fidelity_promotions(void **state) {
     sn_search *se = sn_search_load(dir, &e);
     if (!se) fail_msg("%s", e.msg);
     int promoted = 0;
+    double all = 0, promo = 0; /* epochs x cost: the promotions' share */
     for (int i = 0; i < sn_search_count(se); i++) {
         const sn_cand_info *c = sn_search_cand(se, i);
         assert_true(c->fidelity == 1 || c->fidelity == 2);
+        all += c->epochs * strategy_train_cost(c->flops);
         if (c->fidelity != 2) continue;
+        promo += c->epochs * strategy_train_cost(c->flops);
         promoted++;
         assert_string_equal(c->morph, "");
         assert_true(c->parent >= 0);
@@ -2320,6 +2334,7 @@ static void test_fidelity_promotions(void **state) {
         if (c->status == SN_CAND_DONE) assert_false(p->on_front);
     }
     assert_true(promoted >= 1);
+    assert_true(promo <= all / 3 + 1e-9 * all);
     int nf = sn_search_count(se);
     sn_search_free(se);
     char log[600];
@@ -2337,6 +2352,79 @@ static void test_fidelity_promotions(void **state) {
     if (!se) fail_msg("%s", e.msg);
     for (int i = 0; i < sn_search_count(se); i++)
         assert_int_equal(sn_search_cand(se, i)->fidelity, 1);
+    sn_search_free(se);
+}
+
+/* Promotions take at most a third of the training (epochs x MACs-based
+ * cost, the promotion counted in), and of the due candidates the
+ * cheapest goes first, not the oldest. Planted on a real run's records:
+ * two members A (cheap, newer) and B (costly, older) at the top of the
+ * front, every other record already promoted. */
+static void test_promotion_share(void **state) {
+    (void)state;
+    char dir[512];
+    run_dir(dir, sizeof dir, "promoshare");
+    sn_search_settings s = tiny_settings();
+    s.strategy = SN_STRAT_EVOLUTION;
+    s.max_candidates = 6;
+    sn_threads_init(1);
+    run_to_end(dir, 1, &s);
+    sn_threads_shutdown();
+    sn_error e;
+    sn_search *se = sn_search_open(dir, &e);
+    if (!se) fail_msg("%s", e.msg);
+    assert_true(se->n >= 4);
+    int b = 1, a = 2, x = 0;
+    for (int i = 0; i < se->n; i++) {
+        cand *c = &se->c[i];
+        c->info.status = SN_CAND_DONE;
+        c->info.fidelity = 1;
+        c->info.epochs = 1;
+        c->info.val_acc = 0.5;
+        c->promoted = 1;
+        c->superseded = 0;
+    }
+    se->c[a].promoted = se->c[b].promoted = 0;
+    se->c[a].info.params = 100;
+    se->c[a].info.flops = 1000;
+    se->c[a].info.val_acc = 0.99;
+    se->c[b].info.params = 200;
+    se->c[b].info.flops = 10000000;
+    se->c[b].info.val_acc = 0.995;
+    /* x: the bulk of the training, so both promotions fit the share */
+    se->c[x].info.epochs = 1000;
+    search_update_front(se);
+    assert_true(se->c[a].info.on_front && se->c[b].info.on_front);
+    assert_int_equal(search_promotion_due(se), a);
+    /* A taken: B is due */
+    se->c[a].promoted = 1;
+    assert_int_equal(search_promotion_due(se), b);
+    se->c[a].promoted = 0;
+    /* x was a promotion: the promotions have had their share */
+    se->c[x].info.fidelity = 2;
+    assert_int_equal(search_promotion_due(se), -1);
+    /* a share that A fits and B does not. With no promotions yet, one of
+     * cost c fits when c <= (R + c) / 3, R the training so far: c <= R/2.
+     * x's size makes R = c_a + c_b, which is at least 2 c_a and under
+     * 2 c_b (x trains one epoch) */
+    double ca = 2 * s.epochs * strategy_train_cost(1000);
+    double cb = 2 * s.epochs * strategy_train_cost(10000000);
+    double others = 0;
+    for (int i = 0; i < se->n; i++)
+        if (i != x) others += strategy_train_cost(se->c[i].info.flops);
+    se->c[x].info.fidelity = 1;
+    se->c[x].info.epochs = 1;
+    se->c[x].info.flops =
+        (int64_t)(ca + cb - others - strategy_train_cost(0));
+    assert_true(se->c[x].info.flops > 0);
+    double r = 0;
+    for (int i = 0; i < se->n; i++)
+        r += se->c[i].info.epochs * strategy_train_cost(se->c[i].info.flops);
+    assert_true(2 * ca <= r && r < 2 * cb);
+    se->c[a].promoted = 1;
+    assert_int_equal(search_promotion_due(se), -1); /* B is over it */
+    se->c[a].promoted = 0;
+    assert_int_equal(search_promotion_due(se), a);
     sn_search_free(se);
 }
 
@@ -2507,6 +2595,7 @@ int main(void) {
         T(test_gp_failure_proposes_randomly),
         T(test_failed_child_not_reproposed),
         T(test_fidelity_promotions),
+        T(test_promotion_share),
         T(test_budget_after_crash),
         T(test_caches_equal_recomputation),
     };

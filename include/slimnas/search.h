@@ -512,8 +512,9 @@ int sn_search_exhausted(const sn_search *se);
 
 /* Proposes the next candidate: a root not yet trained, the user queue,
  * a promotion (a fidelity-1 candidate on or near the front trained
- * 2 x epochs more from its weights as a new fidelity-2 record; see
- * search.c), else the strategy (redrawn when its child repeats a graph
+ * 2 x epochs more from its weights as a new fidelity-2 record, the
+ * cheapest first, while promotions stay within a third of the training;
+ * see search.c), else the strategy (redrawn when its child repeats a graph
  * that failed or diverged). Infeasible children from the queue are recorded
  * (status infeasible, log line) and the next proposal is tried. Returns
  * 1 with *job, 0 when the budget is used up or nothing can be proposed

@@ -198,6 +198,9 @@ int search_final_pick(const int64_t *size, const double *acc, int n,
  * cannot tell those apart; a long augmented retraining pays the capacity
  * back, a plain one overfits it. A candidate id, or -1. */
 int search_final_at(const sn_search *se, int64_t size);
+/* The candidate to train longer next (a promotion, see sn_search_next),
+ * or -1 when none is due or promotions have had their share. */
+int search_promotion_due(const sn_search *se);
 double search_hv_ref(const sn_search_settings *s, int m);
 void search_point(const sn_search *se, int64_t params, int64_t flops,
                   int64_t memory, double acc, sn_hv_point *p);
@@ -228,6 +231,10 @@ void strategy_final_at_counts(const sn_search *se, int *count);
  * bracket (ties drawn with r), the one bo's final-at focus refines;
  * -1 without sizes. */
 int strategy_final_at_sparsest(const sn_search *se, sn_rng *r);
+/* What one epoch of a network of `flops` multiply-accumulates costs to
+ * train, up to a common factor (its MACs plus a fixed overhead): bo's
+ * cost per child, and promotions' share of the training (search.c). */
+double strategy_train_cost(int64_t flops);
 /* What a chain of 2+ morphs costs a cheap child's accuracy beyond one
  * morph, measured on the log (typically negative; see strategy.c). */
 double strategy_chain_damage(const sn_search *se);

@@ -462,7 +462,7 @@ double strategy_chain_damage(const sn_search *se) {
  * (single runs: -200k to -900k; median relative error of the line 26%). */
 #define COST_FIXED_MACS 400000.0
 
-static double train_cost(int64_t flops) {
+double strategy_train_cost(int64_t flops) {
     return COST_FIXED_MACS + (double)(flops > 0 ? flops : 0);
 }
 
@@ -626,7 +626,7 @@ static void expand(anneal *A, int cur, int want) {
         /* search_point shifted q's accuracy by the reference */
         c->value = sn_hv_expected_improvement(A->fp, A->nf, se->s.n_obj, &q,
                                               mu + q.acc, sd) /
-                   train_cost(mc.flops);
+                   strategy_train_cost(mc.flops);
         c->parent = el[cur].parent;
         c->seed = el[cur].seed;
         c->n_ops = el[cur].n_ops + 1;
