@@ -2020,6 +2020,99 @@ static void test_bo_final_at_shrinks(void **state) {
     sn_threads_shutdown();
 }
 
+/* The smallest child of candidate id by one morph whose operator has a
+ * rate (what bo may draw), or -1 when it has none. */
+static int64_t smallest_child(sn_search *se, int id) {
+    sn_morph_cand *mc;
+    sn_error e;
+    int n = sn_morph_enumerate(se->c[id].graph, &mc, &e);
+    assert_true(n >= 0);
+    int64_t best = -1;
+    for (int k = 0; k < n; k++)
+        if (se->s.rates[mc[k].op.op] > 0 &&
+            sn_settings_fits(&se->s, mc[k].params, mc[k].flops,
+                             mc[k].peak_bytes) &&
+            (best < 0 || mc[k].params < best))
+            best = mc[k].params;
+    free(mc);
+    return best;
+}
+
+/* The seed bo's final-at focus shrinks into a size is the most accurate
+ * one above it, up to twice it, that has a child that fits; never one
+ * that has none, even when it is the most accurate (the focus would
+ * draw nothing). Checked against the morph lists at every seed's size
+ * on a real run's seeds, and planted: of two candidates above the size,
+ * the more accurate one has no child that small. */
+static void test_bo_shrink_seed(void **state) {
+    (void)state;
+    sn_data *d;
+    sn_search *se = bo_four_roots("boshrinkseed", 10, &d);
+    sn_error e;
+    int rc;
+    while ((rc = sn_search_step(se, NULL, &e)) == 1)
+        ;
+    assert_int_equal(rc, 0);
+    assert_int_equal(se->s.obj[0], SN_OBJ_PARAMS);
+    int n = se->n, *ids = malloc((size_t)n * sizeof *ids);
+    int64_t *small = malloc((size_t)n * sizeof *small);
+    for (int i = 0; i < n; i++) {
+        ids[i] = i;
+        small[i] = se->c[i].info.status == SN_CAND_DONE
+                       ? smallest_child(se, i)
+                       : -1;
+    }
+    /* every candidate's smallest child as the size */
+    int checked = 0;
+    for (int t = 0; t < n; t++) {
+        int64_t size = small[t];
+        if (size <= 0) continue;
+        int want = -1;
+        for (int i = 0; i < n; i++) {
+            const sn_cand_info *c = &se->c[i].info;
+            if (c->params <= size || c->params > 2 * size) continue;
+            if (small[i] < 0 || small[i] > size) continue;
+            if (want < 0 || c->val_acc > se->c[want].info.val_acc) want = i;
+        }
+        int got = strategy_shrink_seed(se, ids, n, size);
+        assert_int_equal(got, want);
+        checked += got >= 0;
+    }
+    assert_true(checked >= 1);
+    /* planted: b has a child at or under the size, a (more accurate,
+     * larger, within reach) has none */
+    int a = -1, b = -1;
+    int64_t size = 0;
+    for (int i = 0; i < n && a < 0; i++)
+        for (int j = 0; j < n && a < 0; j++) {
+            if (small[i] <= 0 || small[j] <= 0) continue;
+            int64_t pa = se->c[i].info.params, pb = se->c[j].info.params;
+            /* small[j] <= size < small[i], size < pa <= 2 size, size < pb */
+            int64_t lo = small[j] > (pa + 1) / 2 ? small[j] : (pa + 1) / 2;
+            int64_t hi = small[i] - 1;
+            if (pa - 1 < hi) hi = pa - 1;
+            if (pb - 1 < hi) hi = pb - 1;
+            if (lo <= hi) {
+                a = i;
+                b = j;
+                size = lo;
+            }
+        }
+    assert_true(a >= 0);
+    int pair[2] = {b, a};
+    se->c[a].info.val_acc = 0.99;
+    se->c[b].info.val_acc = 0.5;
+    assert_int_equal(strategy_shrink_seed(se, pair, 2, size), 0);
+    /* no operator may be drawn: none */
+    for (int k = 0; k < SN_MORPH_COUNT; k++) se->s.rates[k] = 0;
+    assert_int_equal(strategy_shrink_seed(se, pair, 2, size), -1);
+    free(small);
+    free(ids);
+    sn_search_free(se);
+    sn_data_free(d);
+    sn_threads_shutdown();
+}
+
 /* The chain damage bo corrects for: the mean change from parent to child
  * over cheap children of 2+ morphs, less that over one-morph children,
  * each mean shrunk by one pseudo-observation. Planted on a real run's
@@ -2585,6 +2678,7 @@ int main(void) {
         T(test_bo_expands_every_seed),
         T(test_bo_final_at_focus),
         T(test_bo_final_at_shrinks),
+        T(test_bo_shrink_seed),
         T(test_final_pick),
         T(test_final_at_pick),
         T(test_final_at_sparsest),

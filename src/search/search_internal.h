@@ -223,6 +223,12 @@ void strategy_bo_stats(int *seeds, int *grown, int *expanded);
  * all seeds), the parent it proposed (-1: none), and the size its child
  * had to fit (a --final-at size; 0: none). */
 void strategy_bo_focus(int *focus, int *parent, int64_t *limit);
+/* The index into seeds[ns] (bo's seeds) of the most accurate seed above
+ * `size`, up to twice it, with a morph whose child fits the size (by the
+ * limits, with an operator rate > 0): the one bo's final-at focus shrinks
+ * into the size. -1 when none has. */
+int strategy_shrink_seed(sn_search *se, const int *seeds, int ns,
+                         int64_t size);
 /* For each --final-at size k, the trained candidates the front is drawn
  * from (search_front_eligible) in its bracket: above the next smaller
  * listed size (or 0), at or under size k. count has n_final_at ints. */
