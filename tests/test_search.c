@@ -1804,6 +1804,18 @@ static sn_search *bo_four_roots(const char *name, int max_candidates,
     return se;
 }
 
+/* The same, run to its end. */
+static sn_search *bo_four_roots_done(const char *name, int max_candidates,
+                                     sn_data **d) {
+    sn_search *se = bo_four_roots(name, max_candidates, d);
+    sn_error e;
+    int rc;
+    while ((rc = sn_search_step(se, NULL, &e)) == 1)
+        ;
+    if (rc) fail_msg("%s", e.msg);
+    return se;
+}
+
 /* bo expands every seed (every front member above the reference gets
  * children in the annealing tree), and ranks them by the hypervolume
  * only they hold. */
@@ -1941,12 +1953,8 @@ static void test_bo_final_at_focus(void **state) {
 static void test_bo_final_at_shrinks(void **state) {
     (void)state;
     sn_data *d;
-    sn_search *se = bo_four_roots("boshrink", 10, &d);
+    sn_search *se = bo_four_roots_done("boshrink", 10, &d);
     sn_error e;
-    int rc;
-    while ((rc = sn_search_step(se, NULL, &e)) == 1)
-        ;
-    assert_int_equal(rc, 0);
     int *sd = malloc(64 * sizeof *sd), ns = strategy_bo_seeds(se, sd);
     assert_true(ns >= 2 && ns < 64);
     /* the size: the smallest seed's, grown by half until the most
@@ -2047,12 +2055,7 @@ static int64_t smallest_child(sn_search *se, int id) {
 static void test_bo_shrink_seed(void **state) {
     (void)state;
     sn_data *d;
-    sn_search *se = bo_four_roots("boshrinkseed", 10, &d);
-    sn_error e;
-    int rc;
-    while ((rc = sn_search_step(se, NULL, &e)) == 1)
-        ;
-    assert_int_equal(rc, 0);
+    sn_search *se = bo_four_roots_done("boshrinkseed", 10, &d);
     assert_int_equal(se->s.obj[0], SN_OBJ_PARAMS);
     int n = se->n, *ids = malloc((size_t)n * sizeof *ids);
     int64_t *small = malloc((size_t)n * sizeof *small);
@@ -2392,6 +2395,19 @@ static void test_failed_child_not_reproposed(void **state) {
     }
 }
 
+/* A tiny evolution run of n candidates, to its end, in dir. */
+static sn_search_settings evo_run(char *dir, size_t len, const char *name,
+                                  int n) {
+    run_dir(dir, len, name);
+    sn_search_settings s = tiny_settings();
+    s.strategy = SN_STRAT_EVOLUTION;
+    s.max_candidates = n;
+    sn_threads_init(1);
+    run_to_end(dir, 1, &s);
+    sn_threads_shutdown();
+    return s;
+}
+
 /* Promotions: a cheap candidate on the front is trained longer as a new
  * record (fidelity 2, no morph, parent = it) that replaces it on the
  * front; records carry their fidelity; a log without fidelity fields (an
@@ -2399,13 +2415,7 @@ static void test_failed_child_not_reproposed(void **state) {
 static void test_fidelity_promotions(void **state) {
     (void)state;
     char dir[512];
-    run_dir(dir, sizeof dir, "fidelity");
-    sn_search_settings s = tiny_settings();
-    s.strategy = SN_STRAT_EVOLUTION;
-    s.max_candidates = 8;
-    sn_threads_init(1);
-    run_to_end(dir, 1, &s);
-    sn_threads_shutdown();
+    sn_search_settings s = evo_run(dir, sizeof dir, "fidelity", 8);
     sn_error e;
     sn_search *se = sn_search_load(dir, &e);
     if (!se) fail_msg("%s", e.msg);
@@ -2456,13 +2466,7 @@ static void test_fidelity_promotions(void **state) {
 static void test_promotion_share(void **state) {
     (void)state;
     char dir[512];
-    run_dir(dir, sizeof dir, "promoshare");
-    sn_search_settings s = tiny_settings();
-    s.strategy = SN_STRAT_EVOLUTION;
-    s.max_candidates = 6;
-    sn_threads_init(1);
-    run_to_end(dir, 1, &s);
-    sn_threads_shutdown();
+    sn_search_settings s = evo_run(dir, sizeof dir, "promoshare", 6);
     sn_error e;
     sn_search *se = sn_search_open(dir, &e);
     if (!se) fail_msg("%s", e.msg);
