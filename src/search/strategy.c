@@ -39,23 +39,34 @@ static int morph_fits(const sn_search *se, const sn_morph_cand *c,
                                         c->peak_bytes) <= limit);
 }
 
-/* Draws from an enumerated list: an operator with probability by its
- * rate among those with a feasible morph (morph_fits with limit), then
- * one of its feasible morphs uniformly. 1, or 0 when none is feasible. */
-static int draw_under(const sn_search *se, const sn_morph_cand *list, int n,
-                      int64_t limit, sn_rng *r, sn_morph_cand *out) {
-    int count[SN_MORPH_COUNT] = {0};
+/* Per operator: count[k] the morphs in list that fit (morph_fits with
+ * limit), w[k] its rate where count[k] > 0, else 0. Returns the sum of
+ * w: > 0 when draw_under can draw. */
+static double fit_weights(const sn_search *se, const sn_morph_cand *list,
+                          int n, int64_t limit, int *count, double *w) {
+    for (int k = 0; k < SN_MORPH_COUNT; k++) count[k] = 0;
     for (int i = 0; i < n; i++) {
         const sn_morph_cand *c = &list[i];
         if ((unsigned)c->op.op < SN_MORPH_COUNT && morph_fits(se, c, limit))
             count[c->op.op]++;
     }
-    double w[SN_MORPH_COUNT], total = 0;
+    double total = 0;
     for (int k = 0; k < SN_MORPH_COUNT; k++) {
         double rate = se->s.pinned >= 0 ? (k == se->s.pinned) : se->s.rates[k];
         w[k] = count[k] > 0 ? rate : 0;
         total += w[k];
     }
+    return total;
+}
+
+/* Draws from an enumerated list: an operator with probability by its
+ * rate among those with a feasible morph (morph_fits with limit), then
+ * one of its feasible morphs uniformly. 1, or 0 when none is feasible. */
+static int draw_under(const sn_search *se, const sn_morph_cand *list, int n,
+                      int64_t limit, sn_rng *r, sn_morph_cand *out) {
+    int count[SN_MORPH_COUNT];
+    double w[SN_MORPH_COUNT];
+    double total = fit_weights(se, list, n, limit, count, w);
     if (total <= 0) return 0;
     double u = sn_rng_uniform(r) * total;
     int op = 0;
@@ -80,15 +91,9 @@ static int draw_under(const sn_search *se, const sn_morph_cand *list, int n,
  * rate > 0 and a child that fits, see morph_fits). */
 static int any_under(const sn_search *se, const sn_morph_cand *list, int n,
                      int64_t limit) {
-    for (int i = 0; i < n; i++) {
-        const sn_morph_cand *c = &list[i];
-        if ((unsigned)c->op.op >= SN_MORPH_COUNT || !morph_fits(se, c, limit))
-            continue;
-        double rate = se->s.pinned >= 0 ? (c->op.op == se->s.pinned)
-                                        : se->s.rates[c->op.op];
-        if (rate > 0) return 1;
-    }
-    return 0;
+    int count[SN_MORPH_COUNT];
+    double w[SN_MORPH_COUNT];
+    return fit_weights(se, list, n, limit, count, w) > 0;
 }
 
 static int draw_from(const sn_search *se, const sn_morph_cand *list, int n,
