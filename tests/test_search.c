@@ -590,6 +590,22 @@ static void test_settings(void **state) {
         assert_non_null(strstr(e.msg, "final-augment"));
         assert_int_equal(s.final_augment_from, 0);
     }
+    /* final-augment-epochs: 0 (final-epochs) up to SN_MAX_EPOCHS, live */
+    assert_int_equal(sn_settings_default().final_augment_epochs, 0);
+    assert_int_equal(sn_settings_set(&s, "final-augment-epochs", "160", &e),
+                     0);
+    assert_int_equal(s.final_augment_epochs, 160);
+    sn_settings_get(&s, "final-augment-epochs", got, sizeof got);
+    assert_string_equal(got, "160");
+    static const char *const bad_fae[] = {"-1", "1001", "ten", ""};
+    for (size_t i = 0; i < sizeof bad_fae / sizeof bad_fae[0]; i++) {
+        assert_int_equal(
+            sn_settings_set(&s, "final-augment-epochs", bad_fae[i], &e), -1);
+        assert_non_null(strstr(e.msg, "final-augment-epochs"));
+        assert_int_equal(s.final_augment_epochs, 160);
+    }
+    assert_int_equal(sn_settings_is_live("final-augment-epochs"), 1);
+    assert_int_equal(sn_settings_set(&s, "final-augment-epochs", "0", &e), 0);
     assert_int_equal(sn_settings_is_live("nope"), -1);
     /* bases: KIND[:WIDTH[:DEPTH]], one parser for the check and the roots */
     before = s;
@@ -1343,12 +1359,15 @@ static void test_run_lock(void **state) {
 
 /* --final: retrains members spread over the front (the smallest and the
  * most accurate always among them), records test accuracy in the log and
- * final weights on disk, survives a reload, and is not redone. */
-static int final_calls;
-static void count_final(void *ctx, int id, int k, int n) {
+ * final weights on disk, survives a reload, and is not redone. A member
+ * retrained with crop+flip trains final-augment-epochs, the others
+ * final-epochs; the callback is told the same count as the log. */
+static int final_calls, final_epochs_told[64];
+static void count_final(void *ctx, int id, int k, int n, int epochs) {
     (void)ctx;
-    (void)id;
     assert_true(k >= 0 && k < n);
+    assert_true(id >= 0 && id < 64);
+    final_epochs_told[id] = epochs;
     final_calls++;
 }
 
@@ -1527,6 +1546,7 @@ static void test_final(void **state) {
     char afs[32];
     snprintf(afs, sizeof afs, "%lld", (long long)aug_from);
     assert_int_equal(sn_search_set(se, "final-augment", afs, &e), 0);
+    assert_int_equal(sn_search_set(se, "final-augment-epochs", "3", &e), 0);
     assert_int_equal(sn_search_front(se, &front), nf); /* may move it */
     final_calls = 0;
     assert_int_equal(sn_search_final(se, 3, NULL, count_final, NULL, &e),
@@ -1612,7 +1632,11 @@ static void test_final(void **state) {
                         va->valuedouble <= 1);
             assert_true(cJSON_IsNumber(ta) && ta->valuedouble >= 0 &&
                         ta->valuedouble <= 1);
-            assert_non_null(cJSON_GetObjectItemCaseSensitive(o, "epochs"));
+            const cJSON *ep = cJSON_GetObjectItemCaseSensitive(o, "epochs");
+            assert_true(cJSON_IsNumber(ep));
+            /* evolution_run_10: final-epochs 2 */
+            assert_int_equal(ep->valueint, cJSON_IsTrue(au) ? 3 : 2);
+            assert_int_equal(final_epochs_told[fid->valueint], ep->valueint);
             assert_non_null(cJSON_GetObjectItemCaseSensitive(o, "seconds"));
         }
         cJSON_Delete(o);

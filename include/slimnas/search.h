@@ -184,6 +184,10 @@ typedef struct sn_search_settings {
      * networks overfit a long retraining without it; small ones fit
      * worse with it. */
     int64_t final_augment_from;
+    /* epochs of a retraining with crop+flip; 0 (the default):
+     * final_epochs. Crop+flip slows fitting: such a member, retrained as
+     * long as a plain one, still underfits its training images. */
+    int final_augment_epochs;
     /* roots: comma-separated KIND[:WIDTH[:DEPTH]] (default
      * "cnn:16,mobile_tiny"); a root over a limit is narrowed (width
      * halved) until it fits */
@@ -592,11 +596,13 @@ void sn_job_free(sn_job *job);
  * scale, the most accurate included; members above the reference accuracy
  * only, while any is) and, for each size in final-at, the most accurate
  * of those at or under it, on the full training set for
- * final_epochs from their weights, evaluates test accuracy, writes
- * ID.final.bin and a "final" log line for each. progress_fn (may be NULL)
- * is told before each one starts. Returns the number retrained, -1 on
+ * final_epochs (final_augment_epochs when one is retrained with
+ * crop+flip and that is set) from their weights, evaluates test
+ * accuracy, writes ID.final.bin and a "final" log line for each.
+ * progress_fn (may be NULL) is told before each one starts, with its
+ * epochs. Returns the number retrained, -1 on
  * error. Members already retrained are skipped (resumable). */
-typedef void (*sn_final_fn)(void *ctx, int id, int k, int n);
+typedef void (*sn_final_fn)(void *ctx, int id, int k, int n, int epochs);
 int sn_search_final(sn_search *se, int n, const sn_job_ctl *ctl,
                     sn_final_fn fn, void *ctx, sn_error *e);
 

@@ -283,6 +283,13 @@ static const char *describe_limits(char *b, size_t n,
         l = strlen(b);
         snprintf(b + l, n - l, ", %s each",
                  sn_cli_plural(x, sizeof x, st->final_epochs, "epoch"));
+        if (st->final_augment_epochs > 0 &&
+            st->final_augment_epochs != st->final_epochs) {
+            l = strlen(b);
+            snprintf(b + l, n - l, " (%s with crop+flip)",
+                     sn_cli_plural(x, sizeof x, st->final_augment_epochs,
+                                   "epoch"));
+        }
         if (st->final_augment_from) {
             sn_settings_get(st, "final-augment", y, sizeof y);
             l = strlen(b);
@@ -448,7 +455,9 @@ static void follow_final(const sn_snapshot *s, final_seen *fs, int tty,
                 fs->k + 1, fs->n, fs->id,
                 sn_fmt_int(p, sizeof p,
                            fs->id < s->n_cands ? s->cands[fs->id].params : 0),
-                sn_cli_plural(ep, sizeof ep, s->settings.final_epochs,
+                sn_cli_plural(ep, sizeof ep,
+                              g->epochs > 0 ? g->epochs
+                                            : s->settings.final_epochs,
                               "epoch"));
     }
     if (g->epochs <= 0) return;

@@ -415,12 +415,13 @@ static void on_progress(void *ctx, const sn_progress *p) {
     if (sn_now() - s->last_pub >= 0.1 || p->batch == p->batches) publish(s);
 }
 
-static void on_final(void *ctx, int id, int k, int n) {
+static void on_final(void *ctx, int id, int k, int n, int epochs) {
     srch *s = ctx;
     s->final_k = k;
     s->final_n = n;
     s->current = id;
     memset(&s->prog, 0, sizeof s->prog);
+    s->prog.epochs = epochs; /* known before its first batch */
     logf_(s, SN_LOG_INFO, "final: retraining #%d (%d of %d) on the full "
                           "training set", id, k + 1, n);
     publish(s);

@@ -1,7 +1,8 @@
 /* final.c — `--final N` and `--final-at SIZE,...`: the front members
  * retrained on all the training data (validation included) for
- * final-epochs and evaluated on the test split, each recorded as a
- * "final" line of results.log (search.h, sn_search_final). */
+ * final-epochs (final-augment-epochs with crop+flip, when set) and
+ * evaluated on the test split, each recorded as a "final" line of
+ * results.log (search.h, sn_search_final). */
 #include "search_internal.h"
 
 #include <cJSON.h>
@@ -175,14 +176,7 @@ int sn_search_final(sn_search *se, int n, const sn_job_ctl *ctl,
             done++;
             continue;
         }
-        if (fn) fn(ctx, id, k, m);
-        sn_weights *w = sn_search_load_weights(se, id, 0, e);
-        if (!w) {
-            free(ids);
-            return -1;
-        }
         sn_train_opts o = sn_train_opts_default();
-        o.epochs = se->s.final_epochs;
         o.batch = se->s.batch;
         o.lr = (float)se->s.lr;
         o.weight_decay = (float)se->s.weight_decay;
@@ -190,6 +184,15 @@ int sn_search_final(sn_search *se, int n, const sn_job_ctl *ctl,
         o.eval_val = SN_EVAL_LAST_EPOCH;
         o.augment = final_augment(se, id);
         int aug = sn_train_augments(&o, d);
+        o.epochs = aug && se->s.final_augment_epochs > 0
+                       ? se->s.final_augment_epochs
+                       : se->s.final_epochs;
+        if (fn) fn(ctx, id, k, m, o.epochs);
+        sn_weights *w = sn_search_load_weights(se, id, 0, e);
+        if (!w) {
+            free(ids);
+            return -1;
+        }
         if (ctl) {
             o.stop = ctl->stop;
             o.pause = ctl->pause;

@@ -423,6 +423,10 @@ const sn_setting_info sn_setting_keys[] = {
      "crop+flip in that retraining: as the dataset, all, none, or members "
      "of at least SIZE", 1, SN_SETCLI_ALL, 0,
      OTHER(final_augment, "data,on,off")},
+    {"final-augment-epochs", "K",
+     "epochs of a retraining with crop+flip (0 = final-epochs)", 1,
+     SN_SETCLI_ALL, 0,
+     NUM(SN_SET_INT, 0, SN_MAX_EPOCHS, final_augment_epochs)},
     {"bases", "LIST", "roots: KIND[:WIDTH[:DEPTH]],...", 0, SN_SETCLI_SEARCH,
      0, OTHER(bases, NULL)},
     {"seed", "S", "seed of the whole search", 0, SN_SETCLI_SEARCH, 0,
