@@ -683,13 +683,15 @@ static void test_sample_configs(void **state) {
     assert_int_equal(
         sn_settings_load(&s, "samples/searches/fashion-mnist-50k.json", &e), 0);
     assert_int_equal(s.max_params, 50000);
-    /* the sizes the README's goals name, 80 epochs, crop+flip from 20k */
+    /* the sizes the README's goals name, 80 epochs, crop+flip from 20k
+     * for 160 */
     assert_int_equal(s.n_final_at, 3);
     assert_int_equal(s.final_at[0], 5000);
     assert_int_equal(s.final_at[1], 10000);
     assert_int_equal(s.final_at[2], 30000);
     assert_int_equal(s.final_epochs, 80);
     assert_int_equal(s.final_augment_from, 20000);
+    assert_int_equal(s.final_augment_epochs, 160);
     assert_close(s.hv_ref_acc, 0.8, 0);
     sn_search_settings m = sn_settings_default();
     assert_int_equal(
