@@ -1472,9 +1472,10 @@ static void test_final_at_pick(void **state) {
     sn_threads_shutdown();
 }
 
-/* bo's final-at focus refines the --final-at size whose bracket (above
- * the next smaller listed size, at or under it) holds the fewest trained
- * candidates; ties are drawn; the list's order does not matter. */
+/* bo's final-at focus refines the --final-at size (or the hard limit
+ * above them all) whose bracket (above the next smaller size, at or
+ * under it) holds the fewest trained candidates; ties are drawn; the
+ * list's order does not matter. */
 static void test_final_at_sparsest(void **state) {
     (void)state;
     sn_threads_init(1);
@@ -1496,34 +1497,57 @@ static void test_final_at_sparsest(void **state) {
     se->c[n - 1].info.status = SN_CAND_FAILED;
     se->c[n - 1].info.params = 120;
     assert_int_equal(sn_search_set(se, "final-at", "300,100,200", &e), 0);
-    int count[SN_FINAL_AT_MAX];
-    strategy_final_at_counts(se, count);
-    assert_int_equal(count[0], 2); /* 300 */
-    assert_int_equal(count[1], 3); /* 100 */
-    assert_int_equal(count[2], 1); /* 200 */
+    int count[SN_FINAL_AT_MAX + 1];
+    int64_t sizes[SN_FINAL_AT_MAX + 1];
+    assert_int_equal(strategy_final_at_counts(se, sizes, count), 3);
+    assert_int_equal(sizes[0], 100);
+    assert_int_equal(sizes[1], 200);
+    assert_int_equal(sizes[2], 300);
+    assert_int_equal(count[0], 3);
+    assert_int_equal(count[1], 1);
+    assert_int_equal(count[2], 2);
     sn_rng r;
     for (uint64_t seed = 1; seed <= 20; seed++) {
         sn_rng_seed(&r, seed);
-        assert_int_equal(strategy_final_at_sparsest(se, &r), 2);
+        assert_int_equal(strategy_final_at_sparsest(se, &r), 200);
     }
     /* a fourth size above the rest, with nothing in (300, 600]: sparsest */
     assert_int_equal(sn_search_set(se, "final-at", "100,200,300,600", &e), 0);
     sn_rng_seed(&r, 3);
-    assert_int_equal(strategy_final_at_sparsest(se, &r), 3);
+    assert_int_equal(strategy_final_at_sparsest(se, &r), 600);
+    /* the hard limit above every size is one more (its own bracket,
+     * (300, 5000], holds the 3 candidates from 1006 up); at or under the
+     * largest size it adds nothing */
+    assert_int_equal(sn_search_set(se, "final-at", "100,200,300", &e), 0);
+    assert_int_equal(sn_search_set(se, "max-params", "5000", &e), 0);
+    assert_int_equal(strategy_final_at_counts(se, sizes, count), 4);
+    assert_int_equal(sizes[3], 5000);
+    assert_int_equal(count[3], n - 7);
+    assert_int_equal(sn_search_set(se, "max-params", "1003", &e), 0);
+    assert_int_equal(strategy_final_at_counts(se, sizes, count), 4);
+    assert_int_equal(count[3], 0); /* 1006 and up are over the limit now */
+    sn_rng_seed(&r, 5);
+    assert_int_equal(strategy_final_at_sparsest(se, &r), 1003);
+    assert_int_equal(sn_search_set(se, "max-params", "300", &e), 0);
+    assert_int_equal(strategy_final_at_counts(se, sizes, count), 3);
+    assert_int_equal(sn_search_set(se, "max-params", "0", &e), 0);
     /* 2 in each of (100, 200] and (200, 300]: both drawn, never 100 */
     se->c[6].info.params = 180;
     assert_int_equal(sn_search_set(se, "final-at", "100,200,300", &e), 0);
     int seen[3] = {0, 0, 0};
     for (uint64_t seed = 1; seed <= 64; seed++) {
         sn_rng_seed(&r, seed);
-        int k = strategy_final_at_sparsest(se, &r);
-        assert_true(k >= 0 && k < 3);
-        seen[k]++;
+        int64_t k = strategy_final_at_sparsest(se, &r);
+        assert_true(k == 100 || k == 200 || k == 300);
+        seen[k / 100 - 1]++;
     }
     assert_int_equal(seen[0], 0);
     assert_true(seen[1] > 0 && seen[2] > 0);
     assert_int_equal(sn_search_set(se, "final-at", "none", &e), 0);
-    assert_int_equal(strategy_final_at_sparsest(se, &r), -1);
+    assert_int_equal(strategy_final_at_sparsest(se, &r), 0);
+    /* a limit alone is no focus size: without --final-at, none */
+    assert_int_equal(sn_search_set(se, "max-params", "5000", &e), 0);
+    assert_int_equal(strategy_final_at_counts(se, sizes, count), 0);
     sn_search_free(se);
     sn_data_free(d);
     sn_threads_shutdown();

@@ -32,7 +32,7 @@ int64_t search_metric(int m, int64_t params, int64_t flops, int64_t memory) {
     return m == SN_OBJ_PARAMS ? params : m == SN_OBJ_FLOPS ? flops : memory;
 }
 
-static int64_t limit_of(const sn_search_settings *s, int m) {
+int64_t search_limit(const sn_search_settings *s, int m) {
     return m == SN_OBJ_PARAMS ? s->max_params
            : m == SN_OBJ_FLOPS ? s->max_flops
                                : s->max_memory;
@@ -371,7 +371,7 @@ int sn_search_attach_data(sn_search *se, const sn_data *train,
         if (!(se->s.hv_ref_acc >= 0))
             se->s.hv_ref_acc = 1.0 / sn_data_classes(train);
         for (int m = 0; m < SN_OBJ_COUNT; m++) {
-            int64_t lim = limit_of(&se->s, m), big = 0;
+            int64_t lim = search_limit(&se->s, m), big = 0;
             for (int r = 0; r < se->n_roots; r++) {
                 const sn_graph *g = se->roots[r];
                 int64_t v = search_metric(m, sn_graph_params(g),
@@ -1025,7 +1025,7 @@ int sn_search_fork(const char *src, int id, const char *dst,
     sn_search *to = NULL;
     const sn_cand_info *ci = &from->c[id].info;
     for (int m = 0; m < SN_OBJ_COUNT; m++) {
-        int64_t lim = limit_of(&t, m);
+        int64_t lim = search_limit(&t, m);
         int64_t v = search_metric(m, ci->params, ci->flops, ci->memory);
         t.hv_ref[m] = lim > 0 ? 10.0 * (double)lim
                               : 100.0 * (double)(v > 1 ? v : 1);

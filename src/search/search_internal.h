@@ -177,6 +177,8 @@ sn_graph_desc *search_desc(sn_search *se, int id);
 uint64_t search_mix(uint64_t a, uint64_t b);
 /* Size objective m (sn_objective) of a candidate of these sizes. */
 int64_t search_metric(int m, int64_t params, int64_t flops, int64_t memory);
+/* The hard limit on size objective m (--max-params etc.; 0: none). */
+int64_t search_limit(const sn_search_settings *s, int m);
 /* The index into ids[n] (candidate ids) of the most accurate candidate
  * whose size (the first size objective) is at most `size`, or -1: the
  * front member bo refines for --final-at (strategy.c); what the final
@@ -221,7 +223,7 @@ int strategy_bo_seeds(sn_search *se, int *out);
 void strategy_bo_stats(int *seeds, int *grown, int *expanded);
 /* The same proposal's focus seed (a candidate id; -1 when it chose among
  * all seeds), the parent it proposed (-1: none), and the size its child
- * had to fit (a --final-at size; 0: none). */
+ * had to fit (a focus size, see strategy_focus_sizes; 0: none). */
 void strategy_bo_focus(int *focus, int *parent, int64_t *limit);
 /* The index into seeds[ns] (bo's seeds) of the most accurate seed above
  * `size`, up to twice it, with a morph whose child fits the size (by the
@@ -229,14 +231,20 @@ void strategy_bo_focus(int *focus, int *parent, int64_t *limit);
  * into the size. -1 when none has. */
 int strategy_shrink_seed(sn_search *se, const int *seeds, int ns,
                          int64_t size);
-/* For each --final-at size k, the trained candidates the front is drawn
- * from (search_front_eligible) in its bracket: above the next smaller
- * listed size (or 0), at or under size k. count has n_final_at ints. */
-void strategy_final_at_counts(const sn_search *se, int *count);
-/* The index of the --final-at size with the fewest candidates in its
- * bracket (ties drawn with r), the one bo's final-at focus refines;
- * -1 without sizes. */
-int strategy_final_at_sparsest(const sn_search *se, sn_rng *r);
+/* The sizes bo's final-at focus refines (see propose_bo), ascending:
+ * the --final-at sizes and, when the hard limit on the first size
+ * objective lies above them all, the limit. None without --final-at.
+ * sizes holds SN_FINAL_AT_MAX + 1; returns how many. */
+int strategy_focus_sizes(const sn_search *se, int64_t *sizes);
+/* For each focus size k (strategy_focus_sizes), the trained candidates
+ * the front is drawn from (search_front_eligible) in its bracket: above
+ * the next smaller size (or 0), at or under size k. count holds
+ * SN_FINAL_AT_MAX + 1 ints; returns how many sizes. */
+int strategy_final_at_counts(const sn_search *se, int64_t *sizes,
+                             int *count);
+/* The focus size with the fewest candidates in its bracket (ties drawn
+ * with r), the one bo's final-at focus refines; 0 without sizes. */
+int64_t strategy_final_at_sparsest(const sn_search *se, sn_rng *r);
 /* What one epoch of a network of `flops` multiply-accumulates costs to
  * train, up to a common factor (its MACs plus a fixed overhead): bo's
  * cost per child, and promotions' share of the training (search.c). */
