@@ -1516,8 +1516,8 @@ static void test_final_at_sparsest(void **state) {
     sn_rng_seed(&r, 3);
     assert_int_equal(strategy_final_at_sparsest(se, &r), 600);
     /* the hard limit above every size is one more (its own bracket,
-     * (300, 5000], holds the 3 candidates from 1006 up); at or under the
-     * largest size it adds nothing */
+     * (300, 5000], holds the n - 7 trained candidates from 1006 up); at
+     * or under the largest size it adds nothing */
     assert_int_equal(sn_search_set(se, "final-at", "100,200,300", &e), 0);
     assert_int_equal(sn_search_set(se, "max-params", "5000", &e), 0);
     assert_int_equal(strategy_final_at_counts(se, sizes, count), 4);

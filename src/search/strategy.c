@@ -740,13 +740,11 @@ int strategy_focus_sizes(const sn_search *se, int64_t *sizes) {
     const sn_search_settings *st = &se->s;
     int n = st->n_final_at;
     if (n <= 0) return 0;
-    int64_t top = 0;
     for (int k = 0; k < n; k++) {
         int64_t x = st->final_at[k];
         int j = k;
         for (; j > 0 && sizes[j - 1] > x; j--) sizes[j] = sizes[j - 1];
         sizes[j] = x;
-        if (x > top) top = x;
     }
     /* the limit is a size the user named too: the front's top end,
      * where a short search leaves the most accurate networks it could
@@ -756,7 +754,7 @@ int strategy_focus_sizes(const sn_search *se, int64_t *sizes) {
      * reached 90.87%, 90.73% and 90.58%, evolution's 90.68%, 90.67% and
      * 91.02%) */
     int64_t lim = search_limit(st, st->obj[0]);
-    if (lim > top) sizes[n++] = lim;
+    if (lim > sizes[n - 1]) sizes[n++] = lim;
     return n;
 }
 
